@@ -1,0 +1,41 @@
+/* Access control, as Squid's http_access: which client networks may use the
+ * proxy, which destinations are denied, which ports may be reached (Squid's
+ * Safe_ports) and which CONNECT may tunnel to (SSL_ports, 443 only by
+ * default). Decisions return a one-line reason for the 403 body and log. */
+#ifndef PP_ACL_H
+#define PP_ACL_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include "addr.h"
+
+struct acl;
+
+struct acl *acl_new(void); /* defaults: see acl_set_defaults */
+void acl_free(struct acl *a);
+
+/* Client networks allowed when none is added: loopback (127.0.0.0/8, ::1),
+ * RFC 1918 (10/8, 172.16/12, 192.168/16), benchmarking 198.18.0.0/15, IPv6
+ * ULA fc00::/7 and link-local fe80::/10. Never an open proxy. The first
+ * acl_allow_client replaces these defaults. */
+int acl_allow_client(struct acl *a, const char *cidr, char *err, size_t errlen);
+/* Denied destination: a host name ("example.com" exactly, ".example.com" the
+ * domain and its subdomains, case-insensitive) or a network ("10.1.0.0/16",
+ * matched against literal addresses and resolved ones). */
+int acl_deny_dest(struct acl *a, const char *host_or_cidr, char *err, size_t errlen);
+/* Ports plain requests may go to: "80", "1025-65535". The first call
+ * replaces the default (Squid's Safe_ports: 80 21 443 70 210 1025-65535 280
+ * 488 591 777). */
+int acl_allow_port(struct acl *a, const char *port_or_range, char *err, size_t errlen);
+/* Ports CONNECT may tunnel to; first call replaces the default (443). */
+int acl_allow_connect_port(struct acl *a, const char *port_or_range, char *err, size_t errlen);
+
+/* Each returns 1 when allowed; when 0, *reason is a static one-line reason. */
+int acl_check_client(const struct acl *a, const struct sockaddr *client, const char **reason);
+/* host: the destination as named in the request (name or literal); port. */
+int acl_check_dest(const struct acl *a, const char *host, size_t hostlen, int port,
+                   int is_connect, const char **reason);
+/* The resolved destination address, checked against denied networks. */
+int acl_check_dest_addr(const struct acl *a, const struct sockaddr *dest, const char **reason);
+
+#endif

@@ -45,7 +45,12 @@ int cidr_contains(const struct cidr *c, const struct sockaddr *sa);
 
 /* A non-blocking, close-on-exec TCP listening socket with SO_REUSEADDR and,
  * when reuseport is set, SO_REUSEPORT (one per thread, the kernel spreads
- * connections). Returns the fd or -1. */
+ * connections). IPv6 sockets are IPV6_V6ONLY, as nginx's. backlog <= 0 means
+ * SOMAXCONN. Returns the fd or -1. */
 int addr_listen_tcp(const struct addr *a, int backlog, int reuseport, char *err, size_t errlen);
+/* A non-blocking, close-on-exec TCP socket with TCP_NODELAY whose connect(2)
+ * to a has been started (EINPROGRESS): wait for writability, then read
+ * SO_ERROR. Returns the fd or -1 when the connect failed at once. */
+int addr_connect_tcp(const struct addr *a, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,9 @@ struct acl;
 
 struct acl *acl_new(void); /* defaults: see acl_set_defaults */
 void acl_free(struct acl *a);
+/* Back to the defaults described below: the default client networks, no
+ * denied destination, Safe_ports and SSL_ports. Allocates nothing. */
+void acl_set_defaults(struct acl *a);
 
 /* Client networks allowed when none is added: loopback (127.0.0.0/8, ::1),
  * RFC 1918 (10/8, 172.16/12, 192.168/16), benchmarking 198.18.0.0/15, IPv6
@@ -33,8 +36,8 @@ int acl_allow_connect_port(struct acl *a, const char *port_or_range, char *err, 
 /* Each returns 1 when allowed; when 0, *reason is a static one-line reason. */
 int acl_check_client(const struct acl *a, const struct sockaddr *client, const char **reason);
 /* host: the destination as named in the request (name or literal); port. */
-int acl_check_dest(const struct acl *a, const char *host, size_t hostlen, int port,
-                   int is_connect, const char **reason);
+int acl_check_dest(const struct acl *a, const char *host, size_t hostlen, int port, int is_connect,
+                   const char **reason);
 /* The resolved destination address, checked against denied networks. */
 int acl_check_dest_addr(const struct acl *a, const struct sockaddr *dest, const char **reason);
 

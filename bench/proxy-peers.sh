@@ -1,0 +1,533 @@
+#!/usr/bin/env bash
+# proxyd against its peers on one 1 MiB object, all on loopback: Squid 5
+# (memory cache), nginx proxy_cache, proxyd, and nginx serving the file itself
+# (sendfile: the ceiling no proxy can beat here). The same ab client and
+# concurrency for each, interleaved rounds, two phases: hits (cache on, warmed)
+# and cache off. Prints medians and the ratios issue 2 sets targets for.
+#
+# Usage: bench/proxy-peers.sh [--peers squid,nginx,proxyd,ceiling]
+#            [--phases hit,nocache] [--rounds R] [-n N] [-c C] [--out DIR] [--perf]
+# Env: N (requests per run, default 2000), C (concurrency, default 50),
+#      ROUNDS (default 5), OUT (result dir), PP_BUILD (proxyd's build dir),
+#      SERVER_CPUS / CLIENT_CPUS (taskset lists; default 0 and the rest).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+PP_BUILD=${PP_BUILD:-$repo/build}
+PROXYD=$PP_BUILD/bin/proxyd
+
+# Bounds on the load, so a typo cannot run for hours: N x 1 MiB per run.
+N_MAX=100000
+C_MAX=1000
+ROUNDS_MAX=20
+AB_TIMEOUT_S=300
+OBJECT_BYTES=1048576
+
+n=${N:-2000}
+c=${C:-50}
+rounds=${ROUNDS:-5}
+peers_wanted=squid,nginx,proxyd,ceiling
+phases_wanted=hit,nocache
+out=${OUT:-}
+perf=0
+
+usage() {
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+}
+
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+    --peers) peers_wanted=$2 && shift ;;
+    --phases) phases_wanted=$2 && shift ;;
+    --rounds) rounds=$2 && shift ;;
+    -n) n=$2 && shift ;;
+    -c) c=$2 && shift ;;
+    --out) out=$2 && shift ;;
+    --perf) perf=1 ;;
+    -h | --help) usage && exit 0 ;;
+    *) echo "proxy-peers: unknown argument '$1'" >&2 && usage >&2 && exit 64 ;;
+    esac
+    shift
+done
+
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+if ! is_uint "$n" || [ "$n" -lt 1 ] || [ "$n" -gt "$N_MAX" ]; then
+    echo "proxy-peers: N must be 1..$N_MAX" >&2
+    exit 64
+fi
+if ! is_uint "$c" || [ "$c" -lt 1 ] || [ "$c" -gt "$C_MAX" ] || [ "$c" -gt "$n" ]; then
+    echo "proxy-peers: C must be 1..$C_MAX and at most N" >&2
+    exit 64
+fi
+if ! is_uint "$rounds" || [ "$rounds" -lt 1 ] || [ "$rounds" -gt "$ROUNDS_MAX" ]; then
+    echo "proxy-peers: ROUNDS must be 1..$ROUNDS_MAX" >&2
+    exit 64
+fi
+
+for tool in ab nginx squid curl taskset ss; do
+    command -v "$tool" >/dev/null || { echo "proxy-peers: $tool missing (deploy/setup.sh)" >&2 && exit 1; }
+done
+
+want() { [[ ",$2," == *",$1,"* ]]; }
+
+if want proxyd "$peers_wanted" && [ ! -x "$PROXYD" ]; then
+    echo "proxy-peers: $PROXYD not built: skipping proxyd (run make)" >&2
+    peers_wanted=${peers_wanted//proxyd/}
+fi
+
+# CPU placement: the servers under test on one set, ab and the origin on the
+# other, so the client does not steal the proxy's cycles unseen (DESIGN.md).
+ncpu=$(nproc)
+if [ "$ncpu" -ge 2 ]; then
+    SERVER_CPUS=${SERVER_CPUS:-0}
+    if [ "$ncpu" -eq 2 ]; then CLIENT_CPUS=${CLIENT_CPUS:-1}; else CLIENT_CPUS=${CLIENT_CPUS:-1-$((ncpu - 1))}; fi
+else
+    SERVER_CPUS=${SERVER_CPUS:-0}
+    CLIENT_CPUS=${CLIENT_CPUS:-0}
+fi
+
+[ -n "$out" ] || out=$repo/build/bench/proxy-peers-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+csv=$out/results.csv
+work=$(mktemp -d "${TMPDIR:-/tmp}/pp-bench.XXXXXX")
+chmod 755 "$work"
+shm=""
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    shm=$(mktemp -d /dev/shm/pp-bench.XXXXXX)
+else
+    shm=$work/shm
+    mkdir -p "$shm"
+fi
+
+# ------------------------------------------------------------------ processes
+
+pids=()
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+stop_pids() {
+    local pid i alive
+    [ "$#" -gt 0 ] || return 0
+    kill -TERM "$@" 2>/dev/null || true
+    for i in $(seq 1 50); do
+        alive=0
+        for pid in "$@"; do
+            if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" 2>/dev/null)" != Z ]; then alive=1; fi
+        done
+        [ "$alive" = 1 ] || break
+        [ "$i" = 50 ] || sleep 0.1
+    done
+    kill -KILL "$@" 2>/dev/null || true
+    wait "$@" 2>/dev/null || true
+}
+
+# Every server this script started, with whatever it forked (nginx workers).
+stop_all() {
+    local all=() pid kid
+    for pid in "${pids[@]}"; do
+        all+=("$pid")
+        for kid in $(ps -o pid= --ppid "$pid" 2>/dev/null); do all+=("$kid"); done
+    done
+    stop_pids "${all[@]}"
+    pids=()
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    [ "${#pids[@]}" -eq 0 ] || stop_all
+    rm -rf "$work" "$shm"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+free_port() {
+    local low port
+    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$low" -gt 12000 ] || low=32768
+    for _ in $(seq 1 200); do
+        port=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
+        if grep -qx "$port" "$work/.ports" 2>/dev/null; then continue; fi
+        if [ -z "$(ss -Htan "sport = :$port")" ]; then
+            echo "$port" >>"$work/.ports"
+            echo "$port"
+            return 0
+        fi
+    done
+    echo "proxy-peers: no free port" >&2
+    return 1
+}
+
+wait_port() {
+    local port=$1 pid=$2 name=$3
+    for _ in $(seq 1 300); do
+        if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then return 0; fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "$name exited at start-up; its logs:"
+            tail -n 20 "$work/$name"*.log "$work/$name"/*.log 2>/dev/null >&2 || true
+            return 1
+        fi
+        sleep 0.1
+    done
+    log "$name: port $port not open after 30 s"
+    return 1
+}
+
+# start NAME CPUS COMMAND...: a foreground server as our child, pinned.
+start() {
+    local name=$1 cpus=$2
+    shift 2
+    taskset -c "$cpus" "$@" >"$work/$name.log" 2>&1 </dev/null &
+    pids+=("$!")
+    last_pid=$!
+}
+
+# ------------------------------------------------------------------ peers
+
+# nginx_conf DIR PORT SERVER_BODY [HTTP_EXTRA]: one worker, no access log
+# unless SERVER_BODY sets one, every path inside DIR.
+nginx_conf() {
+    local dir=$1 port=$2 body=$3 extra=${4:-}
+    mkdir -p "$dir/tmp"
+    cat >"$dir/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+user root;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    keepalive_timeout 65s;
+    $extra
+    server {
+        listen 127.0.0.1:$port;
+        $body
+    }
+}
+EOF
+}
+
+start_nginx() {
+    local name=$1 cpus=$2 port=$3 dir=$work/$1
+    nginx -q -t -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" ||
+        { log "nginx rejected $dir/nginx.conf" && return 1; }
+    start "$name" "$cpus" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf"
+    wait_port "$port" "$last_pid" "$name"
+}
+
+origin_port=""
+start_origin() {
+    mkdir -p "$work/www"
+    head -c "$OBJECT_BYTES" /dev/urandom >"$work/www/obj1m"
+    origin_port=$(free_port)
+    # The access log counts origin fetches, so a hit run can prove it made none.
+    nginx_conf "$work/origin" "$origin_port" "
+        access_log $work/origin/access.log;
+        root $work/www;
+        location / { add_header Cache-Control \"max-age=3600\"; }"
+    start_nginx origin "$CLIENT_CPUS" "$origin_port"
+    url=http://127.0.0.1:$origin_port/obj1m
+}
+
+origin_fetches() {
+    if [ -f "$work/origin/access.log" ]; then wc -l <"$work/origin/access.log"; else echo 0; fi
+}
+
+declare -A port_of
+
+start_ceiling() {
+    local port
+    port=$(free_port)
+    nginx_conf "$work/ceiling" "$port" "root $work/www;"
+    start_nginx ceiling "$SERVER_CPUS" "$port"
+    port_of[ceiling]=$port
+}
+
+# nginx as a forward proxy: absolute-form requests go to the one origin,
+# over kept-alive upstream connections; proxy_cache on tmpfs in the hit phase.
+start_nginx_proxy() {
+    local phase=$1 port cache="" cache_path=""
+    port=$(free_port)
+    if [ "$phase" = hit ]; then
+        cache_path="proxy_cache_path $shm/nginx-cache levels=1:2 keys_zone=pp:16m max_size=260m inactive=1h use_temp_path=off;"
+        cache="proxy_cache pp; proxy_cache_valid 200 1h; proxy_cache_lock on;
+               add_header X-Cache-Status \$upstream_cache_status;"
+    fi
+    rm -rf "$work/nginx"
+    nginx_conf "$work/nginx" "$port" "
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_buffer_size 64k;
+            proxy_buffers 16 64k;
+            $cache
+        }" "$cache_path
+    upstream origin { server 127.0.0.1:$origin_port; keepalive 64; }"
+    start_nginx nginx "$SERVER_CPUS" "$port"
+    port_of[nginx]=$port
+}
+
+start_squid() {
+    local phase=$1 port dir=$work/squid cache_rule=""
+    port=$(free_port)
+    [ "$phase" = hit ] || cache_rule="cache deny all"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    # No cache_dir: Squid 5 then caches in memory only.
+    cat >"$dir/squid.conf" <<EOF
+http_port 127.0.0.1:$port
+visible_hostname bench-squid
+cache_effective_user proxy
+pid_filename $dir/squid.pid
+cache_log $dir/cache.log
+access_log none
+cache_store_log none
+coredump_dir $dir
+workers 1
+cache_mem 260 MB
+maximum_object_size_in_memory 1100 KB
+maximum_object_size 1100 KB
+memory_cache_mode always
+$cache_rule
+http_access allow localhost
+http_access deny all
+dns_nameservers 127.0.0.1
+pinger_enable off
+shutdown_lifetime 1 seconds
+logfile_rotate 0
+EOF
+    chown -R proxy:proxy "$dir"
+    squid -k parse -f "$dir/squid.conf" >"$dir/parse.log" 2>&1 ||
+        { log "squid rejected $dir/squid.conf:" && tail "$dir/parse.log" >&2 && return 1; }
+    start squid "$SERVER_CPUS" squid -N -f "$dir/squid.conf"
+    wait_port "$port" "$last_pid" squid
+    port_of[squid]=$port
+}
+
+proxyd_pid=""
+start_proxyd() {
+    local phase=$1 port admin extra=()
+    port=$(free_port)
+    admin=$(free_port)
+    [ "$phase" = hit ] || extra=(--no-cache)
+    start proxyd "$SERVER_CPUS" "$PROXYD" --listen "127.0.0.1:$port" --admin "127.0.0.1:$admin" \
+        --name bench --cache-mem 260M --max-object-size 1100K "${extra[@]}"
+    proxyd_pid=$last_pid
+    wait_port "$port" "$proxyd_pid" proxyd
+    for _ in $(seq 1 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$admin/healthz")" = 200 ] && break
+        sleep 0.1
+    done
+    port_of[proxyd]=$port
+}
+
+# The header that says whether a proxy served from its cache.
+cache_status() {
+    local peer=$1
+    curl -s --max-time 20 -o /dev/null -D - -x "http://127.0.0.1:${port_of[$peer]}" "$url" |
+        tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache" || tolower($1) == "x-cache-status" { print $2 }' |
+        tr '\n' ' '
+}
+
+# Warm: a few fetches through the proxy, then one more must say HIT.
+warm() {
+    local peer=$1 phase=$2 status
+    [ "$peer" != ceiling ] || return 0
+    for _ in 1 2 3; do
+        curl -s --max-time 20 -o /dev/null -x "http://127.0.0.1:${port_of[$peer]}" "$url" || true
+    done
+    status=$(cache_status "$peer")
+    if [ "$phase" = hit ] && [[ "$status" != *HIT* ]]; then
+        log "WARNING: $peer is not serving hits after warm-up (cache header: '${status:-none}')"
+    fi
+    echo "$status"
+}
+
+# ------------------------------------------------------------------ measuring
+
+# run_ab PEER PHASE ROUND: one ab run; appends a CSV row.
+run_ab() {
+    local peer=$1 phase=$2 round=$3 raw before after proxy=() rc=0 perf_pid=""
+    raw=$out/ab-$phase-$peer-r$round.txt
+    [ "$peer" = ceiling ] || proxy=(-X "127.0.0.1:${port_of[$peer]}")
+    local target=$url
+    [ "$peer" != ceiling ] || target=http://127.0.0.1:${port_of[ceiling]}/obj1m
+    if [ "$perf" = 1 ] && [ "$peer" = proxyd ] && [ "$round" = 1 ] && command -v perf >/dev/null; then
+        perf record -F 999 -g -p "$proxyd_pid" -o "$out/perf-proxyd-$phase.data" >"$work/perf.log" 2>&1 &
+        perf_pid=$!
+        sleep 0.5
+    fi
+    before=$(origin_fetches)
+    timeout "$AB_TIMEOUT_S" taskset -c "$CLIENT_CPUS" ab -q -k -n "$n" -c "$c" -s 30 "${proxy[@]}" "$target" \
+        >"$raw" 2>&1 || rc=$?
+    after=$(origin_fetches)
+    if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+        perf report --stdio --no-children -i "$out/perf-proxyd-$phase.data" 2>/dev/null |
+            head -n 120 >"$out/perf-proxyd-$phase.txt" || true
+        log "perf profile: $out/perf-proxyd-$phase.txt"
+    fi
+    [ "$rc" -eq 0 ] || log "ab against $peer exited $rc (see $raw)"
+    awk -v phase="$phase" -v round="$round" -v peer="$peer" -v n="$n" -v c="$c" \
+        -v fetches="$((after - before))" -v rc="$rc" '
+        /^Complete requests:/ { done = $3 }
+        /^Failed requests:/ { failed = $3 }
+        /^Non-2xx responses:/ { non2xx = $3 }
+        /^Requests per second:/ { rps = $4 }
+        /^Time per request:.*\(mean\)$/ { mean = $4 }
+        /^Transfer rate:/ { kbps = $3 }
+        $1 == "50%" { p50 = $2 }
+        $1 == "99%" { p99 = $2 }
+        END {
+            printf "%s,%s,%s,%d,%d,%d,%s,%s,%s,%s,%d,%d,%s,%d,%d\n", phase, round, peer, n, c,
+                done + 0, rps == "" ? "0" : rps, p50 == "" ? "" : p50, p99 == "" ? "" : p99,
+                mean, failed + 0, non2xx + 0, kbps == "" ? "0" : kbps, fetches, rc
+        }' "$raw" >>"$csv"
+    tail -n 1 "$csv" | awk -F, '{ printf "  %-8s %-7s round %s: %9.1f req/s  p50 %4s ms  p99 %4s ms  failed %s non-2xx %s origin fetches %s\n", $3, $1, $2, $7, $8, $9, $11, $12, $14 }' >&2
+}
+
+start_phase() {
+    local phase=$1 peer
+    for peer in "${peers[@]}"; do
+        [ "$phase" = nocache ] && [ "$peer" = ceiling ] && continue
+        case "$peer" in
+        squid) start_squid "$phase" ;;
+        nginx) start_nginx_proxy "$phase" ;;
+        proxyd) start_proxyd "$phase" ;;
+        ceiling) start_ceiling ;;
+        esac
+        status=$(warm "$peer" "$phase")
+        log "$peer ($phase) up on port ${port_of[$peer]}${status:+, cache header after warm-up: $status}"
+    done
+}
+
+# Stops every peer of the phase; the origin stays for the next one.
+stop_phase() {
+    local pid others=()
+    for pid in "${pids[@]}"; do
+        if [ "$pid" != "$origin_pid" ]; then others+=("$pid"); fi
+    done
+    pids=("${others[@]}")
+    [ "${#pids[@]}" -eq 0 ] || stop_all
+    pids=("$origin_pid")
+    rm -rf "${shm:?}"/*
+}
+
+# ------------------------------------------------------------------ report
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+column_median() {
+    local phase=$1 peer=$2 col=$3
+    awk -F, -v ph="$phase" -v p="$peer" -v col="$col" 'NR > 1 && $1 == ph && $3 == p && $(col) != "" { print $(col) }' "$csv" | median
+}
+
+ratio() {
+    if [ -n "$1" ] && [ -n "$2" ] && awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
+        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
+    else
+        echo "n/a"
+    fi
+}
+
+verdict() {
+    local r=$1 target=$2
+    if [ "$r" = n/a ]; then echo "n/a"; elif awk -v r="$r" -v t="$target" 'BEGIN { exit !(r >= t) }'; then echo "met"; else echo "MISSED"; fi
+}
+
+report() {
+    local phase peer rps p50 p99 fails fetches
+    {
+        echo
+        echo "proxy-peers: 1 MiB object, ab -k -n $n -c $c, $rounds interleaved rounds, medians"
+        echo "servers on CPU $SERVER_CPUS, ab and origin on CPU $CLIENT_CPUS; $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p')"
+        echo "$(squid -v | head -n 1); $(nginx -v 2>&1); proxyd $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+        for phase in "${phases[@]}"; do
+            echo
+            printf '%-8s %-8s %12s %9s %9s %10s %9s\n' phase peer "req/s" "p50 ms" "p99 ms" "failed" "origin/run"
+            for peer in "${peers[@]}"; do
+                [ "$phase" = nocache ] && [ "$peer" = ceiling ] && continue
+                rps=$(column_median "$phase" "$peer" 7)
+                [ -n "$rps" ] || continue
+                p50=$(column_median "$phase" "$peer" 8)
+                p99=$(column_median "$phase" "$peer" 9)
+                fails=$(awk -F, -v ph="$phase" -v p="$peer" 'NR > 1 && $1 == ph && $3 == p { s += $11 + $12 } END { print s + 0 }' "$csv")
+                fetches=$(column_median "$phase" "$peer" 14)
+                printf '%-8s %-8s %12.1f %9s %9s %10s %9s\n' "$phase" "$peer" "$rps" "$p50" "$p99" "$fails" "$fetches"
+                eval "rps_${phase}_${peer}=$rps"
+            done
+        done
+        echo
+        echo "ratios of req/s medians (issue 2 targets):"
+        local r
+        if want hit "$phases_wanted"; then
+            r=$(ratio "${rps_hit_proxyd:-}" "${rps_hit_squid:-}")
+            printf '  hits     proxyd/Squid   %5s  (target >= 3.0: %s)\n' "$r" "$(verdict "$r" 3.0)"
+            r=$(ratio "${rps_hit_proxyd:-}" "${rps_hit_nginx:-}")
+            printf '  hits     proxyd/nginx   %5s  (target >= 1.0: %s)\n' "$r" "$(verdict "$r" 1.0)"
+            r=$(ratio "${rps_hit_proxyd:-}" "${rps_hit_ceiling:-}")
+            printf '  hits     proxyd/ceiling %5s  (target >= 0.8: %s)\n' "$r" "$(verdict "$r" 0.8)"
+            r=$(ratio "${rps_hit_squid:-}" "${rps_hit_ceiling:-}")
+            printf '  hits     Squid/ceiling  %5s\n' "$r"
+            r=$(ratio "${rps_hit_nginx:-}" "${rps_hit_ceiling:-}")
+            printf '  hits     nginx/ceiling  %5s\n' "$r"
+        fi
+        if want nocache "$phases_wanted"; then
+            r=$(ratio "${rps_nocache_proxyd:-}" "${rps_nocache_squid:-}")
+            printf '  no cache proxyd/Squid   %5s\n' "$r"
+            r=$(ratio "${rps_nocache_proxyd:-}" "${rps_nocache_nginx:-}")
+            printf '  no cache proxyd/nginx   %5s  (target >= 0.9: %s)\n' "$r" "$(verdict "$r" 0.9)"
+        fi
+        echo
+        echo "raw: $csv"
+    } | tee "$out/summary.txt"
+}
+
+# ------------------------------------------------------------------ main
+
+peers=()
+for p in squid nginx proxyd ceiling; do
+    if want "$p" "$peers_wanted"; then peers+=("$p"); fi
+done
+phases=()
+for p in hit nocache; do
+    if want "$p" "$phases_wanted"; then phases+=("$p"); fi
+done
+[ "${#peers[@]}" -gt 0 ] || { echo "proxy-peers: no peer to run" >&2 && exit 64; }
+
+echo "phase,round,peer,requests,concurrency,complete,rps,p50_ms,p99_ms,mean_ms,failed,non2xx,transfer_kbps,origin_fetches,ab_exit" >"$csv"
+log "results in $out"
+start_origin
+origin_pid=${pids[0]}
+log "origin nginx on 127.0.0.1:$origin_port (CPU $CLIENT_CPUS), object $url"
+
+for phase in "${phases[@]}"; do
+    log "phase $phase: starting ${peers[*]}"
+    start_phase "$phase"
+    for round in $(seq 1 "$rounds"); do
+        # Rotate the order each round so no peer always runs first or last.
+        for i in $(seq 0 $((${#peers[@]} - 1))); do
+            peer=${peers[$(((i + round - 1) % ${#peers[@]}))]}
+            [ "$phase" = nocache ] && [ "$peer" = ceiling ] && continue
+            run_ab "$peer" "$phase" "$round"
+        done
+    done
+    stop_phase
+done
+
+report

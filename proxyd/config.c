@@ -1,0 +1,479 @@
+/* proxyd's options: one table drives the command line, the JSON config file
+ * and --help, so the three cannot disagree. Defaults live in config_defaults. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cJSON.h>
+
+#include "acl.h"
+#include "size.h"
+
+#define VERSION "0.1.0"
+
+typedef int (*option_set_fn)(struct proxyd_config *cfg, const char *v, char *err, size_t errlen);
+
+struct option_def {
+    const char *name;  /* long option and JSON key (dashes become underscores) */
+    const char *arg;   /* NULL: a flag */
+    const char *help;
+    const char *deflt; /* shown in --help */
+    option_set_fn set;
+};
+
+static int add_listener(struct proxyd_config *cfg, enum listen_mode mode, const char *v,
+                        char *err, size_t errlen)
+{
+    if (cfg->nlisteners == PROXYD_MAX_LISTENERS) {
+        snprintf(err, errlen, "at most %d listening addresses", PROXYD_MAX_LISTENERS);
+        return -1;
+    }
+    struct listen_spec *ls = &cfg->listeners[cfg->nlisteners];
+    memset(ls, 0, sizeof(*ls));
+    ls->mode = mode;
+    char addr[256];
+    snprintf(addr, sizeof(addr), "%s", v);
+    if (mode == LISTEN_REVERSE) {
+        char *eq = strchr(addr, '=');
+        if (!eq) {
+            snprintf(err, errlen, "--reverse wants ADDR:PORT=http://HOST:PORT, got '%s'", v);
+            return -1;
+        }
+        *eq = '\0';
+        const char *url = eq + 1;
+        if (strncmp(url, "http://", 7) != 0) {
+            snprintf(err, errlen, "--reverse origin must be http://HOST:PORT, got '%s'", url);
+            return -1;
+        }
+        url += 7;
+        char hostport[256];
+        snprintf(hostport, sizeof(hostport), "%s", url);
+        size_t hl = strlen(hostport);
+        if (hl && hostport[hl - 1] == '/')
+            hostport[--hl] = '\0';
+        char *colon = strrchr(hostport, ':');
+        long port = 80;
+        if (colon && !strchr(colon, ']')) {
+            *colon = '\0';
+            char perr[128];
+            if (int_parse(colon + 1, 1, 65535, &port, perr, sizeof(perr)) < 0) {
+                snprintf(err, errlen, "--reverse origin port: %s", perr);
+                return -1;
+            }
+        }
+        if (!hostport[0] || strchr(hostport, '/')) {
+            snprintf(err, errlen, "--reverse origin must be http://HOST:PORT, got '%s'", eq + 1);
+            return -1;
+        }
+        snprintf(ls->origin_host, sizeof(ls->origin_host), "%s", hostport);
+        ls->origin_port = (int)port;
+    }
+    char aerr[128];
+    if (addr_parse(addr, -1, &ls->addr, aerr, sizeof(aerr)) < 0) {
+        snprintf(err, errlen, "listening address '%s': %s", addr, aerr);
+        return -1;
+    }
+    cfg->nlisteners++;
+    return 0;
+}
+
+static int set_listen(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    return add_listener(c, LISTEN_FORWARD, v, e, n);
+}
+static int set_intercept(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    return add_listener(c, LISTEN_INTERCEPT, v, e, n);
+}
+static int set_reverse(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    return add_listener(c, LISTEN_REVERSE, v, e, n);
+}
+static int set_admin(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    c->have_admin = 1;
+    return addr_parse(v, -1, &c->admin, e, n);
+}
+static int set_name(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    size_t len = strlen(v);
+    if (len == 0 || len >= sizeof(c->name)) {
+        snprintf(e, n, "--name must be 1 to %zu characters", sizeof(c->name) - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char ch = v[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.')) {
+            snprintf(e, n, "--name may hold letters, digits, '-', '_' and '.' only");
+            return -1;
+        }
+    }
+    memcpy(c->name, v, len + 1);
+    return 0;
+}
+static int set_cache_mem(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    return size_parse(v, &c->cache_mem_bytes, e, n);
+}
+static int set_max_object(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    return size_parse(v, &c->max_object_bytes, e, n);
+}
+static int set_no_cache(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    (void)v, (void)e, (void)n;
+    c->cache_enabled = 0;
+    return 0;
+}
+static int set_allow(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    return acl_allow_client(c->acl, v, e, n);
+}
+static int set_deny_dest(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    return acl_deny_dest(c->acl, v, e, n);
+}
+static int set_allow_port(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    return acl_allow_port(c->acl, v, e, n);
+}
+static int set_connect_port(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    return acl_allow_connect_port(c->acl, v, e, n);
+}
+static int set_threads(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    long t;
+    if (int_parse(v, 1, 64, &t, e, n) < 0)
+        return -1;
+    c->threads = (int)t;
+    return 0;
+}
+static int set_access_log(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    if (strlen(v) >= sizeof(c->access_log)) {
+        snprintf(e, n, "--access-log path too long");
+        return -1;
+    }
+    snprintf(c->access_log, sizeof(c->access_log), "%s", v);
+    return 0;
+}
+#define DURATION_SETTER(fn, field)                                                                \
+    static int fn(struct proxyd_config *c, const char *v, char *e, size_t n)                     \
+    {                                                                                             \
+        if (duration_parse_ms(v, &c->field, e, n) < 0)                                            \
+            return -1;                                                                            \
+        if (c->field == 0) {                                                                      \
+            snprintf(e, n, "a timeout of 0 would fire at once");                                  \
+            return -1;                                                                            \
+        }                                                                                         \
+        return 0;                                                                                 \
+    }
+DURATION_SETTER(set_connect_timeout, connect_timeout_ms)
+DURATION_SETTER(set_origin_timeout, origin_timeout_ms)
+DURATION_SETTER(set_header_timeout, header_timeout_ms)
+DURATION_SETTER(set_idle_timeout, idle_timeout_ms)
+DURATION_SETTER(set_client_timeout, client_timeout_ms)
+DURATION_SETTER(set_shutdown_timeout, shutdown_timeout_ms)
+static int set_max_conns(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    long m;
+    if (int_parse(v, 1, 10000000, &m, e, n) < 0)
+        return -1;
+    c->max_connections = (uint64_t)m;
+    return 0;
+}
+static int set_log_level(struct proxyd_config *c, const char *v, char *e, size_t n)
+{
+    if (log_parse_level(v, &c->log_level) < 0) {
+        snprintf(e, n, "--log-level is debug, info, warn or error, not '%s'", v);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct option_def options[] = {
+    {"listen", "ADDR:PORT", "forward-proxy port (absolute-form requests, CONNECT); repeatable",
+     "127.0.0.1:3128 when no port is given", set_listen},
+    {"intercept", "ADDR:PORT",
+     "interception port: origin-form requests that arrive by DNAT (SO_ORIGINAL_DST) or "
+     "routed to an address this host owns (Host names the origin); repeatable",
+     NULL, set_intercept},
+    {"reverse", "ADDR:PORT=http://HOST:PORT", "reverse-proxy port for one fixed origin; repeatable",
+     NULL, set_reverse},
+    {"admin", "ADDR:PORT", "admin endpoint: /healthz, /metrics, /stats", "none", set_admin},
+    {"name", "NAME", "instance name in Via and X-Cache", "the host name", set_name},
+    {"cache-mem", "SIZE", "bytes the memory cache may hold (LRU beyond)", "256M", set_cache_mem},
+    {"max-object-size", "SIZE", "largest body cached (an object of exactly SIZE is cached)", "1M",
+     set_max_object},
+    {"no-cache", NULL, "turn the cache off (collapsing of in-flight misses goes too)", NULL,
+     set_no_cache},
+    {"allow", "CIDR",
+     "client network allowed; repeatable; the first replaces the default",
+     "loopback, 10/8, 172.16/12, 192.168/16, 198.18/15, fc00::/7, fe80::/10", set_allow},
+    {"deny-dest", "HOST|.DOMAIN|CIDR", "destination refused with 403; repeatable", NULL,
+     set_deny_dest},
+    {"allow-port", "PORT[-PORT]", "destination port allowed; repeatable; the first replaces the default",
+     "Squid's Safe_ports: 80 21 443 70 210 1025-65535 280 488 591 777", set_allow_port},
+    {"connect-port", "PORT[-PORT]", "port CONNECT may tunnel to; repeatable; the first replaces the default",
+     "443", set_connect_port},
+    {"threads", "N", "worker threads, each with SO_REUSEPORT listeners and 1/N of the cache", "1",
+     set_threads},
+    {"access-log", "FILE", "access log in Squid's native format (SIGHUP reopens it)", "none",
+     set_access_log},
+    {"connect-timeout", "DURATION", "origin connect timeout", "5s", set_connect_timeout},
+    {"origin-timeout", "DURATION", "origin first-byte and between-bytes timeout (504)", "60s",
+     set_origin_timeout},
+    {"header-timeout", "DURATION", "a request head must arrive within this of its first byte (408)",
+     "10s", set_header_timeout},
+    {"idle-timeout", "DURATION", "keep-alive wait for a client's next request", "30s",
+     set_idle_timeout},
+    {"client-timeout", "DURATION", "client send or receive inactivity", "60s", set_client_timeout},
+    {"shutdown-timeout", "DURATION", "on SIGTERM, in-flight requests get this long", "30s",
+     set_shutdown_timeout},
+    {"max-connections", "N", "client connections at once; beyond, new ones are closed", "16384",
+     set_max_conns},
+    {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
+};
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+static void config_defaults(struct proxyd_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    if (gethostname(cfg->name, sizeof(cfg->name) - 1) < 0 || !cfg->name[0])
+        snprintf(cfg->name, sizeof(cfg->name), "proxyd");
+    cfg->cache_mem_bytes = 256ull << 20;
+    cfg->max_object_bytes = 1ull << 20;
+    cfg->cache_enabled = 1;
+    cfg->threads = 1;
+    cfg->acl = acl_new();
+    /* Timeouts, from the peers (see shared/notes/reliability-peers.md):
+     * header 10 s (nginx/HAProxy/CIS), between bytes 60 s (Varnish, nginx),
+     * keep-alive idle 30 s (between Varnish's 5 s and nginx's 75 s). */
+    cfg->connect_timeout_ms = 5000;
+    cfg->origin_timeout_ms = 60000;
+    cfg->header_timeout_ms = 10000;
+    cfg->idle_timeout_ms = 30000;
+    cfg->client_timeout_ms = 60000;
+    cfg->shutdown_timeout_ms = 30000;
+    cfg->max_connections = 16384;
+    cfg->log_level = LOG_LEVEL_INFO;
+}
+
+void config_usage(FILE *out)
+{
+    fprintf(out, "Usage: proxyd [OPTION]...\n"
+                 "A caching HTTP/1.1 proxy (forward, intercept, reverse) with a memory cache,\n"
+                 "collapsed forwarding, and Squid's X-Cache and access-log conventions.\n\n");
+    fprintf(out, "  --config FILE            JSON file with any option below as a key (dashes as\n"
+                 "                           underscores; repeatable ones as arrays); the command\n"
+                 "                           line wins\n");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const struct option_def *o = &options[i];
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(out, "  %-24s %s", left, o->help);
+        if (o->deflt)
+            fprintf(out, " (default: %s)", o->deflt);
+        fprintf(out, "\n");
+    }
+    fprintf(out, "  --help                   this text\n"
+                 "  --version                the version\n\n"
+                 "SIZE: 512, 64K, 256M, 1G (powers of 1024). DURATION: 500ms, 10s, 2m.\n"
+                 "Signals: SIGTERM and SIGINT finish in-flight requests then exit;\n"
+                 "SIGHUP reopens the access log.\n");
+}
+
+static const struct option_def *option_find(const char *name)
+{
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const char *a = options[i].name, *b = name;
+        while (*a && *b && (*a == *b || (*a == '-' && *b == '_')))
+            a++, b++;
+        if (!*a && !*b)
+            return &options[i];
+    }
+    return NULL;
+}
+
+static int apply(struct proxyd_config *cfg, const struct option_def *o, const char *v, char *err,
+                 size_t errlen)
+{
+    char inner[192];
+    if (o->set(cfg, v, inner, sizeof(inner)) < 0) {
+        snprintf(err, errlen, "--%s: %s", o->name, inner);
+        return -1;
+    }
+    return 0;
+}
+
+static int config_apply_json_value(struct proxyd_config *cfg, const struct option_def *o,
+                                   const cJSON *v, char *err, size_t errlen)
+{
+    char buf[64];
+    if (cJSON_IsString(v))
+        return apply(cfg, o, v->valuestring, err, errlen);
+    if (cJSON_IsNumber(v)) {
+        snprintf(buf, sizeof(buf), "%.0f", v->valuedouble);
+        return apply(cfg, o, buf, err, errlen);
+    }
+    if (!o->arg && cJSON_IsBool(v)) {
+        return cJSON_IsTrue(v) ? apply(cfg, o, "", err, errlen) : 0;
+    }
+    snprintf(err, errlen, "config key '%s': wrong type", o->name);
+    return -1;
+}
+
+static int config_load_json(struct proxyd_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot open config %s", path);
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            char *t = realloc(text, cap);
+            if (!t) {
+                free(text);
+                fclose(f);
+                snprintf(err, errlen, "out of memory reading %s", path);
+                return -1;
+            }
+            text = t;
+        }
+        memcpy(text + len, chunk, n);
+        len += n;
+        if (len > 1024 * 1024) {
+            free(text);
+            fclose(f);
+            snprintf(err, errlen, "config %s is over 1 MiB", path);
+            return -1;
+        }
+    }
+    fclose(f);
+    if (!text) {
+        snprintf(err, errlen, "config %s is empty", path);
+        return -1;
+    }
+    text[len] = '\0';
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root || !cJSON_IsObject(root)) {
+        const char *at = cJSON_GetErrorPtr();
+        snprintf(err, errlen, "config %s: not a JSON object (at byte %ld)", path,
+                 at && at >= text ? (long)(at - text) : 0L);
+        cJSON_Delete(root);
+        free(text);
+        return -1;
+    }
+    int rc = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, root)
+    {
+        const struct option_def *o = option_find(item->string);
+        if (!o) {
+            snprintf(err, errlen, "config %s: unknown key '%s'", path, item->string);
+            rc = -1;
+            break;
+        }
+        if (cJSON_IsArray(item)) {
+            const cJSON *el;
+            cJSON_ArrayForEach(el, item)
+            {
+                if ((rc = config_apply_json_value(cfg, o, el, err, errlen)) < 0)
+                    break;
+            }
+        } else {
+            rc = config_apply_json_value(cfg, o, item, err, errlen);
+        }
+        if (rc < 0)
+            break;
+    }
+    cJSON_Delete(root);
+    free(text);
+    return rc;
+}
+
+int config_load(struct proxyd_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    config_defaults(cfg);
+    if (!cfg->acl) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    struct option longopts[NOPTIONS + 4];
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        longopts[i].name = options[i].name;
+        longopts[i].has_arg = options[i].arg ? required_argument : no_argument;
+        longopts[i].flag = NULL;
+        longopts[i].val = 1000 + (int)i;
+    }
+    longopts[NOPTIONS] = (struct option){"config", required_argument, NULL, 'c'};
+    longopts[NOPTIONS + 1] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[NOPTIONS + 2] = (struct option){"version", no_argument, NULL, 'V'};
+    longopts[NOPTIONS + 3] = (struct option){NULL, 0, NULL, 0};
+
+    /* First pass: --config, --help, --version and unknown options. */
+    opterr = 0;
+    optind = 1;
+    int ch;
+    const char *config_path = NULL;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            config_usage(stdout);
+            return 1;
+        }
+        if (ch == 'V') {
+            printf("proxyd %s\n", VERSION);
+            return 1;
+        }
+        if (ch == 'c')
+            config_path = optarg;
+        if (ch == '?') {
+            snprintf(err, errlen, "unknown option or missing value: %s (see --help)",
+                     argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+        return -1;
+    }
+    if (config_path && config_load_json(cfg, config_path, err, errlen) < 0)
+        return -1;
+    /* Second pass: the command line, over the file. */
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (ch >= 1000 && apply(cfg, &options[ch - 1000], optarg ? optarg : "", err, errlen) < 0)
+            return -1;
+    }
+    if (cfg->nlisteners == 0) {
+        char perr[128];
+        if (add_listener(cfg, LISTEN_FORWARD, "127.0.0.1:3128", perr, sizeof(perr)) < 0) {
+            snprintf(err, errlen, "%s", perr);
+            return -1;
+        }
+    }
+    if (cfg->max_object_bytes > cfg->cache_mem_bytes && cfg->cache_enabled) {
+        snprintf(err, errlen, "--max-object-size (%llu) is larger than --cache-mem (%llu)",
+                 (unsigned long long)cfg->max_object_bytes,
+                 (unsigned long long)cfg->cache_mem_bytes);
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(struct proxyd_config *cfg)
+{
+    acl_free(cfg->acl);
+    cfg->acl = NULL;
+}

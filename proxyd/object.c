@@ -1,0 +1,554 @@
+/* Responses shared by many clients: the head, the body as refcounted chunks
+ * handed to output buffers by reference (a hit copies no body bytes in user
+ * space), the subscribers woken as the fetch fills it, and the table of
+ * objects in flight that collapses concurrent misses onto one fetch. */
+#include "object.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+
+struct body_chunk {
+    int refs;
+    size_t cap;
+    size_t used;
+    char data[];
+};
+
+static struct body_chunk *chunk_new(size_t cap)
+{
+    struct body_chunk *c = malloc(sizeof(*c) + cap);
+    if (!c)
+        return NULL;
+    c->refs = 1;
+    c->cap = cap;
+    c->used = 0;
+    return c;
+}
+
+static void chunk_unref(struct body_chunk *c)
+{
+    if (c && --c->refs == 0)
+        free(c);
+}
+
+/* evbuffer cleanup: the output buffer has written (or dropped) its reference. */
+static void chunk_unref_cb(const void *data, size_t len, void *arg)
+{
+    (void)data;
+    (void)len;
+    chunk_unref(arg);
+}
+
+struct object *object_new(const char *key, size_t key_len)
+{
+    struct object *o = calloc(1, sizeof(*o));
+    if (!o)
+        return NULL;
+    o->magic = OBJECT_MAGIC;
+    o->refs = 1;
+    o->content_length = -1;
+    o->key = malloc(key_len + 1);
+    if (!o->key) {
+        free(o);
+        return NULL;
+    }
+    memcpy(o->key, key, key_len);
+    o->key[key_len] = '\0';
+    o->key_len = key_len;
+    TAILQ_INIT(&o->subs);
+    return o;
+}
+
+void object_ref(struct object *o)
+{
+    assert(o->magic == OBJECT_MAGIC);
+    o->refs++;
+}
+
+void object_unref(struct object *o)
+{
+    if (!o)
+        return;
+    assert(o->magic == OBJECT_MAGIC && o->refs > 0);
+    if (--o->refs > 0)
+        return;
+    assert(TAILQ_EMPTY(&o->subs));
+    object_table_remove(o);
+    for (size_t i = 0; i < o->nchunks; i++)
+        chunk_unref(o->chunks[i]);
+    free(o->chunks);
+    free(o->raw_head);
+    free(o->headers);
+    free(o->stored_head);
+    free(o->key);
+    o->magic = 0;
+    free(o);
+}
+
+void object_release_cb(void *value)
+{
+    struct object *o = value;
+    o->in_cache = 0;
+    object_unref(o);
+}
+
+uint64_t object_size(const struct object *o)
+{
+    return sizeof(*o) + o->key_len + o->stored_head_len * 2 + o->nheaders * sizeof(o->headers[0]) +
+           o->body_bytes;
+}
+
+const struct http1_header *object_header(const struct object *o, const char *name)
+{
+    return http1_header_find(o->headers, o->nheaders, name);
+}
+
+/* Fields a cache does not store or forward as they came: hop-by-hop ones
+ * (and those Connection lists), framing (regenerated per client), and Age
+ * (recomputed per client). */
+static int header_is_regenerated(const struct http1_header *h, const struct http1_header *all,
+                                 size_t n)
+{
+    return http1_is_hop_by_hop(h->name) || http1_connection_lists(all, n, h->name) ||
+           http1_str_caseeq(h->name, "Content-Length") || http1_str_caseeq(h->name, "Age");
+}
+
+/* Copies the fields into one buffer that headers[] then point into, and
+ * builds the stored head clients are sent. */
+static int object_take_fields(struct object *o, const struct http1_header *h, size_t n)
+{
+    size_t raw_len = 0;
+    for (size_t i = 0; i < n; i++)
+        raw_len += h[i].name.len + h[i].value.len + 4;
+    char *raw = malloc(raw_len + 1);
+    struct http1_header *hdrs = calloc(n ? n : 1, sizeof(*hdrs));
+    char *stored = malloc(raw_len + 1);
+    if (!raw || !hdrs || !stored) {
+        free(raw);
+        free(hdrs);
+        free(stored);
+        return -1;
+    }
+    size_t off = 0, soff = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *line = raw + off;
+        memcpy(raw + off, h[i].name.p, h[i].name.len);
+        hdrs[i].name.p = raw + off;
+        hdrs[i].name.len = h[i].name.len;
+        off += h[i].name.len;
+        raw[off++] = ':';
+        raw[off++] = ' ';
+        memcpy(raw + off, h[i].value.p, h[i].value.len);
+        hdrs[i].value.p = raw + off;
+        hdrs[i].value.len = h[i].value.len;
+        off += h[i].value.len;
+        raw[off++] = '\r';
+        raw[off++] = '\n';
+        if (!header_is_regenerated(&h[i], h, n)) {
+            memcpy(stored + soff, line, (size_t)(raw + off - line));
+            soff += (size_t)(raw + off - line);
+        }
+    }
+    free(o->raw_head);
+    free(o->headers);
+    free(o->stored_head);
+    o->raw_head = raw;
+    o->headers = hdrs;
+    o->nheaders = n;
+    o->stored_head = stored;
+    o->stored_head_len = soff;
+    const struct http1_header *vary = http1_header_find(hdrs, n, "Vary");
+    if (vary)
+        o->vary = vary->value;
+    else
+        o->vary.p = NULL, o->vary.len = 0;
+    return 0;
+}
+
+static void object_notify(struct object *o, enum subscriber_event ev)
+{
+    /* A callback may unsubscribe itself (and only itself) or drop the last
+     * outside reference: hold one across the walk. */
+    object_ref(o);
+    struct subscriber *s, *next;
+    for (s = TAILQ_FIRST(&o->subs); s; s = next) {
+        next = TAILQ_NEXT(s, link);
+        assert(s->magic == SUBSCRIBER_MAGIC);
+        s->cb(s, ev);
+    }
+    object_unref(o);
+}
+
+int object_set_head(struct object *o, const struct http1_response *resp, int64_t request_time,
+                    int64_t response_time)
+{
+    if (object_take_fields(o, resp->headers, resp->nheaders) < 0)
+        return -1;
+    o->status = resp->status;
+    o->content_length = resp->body == HTTP1_BODY_LENGTH ? (int64_t)resp->content_length
+                        : resp->body == HTTP1_BODY_NONE ? 0
+                                                        : -1;
+    freshness_compute(o->status, o->headers, o->nheaders, request_time, response_time, &o->fresh);
+    o->state = OBJECT_STREAMING;
+    object_notify(o, SUB_HEADERS);
+    return 0;
+}
+
+static int object_push_chunk(struct object *o, struct body_chunk *c)
+{
+    if (o->nchunks == o->chunks_cap) {
+        size_t cap = o->chunks_cap ? o->chunks_cap * 2 : 4;
+        struct body_chunk **n = realloc(o->chunks, cap * sizeof(*n));
+        if (!n)
+            return -1;
+        o->chunks = n;
+        o->chunks_cap = cap;
+    }
+    o->chunks[o->nchunks++] = c;
+    return 0;
+}
+
+char *object_body_space(struct object *o, size_t *len)
+{
+    struct body_chunk *last = o->nchunks ? o->chunks[o->nchunks - 1] : NULL;
+    if (!last || last->used == last->cap) {
+        /* A retained body of known length gets one chunk of exactly that
+         * length: a 1 MiB object is then one reference per hit. */
+        size_t cap = OBJECT_CHUNK_BYTES;
+        if (o->retain && o->content_length > 0 &&
+            (uint64_t)o->content_length > o->body_bytes)
+            cap = (size_t)((uint64_t)o->content_length - o->body_bytes);
+        last = chunk_new(cap);
+        if (!last || object_push_chunk(o, last) < 0) {
+            chunk_unref(last);
+            *len = 0;
+            return NULL;
+        }
+    }
+    size_t room = last->cap - last->used;
+    if (*len > room)
+        *len = room;
+    return last->data + last->used;
+}
+
+/* Drops chunks of a body that is not retained once every subscriber has
+ * them (their output buffers hold their own references). */
+static void object_trim(struct object *o)
+{
+    if (o->retain || o->nchunks == 0)
+        return;
+    uint64_t min_pos = o->body_bytes;
+    struct subscriber *s;
+    TAILQ_FOREACH(s, &o->subs, link)
+    {
+        if (s->pos < min_pos)
+            min_pos = s->pos;
+    }
+    size_t drop = 0;
+    uint64_t start = o->dropped_bytes;
+    while (drop < o->nchunks) {
+        struct body_chunk *c = o->chunks[drop];
+        /* Never drop the chunk being filled, nor one someone still lacks. */
+        if (c->used < c->cap || start + c->used > min_pos)
+            break;
+        start += c->used;
+        chunk_unref(c);
+        drop++;
+    }
+    if (drop) {
+        memmove(o->chunks, o->chunks + drop, (o->nchunks - drop) * sizeof(*o->chunks));
+        o->nchunks -= drop;
+        o->dropped_bytes = start;
+    }
+}
+
+void object_body_commit(struct object *o, size_t n)
+{
+    if (n == 0)
+        return;
+    struct body_chunk *last = o->chunks[o->nchunks - 1];
+    assert(last->used + n <= last->cap);
+    last->used += n;
+    o->body_bytes += n;
+    object_notify(o, SUB_DATA);
+    object_trim(o);
+}
+
+void object_body_flush(struct object *o)
+{
+    object_notify(o, SUB_DATA);
+    object_trim(o);
+}
+
+void object_body_append(struct object *o, const char *data, size_t n)
+{
+    while (n > 0) {
+        size_t len = n;
+        char *p = object_body_space(o, &len);
+        if (!p)
+            return;
+        memcpy(p, data, len);
+        /* Commit without waking subscribers for each piece. */
+        o->chunks[o->nchunks - 1]->used += len;
+        o->body_bytes += len;
+        data += len;
+        n -= len;
+    }
+}
+
+void object_complete(struct object *o)
+{
+    o->state = OBJECT_COMPLETE;
+    o->content_length = (int64_t)o->body_bytes;
+    object_table_remove(o);
+    object_notify(o, SUB_DONE);
+    object_trim(o);
+}
+
+void object_fail(struct object *o, int status)
+{
+    o->state = OBJECT_FAILED;
+    o->fail_status = status;
+    o->cacheable = 0;
+    object_table_remove(o);
+    object_notify(o, SUB_FAILED);
+}
+
+void object_stop_retaining(struct object *o)
+{
+    o->retain = 0;
+    o->cacheable = 0;
+    o->collapsible = 0;
+    object_table_remove(o);
+    object_trim(o);
+}
+
+void subscriber_init(struct subscriber *s, subscriber_cb cb, void *ctx)
+{
+    memset(s, 0, sizeof(*s));
+    s->magic = SUBSCRIBER_MAGIC;
+    s->cb = cb;
+    s->ctx = ctx;
+}
+
+void object_subscribe(struct object *o, struct subscriber *s)
+{
+    assert(o->magic == OBJECT_MAGIC && s->magic == SUBSCRIBER_MAGIC && !s->obj);
+    object_ref(o);
+    s->obj = o;
+    s->pos = 0;
+    TAILQ_INSERT_TAIL(&o->subs, s, link);
+    o->nsubs++;
+}
+
+void object_unsubscribe(struct subscriber *s)
+{
+    struct object *o = s->obj;
+    if (!o)
+        return;
+    if (s->throttling)
+        object_throttle(s, 0);
+    TAILQ_REMOVE(&o->subs, s, link);
+    o->nsubs--;
+    if (o->owner == s)
+        o->owner = NULL;
+    s->obj = NULL;
+    object_trim(o);
+    object_unref(o);
+}
+
+uint64_t object_pending(const struct subscriber *s)
+{
+    return s->obj ? s->obj->body_bytes - s->pos : 0;
+}
+
+size_t object_deliver(struct subscriber *s, struct evbuffer *out, size_t max)
+{
+    struct object *o = s->obj;
+    size_t added = 0;
+    uint64_t start = o->dropped_bytes;
+    assert(s->pos >= start);
+    for (size_t i = 0; i < o->nchunks && added < max; i++) {
+        struct body_chunk *c = o->chunks[i];
+        uint64_t end = start + c->used;
+        if (s->pos < end) {
+            size_t off = (size_t)(s->pos - start);
+            size_t len = c->used - off;
+            if (len > max - added)
+                len = max - added;
+            c->refs++;
+            if (evbuffer_add_reference(out, c->data + off, len, chunk_unref_cb, c) < 0) {
+                c->refs--;
+                break;
+            }
+            s->pos += len;
+            added += len;
+        }
+        start = end;
+    }
+    return added;
+}
+
+void object_throttle(struct subscriber *s, int on)
+{
+    struct object *o = s->obj;
+    if (!o || s->throttling == on)
+        return;
+    s->throttling = on;
+    if (on) {
+        o->throttled++;
+    } else if (--o->throttled == 0 && o->on_unthrottle && o->fetch) {
+        o->on_unthrottle(o->fetch);
+    }
+}
+
+int object_refresh(struct object *o, struct object *stored, const struct http1_response *nm,
+                   int64_t request_time, int64_t response_time)
+{
+    /* Stored fields, each replaced by the 304's field of the same name
+     * (RFC 9111 §4.3.4), then the 304's fields the stored response lacks. */
+    size_t cap = stored->nheaders + nm->nheaders;
+    struct http1_header *merged = calloc(cap ? cap : 1, sizeof(*merged));
+    if (!merged)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < stored->nheaders; i++) {
+        struct http1_str name = stored->headers[i].name;
+        int replaced = 0;
+        for (size_t j = 0; j < nm->nheaders && !replaced; j++)
+            replaced = nm->headers[j].name.len == name.len &&
+                       strncasecmp(nm->headers[j].name.p, name.p, name.len) == 0;
+        if (!replaced)
+            merged[n++] = stored->headers[i];
+    }
+    for (size_t j = 0; j < nm->nheaders; j++) {
+        struct http1_str name = nm->headers[j].name;
+        /* A 304 must not change the framing of the stored body. */
+        if (http1_str_caseeq(name, "Content-Length") ||
+            http1_str_caseeq(name, "Transfer-Encoding"))
+            continue;
+        merged[n++] = nm->headers[j];
+    }
+    int rc = object_take_fields(o, merged, n);
+    free(merged);
+    if (rc < 0)
+        return -1;
+    for (size_t i = 0; i < stored->nchunks; i++) {
+        if (object_push_chunk(o, stored->chunks[i]) < 0)
+            return -1;
+        stored->chunks[i]->refs++;
+    }
+    o->status = stored->status;
+    freshness_compute(o->status, o->headers, o->nheaders, request_time, response_time, &o->fresh);
+    o->body_bytes = stored->body_bytes;
+    o->dropped_bytes = stored->dropped_bytes;
+    o->content_length = (int64_t)o->body_bytes;
+    o->retain = 1;
+    o->refreshed = 1;
+    o->state = OBJECT_STREAMING;
+    object_notify(o, SUB_HEADERS);
+    object_complete(o);
+    return 0;
+}
+
+void object_send_retry(struct subscriber *s)
+{
+    object_unsubscribe(s);
+    s->cb(s, SUB_RETRY);
+}
+
+/* The in-flight table: a small chained hash map from key to object. */
+struct object_table {
+    struct object_slot **slots;
+    size_t nslots;
+    size_t count;
+};
+struct object_slot {
+    struct object *obj;
+    struct object_slot *next;
+};
+
+static uint64_t key_hash(const char *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return h;
+}
+
+struct object_table *object_table_new(void)
+{
+    struct object_table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->nslots = 1024;
+    t->slots = calloc(t->nslots, sizeof(*t->slots));
+    if (!t->slots) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void object_table_free(struct object_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nslots; i++) {
+        struct object_slot *s = t->slots[i], *next;
+        for (; s; s = next) {
+            next = s->next;
+            s->obj->table = NULL;
+            free(s);
+        }
+    }
+    free(t->slots);
+    free(t);
+}
+
+struct object *object_table_find(struct object_table *t, const char *key, size_t key_len)
+{
+    struct object_slot *s = t->slots[key_hash(key, key_len) % t->nslots];
+    for (; s; s = s->next)
+        if (s->obj->key_len == key_len && memcmp(s->obj->key, key, key_len) == 0)
+            return s->obj;
+    return NULL;
+}
+
+void object_table_add(struct object_table *t, struct object *o)
+{
+    struct object_slot *s = malloc(sizeof(*s));
+    if (!s)
+        return; /* not collapsible then; still correct */
+    size_t i = key_hash(o->key, o->key_len) % t->nslots;
+    s->obj = o;
+    s->next = t->slots[i];
+    t->slots[i] = s;
+    t->count++;
+    o->table = t;
+}
+
+void object_table_remove(struct object *o)
+{
+    struct object_table *t = o->table;
+    if (!t)
+        return;
+    struct object_slot **pp = &t->slots[key_hash(o->key, o->key_len) % t->nslots];
+    for (; *pp; pp = &(*pp)->next) {
+        if ((*pp)->obj == o) {
+            struct object_slot *dead = *pp;
+            *pp = dead->next;
+            free(dead);
+            t->count--;
+            break;
+        }
+    }
+    o->table = NULL;
+}
+
+size_t object_table_count(const struct object_table *t)
+{
+    return t->count;
+}

@@ -1,0 +1,174 @@
+/* A response as proxyd holds it: the origin's status and headers, and the
+ * body as refcounted chunks that clients' output buffers reference instead of
+ * copying. One object serves every client that wants it — a cache hit, the
+ * waiters collapsed onto one origin fetch, or a single pass-through client —
+ * through subscribers, which are woken (never polled) when headers arrive,
+ * when body bytes arrive, and when the object completes or fails. */
+#ifndef PP_OBJECT_H
+#define PP_OBJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include "http1.h"
+#include "freshness.h"
+
+struct evbuffer;
+
+#define OBJECT_MAGIC 0x0b1ec7u
+#define SUBSCRIBER_MAGIC 0x5ab5c1bu
+
+enum object_state {
+    OBJECT_PENDING = 0, /* waiting for the origin's response head */
+    OBJECT_STREAMING,   /* head known, body arriving */
+    OBJECT_COMPLETE,    /* whole body here */
+    OBJECT_FAILED,      /* the fetch failed; see fail_status */
+};
+
+enum subscriber_event {
+    SUB_HEADERS = 1, /* status and headers are known */
+    SUB_DATA,        /* more body bytes are available */
+    SUB_DONE,        /* the body is complete */
+    SUB_FAILED,      /* the fetch failed (before or after the headers) */
+    SUB_RETRY,       /* the response cannot be shared with this subscriber
+                        (uncacheable, or another Vary variant): it has been
+                        unsubscribed and should fetch on its own */
+};
+
+struct subscriber;
+typedef void (*subscriber_cb)(struct subscriber *sub, enum subscriber_event ev);
+
+struct subscriber {
+    unsigned magic;
+    TAILQ_ENTRY(subscriber) link;
+    struct object *obj; /* while subscribed */
+    uint64_t pos;       /* body bytes already handed to this subscriber */
+    subscriber_cb cb;
+    void *ctx;
+    /* The subscriber's request headers, for Vary checks on collapse. */
+    const struct http1_header *req_h;
+    size_t req_n;
+    int throttling; /* this subscriber holds the object's throttle */
+};
+TAILQ_HEAD(subscriber_list, subscriber);
+
+struct body_chunk;
+
+struct object {
+    unsigned magic;
+    int refs;
+    enum object_state state;
+    int fail_status; /* 502, 504 ... when FAILED */
+    char *key;       /* cache key (absolute URL), owned */
+    size_t key_len;
+
+    /* Head, once known. raw_head holds the header fields as received;
+     * headers[] point into it. stored_head is what is sent to clients:
+     * the fields minus hop-by-hop and framing ones, ready to copy. */
+    int status;
+    char *raw_head;
+    struct http1_header *headers;
+    size_t nheaders;
+    char *stored_head;
+    size_t stored_head_len;
+    struct http1_str vary; /* into raw_head; len 0 when none */
+    struct freshness fresh;
+    int64_t content_length; /* -1: not known until complete */
+
+    /* Body. */
+    struct body_chunk **chunks;
+    size_t nchunks, chunks_cap;
+    uint64_t body_bytes; /* received so far */
+    uint64_t dropped_bytes; /* body bytes before chunks[0] no longer held */
+    int retain;     /* keep the whole body for later subscribers (cacheable) */
+    int cacheable;  /* may be stored when complete */
+    int in_cache;   /* the cache holds a reference */
+    int collapsible; /* new requests may join while it is in flight */
+    int refreshed;    /* completed from a 304 to a revalidation */
+    int hit_for_miss; /* marker: requests for this key skip collapsing */
+    int64_t marker_expires; /* for hit_for_miss markers */
+
+    struct subscriber_list subs;
+    size_t nsubs;
+    struct subscriber *owner; /* the request that started the fetch, while subscribed */
+    /* Flow control for bodies not retained: subscribers whose output is
+     * backed up hold the fetch's reading until they drain. */
+    int throttled;
+    void (*on_unthrottle)(void *fetch);
+    void *fetch; /* the origin fetch filling it, NULL once done */
+    struct object_table *table; /* the in-flight table listing it, if any */
+};
+
+/* Size of the body chunks when the length is not known in advance. */
+#define OBJECT_CHUNK_BYTES (64 * 1024)
+
+struct object *object_new(const char *key, size_t key_len);
+void object_ref(struct object *o);
+void object_unref(struct object *o); /* accepts NULL */
+/* For the cache's release callback. */
+void object_release_cb(void *value);
+
+/* Takes the response head. raw is copied. hop-by-hop fields, fields listed in
+ * Connection, Content-Length, Transfer-Encoding and Age are left out of the
+ * stored head. Computes freshness. Wakes subscribers with SUB_HEADERS. */
+int object_set_head(struct object *o, const struct http1_response *resp, int64_t request_time,
+                    int64_t response_time);
+/* Returns a buffer to receive up to *len body bytes in place (at most *len;
+ * *len is set to what fits). The caller fills some of it then commits. */
+char *object_body_space(struct object *o, size_t *len);
+/* Commits n bytes written into the last object_body_space and wakes
+ * subscribers with SUB_DATA. */
+void object_body_commit(struct object *o, size_t n);
+/* Wakes subscribers with SUB_DATA after object_body_append calls. */
+void object_body_flush(struct object *o);
+/* Appends a copy of data (convenience for small pieces). */
+void object_body_append(struct object *o, const char *data, size_t n);
+void object_complete(struct object *o);
+void object_fail(struct object *o, int status);
+/* Stops retaining the body (too large to cache, or uncacheable): chunks every
+ * current subscriber has received are dropped, and no one new may join. */
+void object_stop_retaining(struct object *o);
+
+/* Subscribers. subscribe only attaches: the caller then looks at o->state
+ * and acts on what already happened, on its own stack. Callbacks come later,
+ * from the fetch. unsubscribe never calls back. */
+void subscriber_init(struct subscriber *s, subscriber_cb cb, void *ctx);
+void object_subscribe(struct object *o, struct subscriber *s);
+void object_unsubscribe(struct subscriber *s);
+/* Hands the subscriber's undelivered body bytes to out as references (no
+ * copy), at most max bytes; returns the number of bytes added. */
+size_t object_deliver(struct subscriber *s, struct evbuffer *out, size_t max);
+/* Body bytes available to s but not yet delivered. */
+uint64_t object_pending(const struct subscriber *s);
+/* A subscriber's output is backed up (1) or drained again (0). Only bodies
+ * not retained are throttled; each subscriber calls with 1 and 0 in pairs. */
+void object_throttle(struct subscriber *s, int on);
+
+/* Completes a pending object from a 304 to its revalidation: the stored
+ * object's body (shared chunks, no copy) with the stored headers updated by
+ * the 304's (RFC 9111 §4.3.4). Wakes subscribers with HEADERS then DONE. */
+int object_refresh(struct object *o, struct object *stored,
+                   const struct http1_response *not_modified, int64_t request_time,
+                   int64_t response_time);
+/* Unsubscribes s and tells it SUB_RETRY. */
+void object_send_retry(struct subscriber *s);
+/* The stored header value, or NULL. */
+const struct http1_header *object_header(const struct object *o, const char *name);
+
+/* Objects in flight, by key, so concurrent misses collapse onto one fetch. */
+struct object_table;
+struct object_table *object_table_new(void);
+void object_table_free(struct object_table *t);
+struct object *object_table_find(struct object_table *t, const char *key, size_t key_len);
+void object_table_add(struct object_table *t, struct object *o);
+void object_table_remove(struct object *o); /* if listed */
+size_t object_table_count(const struct object_table *t);
+
+/* Room for an object's head and bookkeeping above its body: two copies of
+ * a head of at most 32 KiB (http1's limit) plus the structs. */
+#define OBJECT_OVERHEAD_BYTES (80 * 1024)
+
+/* Memory accounted to an object in the cache: head and body. */
+uint64_t object_size(const struct object *o);
+
+#endif

@@ -1,0 +1,216 @@
+/* From a client's request to an origin request: which origin (absolute-form
+ * target in forward mode, the Host header and the original destination in
+ * intercept mode, the fixed origin in reverse mode), the cache key, and the
+ * re-framed head sent upstream — hop-by-hop fields dropped, Via and
+ * X-Forwarded-For added, Max-Forwards decremented, conditionals replaced by
+ * the cache's own when it fills or revalidates. */
+#include "client.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+
+#include "worker.h"
+
+static int copy_host(struct txn *t, struct http1_str host)
+{
+    if (host.len == 0 || host.len >= sizeof(t->host))
+        return -1;
+    for (size_t i = 0; i < host.len; i++)
+        t->host[i] = (char)tolower((unsigned char)host.p[i]);
+    t->host[host.len] = '\0';
+    return 0;
+}
+
+static int make_key(struct txn *t)
+{
+    char port[16] = "";
+    if (t->port != 80)
+        snprintf(port, sizeof(port), ":%d", t->port);
+    size_t n = strlen("http://") + strlen(t->host) + strlen(port) + t->path.len;
+    t->key = malloc(n + 1);
+    if (!t->key)
+        return -1;
+    int w = snprintf(t->key, n + 1, "http://%s%s", t->host, port);
+    memcpy(t->key + w, t->path.p, t->path.len);
+    t->key[n] = '\0';
+    t->key_len = n;
+    return 0;
+}
+
+int request_route(struct client *c, int *status, const char **reason)
+{
+    struct txn *t = &c->txn;
+    struct http1_request *r = &t->req;
+    const struct http1_header *host_h = http1_header_find(r->headers, r->nheaders, "Host");
+    struct http1_str host;
+    *status = 400;
+
+    /* RFC 9112 §3.2: a 1.1 request without exactly one Host is refused. */
+    if (r->version_minor == 1 &&
+        (!host_h || http1_header_next(r->headers, r->nheaders, host_h, "Host"))) {
+        *reason = "HTTP/1.1 request without exactly one Host header";
+        return -1;
+    }
+    switch (c->ls->mode) {
+    case LISTEN_FORWARD:
+        if (http1_split_absolute(r->target, &host, &t->port, &t->path) < 0) {
+            *reason = r->target.len && r->target.p[0] == '/'
+                          ? "a forward proxy needs an absolute URL (http://host/path)"
+                          : "unsupported or malformed URL";
+            return -1;
+        }
+        break;
+    case LISTEN_INTERCEPT:
+    case LISTEN_REVERSE:
+        if (r->target.len == 0 || r->target.p[0] != '/') {
+            /* Absolute form is allowed here too (RFC 9112 §3.2.2). */
+            if (http1_split_absolute(r->target, &host, &t->port, &t->path) < 0) {
+                *reason = "malformed request target";
+                return -1;
+            }
+            if (c->ls->mode == LISTEN_REVERSE) {
+                host.p = c->ls->origin_host;
+                host.len = strlen(c->ls->origin_host);
+                t->port = c->ls->origin_port;
+            }
+            break;
+        }
+        t->path = r->target;
+        if (c->ls->mode == LISTEN_REVERSE) {
+            host.p = c->ls->origin_host;
+            host.len = strlen(c->ls->origin_host);
+            t->port = c->ls->origin_port;
+        } else {
+            int default_port = c->have_orig_dst ? addr_port(&c->orig_dst) : 80;
+            if (!host_h || http1_split_authority(host_h->value, default_port, &host, &t->port) < 0) {
+                *reason = "intercepted request without a usable Host header";
+                return -1;
+            }
+            /* The connection goes where the client was going (the original
+             * destination), whatever Host says: the key must say so too, or a
+             * forged Host could poison another site's entries (Squid's
+             * host_verify_strict). */
+            if (c->have_orig_dst)
+                t->port = addr_port(&c->orig_dst);
+        }
+        break;
+    }
+    if (copy_host(t, host) < 0) {
+        *reason = "bad host name";
+        return -1;
+    }
+    if (make_key(t) < 0) {
+        *status = 500;
+        *reason = "out of memory";
+        return -1;
+    }
+    if (c->ls->mode == LISTEN_INTERCEPT && c->have_orig_dst) {
+        /* Key on the destination actually reached, named by Host. */
+        char dst[ADDR_STRLEN];
+        addr_format_host(&c->orig_dst, dst, sizeof(dst));
+        snprintf(t->hier, sizeof(t->hier), "ORIGINAL_DST/%s", dst);
+    } else {
+        snprintf(t->hier, sizeof(t->hier), "HIER_DIRECT/%s", t->host);
+    }
+    return 0;
+}
+
+static int via_token(const struct client *c, char *out, size_t outlen)
+{
+    return snprintf(out, outlen, "%s (proxyd)", c->w->cfg->name);
+}
+
+int request_is_loop(const struct client *c)
+{
+    const struct http1_request *r = &c->txn.req;
+    char tok[128];
+    int n = via_token(c, tok, sizeof(tok));
+    const struct http1_header *h = NULL;
+    while ((h = http1_header_next(r->headers, r->nheaders, h, "Via"))) {
+        if (h->value.len >= (size_t)n && memmem(h->value.p, h->value.len, tok, (size_t)n))
+            return 1;
+    }
+    return 0;
+}
+
+static int is_conditional(struct http1_str name)
+{
+    return http1_str_caseeq(name, "If-Modified-Since") ||
+           http1_str_caseeq(name, "If-None-Match") || http1_str_caseeq(name, "If-Range") ||
+           http1_str_caseeq(name, "Range");
+}
+
+int request_build(struct client *c, struct evbuffer *out, int strip_conditionals,
+                  const struct object *stale)
+{
+    struct txn *t = &c->txn;
+    struct http1_request *r = &t->req;
+    const struct http1_header *xff = NULL;
+    evbuffer_add(out, r->method.p, r->method.len);
+    evbuffer_add(out, " ", 1);
+    evbuffer_add(out, t->path.p, t->path.len);
+    evbuffer_add(out, " HTTP/1.1\r\n", 11);
+
+    /* Host: the client's in intercept and reverse mode, the URL's otherwise. */
+    const struct http1_header *host_h = http1_header_find(r->headers, r->nheaders, "Host");
+    if (c->ls->mode != LISTEN_FORWARD && host_h) {
+        evbuffer_add_printf(out, "Host: %.*s\r\n", (int)host_h->value.len, host_h->value.p);
+    } else if (t->port == 80) {
+        evbuffer_add_printf(out, "Host: %s\r\n", t->host);
+    } else {
+        evbuffer_add_printf(out, "Host: %s:%d\r\n", t->host, t->port);
+    }
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct http1_header *h = &r->headers[i];
+        if (http1_str_caseeq(h->name, "Host") || http1_is_hop_by_hop(h->name) ||
+            http1_connection_lists(r->headers, r->nheaders, h->name) ||
+            http1_str_caseeq(h->name, "Content-Length") ||
+            http1_str_caseeq(h->name, "Expect") || http1_str_caseeq(h->name, "Max-Forwards"))
+            continue;
+        if (http1_str_caseeq(h->name, "X-Forwarded-For")) {
+            xff = h; /* appended to below */
+            continue;
+        }
+        if (strip_conditionals && is_conditional(h->name))
+            continue;
+        evbuffer_add(out, h->name.p, h->name.len);
+        evbuffer_add(out, ": ", 2);
+        evbuffer_add(out, h->value.p, h->value.len);
+        evbuffer_add(out, "\r\n", 2);
+    }
+    const struct http1_header *mf = http1_header_find(r->headers, r->nheaders, "Max-Forwards");
+    if (mf) {
+        long v = strtol(mf->value.p, NULL, 10);
+        if (v > 0)
+            v--;
+        evbuffer_add_printf(out, "Max-Forwards: %ld\r\n", v);
+    }
+    if (r->body == HTTP1_BODY_LENGTH)
+        evbuffer_add_printf(out, "Content-Length: %llu\r\n",
+                            (unsigned long long)r->content_length);
+    else if (r->body == HTTP1_BODY_CHUNKED)
+        evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+    char peer[ADDR_STRLEN];
+    addr_format_host(&c->peer, peer, sizeof(peer));
+    if (xff)
+        evbuffer_add_printf(out, "X-Forwarded-For: %.*s, %s\r\n", (int)xff->value.len,
+                            xff->value.p, peer);
+    else
+        evbuffer_add_printf(out, "X-Forwarded-For: %s\r\n", peer);
+    evbuffer_add_printf(out, "Via: 1.%d %s (proxyd)\r\n", r->version_minor, c->w->cfg->name);
+    if (stale) {
+        const struct http1_header *etag = object_header(stale, "ETag");
+        const struct http1_header *lm = object_header(stale, "Last-Modified");
+        if (etag)
+            evbuffer_add_printf(out, "If-None-Match: %.*s\r\n", (int)etag->value.len,
+                                etag->value.p);
+        if (lm)
+            evbuffer_add_printf(out, "If-Modified-Since: %.*s\r\n", (int)lm->value.len,
+                                lm->value.p);
+    }
+    evbuffer_add(out, "\r\n", 2);
+    return 0;
+}

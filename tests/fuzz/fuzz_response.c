@@ -1,0 +1,98 @@
+/* libFuzzer target for http1_parse_response: no crash or overread, framing
+ * that matches the status and the HEAD flag, and the same answer whether
+ * the head arrives in one read or several. The first input byte chooses
+ * whether the request was HEAD; the rest is the response. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http1.h"
+
+static struct http1_response resp, resp2;
+
+/* On HTTP1_INCOMPLETE no line seen so far, finished or not, may exceed the
+ * line limit: the limit must fire before the line ends. */
+static void check_lines_within_limit(const char *buf, size_t size, const struct http1_limits *lim)
+{
+    size_t start = 0;
+    for (size_t i = 0; i <= size; i++) {
+        if (i < size && buf[i] != '\n')
+            continue;
+        size_t end = i;
+        if (end > start && buf[end - 1] == '\r')
+            end--;
+        if (end - start > lim->max_line_bytes)
+            abort();
+        start = i + 1;
+    }
+}
+
+static void check_response(const char *buf, size_t size, const struct http1_limits *lim,
+                           int was_head, int r)
+{
+    if (r == HTTP1_INCOMPLETE) {
+        if (size > lim->max_head_bytes)
+            abort();
+        check_lines_within_limit(buf, size, lim);
+        return;
+    }
+    if (r == HTTP1_ERROR)
+        return;
+    if (r <= 0 || (size_t)r > size || (size_t)r > lim->max_head_bytes)
+        abort();
+    const char *end = buf + r;
+    if (resp.status < 100 || resp.status > 999)
+        abort();
+    if (resp.reason.len > 0 && (resp.reason.p < buf || resp.reason.p + resp.reason.len > end))
+        abort();
+    if (resp.nheaders > lim->max_headers || resp.nheaders > HTTP1_MAX_HEADERS)
+        abort();
+    for (size_t i = 0; i < resp.nheaders; i++) {
+        const struct http1_header *h = &resp.headers[i];
+        if (h->name.len == 0 || h->name.p < buf || h->name.p + h->name.len > end)
+            abort();
+        if (h->value.p < buf || h->value.p + h->value.len > end)
+            abort();
+    }
+    int no_body = was_head || resp.status / 100 == 1 || resp.status == 204 || resp.status == 304;
+    if (no_body != (resp.body == HTTP1_BODY_NONE))
+        abort();
+    if (resp.body == HTTP1_BODY_CLOSE && resp.keep_alive)
+        abort();
+    if (resp.body == HTTP1_BODY_LENGTH && resp.content_length > (uint64_t)INT64_MAX)
+        abort();
+}
+
+static void run(const char *buf, size_t size, const struct http1_limits *lim, int was_head)
+{
+    char err[128];
+    int r = http1_parse_response(buf, size, lim, was_head, &resp, err, sizeof(err));
+    check_response(buf, size, lim, was_head, r);
+    if (r > 0 && http1_parse_response(buf, (size_t)r - 1, lim, was_head, &resp2, err,
+                                      sizeof(err)) != HTTP1_INCOMPLETE)
+        abort();
+    size_t cuts[] = {size / 2, size > 0 ? (unsigned char)buf[0] % size : 0, size ? size - 1 : 0};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        int p = http1_parse_response(buf, cuts[i], lim, was_head, &resp2, err, sizeof(err));
+        if (p == HTTP1_ERROR && r != HTTP1_ERROR)
+            abort();
+        if (p > 0 && p != r)
+            abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    int was_head = data[0] & 1;
+    const char *buf = (const char *)data + 1;
+    size--;
+
+    struct http1_limits lim;
+    http1_limits_default(&lim);
+    run(buf, size, &lim, was_head);
+    struct http1_limits small = {.max_line_bytes = 40, .max_head_bytes = 120, .max_headers = 4};
+    run(buf, size, &small, was_head);
+    return 0;
+}

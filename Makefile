@@ -5,6 +5,7 @@
 #   make asan       the same build and tests under AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets into build-fuzz/
 #   make deps       install the Debian packages (deploy/setup.sh)
+#   make demo       build, then run proxyd before a local nginx: a MISS, then a HIT
 
 BUILD    ?= build
 CC       ?= cc
@@ -100,13 +101,16 @@ build-fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard proxyd/*.h)
 deps:
 	deploy/setup.sh
 
+demo: all
+	PP_BUILD=$(abspath $(BUILD)) deploy/demo.sh
+
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
 
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all unit integration check asan fuzz deps format clean
+.PHONY: all unit integration check asan fuzz deps demo format clean
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

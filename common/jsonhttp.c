@@ -33,6 +33,26 @@ static void set_content_type(struct evhttp_request *req, const char *type)
     evhttp_add_header(headers, "Content-Type", type);
 }
 
+/* evhttp 2.1 writes the body even for HEAD, and after a 204 or 304: bytes
+ * the client does not expect, which would corrupt the next response on a
+ * kept-alive connection. A HEAD reply says the length it would have had. */
+static void send_reply(struct evhttp_request *req, int status, struct evbuffer *body)
+{
+    int no_body = status < 200 || status == 204 || status == 304;
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        char len[32];
+        snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+        struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+        evhttp_remove_header(headers, "Content-Length");
+        if (!no_body)
+            evhttp_add_header(headers, "Content-Length", len);
+        no_body = 1;
+    }
+    if (no_body)
+        evbuffer_drain(body, evbuffer_get_length(body));
+    evhttp_send_reply(req, status, NULL, body);
+}
+
 /* Last resort when even the error body cannot be built. */
 static void send_out_of_memory(struct evhttp_request *req)
 {
@@ -52,7 +72,7 @@ int jsonhttp_send(struct evhttp_request *req, int status, const struct cJSON *js
     }
     cJSON_free(text);
     set_content_type(req, "application/json");
-    evhttp_send_reply(req, status, NULL, body);
+    send_reply(req, status, body);
     evbuffer_free(body);
     return 0;
 }
@@ -187,5 +207,5 @@ int jsonhttp_check_method(struct evhttp_request *req, int allowed)
 void jsonhttp_send_prom(struct evhttp_request *req, struct evbuffer *body)
 {
     set_content_type(req, "text/plain; version=0.0.4");
-    evhttp_send_reply(req, HTTP_OK, NULL, body);
+    send_reply(req, HTTP_OK, body);
 }

@@ -16,6 +16,10 @@ struct evbuffer;
  * pool spec, a backend set of 32) is a few KiB; 1 MiB is generous. */
 #define JSONHTTP_BODY_MAX (1024 * 1024)
 
+/* Every reply below is sent without a body to HEAD (with the Content-Length
+ * it would have had) and for 1xx, 204 and 304, as RFC 9110 wants and evhttp
+ * does not do by itself. */
+
 /* Replies status with json as the body (compact, newline-terminated),
  * Content-Type application/json. json stays the caller's. On failure to
  * serialize (no memory) replies 500 instead and returns -1. */

@@ -264,28 +264,56 @@ static void config_defaults(struct proxyd_config *cfg)
     cfg->log_level = LOG_LEVEL_INFO;
 }
 
+/* Prints text wrapped at 78 columns, each line indented by 8. */
+static void print_wrapped(FILE *out, const char *text)
+{
+    const int indent = 8, width = 78;
+    int col = 0;
+    const char *p = text;
+    while (*p) {
+        const char *end = p;
+        while (*end && *end != ' ')
+            end++;
+        int wl = (int)(end - p);
+        if (col == 0) {
+            fprintf(out, "%*s", indent, "");
+            col = indent;
+        } else if (col + 1 + wl > width) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+        } else {
+            fputc(' ', out);
+            col++;
+        }
+        fprintf(out, "%.*s", wl, p);
+        col += wl;
+        p = *end ? end + 1 : end;
+    }
+    fputc('\n', out);
+}
+
 void config_usage(FILE *out)
 {
     fprintf(out, "Usage: proxyd [OPTION]...\n"
                  "A caching HTTP/1.1 proxy (forward, intercept, reverse) with a memory cache,\n"
-                 "collapsed forwarding, and Squid's X-Cache and access-log conventions.\n\n");
-    fprintf(out, "  --config FILE            JSON file with any option below as a key (dashes as\n"
-                 "                           underscores; repeatable ones as arrays); the command\n"
-                 "                           line wins\n");
+                 "collapsed forwarding, and Squid's X-Cache and access-log conventions.\n\n"
+                 "Options:\n"
+                 "  --config FILE\n");
+    print_wrapped(out, "JSON file with any option below as a key (dashes or underscores; "
+                       "repeatable ones as arrays, flags as true); the command line wins");
     for (size_t i = 0; i < NOPTIONS; i++) {
         const struct option_def *o = &options[i];
-        char left[64];
-        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(out, "  %-24s %s", left, o->help);
-        if (o->deflt)
-            fprintf(out, " (default: %s)", o->deflt);
-        fprintf(out, "\n");
+        char text[512];
+        fprintf(out, "  --%s%s%s\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        snprintf(text, sizeof(text), "%s%s%s%s", o->help, o->deflt ? " (default: " : "",
+                 o->deflt ? o->deflt : "", o->deflt ? ")" : "");
+        print_wrapped(out, text);
     }
-    fprintf(out, "  --help                   this text\n"
-                 "  --version                the version\n\n"
+    fprintf(out, "  --help, --version\n\n"
                  "SIZE: 512, 64K, 256M, 1G (powers of 1024). DURATION: 500ms, 10s, 2m.\n"
                  "Signals: SIGTERM and SIGINT finish in-flight requests then exit;\n"
-                 "SIGHUP reopens the access log.\n");
+                 "SIGHUP reopens the access log.\n"
+                 "Example: proxyd --listen 127.0.0.1:3128 --admin 127.0.0.1:9101 --name p1\n");
 }
 
 static const struct option_def *option_find(const char *name)

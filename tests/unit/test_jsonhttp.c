@@ -37,7 +37,7 @@ static void handle(struct evhttp_request *req, void *arg)
 {
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     if (strcmp(path, "/json") == 0) {
-        if (jsonhttp_check_method(req, EVHTTP_REQ_GET) < 0)
+        if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD) < 0)
             return;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "hello", "world");
@@ -440,6 +440,18 @@ START_TEST(test_jsonhttp_405_on_the_wire)
 }
 END_TEST
 
+START_TEST(test_jsonhttp_head_gets_headers_without_body)
+{
+    const char req[] = "HEAD /json HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    const char *resp = raw_exchange(req, sizeof(req) - 1);
+    ck_assert_msg(starts_with(resp, "HTTP/1.1 200 OK\r\n"), "%s", resp);
+    ck_assert_msg(strstr(resp, "\r\nContent-Type: application/json\r\n") != NULL, "%s", resp);
+    const char *end = strstr(resp, "\r\n\r\n");
+    ck_assert_ptr_nonnull(end);
+    ck_assert_msg(end[4] == '\0', "body sent for HEAD: %s", end + 4);
+}
+END_TEST
+
 START_TEST(test_jsonhttp_allowed_method_passes)
 {
     struct reply r = request(EVHTTP_REQ_GET, "/json", NULL, NULL, 0);
@@ -481,6 +493,7 @@ static Suite *jsonhttp_suite(void)
     tcase_add_test(tc, test_jsonhttp_wrong_method_gets_405_with_allow);
     tcase_add_test(tc, test_jsonhttp_405_on_the_wire);
     tcase_add_test(tc, test_jsonhttp_allowed_method_passes);
+    tcase_add_test(tc, test_jsonhttp_head_gets_headers_without_body);
     suite_add_tcase(s, tc);
     return s;
 }

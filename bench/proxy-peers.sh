@@ -361,7 +361,7 @@ warm() {
 
 # run_ab PEER PHASE ROUND: one ab run; appends a CSV row.
 run_ab() {
-    local peer=$1 phase=$2 round=$3 raw before after proxy=() rc=0 perf_pid=""
+    local peer=$1 phase=$2 round=$3 raw before after load proxy=() rc=0 perf_pid=""
     raw=$out/ab-$phase-$peer-r$round.txt
     [ "$peer" = ceiling ] || proxy=(-X "127.0.0.1:${port_of[$peer]}")
     local target=$url
@@ -372,6 +372,7 @@ run_ab() {
         sleep 0.5
     fi
     before=$(origin_fetches)
+    load=$(cut -d ' ' -f 1 /proc/loadavg)
     timeout "$AB_TIMEOUT_S" taskset -c "$CLIENT_CPUS" ab -q -k -n "$n" -c "$c" -s 30 "${proxy[@]}" "$target" \
         >"$raw" 2>&1 || rc=$?
     after=$(origin_fetches)
@@ -384,7 +385,7 @@ run_ab() {
     fi
     [ "$rc" -eq 0 ] || log "ab against $peer exited $rc (see $raw)"
     awk -v phase="$phase" -v round="$round" -v peer="$peer" -v n="$n" -v c="$c" \
-        -v fetches="$((after - before))" -v rc="$rc" '
+        -v fetches="$((after - before))" -v rc="$rc" -v load="$load" '
         /^Complete requests:/ { done = $3 }
         /^Failed requests:/ { failed = $3 }
         /^Non-2xx responses:/ { non2xx = $3 }
@@ -394,9 +395,9 @@ run_ab() {
         $1 == "50%" { p50 = $2 }
         $1 == "99%" { p99 = $2 }
         END {
-            printf "%s,%s,%s,%d,%d,%d,%s,%s,%s,%s,%d,%d,%s,%d,%d\n", phase, round, peer, n, c,
+            printf "%s,%s,%s,%d,%d,%d,%s,%s,%s,%s,%d,%d,%s,%d,%d,%s\n", phase, round, peer, n, c,
                 done + 0, rps == "" ? "0" : rps, p50 == "" ? "" : p50, p99 == "" ? "" : p99,
-                mean, failed + 0, non2xx + 0, kbps == "" ? "0" : kbps, fetches, rc
+                mean, failed + 0, non2xx + 0, kbps == "" ? "0" : kbps, fetches, rc, load
         }' "$raw" >>"$csv"
     tail -n 1 "$csv" | awk -F, '{ printf "  %-8s %-7s round %s: %9.1f req/s  p50 %4s ms  p99 %4s ms  failed %s non-2xx %s origin fetches %s\n", $3, $1, $2, $7, $8, $9, $11, $12, $14 }' >&2
 }
@@ -457,6 +458,9 @@ report() {
         echo "proxy-peers: 1 MiB object, ab -k -n $n -c $c, $rounds interleaved rounds, medians"
         echo "servers on CPU $SERVER_CPUS, ab and origin on CPU $CLIENT_CPUS; $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p')"
         echo "$(squid -v | head -n 1); $(nginx -v 2>&1); proxyd $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+        awk -F, -v ncpu="$(nproc)" 'NR > 1 { s += $16; if ($16 > m) m = $16; k++ }
+            END { if (k) printf "1-min load average before runs: mean %.2f, max %.2f%s\n", s / k, m,
+                  (m > ncpu / 2 ? "  (other work was running: expect noise)" : "") }' "$csv"
         for phase in "${phases[@]}"; do
             echo
             printf '%-8s %-8s %12s %9s %9s %10s %9s\n' phase peer "req/s" "p50 ms" "p99 ms" "failed" "origin/run"
@@ -510,7 +514,7 @@ for p in hit nocache; do
 done
 [ "${#peers[@]}" -gt 0 ] || { echo "proxy-peers: no peer to run" >&2 && exit 64; }
 
-echo "phase,round,peer,requests,concurrency,complete,rps,p50_ms,p99_ms,mean_ms,failed,non2xx,transfer_kbps,origin_fetches,ab_exit" >"$csv"
+echo "phase,round,peer,requests,concurrency,complete,rps,p50_ms,p99_ms,mean_ms,failed,non2xx,transfer_kbps,origin_fetches,ab_exit,load1" >"$csv"
 log "results in $out"
 start_origin
 origin_pid=${pids[0]}

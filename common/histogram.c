@@ -150,8 +150,11 @@ uint64_t histogram_percentile_us(const struct histogram *h, double percentile)
         return mx;
 
     /* The rank of the value wanted, 1-based: the smallest value with at least
-     * percentile % of all values at or below it. */
-    uint64_t rank = (uint64_t)ceil(percentile / 100.0 * (double)n);
+     * percentile % of all values at or below it. 99.9 is not exact in binary:
+     * 99.9 / 100 * 1000 is 999.0000000000001, so a relative nudge down keeps
+     * ceil from skipping to the next rank. */
+    double exact = percentile / 100.0 * (double)n;
+    uint64_t rank = (uint64_t)ceil(exact - exact * 1e-12);
     if (rank < 1)
         rank = 1;
     uint64_t seen = 0;

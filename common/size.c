@@ -54,20 +54,20 @@ static const struct unit *unit_find(const struct unit *units, size_t n, const ch
     return NULL;
 }
 
-/* Reads decimal digits into *v, saturating at cap + 1 so the caller's range
- * check sees an overflow. Returns the number of digits read. */
+/* Reads decimal digits into *v, saturating at cap + 1 (cap < 2^63) so the
+ * caller's range check sees an overflow. Returns the number of digits read. */
 static size_t read_digits(const char **sp, uint64_t cap, uint64_t *v)
 {
     const char *s = *sp;
     uint64_t x = 0;
     while (isdigit((unsigned char)*s)) {
-        if (x <= cap)
-            x = x * 10 + (uint64_t)(*s - '0');
+        uint64_t d = (uint64_t)(*s - '0');
+        x = x > (cap - d) / 10 ? cap + 1 : x * 10 + d;
         s++;
     }
     size_t n = (size_t)(s - *sp);
     *sp = s;
-    *v = x > cap ? cap + 1 : x;
+    *v = x;
     return n;
 }
 

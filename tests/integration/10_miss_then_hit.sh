@@ -27,12 +27,12 @@ expect_match "$(pp_header "$PP_TMP/last.headers" Age)" "^[0-9]+$" "Age on a hit"
 expect_eq "$(pp_header "$PP_TMP/last.headers" Content-Length)" 1048576 "hit Content-Length"
 expect_file_eq "$PP_TMP/last.body" "$PP_TMP/www/obj1m" "hit body"
 expect_eq "$(pp_origin_count /obj1m)" 1 "origin fetches of /obj1m"
-stats=$(pp_curl "$PP_ADMIN_URL/stats")
-expect_eq "$(jq -r .hits <<<"$stats")" 1 "/stats hits"
-expect_eq "$(jq -r .misses <<<"$stats")" 1 "/stats misses"
-expect_eq "$(jq -r .origin_fetches <<<"$stats")" 1 "/stats origin_fetches"
-expect_eq "$(jq -r '.requests.by_code["200"]' <<<"$stats")" 2 "/stats 200s"
-expect_eq "$(pp_metric proxyd_hits_total)" 1 "metric proxyd_hits_total"
+
+expect_eq "$(pp_stat .hits)" 1 "/stats hits"
+expect_eq "$(pp_stat .misses)" 1 "/stats misses"
+expect_eq "$(pp_stat .origin_fetches)" 1 "/stats origin_fetches"
+expect_eq "$(pp_stat '.requests.by_code["200"]')" 2 "/stats 200s"
+expect_eq "$(pp_metric proxyd_cache_hits_total)" 1 "metric proxyd_cache_hits_total"
 
 # --- the size limit is inclusive
 pp_start_proxyd --name edge2 --max-object-size 64K

@@ -333,6 +333,12 @@ pp_start_badorigin() {
     pp_log "badorigin pid $PP_BAD_PID mode $mode on 127.0.0.1:$port"
 }
 
+# pp_badorigin_body BYTES FILE: the body badorigin sends (byte i is
+# 'a' + i % 26), to compare what a client received against.
+pp_badorigin_body() {
+    awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) printf "%c", 97 + i % 26 }' >"$2"
+}
+
 # ---------------------------------------------------------------- proxyd
 
 # pp_start_proxyd ARGS...: $PP_BIN/proxyd with ARGS; adds --admin on a free
@@ -399,6 +405,12 @@ pp_proxyd_healthy() {
 # line whose name, labels included, is exactly NAME); empty if absent.
 pp_metric() {
     curl -s --max-time 5 "$PP_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m { print $2; exit }'
+}
+
+# pp_stat JQ_PATH: one value from proxyd's /stats JSON (e.g. .hits,
+# .origin_errors.timeout, '.requests.by_code["200"] // 0').
+pp_stat() {
+    curl -s --max-time 5 "$PP_ADMIN_URL/stats" | jq -r "$1"
 }
 
 # ---------------------------------------------------------------- HTTP clients

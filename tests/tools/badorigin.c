@@ -49,6 +49,7 @@ struct options {
     long delay_ms;
     const char *count_file;
     long max_seconds;
+    const char *cache_control; /* Cache-Control value of the 200s */
 };
 
 static time_t deadline;
@@ -57,11 +58,12 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: badorigin --listen 127.0.0.1:PORT --mode MODE [--count-file FILE]\n"
-            "                 [--max-seconds N]\n"
+            "                 [--max-seconds N] [--cache-control VALUE]\n"
             "  MODE: silent | close-mid-body | cl-te | bad-chunk | slow |\n"
             "        refuse-after-accept | delay-N (N in ms)\n"
             "  --count-file FILE  append one line per request received\n"
-            "  --max-seconds N    exit after N seconds (default %d)\n",
+            "  --max-seconds N    exit after N seconds (default %d)\n"
+            "  --cache-control V  Cache-Control of the responses (default max-age=3600)\n",
             DEFAULT_MAX_SECONDS);
 }
 
@@ -124,6 +126,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     int have_listen = 0, have_mode = 0;
     memset(o, 0, sizeof(*o));
     o->max_seconds = DEFAULT_MAX_SECONDS;
+    o->cache_control = "max-age=3600";
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -148,6 +151,12 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return -1;
             }
             have_mode = 1;
+        } else if (strcmp(arg, "--cache-control") == 0) {
+            if (strlen(val) > 128 || strpbrk(val, "\r\n") != NULL) {
+                fprintf(stderr, "badorigin: bad --cache-control '%s'\n", val);
+                return -1;
+            }
+            o->cache_control = val;
         } else if (strcmp(arg, "--count-file") == 0) {
             o->count_file = val;
         } else if (strcmp(arg, "--max-seconds") == 0) {
@@ -376,8 +385,8 @@ static void serve_connection(int fd, const struct options *o)
             wait_for_close(fd);
             return;
         case MODE_CLOSE_MID_BODY:
-            snprintf(headers, sizeof(headers),
-                     "Content-Length: %d\r\nCache-Control: max-age=3600\r\n", BIG_BODY_BYTES);
+            snprintf(headers, sizeof(headers), "Content-Length: %d\r\nCache-Control: %s\r\n",
+                     BIG_BODY_BYTES, o->cache_control);
             if (send_head(fd, headers) == 0)
                 send_body(fd, 0, PARTIAL_BODY_BYTES);
             return;
@@ -391,8 +400,8 @@ static void serve_connection(int fd, const struct options *o)
             send_str(fd, "zz\r\nhello\r\n0\r\n\r\n");
             return;
         case MODE_SLOW:
-            snprintf(headers, sizeof(headers),
-                     "Content-Length: %d\r\nCache-Control: max-age=3600\r\n", BIG_BODY_BYTES);
+            snprintf(headers, sizeof(headers), "Content-Length: %d\r\nCache-Control: %s\r\n",
+                     BIG_BODY_BYTES, o->cache_control);
             if (send_head(fd, headers) < 0)
                 return;
             for (size_t off = 0; off < BIG_BODY_BYTES; off += SLOW_CHUNK_BYTES) {
@@ -407,9 +416,9 @@ static void serve_connection(int fd, const struct options *o)
         case MODE_DELAY:
             sleep_ms(o->delay_ms);
             snprintf(headers, sizeof(headers),
-                     "Content-Length: %d\r\nCache-Control: max-age=3600\r\n"
+                     "Content-Length: %d\r\nCache-Control: %s\r\n"
                      "Content-Type: application/octet-stream\r\n",
-                     SMALL_BODY_BYTES);
+                     SMALL_BODY_BYTES, o->cache_control);
             if (send_head(fd, headers) < 0 || send_body(fd, 0, SMALL_BODY_BYTES) < 0)
                 return;
             if (r.close)

@@ -36,7 +36,7 @@ static int cmp_u64(const void *a, const void *b)
  * with at least p % of all values at or below it. */
 static uint64_t exact_percentile(const uint64_t *sorted, size_t n, double p)
 {
-    size_t rank = (size_t)ceil(p / 100.0 * (double)n);
+    size_t rank = (size_t)ceil(p * (double)n / 100.0 - 1e-6); /* p * n is near an integer */
     if (rank < 1)
         rank = 1;
     return sorted[rank - 1];
@@ -133,6 +133,17 @@ START_TEST(test_histogram_every_value_within_relative_error)
         ck_assert_msg(rel_error(got, v) <= 1.0 / 128, "value %llu read back as %llu",
                       (unsigned long long)v, (unsigned long long)got);
     }
+}
+END_TEST
+
+START_TEST(test_histogram_percentile_rank_is_exact_at_boundaries)
+{
+    /* p99.9 of 1000 values is the 999th: here 10, not the 1000th (100). */
+    for (int i = 0; i < 999; i++)
+        histogram_record(h, 10);
+    histogram_record(h, 100);
+    ck_assert_uint_eq(histogram_percentile_us(h, 99.9), 10);
+    ck_assert_uint_eq(histogram_percentile_us(h, 99.95), 100);
 }
 END_TEST
 
@@ -328,6 +339,7 @@ static Suite *histogram_suite(void)
     tcase_add_test(tc, test_histogram_small_values_are_exact);
     tcase_add_test(tc, test_histogram_p99_within_relative_error);
     tcase_add_test(tc, test_histogram_every_value_within_relative_error);
+    tcase_add_test(tc, test_histogram_percentile_rank_is_exact_at_boundaries);
     tcase_add_test(tc, test_histogram_percentile_extremes_are_min_and_max);
     tcase_add_test(tc, test_histogram_single_value_reads_back_exactly);
     tcase_add_test(tc, test_histogram_records_an_hour);

@@ -49,6 +49,10 @@ static void handle(struct evhttp_request *req, void *arg)
         cJSON_AddStringToObject(o, "id", "p1");
         jsonhttp_send(req, 201, o);
         cJSON_Delete(o);
+    } else if (strcmp(path, "/nocontent") == 0) {
+        cJSON *o = cJSON_CreateObject();
+        jsonhttp_send(req, 204, o);
+        cJSON_Delete(o);
     } else if (strcmp(path, "/error") == 0) {
         jsonhttp_send_error(req, 404, "no instance named \"%s\"", "p\"9");
     } else if (strcmp(path, "/badutf8") == 0) {
@@ -193,6 +197,11 @@ static void assert_error_body(const struct reply *r, int status, const char *mes
 
 /* ---- a raw socket client, for the exact bytes ---- */
 
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 struct raw {
     const char *request;
     size_t request_len;
@@ -226,11 +235,6 @@ static void *raw_main(void *arg)
     return NULL;
 }
 
-static int starts_with(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
 /* Sends request (which should say Connection: close) and returns everything
  * received until the server closed. */
 static char *raw_exchange(const char *request, size_t len)
@@ -262,6 +266,17 @@ START_TEST(test_jsonhttp_sends_given_status)
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_eq(r.body, "{\"id\":\"p1\"}\n");
     free(r.body);
+}
+END_TEST
+
+START_TEST(test_jsonhttp_204_has_no_body_on_the_wire)
+{
+    const char req[] = "GET /nocontent HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    const char *resp = raw_exchange(req, sizeof(req) - 1);
+    ck_assert_msg(starts_with(resp, "HTTP/1.1 204 No Content\r\n"), "%s", resp);
+    const char *end = strstr(resp, "\r\n\r\n");
+    ck_assert_ptr_nonnull(end);
+    ck_assert_msg(end[4] == '\0', "body sent with 204: %s", end + 4);
 }
 END_TEST
 
@@ -435,7 +450,7 @@ START_TEST(test_jsonhttp_405_on_the_wire)
                        "Connection: close\r\n\r\n{}";
     const char *resp = raw_exchange(req, sizeof(req) - 1);
     ck_assert_msg(starts_with(resp, "HTTP/1.1 405 Method Not Allowed\r\n"), "%s", resp);
-    ck_assert_msg(strstr(resp, "\r\nAllow: GET\r\n") != NULL, "%s", resp);
+    ck_assert_msg(strstr(resp, "\r\nAllow: GET, HEAD\r\n") != NULL, "%s", resp);
     ck_assert_msg(strstr(resp, "\"status\":405") != NULL, "%s", resp);
 }
 END_TEST
@@ -449,6 +464,8 @@ START_TEST(test_jsonhttp_head_gets_headers_without_body)
     const char *end = strstr(resp, "\r\n\r\n");
     ck_assert_ptr_nonnull(end);
     ck_assert_msg(end[4] == '\0', "body sent for HEAD: %s", end + 4);
+    /* The length a GET would have had: {"hello":"world","n":3} and a newline. */
+    ck_assert_msg(strstr(resp, "\r\nContent-Length: 24\r\n") != NULL, "%s", resp);
 }
 END_TEST
 
@@ -468,6 +485,7 @@ static Suite *jsonhttp_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_jsonhttp_sends_json_with_content_type);
     tcase_add_test(tc, test_jsonhttp_sends_given_status);
+    tcase_add_test(tc, test_jsonhttp_204_has_no_body_on_the_wire);
     tcase_add_test(tc, test_jsonhttp_error_has_project_format);
     tcase_add_test(tc, test_jsonhttp_error_on_the_wire);
     tcase_add_test(tc, test_jsonhttp_error_replaces_invalid_utf8);

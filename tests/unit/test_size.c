@@ -71,6 +71,9 @@ START_TEST(test_size_rejects_values_over_2_pow_62)
     ck_assert_int_eq(size_parse("4194304T", &v, err, sizeof(err)), 0); /* 2^62 */
     ck_assert_int_eq(size_parse("4194305T", &v, err, sizeof(err)), -1);
     ck_assert_int_eq(size_parse("99999999999999999999999999999", &v, err, sizeof(err)), -1);
+    ck_assert_int_eq(size_parse("18446744073709551616", &v, err, sizeof(err)), -1); /* 2^64 */
+    ck_assert_int_eq(size_parse("18446744073709551617K", &v, err, sizeof(err)), -1);
+    ck_assert_int_eq(size_parse("36893488147419103232", &v, err, sizeof(err)), -1); /* 2^65 */
     ck_assert_ptr_nonnull(strstr(err, "2^62"));
 }
 END_TEST

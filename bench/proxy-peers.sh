@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # proxyd against its peers on one 1 MiB object, all on loopback: Squid 5
 # (memory cache), nginx proxy_cache, proxyd, and nginx serving the file itself
-# (sendfile: the ceiling no proxy can beat here). The same ab client and
+# (sendfile: the ceiling a proxy should approach). The same ab client and
 # concurrency for each, interleaved rounds, two phases: hits (cache on, warmed)
-# and cache off. Prints medians and the ratios issue 2 sets targets for.
+# and cache off. Prints medians of req/s, p50, p99 and of the server's CPU per
+# request (the fairer figure when ab itself saturates its core), and the
+# ratios issue 2 sets targets for; raw rows go to OUT/results.csv.
 #
 # Usage: bench/proxy-peers.sh [--peers squid,nginx,proxyd,ceiling]
 #            [--phases hit,nocache] [--rounds R] [-n N] [-c C] [--out DIR] [--perf]
@@ -78,6 +80,7 @@ fi
 # CPU placement: the servers under test on one set, ab and the origin on the
 # other, so the client does not steal the proxy's cycles unseen (DESIGN.md).
 ncpu=$(nproc)
+clk_tck=$(getconf CLK_TCK)
 if [ "$ncpu" -ge 2 ]; then
     SERVER_CPUS=${SERVER_CPUS:-0}
     if [ "$ncpu" -eq 2 ]; then CLIENT_CPUS=${CLIENT_CPUS:-1}; else CLIENT_CPUS=${CLIENT_CPUS:-1-$((ncpu - 1))}; fi
@@ -103,6 +106,7 @@ fi
 # ------------------------------------------------------------------ processes
 
 pids=()
+ab_pid=""
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -136,8 +140,10 @@ stop_all() {
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    [ -z "$ab_pid" ] || stop_pids "$ab_pid"
     [ "${#pids[@]}" -eq 0 ] || stop_all
     rm -rf "$work" "$shm"
+    rm -f /dev/shm/ppbench$$-*.shm # left only if Squid was killed hard
     exit "$rc"
 }
 trap cleanup EXIT
@@ -177,12 +183,37 @@ wait_port() {
 }
 
 # start NAME CPUS COMMAND...: a foreground server as our child, pinned.
+declare -A peer_pid
 start() {
     local name=$1 cpus=$2
     shift 2
     taskset -c "$cpus" "$@" >"$work/$name.log" 2>&1 </dev/null &
     pids+=("$!")
     last_pid=$!
+    peer_pid[$name]=$!
+}
+
+# CPU time (clock ticks) used so far by the given pids and their children
+# (nginx workers): when the client is the bottleneck, req/s says little and
+# the server's CPU per request says what it costs.
+cpu_ticks() {
+    local pid p line f total=0
+    for pid in "$@"; do
+        for p in "$pid" $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+            read -r line 2>/dev/null <"/proc/$p/stat" || continue
+            read -ra f <<<"${line##*) }"
+            total=$((total + f[11] + f[12]))
+        done
+    done
+    echo "$total"
+}
+
+# CPU time (ticks) of this script's finished children: ab, once waited for.
+children_ticks() {
+    local line f
+    read -r line <"/proc/$$/stat"
+    read -ra f <<<"${line##*) }"
+    echo $((f[13] + f[14]))
 }
 
 # ------------------------------------------------------------------ peers
@@ -251,7 +282,9 @@ declare -A port_of
 start_ceiling() {
     local port
     port=$(free_port)
-    nginx_conf "$work/ceiling" "$port" "root $work/www;"
+    # Tuned as a static server would be: no open/fstat/close per request.
+    nginx_conf "$work/ceiling" "$port" "root $work/www;
+        open_file_cache max=16 inactive=1h; open_file_cache_valid 1h;"
     start_nginx ceiling "$SERVER_CPUS" "$port"
     port_of[ceiling]=$port
 }
@@ -313,7 +346,9 @@ EOF
     chown -R proxy:proxy "$dir"
     squid -k parse -f "$dir/squid.conf" >"$dir/parse.log" 2>&1 ||
         { log "squid rejected $dir/squid.conf:" && tail "$dir/parse.log" >&2 && return 1; }
-    start squid "$SERVER_CPUS" squid -N -f "$dir/squid.conf"
+    # -n: a service name of our own, so Squid's shared-memory segments
+    # (/dev/shm/NAME-*.shm) cannot collide with another Squid's.
+    start squid "$SERVER_CPUS" squid -N -n "ppbench$$" -f "$dir/squid.conf"
     wait_port "$port" "$last_pid" squid
     port_of[squid]=$port
 }
@@ -362,6 +397,7 @@ warm() {
 # run_ab PEER PHASE ROUND: one ab run; appends a CSV row.
 run_ab() {
     local peer=$1 phase=$2 round=$3 raw before after load proxy=() rc=0 perf_pid=""
+    local srv0 srv1 org0 org1 cli0 cli1
     raw=$out/ab-$phase-$peer-r$round.txt
     [ "$peer" = ceiling ] || proxy=(-X "127.0.0.1:${port_of[$peer]}")
     local target=$url
@@ -373,33 +409,50 @@ run_ab() {
     fi
     before=$(origin_fetches)
     load=$(cut -d ' ' -f 1 /proc/loadavg)
+    srv0=$(cpu_ticks "${peer_pid[$peer]}")
+    org0=$(cpu_ticks "$origin_pid")
+    cli0=$(children_ticks)
+    # In the background so a signal to this script is handled at once.
     timeout "$AB_TIMEOUT_S" taskset -c "$CLIENT_CPUS" ab -q -k -n "$n" -c "$c" -s 30 "${proxy[@]}" "$target" \
-        >"$raw" 2>&1 || rc=$?
+        >"$raw" 2>&1 </dev/null &
+    ab_pid=$!
+    wait "$ab_pid" || rc=$?
+    ab_pid=""
+    cli1=$(children_ticks)
+    srv1=$(cpu_ticks "${peer_pid[$peer]}")
+    org1=$(cpu_ticks "$origin_pid")
     after=$(origin_fetches)
     if [ -n "$perf_pid" ]; then
         kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
-        perf report --stdio --no-children -i "$out/perf-proxyd-$phase.data" 2>/dev/null |
-            head -n 120 >"$out/perf-proxyd-$phase.txt" || true
+        # A flat profile to read; the .data (with call graphs) for perf report.
+        perf report --stdio --no-children -g none --percent-limit 0.5 \
+            -i "$out/perf-proxyd-$phase.data" 2>/dev/null | grep -v '^$' |
+            head -n 80 >"$out/perf-proxyd-$phase.txt" || true
         log "perf profile: $out/perf-proxyd-$phase.txt"
     fi
     [ "$rc" -eq 0 ] || log "ab against $peer exited $rc (see $raw)"
     awk -v phase="$phase" -v round="$round" -v peer="$peer" -v n="$n" -v c="$c" \
-        -v fetches="$((after - before))" -v rc="$rc" -v load="$load" '
+        -v fetches="$((after - before))" -v rc="$rc" -v load="$load" -v hz="$clk_tck" \
+        -v srv="$((srv1 - srv0))" -v cli="$((cli1 - cli0))" -v org="$((org1 - org0))" '
         /^Complete requests:/ { done = $3 }
         /^Failed requests:/ { failed = $3 }
         /^Non-2xx responses:/ { non2xx = $3 }
         /^Requests per second:/ { rps = $4 }
         /^Time per request:.*\(mean\)$/ { mean = $4 }
         /^Transfer rate:/ { kbps = $3 }
+        /^Time taken for tests:/ { took = $5 }
         $1 == "50%" { p50 = $2 }
         $1 == "99%" { p99 = $2 }
         END {
-            printf "%s,%s,%s,%d,%d,%d,%s,%s,%s,%s,%d,%d,%s,%d,%d,%s\n", phase, round, peer, n, c,
+            printf "%s,%s,%s,%d,%d,%d,%s,%s,%s,%s,%d,%d,%s,%d,%d,%s,%s,%.2f,%.2f,%.2f\n", phase, round, peer, n, c,
                 done + 0, rps == "" ? "0" : rps, p50 == "" ? "" : p50, p99 == "" ? "" : p99,
-                mean, failed + 0, non2xx + 0, kbps == "" ? "0" : kbps, fetches, rc, load
+                mean, failed + 0, non2xx + 0, kbps == "" ? "0" : kbps, fetches, rc, load,
+                took, srv / hz, cli / hz, org / hz
         }' "$raw" >>"$csv"
-    tail -n 1 "$csv" | awk -F, '{ printf "  %-8s %-7s round %s: %9.1f req/s  p50 %4s ms  p99 %4s ms  failed %s non-2xx %s origin fetches %s\n", $3, $1, $2, $7, $8, $9, $11, $12, $14 }' >&2
+    tail -n 1 "$csv" | awk -F, '{ e = $17 > 0 ? $17 : 1
+        printf "  %-8s %-7s round %s: %7.1f req/s  p50 %4s ms  p99 %4s ms  server CPU %3.0f%%  ab CPU %3.0f%%  failed %s non-2xx %s origin fetches %s\n",
+            $3, $1, $2, $7, $8, $9, 100 * $18 / e, 100 * $19 / e, $11, $12, $14 }' >&2
 }
 
 start_phase() {
@@ -433,9 +486,11 @@ stop_phase() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-column_median() {
-    local phase=$1 peer=$2 col=$3
-    awk -F, -v ph="$phase" -v p="$peer" -v col="$col" 'NR > 1 && $1 == ph && $3 == p && $(col) != "" { print $(col) }' "$csv" | median
+# run_median PHASE PEER AWK_EXPR: the median over rounds of an expression of
+# one CSV row ($7 req/s, $8 p50, $9 p99, $17 elapsed s, $18 server CPU s,
+# $19 ab CPU s, $6 completed requests).
+run_median() {
+    awk -F, -v ph="$1" -v p="$2" "NR > 1 && \$1 == ph && \$3 == p { print $3 }" "$csv" | median
 }
 
 ratio() {
@@ -452,7 +507,8 @@ verdict() {
 }
 
 report() {
-    local phase peer rps p50 p99 fails fetches
+    local phase peer rps p50 p99 fails fetches srv_pct ab_pct us_req r bound
+    # shellcheck disable=SC2016 # awk expressions, expanded by awk
     {
         echo
         echo "proxy-peers: 1 MiB object, ab -k -n $n -c $c, $rounds interleaved rounds, medians"
@@ -463,22 +519,28 @@ report() {
                   (m > ncpu / 2 ? "  (other work was running: expect noise)" : "") }' "$csv"
         for phase in "${phases[@]}"; do
             echo
-            printf '%-8s %-8s %12s %9s %9s %10s %9s\n' phase peer "req/s" "p50 ms" "p99 ms" "failed" "origin/run"
+            printf '%-8s %-8s %9s %7s %7s %9s %8s %11s %7s %7s\n' phase peer "req/s" "p50 ms" "p99 ms" \
+                "srv CPU%" "ab CPU%" "srv us/req" failed origin
             for peer in "${peers[@]}"; do
                 [ "$phase" = nocache ] && [ "$peer" = ceiling ] && continue
-                rps=$(column_median "$phase" "$peer" 7)
+                rps=$(run_median "$phase" "$peer" '$7')
                 [ -n "$rps" ] || continue
-                p50=$(column_median "$phase" "$peer" 8)
-                p99=$(column_median "$phase" "$peer" 9)
+                p50=$(run_median "$phase" "$peer" '$8')
+                p99=$(run_median "$phase" "$peer" '$9')
+                srv_pct=$(run_median "$phase" "$peer" '($17 > 0 ? 100 * $18 / $17 : 0)')
+                ab_pct=$(run_median "$phase" "$peer" '($17 > 0 ? 100 * $19 / $17 : 0)')
+                us_req=$(run_median "$phase" "$peer" '($6 > 0 ? 1e6 * $18 / $6 : 0)')
                 fails=$(awk -F, -v ph="$phase" -v p="$peer" 'NR > 1 && $1 == ph && $3 == p { s += $11 + $12 } END { print s + 0 }' "$csv")
-                fetches=$(column_median "$phase" "$peer" 14)
-                printf '%-8s %-8s %12.1f %9s %9s %10s %9s\n' "$phase" "$peer" "$rps" "$p50" "$p99" "$fails" "$fetches"
-                eval "rps_${phase}_${peer}=$rps"
+                fetches=$(run_median "$phase" "$peer" '$14')
+                bound=""
+                awk -v a="$ab_pct" 'BEGIN { exit !(a >= 90) }' && bound="  client-bound"
+                printf '%-8s %-8s %9.1f %7s %7s %9.0f %8.0f %11.0f %7s %7s%s\n' "$phase" "$peer" "$rps" \
+                    "$p50" "$p99" "$srv_pct" "$ab_pct" "$us_req" "$fails" "$fetches" "$bound"
+                eval "rps_${phase}_${peer}=$rps us_${phase}_${peer}=$us_req"
             done
         done
         echo
         echo "ratios of req/s medians (issue 2 targets):"
-        local r
         if want hit "$phases_wanted"; then
             r=$(ratio "${rps_hit_proxyd:-}" "${rps_hit_squid:-}")
             printf '  hits     proxyd/Squid   %5s  (target >= 3.0: %s)\n' "$r" "$(verdict "$r" 3.0)"
@@ -486,10 +548,8 @@ report() {
             printf '  hits     proxyd/nginx   %5s  (target >= 1.0: %s)\n' "$r" "$(verdict "$r" 1.0)"
             r=$(ratio "${rps_hit_proxyd:-}" "${rps_hit_ceiling:-}")
             printf '  hits     proxyd/ceiling %5s  (target >= 0.8: %s)\n' "$r" "$(verdict "$r" 0.8)"
-            r=$(ratio "${rps_hit_squid:-}" "${rps_hit_ceiling:-}")
-            printf '  hits     Squid/ceiling  %5s\n' "$r"
-            r=$(ratio "${rps_hit_nginx:-}" "${rps_hit_ceiling:-}")
-            printf '  hits     nginx/ceiling  %5s\n' "$r"
+            printf '  hits     Squid/ceiling  %5s\n' "$(ratio "${rps_hit_squid:-}" "${rps_hit_ceiling:-}")"
+            printf '  hits     nginx/ceiling  %5s\n' "$(ratio "${rps_hit_nginx:-}" "${rps_hit_ceiling:-}")"
         fi
         if want nocache "$phases_wanted"; then
             r=$(ratio "${rps_nocache_proxyd:-}" "${rps_nocache_squid:-}")
@@ -497,6 +557,17 @@ report() {
             r=$(ratio "${rps_nocache_proxyd:-}" "${rps_nocache_nginx:-}")
             printf '  no cache proxyd/nginx   %5s  (target >= 0.9: %s)\n' "$r" "$(verdict "$r" 0.9)"
         fi
+        echo
+        echo "server CPU per request, peer/proxyd (above 1: proxyd spends less):"
+        for phase in "${phases[@]}"; do
+            for peer in squid nginx ceiling; do
+                [ "$phase" = nocache ] && [ "$peer" = ceiling ] && continue
+                eval "r=\$(ratio \"\${us_${phase}_${peer}:-}\" \"\${us_${phase}_proxyd:-}\")"
+                [ "$r" = n/a ] || printf '  %-8s %-8s %5s\n' "$phase" "$peer" "$r"
+            done
+        done
+        echo "(client-bound: ab used a whole core, so req/s is ab's limit there and the"
+        echo " server CPU per request is the fairer comparison)"
         echo
         echo "raw: $csv"
     } | tee "$out/summary.txt"
@@ -514,14 +585,15 @@ for p in hit nocache; do
 done
 [ "${#peers[@]}" -gt 0 ] || { echo "proxy-peers: no peer to run" >&2 && exit 64; }
 
-echo "phase,round,peer,requests,concurrency,complete,rps,p50_ms,p99_ms,mean_ms,failed,non2xx,transfer_kbps,origin_fetches,ab_exit,load1" >"$csv"
+echo "phase,round,peer,requests,concurrency,complete,rps,p50_ms,p99_ms,mean_ms,failed,non2xx,transfer_kbps,origin_fetches,ab_exit,load1,elapsed_s,server_cpu_s,ab_cpu_s,origin_cpu_s" >"$csv"
 log "results in $out"
 start_origin
 origin_pid=${pids[0]}
 log "origin nginx on 127.0.0.1:$origin_port (CPU $CLIENT_CPUS), object $url"
 
 for phase in "${phases[@]}"; do
-    log "phase $phase: starting ${peers[*]}"
+    if [ "$phase" = hit ]; then running="${peers[*]}"; else running="${peers[*]/ceiling/}"; fi
+    log "phase $phase: starting $running"
     start_phase "$phase"
     for round in $(seq 1 "$rounds"); do
         # Rotate the order each round so no peer always runs first or last.

@@ -202,8 +202,20 @@ static void client_deliver(struct client *c)
         n = object_deliver(&t->sub, out, SIZE_MAX);
     }
     t->bytes_out += n;
-    if (!o->retain && evbuffer_get_length(out) > CLIENT_WRITE_HIGH_BYTES)
+    if (!o->retain && evbuffer_get_length(out) > CLIENT_WRITE_HIGH_BYTES) {
+        if (o->nsubs > 1) {
+            /* Others read this fetch too (collapsed onto a body that then
+             * outgrew the cache): holding it for this client would stall
+             * them all. A slow client costs only itself: its response ends
+             * here, unframed, and the connection closes. */
+            char peer[ADDR_STRLEN];
+            addr_format(&c->peer, peer, sizeof(peer));
+            log_info("client %s: too slow for a shared uncached body, closing", peer);
+            txn_end(c, 1);
+            return;
+        }
         object_throttle(&t->sub, 1);
+    }
 }
 
 /* The object's head is known: answer the client's conditionals from it, or
@@ -244,7 +256,8 @@ static void client_sub_cb(struct subscriber *s, enum subscriber_event ev)
         if (!t->head_sent)
             client_on_headers(c);
         client_deliver(c);
-        txn_end(c, 0);
+        if (c->in_txn) /* not already ended as too slow */
+            txn_end(c, 0);
         break;
     case SUB_FAILED:
         if (!t->head_sent) {
@@ -512,7 +525,11 @@ static void client_deny(struct client *c, const char *reason)
 {
     stats_add(&c->w->stats.denied, 1);
     c->txn.log_tag = "TCP_DENIED";
-    send_error_and_end(c, 403, reason, c->txn.req_body != HTTP1_BODY_NONE);
+    /* Close when what follows is not a next request: an unread body, or the
+     * bytes a client sends for the tunnel right after CONNECT (TLS). */
+    send_error_and_end(c, 403, reason,
+                       c->txn.req_body != HTTP1_BODY_NONE ||
+                           http1_str_eq(c->txn.req.method, "CONNECT"));
 }
 
 static void client_dispatch(struct client *c)
@@ -609,7 +626,9 @@ static void client_process_input(struct client *c)
     }
     struct http1_limits lim;
     http1_limits_default(&lim);
-    size_t look = len < lim.max_head_bytes ? len : lim.max_head_bytes;
+    /* One byte past the limit, so the parser can tell a head that is too
+     * large (431) from one still arriving. */
+    size_t look = len <= lim.max_head_bytes ? len : lim.max_head_bytes + 1;
     const char *buf = (const char *)evbuffer_pullup(in, (ssize_t)look);
     struct txn *t = &c->txn;
     char err[160];

@@ -462,6 +462,38 @@ static void fetch_on_head(struct fetch *f, struct http1_response *resp)
         fetch_complete(f);
 }
 
+/* How far past a chunked response's head the first chunk-size line is
+ * looked for before the head is passed on anyway (a size line with
+ * extensions is far shorter in practice). */
+#define FIRST_CHUNK_LOOK_BYTES 4096
+
+/* A chunked response's head is passed on only once the first chunk-size line
+ * after it has parsed, so a response whose framing is broken from its first
+ * byte becomes a 502 rather than a 200 cut short. 1 valid (or not decidable
+ * within the look-ahead), 0 not all here yet, -1 broken (err says why). */
+static int fetch_first_chunk_ok(struct evbuffer *in, size_t head_len, char *err, size_t errlen)
+{
+    size_t avail = evbuffer_get_length(in) - head_len;
+    if (avail > FIRST_CHUNK_LOOK_BYTES)
+        avail = FIRST_CHUNK_LOOK_BYTES;
+    const char *p = (const char *)evbuffer_pullup(in, (ssize_t)(head_len + avail)) + head_len;
+    struct http1_chunked ch;
+    http1_chunked_init(&ch);
+    size_t off = 0;
+    while (off < avail) {
+        size_t doff, dlen;
+        long used = http1_chunked_feed(&ch, p + off, avail - off, &doff, &dlen, err, errlen);
+        if (used < 0)
+            return -1;
+        if (dlen > 0 || ch.remaining > 0 || ch.done)
+            return 1;
+        if (used == 0)
+            break;
+        off += (size_t)used;
+    }
+    return avail == FIRST_CHUNK_LOOK_BYTES ? 1 : 0;
+}
+
 /* Returns 1 when a head was consumed (or a 1xx skipped), 0 when more bytes
  * are needed, -1 after failing the fetch. */
 static int fetch_read_head(struct fetch *f, struct evbuffer *in)
@@ -469,13 +501,25 @@ static int fetch_read_head(struct fetch *f, struct evbuffer *in)
     size_t avail = evbuffer_get_length(in);
     struct http1_limits lim;
     http1_limits_default(&lim);
-    size_t look = avail < lim.max_head_bytes ? avail : lim.max_head_bytes;
+    /* One byte past the limit, so the parser can tell a head that is too
+     * large (431) from one still arriving. */
+    size_t look = avail <= lim.max_head_bytes ? avail : lim.max_head_bytes + 1;
     const char *buf = (const char *)evbuffer_pullup(in, (ssize_t)look);
     struct http1_response resp;
     char err[128];
     int n = http1_parse_response(buf, look, &lim, f->p.is_head, &resp, err, sizeof(err));
     if (n == HTTP1_INCOMPLETE)
         return 0;
+    if (n > 0 && resp.body == HTTP1_BODY_CHUNKED) {
+        int first = fetch_first_chunk_ok(in, (size_t)n, err, sizeof(err));
+        if (first == 0)
+            return 0;
+        if (first < 0) {
+            fetch_fail(f, 502, "protocol", err);
+            return -1;
+        }
+        buf = (const char *)evbuffer_pullup(in, (ssize_t)look); /* may have moved */
+    }
     /* Parse again from a copy so the input can be drained before the head
      * is acted on (acting on it may release the connection). */
     char *head = NULL;

@@ -30,6 +30,7 @@ static int make_key(struct txn *t)
     if (t->port != 80)
         snprintf(port, sizeof(port), ":%d", t->port);
     size_t n = strlen("http://") + strlen(t->host) + strlen(port) + t->path.len;
+    free(t->key); /* routed again: a waiter told SUB_RETRY is dispatched anew */
     t->key = malloc(n + 1);
     if (!t->key)
         return -1;

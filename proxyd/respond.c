@@ -4,6 +4,7 @@
 #include "client.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -34,6 +35,14 @@ void respond_object_head(struct client *c, const struct object *o, int status)
     if (no_body) {
         t->framing = OUT_NONE;
         t->body_wanted = 0;
+    } else if (!t->body_wanted && !t->hit) {
+        /* Our own HEAD to the origin: the object has no body, and the
+         * origin's Content-Length tells what a GET would carry (RFC 9110
+         * §8.6); the parser has checked it is a number (or a list of one). */
+        const struct http1_header *cl = object_header(o, "Content-Length");
+        if (cl)
+            evbuffer_add_printf(out, "Content-Length: %llu\r\n", strtoull(cl->value.p, NULL, 10));
+        t->framing = OUT_NONE;
     } else if (o->content_length >= 0) {
         evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)o->content_length);
         t->framing = t->body_wanted ? OUT_LENGTH : OUT_NONE;

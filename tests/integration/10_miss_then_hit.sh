@@ -3,7 +3,7 @@
 # origin (X-Cache MISS), the second is served from memory (HIT) byte for byte,
 # and the origin sees one fetch. With --no-cache every request goes through.
 # --max-object-size is inclusive: an object of exactly the limit is cached,
-# one byte more is not.
+# one byte more is not. With --threads the workers serve the same promises.
 # timeout: 60
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -58,3 +58,15 @@ for i in 1 2; do
     expect_file_eq "$PP_TMP/last.body" "$PP_TMP/www/obj1m" "no-cache body $i"
 done
 expect_eq "$(pp_origin_count /obj1m)" $((before + 2)) "origin fetches with --no-cache"
+
+# --- --threads 4: each worker has its own cache (SO_REUSEPORT spreads the
+# connections), every response is whole, and /stats adds the workers up
+pp_start_proxyd --name edge4 --threads 4
+for i in $(seq 1 12); do
+    expect_eq "$(pp_curl_proxy "$url")" 200 "threads: request $i" >/dev/null
+    cmp -s "$PP_TMP/last.body" "$PP_TMP/www/obj1m" || pp_die "threads: body $i differs"
+done
+expect_eq "$(pp_stat .threads)" 4 "/stats threads"
+expect_eq "$(pp_stat .requests.total)" 12 "/stats requests over all workers"
+expect_eq "$(($(pp_stat .hits) + $(pp_stat .misses)))" 12 "/stats hits + misses"
+expect_le "$(pp_stat .misses)" 4 "/stats misses (at most one per worker)"

@@ -3,8 +3,9 @@
 # for an object nobody has cached; the origin is slow, so all of them arrive
 # while the first fetch is in flight. Exactly one request reaches the origin,
 # every client gets the whole body, and /stats counts N-1 collapsed. A
-# response the cache may not keep (Cache-Control: private) must not be shared:
-# the same N clients then cause N origin fetches, each its own.
+# response the cache may not keep (Cache-Control: private, or larger than
+# --max-object-size) must not be shared: the same N clients then cause N
+# origin fetches, each its own.
 # timeout: 60
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -64,4 +65,16 @@ expect_eq "$(cat "$PP_TMP"/private.res.* | grep -c 'MISS from cf')" "$N" "privat
 expect_eq "$(pp_curl_proxy "$PP_BAD_URL/private")" 200 "private again"
 expect_eq "$(pp_header "$PP_TMP/last.headers" X-Cache)" "MISS from cf" "private again X-Cache"
 expect_eq "$(pp_count_lines "$private_count")" $((N + 1)) "origin requests after one more"
+
+# --- too big to cache (1024 bytes over a 512-byte --max-object-size): not
+# shared either, each client its own fetch
+pp_start_proxyd --name cf-small --max-object-size 512 --cache-mem 1M
+pp_start_badorigin delay-800
+big_count=$PP_BAD_COUNT_FILE
+fire_clients "$PP_BAD_URL/toobig" toobig
+check_clients toobig
+expect_eq "$(pp_count_lines "$big_count")" "$N" "origin requests for an object over the size limit"
+expect_eq "$(pp_curl_proxy "$PP_BAD_URL/toobig")" 200 "too big, again"
+expect_eq "$(pp_header "$PP_TMP/last.headers" X-Cache)" "MISS from cf-small" "too big, again: X-Cache"
+expect_eq "$(pp_count_lines "$big_count")" $((N + 1)) "origin requests after one more"
 pp_proxyd_healthy || pp_die "proxyd unhealthy at the end"

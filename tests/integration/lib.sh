@@ -56,6 +56,14 @@ pp_track() {
     PP_PIDS+=("$1")
 }
 
+# True if PID runs (a zombie, exited but not yet reaped, does not count).
+pp_alive() {
+    local stat
+    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
+}
+
 # The live descendants of the given pids. One ps snapshot, walked in awk;
 # the helpers that took it (ps, subshells) have exited by the time the caller
 # reads the list, and pids that are gone are dropped.
@@ -63,7 +71,7 @@ pp_descendants() {
     local snap p
     snap=$(ps -e -o pid=,ppid=)
     while read -r p; do
-        if kill -0 "$p" 2>/dev/null; then echo "$p"; fi
+        if pp_alive "$p"; then echo "$p"; fi
     done < <(awk -v roots="$*" '
         BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) want[r[i]] = 1 }
         { parent[$1] = $2 }
@@ -85,16 +93,14 @@ pp_stop_pids() {
     for i in $(seq 1 50); do
         alive=0
         for pid in "$@"; do
-            if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" 2>/dev/null)" != "Z" ]; then
-                alive=1
-            fi
+            if pp_alive "$pid"; then alive=1; fi
         done
         [ "$alive" = 1 ] || break
         [ "$i" -lt 50 ] && sleep 0.1
     done
     for pid in "$@"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            pp_log "cleanup: pid $pid ignored SIGTERM for 5 s, killing"
+        if pp_alive "$pid"; then
+            pp_log "cleanup: pid $pid ($(ps -o comm= -p "$pid")) ignored SIGTERM for 5 s, killing"
             kill -KILL "$pid" 2>/dev/null || true
         fi
     done

@@ -40,6 +40,7 @@ enum mode {
     MODE_SLOW,
     MODE_REFUSE_AFTER_ACCEPT,
     MODE_DELAY,
+    MODE_EXTRA_RESPONSE,
 };
 
 struct options {
@@ -60,8 +61,8 @@ static void usage(FILE *out)
             "usage: badorigin --listen 127.0.0.1:PORT --mode MODE [--count-file FILE]\n"
             "                 [--max-seconds N] [--cache-control VALUE]\n"
             "  MODE: silent | close-mid-body | cl-te | bad-chunk | slow |\n"
-            "        refuse-after-accept | delay-N (N in ms)\n"
-            "  --count-file FILE  append one line per request received\n"
+            "        refuse-after-accept | delay-N (N in ms) | extra-response\n"
+            "  --count-file FILE  one line per request, once its body is read\n"
             "  --max-seconds N    exit after N seconds (default %d)\n"
             "  --cache-control V  Cache-Control of the responses (default max-age=3600)\n",
             DEFAULT_MAX_SECONDS);
@@ -106,6 +107,7 @@ static int parse_mode(const char *s, struct options *o)
         {"silent", MODE_SILENT}, {"close-mid-body", MODE_CLOSE_MID_BODY},
         {"cl-te", MODE_CL_TE},   {"bad-chunk", MODE_BAD_CHUNK},
         {"slow", MODE_SLOW},     {"refuse-after-accept", MODE_REFUSE_AFTER_ACCEPT},
+        {"extra-response", MODE_EXTRA_RESPONSE},
     };
     o->mode_name = s;
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -238,6 +240,7 @@ struct request {
     size_t head_len;
     long body_len; /* from Content-Length, 0 if none */
     int close;     /* the client asked for the connection to end after this one */
+    int chunked;   /* the body is chunked */
 };
 
 /* Case-insensitive search for a header value in the head; NULL if absent. */
@@ -270,8 +273,8 @@ static int header_has(const char *head, const char *name, const char *word)
     return strcasestr(value, word) != NULL;
 }
 
-/* Reads one request head (and discards a Content-Length body). 1 when a
- * request was read, 0 when the peer closed first, -1 on error or overflow. */
+/* Reads one request head. 1 when a request was read, 0 when the peer closed
+ * first, -1 on error or overflow. The body stays for discard_body(). */
 static int read_request(int fd, struct request *r)
 {
     /* Drop the previous request from the buffer, keep what was pipelined. */
@@ -309,24 +312,88 @@ static int read_request(int fd, struct request *r)
     else
         r->close = http10 && !header_has(r->buf, "Connection", "keep-alive");
     r->buf[r->head_len] = saved;
-    if (r->body_len < 0)
-        return -1;
-    /* Discard the body: what is already buffered, then the rest from the socket. */
+    r->chunked = header_has(r->buf, "Transfer-Encoding", "chunked");
+    r->buf[r->head_len] = saved;
+    return r->body_len < 0 ? -1 : 1;
+}
+
+/* Takes up to len bytes of the request's body: first what sits in the
+ * buffer after the head, then from the socket. Returns bytes taken, -1 if
+ * the peer went away. */
+static ssize_t take_body_bytes(int fd, struct request *r, char *out, size_t len)
+{
     size_t buffered = r->used - r->head_len;
-    size_t skip = (size_t)r->body_len < buffered ? (size_t)r->body_len : buffered;
-    memmove(r->buf + r->head_len, r->buf + r->head_len + skip, buffered - skip);
-    r->used -= skip;
-    long left = r->body_len - (long)skip;
-    while (left > 0) {
-        char sink[16384];
-        ssize_t n = recv(fd, sink, left < (long)sizeof(sink) ? (size_t)left : sizeof(sink), 0);
+    if (buffered > 0) {
+        size_t n = len < buffered ? len : buffered;
+        memcpy(out, r->buf + r->head_len, n);
+        memmove(r->buf + r->head_len, r->buf + r->head_len + n, buffered - n);
+        r->used -= n;
+        return (ssize_t)n;
+    }
+    for (;;) {
+        ssize_t n = recv(fd, out, len, 0);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        return n <= 0 ? -1 : n;
+    }
+}
+
+/* One line of a chunked body, without its CRLF (lenient: a test origin). */
+static int take_line(int fd, struct request *r, char *line, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        char c;
+        if (take_body_bytes(fd, r, &c, 1) < 0)
+            return -1;
+        if (c == '\n')
+            break;
+        if (c != '\r' && n + 1 < cap)
+            line[n++] = c;
+    }
+    line[n] = '\0';
+    return 0;
+}
+
+/* Reads and drops the request body (Content-Length or chunked), so the next
+ * request on the connection starts where it should. */
+static int discard_body(int fd, struct request *r)
+{
+    char sink[16384];
+    if (r->chunked) {
+        for (;;) {
+            char line[256];
+            if (take_line(fd, r, line, sizeof(line)) < 0)
+                return -1;
+            long size = strtol(line, NULL, 16);
+            if (size < 0)
+                return -1;
+            if (size == 0)
+                break;
+            for (long left = size + 2; left > 0;) { /* data and its CRLF */
+                ssize_t n = take_body_bytes(
+                    fd, r, sink, left < (long)sizeof(sink) ? (size_t)left : sizeof(sink));
+                if (n < 0)
+                    return -1;
+                left -= n;
+            }
+        }
+        for (;;) { /* trailers up to the empty line */
+            char line[1024];
+            if (take_line(fd, r, line, sizeof(line)) < 0)
+                return -1;
+            if (line[0] == '\0')
+                return 0;
+        }
+    }
+    for (long left = r->body_len; left > 0;) {
+        ssize_t n =
+            take_body_bytes(fd, r, sink, left < (long)sizeof(sink) ? (size_t)left : sizeof(sink));
+        if (n < 0)
             return -1;
         left -= n;
     }
-    return 1;
+    return 0;
 }
 
 /* One line per request, in one write(2) so concurrent children do not mix. */
@@ -379,6 +446,10 @@ static void serve_connection(int fd, const struct options *o)
     if (o->mode == MODE_REFUSE_AFTER_ACCEPT)
         return;
     while (read_request(fd, &r) == 1) {
+        /* Counted once the body is in: a request whose body never completes
+         * (or is completed by the next request's bytes) shows as such. */
+        if (o->mode != MODE_SILENT && discard_body(fd, &r) < 0)
+            return;
         count_request(o, &r);
         switch (o->mode) {
         case MODE_SILENT:
@@ -413,6 +484,26 @@ static void serve_connection(int fd, const struct options *o)
             if (r.close)
                 return;
             break; /* the connection stays usable */
+        case MODE_EXTRA_RESPONSE:
+            /* A 1024-byte answer with a second, unasked-for response right
+             * behind its body in the same write: a proxy that pooled this
+             * connection would hand it to the next request (response queue
+             * poisoning). */
+            snprintf(headers, sizeof(headers), "Content-Length: %d\r\nCache-Control: %s\r\n",
+                     SMALL_BODY_BYTES, o->cache_control);
+            if (send_head(fd, headers) < 0)
+                return;
+            {
+                static const char extra[] = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n"
+                                            "Cache-Control: max-age=3600\r\n\r\nPOISONED\n";
+                char out[SMALL_BODY_BYTES + sizeof(extra)];
+                for (size_t i = 0; i < SMALL_BODY_BYTES; i++)
+                    out[i] = (char)('a' + i % 26);
+                memcpy(out + SMALL_BODY_BYTES, extra, sizeof(extra) - 1);
+                if (send_all(fd, out, SMALL_BODY_BYTES + sizeof(extra) - 1) < 0)
+                    return;
+            }
+            break; /* and answer whatever comes next on this connection */
         case MODE_DELAY:
             sleep_ms(o->delay_ms);
             snprintf(headers, sizeof(headers),

@@ -148,7 +148,14 @@ struct worker *worker_new(int id, const struct proxyd_config *cfg, int nworkers,
     w->id = id;
     w->cfg = cfg;
     TAILQ_INIT(&w->clients);
-    w->base = event_base_new();
+    /* The changelist folds the add/remove pairs of one loop pass into one
+     * epoll_ctl (a body streamed to a client toggles its write event). */
+    struct event_config *ecfg = event_config_new();
+    if (ecfg) {
+        event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+        w->base = event_base_new_with_config(ecfg);
+        event_config_free(ecfg);
+    }
     if (!w->base) {
         snprintf(err, errlen, "event_base_new failed");
         goto fail;

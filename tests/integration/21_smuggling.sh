@@ -3,8 +3,9 @@
 # the origin must never disagree on where a request ends. A request that could
 # be read two ways gets 400 and a close, and the request hidden behind it
 # never reaches the origin; a chunked body that merely looks like a request is
-# forwarded as a body; the "funky chunks" leniencies are refused; and an
-# origin connection left owing body bytes is never reused (ATS CVE-2025-31699).
+# forwarded as a body; the "funky chunks" leniencies are refused; an origin
+# connection left owing body bytes is never reused (ATS CVE-2025-31699), nor
+# one on which the origin sent more than the response asked for.
 # timeout: 60
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -77,4 +78,17 @@ done
 # would have completed the POST with the next request's bytes.
 expect_eq "$(grep -c 'GET /after' "$PP_BAD_COUNT_FILE")" 3 "badorigin saw each later request as a request"
 expect_eq "$(grep -c 'POST /post' "$PP_BAD_COUNT_FILE")" 0 "POSTs badorigin saw completed"
+
+# --- response side: an origin that sends an unasked-for second response
+# behind the first (same write). That connection must not be pooled, or the
+# next client would get the planted response (response queue poisoning).
+pp_start_badorigin extra-response
+pp_badorigin_body 1024 "$PP_TMP/extra.expected"
+for i in 1 2 3; do
+    expect_eq "$(pp_curl_proxy "$PP_BAD_URL/extra$i")" 200 "request $i to the poisoning origin"
+    expect_file_eq "$PP_TMP/last.body" "$PP_TMP/extra.expected" "request $i: the real body"
+done
+expect_eq "$(grep -c 'GET /extra' "$PP_BAD_COUNT_FILE")" 3 "requests the poisoning origin got"
+expect_eq "$(pp_curl_proxy "$PP_BAD_URL/extra1")" 200 "a later hit"
+expect_file_eq "$PP_TMP/last.body" "$PP_TMP/extra.expected" "the later hit: the real body"
 pp_proxyd_healthy || pp_die "proxyd unhealthy at the end"

@@ -80,7 +80,11 @@ unit: $(UNIT_BINS)
 integration: all
 	@PP_BUILD=$(abspath $(BUILD)) tests/integration/run.sh
 
-check: all unit integration
+# Unit tests, then integration tests, never side by side (they time things
+# and own ports), even under make -j.
+check: all $(UNIT_BINS)
+	@tests/unit/run.sh $(UNIT_BINS)
+	@PP_BUILD=$(abspath $(BUILD)) tests/integration/run.sh
 
 # Sanitizers: a separate build tree, the same tests.
 asan:

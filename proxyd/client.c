@@ -263,9 +263,10 @@ static void client_sub_cb(struct subscriber *s, enum subscriber_event ev)
         if (!t->head_sent) {
             int st = s->obj->fail_status ? s->obj->fail_status : 502;
             send_error_and_end(c, st,
-                               st == 504 ? "the origin server did not answer in time"
-                                         : "the origin server could not be reached or "
-                                           "sent an invalid response",
+                               st == 504   ? "the origin server did not answer in time"
+                               : st == 403 ? "the destination's address is denied by access rules"
+                                           : "the origin server could not be reached or "
+                                             "sent an invalid response",
                                0);
         } else {
             /* Headers are out: the only honest signal left is to close

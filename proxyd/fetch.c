@@ -16,6 +16,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "acl.h"
 #include "cache.h"
 #include "http1.h"
 #include "log.h"
@@ -125,7 +126,9 @@ static int fetch_leave(struct fetch *f)
 
 static void count_error(struct worker *w, const char *kind)
 {
-    if (strcmp(kind, "connect") == 0)
+    if (strcmp(kind, "denied") == 0)
+        stats_add(&w->stats.denied, 1);
+    else if (strcmp(kind, "connect") == 0)
         stats_add(&w->stats.origin_errors_connect, 1);
     else if (strcmp(kind, "timeout") == 0)
         stats_add(&w->stats.origin_errors_timeout, 1);
@@ -222,10 +225,31 @@ static int fetch_connect(struct fetch *f, int allow_reuse)
     return 0;
 }
 
+/* Denied networks apply to the address a name resolved to, not only to
+ * literal addresses in the request (a name can point anywhere). */
+static int fetch_dest_allowed(struct fetch *f, const struct addr *a)
+{
+    const char *reason;
+    if (acl_check_dest_addr(f->w->cfg->acl, (const struct sockaddr *)&a->ss, &reason))
+        return 1;
+    log_info("origin %s:%d: resolved address refused: %s", f->host, f->p.port, reason);
+    return 0;
+}
+
 static void resolved_cb(int ok, const struct addr *a, void *arg)
 {
     struct fetch *f = arg;
     f->dns_req = NULL;
+    if (ok && !fetch_dest_allowed(f, a)) {
+        if (f->starting) {
+            fetch_fail_later(f, 403, "denied");
+        } else {
+            f->busy++;
+            fetch_fail(f, 403, "denied", "destination address denied");
+            fetch_leave(f);
+        }
+        return;
+    }
     if (f->starting) { /* answered from inside fetch_start (hosts file, error) */
         if (!ok || (f->addr = *a, fetch_connect(f, 1) < 0))
             fetch_fail_later(f, 502, "connect");
@@ -287,7 +311,9 @@ int fetch_start(struct worker *w, struct object *obj, const struct fetch_params 
         f->state = F_RESOLVING;
         struct evdns_getaddrinfo_request *req = NULL;
         int rc = origin_resolve(w->origins, f->host, p->port, &f->addr, resolved_cb, f, &req);
-        if (rc == 1) {
+        if (rc == 1 && !fetch_dest_allowed(f, &f->addr)) {
+            fetch_fail_later(f, 403, "denied");
+        } else if (rc == 1) {
             if (fetch_connect(f, 1) < 0)
                 fetch_fail_later(f, 502, "connect");
         } else if (rc < 0) {

@@ -28,19 +28,19 @@ expect_eq "$(pp_origin_count /ok)" 0 "origin requests from a refused client"
 # --- destinations refused by name and by domain. This proxyd runs in a
 # namespace of its own with nothing but loopback: were a name not refused,
 # its lookup could go nowhere.
-ns=$(pp_netns acl)
+acl_ns=$(pp_netns acl)
 nslog=$PP_TMP/proxyd-acl-ns.log
 PP_PROXYD_LOGS+=("$nslog")
-ip netns exec "$ns" "$PP_BIN/proxyd" --name acl2 --listen 127.0.0.1:3128 --admin 127.0.0.1:9090 \
+ip netns exec "$acl_ns" "$PP_BIN/proxyd" --name acl2 --listen 127.0.0.1:3128 --admin 127.0.0.1:9090 \
     --deny-dest blocked.test --deny-dest .evil.test >"$nslog" 2>&1 </dev/null &
 pp_track $!
-ns_curl() { ip netns exec "$ns" curl -sS --max-time 5 "$@"; }
-pp_wait_until 10 ns_curl -o /dev/null http://127.0.0.1:9090/healthz || pp_die "proxyd in $ns did not start"
+ns_curl() { ip netns exec "$acl_ns" curl -sS --max-time 5 "$@"; }
+pp_wait_until 10 ns_curl -o /dev/null http://127.0.0.1:9090/healthz || pp_die "proxyd in $acl_ns did not start"
 for url in http://blocked.test/x http://www.evil.test/x http://evil.test/x http://EVIL.test./x; do
     code=$(ns_curl -x http://127.0.0.1:3128 -o "$PP_TMP/last.body" -w '%{http_code}' "$url")
     expect_403 "$code" "--deny-dest: $url"
 done
-expect_eq "$(ns_curl http://127.0.0.1:9090/stats | jq .origin_fetches)" 0 "origin fetches tried in $ns"
+expect_eq "$(ns_curl http://127.0.0.1:9090/stats | jq .origin_fetches)" 0 "origin fetches tried in $acl_ns"
 
 # --- destinations refused by address (were they not, the request would stay
 # on loopback)

@@ -509,8 +509,11 @@ pp_iptables() {
         *) del+=("$a") ;;
         esac
     done
-    "${ns[@]}" iptables "${args[@]}" || pp_die "iptables ${args[*]} failed"
-    pp_on_cleanup "$(printf '%q ' "${ns[@]}" iptables "${del[@]}")"
+    # The project writes legacy iptables (libiptc); tests use the same tables.
+    local ipt=iptables
+    if command -v iptables-legacy >/dev/null 2>&1; then ipt=iptables-legacy; fi
+    "${ns[@]}" "$ipt" "${args[@]}" || pp_die "$ipt ${args[*]} failed"
+    pp_on_cleanup "$(printf '%q ' "${ns[@]}" "$ipt" "${del[@]}")"
 }
 
 # ---------------------------------------------------------------- assertions

@@ -300,7 +300,8 @@ void config_usage(FILE *out)
                  "Options:\n"
                  "  --config FILE\n");
     print_wrapped(out, "JSON file with any option below as a key (dashes or underscores; "
-                       "repeatable ones as arrays, flags as true); the command line wins");
+                       "repeatable ones as arrays, flags as true); the command line wins over "
+                       "single values, and repeatable options from both add up");
     for (size_t i = 0; i < NOPTIONS; i++) {
         const struct option_def *o = &options[i];
         char text[512];
@@ -343,14 +344,19 @@ static int config_apply_json_value(struct proxyd_config *cfg, const struct optio
                                    const cJSON *v, char *err, size_t errlen)
 {
     char buf[64];
+    if (!o->arg) { /* a flag: true or false, nothing else */
+        if (cJSON_IsBool(v))
+            return cJSON_IsTrue(v) ? apply(cfg, o, "", err, errlen) : 0;
+        snprintf(err, errlen, "config key '%s': wrong type (a flag takes true or false)", o->name);
+        return -1;
+    }
     if (cJSON_IsString(v))
         return apply(cfg, o, v->valuestring, err, errlen);
     if (cJSON_IsNumber(v)) {
-        snprintf(buf, sizeof(buf), "%.0f", v->valuedouble);
+        /* Exactly as written: 1.5 stays 1.5 (a duration), and 2.5 threads
+         * is refused by the integer parser rather than rounded. */
+        snprintf(buf, sizeof(buf), "%.15g", v->valuedouble);
         return apply(cfg, o, buf, err, errlen);
-    }
-    if (!o->arg && cJSON_IsBool(v)) {
-        return cJSON_IsTrue(v) ? apply(cfg, o, "", err, errlen) : 0;
     }
     snprintf(err, errlen, "config key '%s': wrong type", o->name);
     return -1;
@@ -467,8 +473,13 @@ int config_load(struct proxyd_config *cfg, int argc, char **argv, char *err, siz
         if (ch == 'c')
             config_path = optarg;
         if (ch == '?') {
-            snprintf(err, errlen, "unknown option or missing value: %s (see --help)",
-                     argv[optind - 1]);
+            /* Inside a cluster of short options ("-xy") optind has not moved
+             * past it yet: name the letter, not argv[0]. */
+            if (optind < 2 && optopt > 0 && optopt < 128)
+                snprintf(err, errlen, "unknown option -%c (see --help)", optopt);
+            else
+                snprintf(err, errlen, "unknown option or missing value: %s (see --help)",
+                         argv[optind - 1]);
             return -1;
         }
     }

@@ -419,8 +419,9 @@ static void fetch_unthrottle(void *arg)
     }
     if (f->conn && f->state == F_BODY) {
         bufferevent_enable(f->conn->bev, EV_READ);
-        /* Bytes may already wait in the input buffer. */
-        origin_read_cb(f->conn->bev, f);
+        /* Bytes may already wait in the input buffer: have the loop call the
+         * read callback (never from here: we may be inside an unsubscribe). */
+        bufferevent_trigger(f->conn->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
     }
 }
 

@@ -308,6 +308,16 @@ static void object_trim(struct object *o)
     }
 }
 
+/* Wakes subscribers, then drops what none of them needs any more. A
+ * callback may drop the last outside reference: hold one across both. */
+static void object_notify_and_trim(struct object *o, enum subscriber_event ev)
+{
+    object_ref(o);
+    object_notify(o, ev);
+    object_trim(o);
+    object_unref(o);
+}
+
 void object_body_commit(struct object *o, size_t n)
 {
     if (n == 0)
@@ -316,14 +326,12 @@ void object_body_commit(struct object *o, size_t n)
     assert(last->used + n <= last->cap);
     last->used += n;
     o->body_bytes += n;
-    object_notify(o, SUB_DATA);
-    object_trim(o);
+    object_notify_and_trim(o, SUB_DATA);
 }
 
 void object_body_flush(struct object *o)
 {
-    object_notify(o, SUB_DATA);
-    object_trim(o);
+    object_notify_and_trim(o, SUB_DATA);
 }
 
 void object_body_append(struct object *o, const char *data, size_t n)
@@ -347,8 +355,7 @@ void object_complete(struct object *o)
     o->state = OBJECT_COMPLETE;
     o->content_length = (int64_t)o->body_bytes;
     object_table_remove(o);
-    object_notify(o, SUB_DONE);
-    object_trim(o);
+    object_notify_and_trim(o, SUB_DONE);
 }
 
 void object_fail(struct object *o, int status)
@@ -392,13 +399,18 @@ void object_unsubscribe(struct subscriber *s)
     struct object *o = s->obj;
     if (!o)
         return;
-    if (s->throttling)
-        object_throttle(s, 0);
+    /* Off the list first: releasing the throttle may resume the fetch, which
+     * must not wake a subscriber on its way out. */
     TAILQ_REMOVE(&o->subs, s, link);
     o->nsubs--;
     if (o->owner == s)
         o->owner = NULL;
     s->obj = NULL;
+    if (s->throttling) {
+        s->throttling = 0;
+        if (--o->throttled == 0 && o->on_unthrottle && o->fetch)
+            o->on_unthrottle(o->fetch);
+    }
     object_trim(o);
     object_unref(o);
 }
@@ -422,7 +434,10 @@ size_t object_deliver(struct subscriber *s, struct evbuffer *out, size_t max)
             size_t len = c->used - off;
             if (len > max - added)
                 len = max - added;
-            if (c->memfd >= 0 && !c->seg)
+            /* A file segment only over a complete chunk: libevent may read
+             * the file once when the segment is added (outputs that are not
+             * sockets), and bytes still to come would read as zeros. */
+            if (c->memfd >= 0 && !c->seg && c->used == c->cap)
                 c->seg = evbuffer_file_segment_new(
                     c->memfd, 0, (ev_off_t)c->cap,
                     EVBUF_FS_DISABLE_MMAP | EVBUF_FS_DISABLE_LOCKING | EVBUF_FS_CLOSE_ON_FREE);
@@ -475,7 +490,9 @@ int object_refresh(struct object *o, struct object *stored, const struct http1_r
         int replaced = 0;
         for (size_t j = 0; j < nm->nheaders && !replaced; j++)
             replaced = nm->headers[j].name.len == name.len &&
-                       strncasecmp(nm->headers[j].name.p, name.p, name.len) == 0;
+                       strncasecmp(nm->headers[j].name.p, name.p, name.len) == 0 &&
+                       !http1_str_caseeq(name, "Content-Length") &&
+                       !http1_str_caseeq(name, "Transfer-Encoding");
         if (!replaced)
             merged[n++] = stored->headers[i];
     }

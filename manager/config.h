@@ -1,0 +1,38 @@
+/* The manager's configuration: one struct, defaults in one place, filled
+ * from an optional JSON file (--config) and then the command line. */
+#ifndef PP_MANAGER_CONFIG_H
+#define PP_MANAGER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "addr.h"
+#include "log.h"
+
+#define MANAGER_MAX_PROXY_ARGS 32
+
+struct manager_config {
+    struct addr api;              /* default 127.0.0.1:9090 */
+    char runtime[16];             /* "process" or "container" */
+    int replicas;                 /* initial desired count, 1..32 (default 1) */
+    char proxyd_path[1024];       /* default: proxyd beside the manager binary */
+    char *proxy_args[MANAGER_MAX_PROXY_ARGS];
+    size_t nproxy_args;
+    int base_port;                /* process runtime: instance k listens on base_port + k */
+    struct cidr subnet;           /* container runtime addresses; the bridge takes the first */
+    double cpus;                  /* container CPU limit (default 4) */
+    uint64_t memory_bytes;        /* container memory limit (default 4G) */
+    char state_dir[512];          /* logs, pid files */
+    char token_file[512];         /* writes need this bearer token when set */
+    char bridge[16];              /* container runtime: the bridge's name (default pp-br0) */
+    char prefix[8];               /* names of links, namespaces, cgroups: "pp" */
+    uint64_t drain_timeout_ms;    /* scale-down: in-flight requests get this long */
+    uint64_t ready_timeout_ms;    /* an instance not healthy by then has failed */
+    enum log_level log_level;
+};
+
+int manager_config_load(struct manager_config *cfg, int argc, char **argv, char *err,
+                        size_t errlen);
+void manager_config_free(struct manager_config *cfg);
+
+#endif

@@ -1,0 +1,43 @@
+/* How an instance lives: a table of functions per runtime, one file each
+ * (runtime_process.c, runtime_container.c), as IPVS schedulers are. The pool
+ * calls spawn and stop; it reaps children itself (SIGCHLD) and then calls
+ * release so the runtime removes what the instance had (veth, cgroup). */
+#ifndef PP_RUNTIME_H
+#define PP_RUNTIME_H
+
+#include <stddef.h>
+#include "instance.h"
+
+struct manager_config;
+
+struct runtime {
+    const struct runtime_ops *ops;
+    const struct manager_config *cfg;
+    void *priv;
+};
+
+struct runtime_ops {
+    const char *name; /* "process" or "container" */
+    /* Prepares the host side (container: the bridge and its address; the
+     * cgroup parent). Removes what an earlier run that crashed left behind
+     * (its namespaces, veths, cgroups; processes are the pool's), logging
+     * each removal. */
+    int (*init)(struct runtime *rt, char *err, size_t errlen);
+    /* Starts the instance's proxyd: sets inst->pid, address and admin, with
+     * stdout and stderr to inst->log_path. Returns 0 or -1 with err filled
+     * (and nothing left behind). */
+    int (*spawn)(struct runtime *rt, struct instance *inst, char *err, size_t errlen);
+    /* Asks it to stop (SIGTERM: proxyd finishes in-flight requests). */
+    void (*stop)(struct runtime *rt, struct instance *inst);
+    /* After the process was reaped: removes the instance's veth, cgroup and
+     * whatever else it had. Safe to call twice. */
+    void (*release)(struct runtime *rt, struct instance *inst);
+    /* On manager exit, after every instance was released: removes the
+     * host-side state init made (the bridge). */
+    void (*shutdown)(struct runtime *rt);
+};
+
+extern const struct runtime_ops runtime_process_ops;
+extern const struct runtime_ops runtime_container_ops;
+
+#endif

@@ -1,0 +1,55 @@
+/* The pool: desired vs actual proxy instances. Scaling starts or drains
+ * instances through the runtime, waits until each answers its admin
+ * /healthz (ready), restarts crashed ones with backoff, and reports when the
+ * pool has reached what was asked. One change at a time: a second one while
+ * the first runs is refused (the API answers 409). */
+#ifndef PP_POOL_H
+#define PP_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "instance.h"
+#include "runtime.h"
+
+struct event_base;
+struct histogram;
+struct manager_config;
+struct pool;
+
+/* How a change ended: ok, and a one-sentence message when not. */
+typedef void (*pool_done_cb)(void *ctx, int ok, const char *message);
+
+/* Refusals of pool_scale / pool_restart. */
+#define POOL_ERR_RANGE (-1)   /* replicas outside 1..32, unknown instance */
+#define POOL_ERR_BUSY (-2)    /* another change is running */
+#define POOL_ERR_STOPPING (-3) /* the manager is shutting down */
+
+struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
+                      const struct runtime_ops *ops, char *err, size_t errlen);
+/* Stops every instance (drain, bounded by the drain timeout), releases them,
+ * shuts the runtime down, then calls done. */
+void pool_shutdown(struct pool *p, void (*done)(void *ctx), void *ctx);
+void pool_free(struct pool *p);
+
+/* Scale to n instances. done is called (from the loop, never inside this
+ * call) when all n are ready, or when some failed or the ready timeout
+ * passed. Returns 0 when started, or a POOL_ERR_* with err filled. */
+int pool_scale(struct pool *p, int n, pool_done_cb done, void *ctx, char *err, size_t errlen);
+/* Restarts one instance (stop, then spawn again in the same slot). */
+int pool_restart(struct pool *p, int id, pool_done_cb done, void *ctx, char *err, size_t errlen);
+
+const char *pool_runtime_name(const struct pool *p);
+int pool_desired(const struct pool *p);
+size_t pool_ready_count(const struct pool *p);
+int pool_busy(const struct pool *p);
+/* The instance in slot id (1..32), or NULL when the slot is unused. */
+const struct instance *pool_instance(const struct pool *p, int id);
+/* Instances in use, by id; returns how many were written to out. */
+size_t pool_list(const struct pool *p, const struct instance **out, size_t max);
+/* Instances by state, restarts in total, and instantiation times
+ * (spawn to first healthy answer, microseconds). */
+size_t pool_count_state(const struct pool *p, enum instance_state s);
+uint64_t pool_restarts_total(const struct pool *p);
+const struct histogram *pool_ready_histogram(const struct pool *p);
+
+#endif

@@ -1,28 +1,17 @@
-/* proxyd's options: one table drives the command line, the JSON config file
- * and --help, so the three cannot disagree. Defaults live in config_defaults. */
+/* proxyd's options: one table (common/options) drives the command line, the
+ * JSON config file and --help. Defaults live in config_defaults. */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <cJSON.h>
 
 #include "acl.h"
+#include "options.h"
 #include "size.h"
 
 #define VERSION "0.1.0"
-
-typedef int (*option_set_fn)(struct proxyd_config *cfg, const char *v, char *err, size_t errlen);
-
-struct option_def {
-    const char *name;  /* long option and JSON key (dashes become underscores) */
-    const char *arg;   /* NULL: a flag */
-    const char *help;
-    const char *deflt; /* shown in --help */
-    option_set_fn set;
-};
 
 static int add_listener(struct proxyd_config *cfg, enum listen_mode mode, const char *v,
                         char *err, size_t errlen)
@@ -80,25 +69,30 @@ static int add_listener(struct proxyd_config *cfg, enum listen_mode mode, const 
     return 0;
 }
 
-static int set_listen(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_listen(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     return add_listener(c, LISTEN_FORWARD, v, e, n);
 }
-static int set_intercept(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_intercept(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     return add_listener(c, LISTEN_INTERCEPT, v, e, n);
 }
-static int set_reverse(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_reverse(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     return add_listener(c, LISTEN_REVERSE, v, e, n);
 }
-static int set_admin(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_admin(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     c->have_admin = 1;
     return addr_parse(v, -1, &c->admin, e, n);
 }
-static int set_name(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_name(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     size_t len = strlen(v);
     if (len == 0 || len >= sizeof(c->name)) {
         snprintf(e, n, "--name must be 1 to %zu characters", sizeof(c->name) - 1);
@@ -115,46 +109,55 @@ static int set_name(struct proxyd_config *c, const char *v, char *e, size_t n)
     memcpy(c->name, v, len + 1);
     return 0;
 }
-static int set_cache_mem(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_cache_mem(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     return size_parse(v, &c->cache_mem_bytes, e, n);
 }
-static int set_max_object(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_max_object(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     return size_parse(v, &c->max_object_bytes, e, n);
 }
-static int set_no_cache(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_no_cache(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     (void)v, (void)e, (void)n;
     c->cache_enabled = 0;
     return 0;
 }
-static int set_allow(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_allow(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     return acl_allow_client(c->acl, v, e, n);
 }
-static int set_deny_dest(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_deny_dest(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     return acl_deny_dest(c->acl, v, e, n);
 }
-static int set_allow_port(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_allow_port(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     return acl_allow_port(c->acl, v, e, n);
 }
-static int set_connect_port(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_connect_port(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     return acl_allow_connect_port(c->acl, v, e, n);
 }
-static int set_threads(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_threads(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     long t;
     if (int_parse(v, 1, 64, &t, e, n) < 0)
         return -1;
     c->threads = (int)t;
     return 0;
 }
-static int set_access_log(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_access_log(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     if (strlen(v) >= sizeof(c->access_log)) {
         snprintf(e, n, "--access-log path too long");
         return -1;
@@ -163,8 +166,9 @@ static int set_access_log(struct proxyd_config *c, const char *v, char *e, size_
     return 0;
 }
 #define DURATION_SETTER(fn, field)                                                                \
-    static int fn(struct proxyd_config *c, const char *v, char *e, size_t n)                     \
+    static int fn(void *cfg, const char *v, char *e, size_t n)                                   \
     {                                                                                             \
+        struct proxyd_config *c = cfg;                                                            \
         if (duration_parse_ms(v, &c->field, e, n) < 0)                                            \
             return -1;                                                                            \
         if (c->field == 0) {                                                                      \
@@ -179,16 +183,18 @@ DURATION_SETTER(set_header_timeout, header_timeout_ms)
 DURATION_SETTER(set_idle_timeout, idle_timeout_ms)
 DURATION_SETTER(set_client_timeout, client_timeout_ms)
 DURATION_SETTER(set_shutdown_timeout, shutdown_timeout_ms)
-static int set_max_conns(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_max_conns(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     long m;
     if (int_parse(v, 1, 10000000, &m, e, n) < 0)
         return -1;
     c->max_connections = (uint64_t)m;
     return 0;
 }
-static int set_log_level(struct proxyd_config *c, const char *v, char *e, size_t n)
+static int set_log_level(void *cfg, const char *v, char *e, size_t n)
 {
+    struct proxyd_config *c = cfg;
     if (log_parse_level(v, &c->log_level) < 0) {
         snprintf(e, n, "--log-level is debug, info, warn or error, not '%s'", v);
         return -1;
@@ -264,177 +270,23 @@ static void config_defaults(struct proxyd_config *cfg)
     cfg->log_level = LOG_LEVEL_INFO;
 }
 
-/* Prints text wrapped at 78 columns, each line indented by 8. */
-static void print_wrapped(FILE *out, const char *text)
-{
-    const int indent = 8, width = 78;
-    int col = 0;
-    const char *p = text;
-    while (*p) {
-        const char *end = p;
-        while (*end && *end != ' ')
-            end++;
-        int wl = (int)(end - p);
-        if (col == 0) {
-            fprintf(out, "%*s", indent, "");
-            col = indent;
-        } else if (col + 1 + wl > width) {
-            fprintf(out, "\n%*s", indent, "");
-            col = indent;
-        } else {
-            fputc(' ', out);
-            col++;
-        }
-        fprintf(out, "%.*s", wl, p);
-        col += wl;
-        p = *end ? end + 1 : end;
-    }
-    fputc('\n', out);
-}
+static const struct options_spec proxyd_options = {
+    .program = "proxyd",
+    .version = VERSION,
+    .synopsis = "Usage: proxyd [OPTION]...\n"
+                "A caching HTTP/1.1 proxy (forward, intercept, reverse) with a memory cache,\n"
+                "collapsed forwarding, and Squid's X-Cache and access-log conventions.\n",
+    .epilog = "SIZE: 512, 64K, 256M, 1G (powers of 1024). DURATION: 500ms, 10s, 2m.\n"
+              "Signals: SIGTERM and SIGINT finish in-flight requests then exit;\n"
+              "SIGHUP reopens the access log.\n"
+              "Example: proxyd --listen 127.0.0.1:3128 --admin 127.0.0.1:9101 --name p1\n",
+    .defs = options,
+    .ndefs = NOPTIONS,
+};
 
 void config_usage(FILE *out)
 {
-    fprintf(out, "Usage: proxyd [OPTION]...\n"
-                 "A caching HTTP/1.1 proxy (forward, intercept, reverse) with a memory cache,\n"
-                 "collapsed forwarding, and Squid's X-Cache and access-log conventions.\n\n"
-                 "Options:\n"
-                 "  --config FILE\n");
-    print_wrapped(out, "JSON file with any option below as a key (dashes or underscores; "
-                       "repeatable ones as arrays, flags as true); the command line wins over "
-                       "single values, and repeatable options from both add up");
-    for (size_t i = 0; i < NOPTIONS; i++) {
-        const struct option_def *o = &options[i];
-        char text[512];
-        fprintf(out, "  --%s%s%s\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        snprintf(text, sizeof(text), "%s%s%s%s", o->help, o->deflt ? " (default: " : "",
-                 o->deflt ? o->deflt : "", o->deflt ? ")" : "");
-        print_wrapped(out, text);
-    }
-    fprintf(out, "  --help, --version\n\n"
-                 "SIZE: 512, 64K, 256M, 1G (powers of 1024). DURATION: 500ms, 10s, 2m.\n"
-                 "Signals: SIGTERM and SIGINT finish in-flight requests then exit;\n"
-                 "SIGHUP reopens the access log.\n"
-                 "Example: proxyd --listen 127.0.0.1:3128 --admin 127.0.0.1:9101 --name p1\n");
-}
-
-static const struct option_def *option_find(const char *name)
-{
-    for (size_t i = 0; i < NOPTIONS; i++) {
-        const char *a = options[i].name, *b = name;
-        while (*a && *b && (*a == *b || (*a == '-' && *b == '_')))
-            a++, b++;
-        if (!*a && !*b)
-            return &options[i];
-    }
-    return NULL;
-}
-
-static int apply(struct proxyd_config *cfg, const struct option_def *o, const char *v, char *err,
-                 size_t errlen)
-{
-    char inner[192];
-    if (o->set(cfg, v, inner, sizeof(inner)) < 0) {
-        snprintf(err, errlen, "--%s: %s", o->name, inner);
-        return -1;
-    }
-    return 0;
-}
-
-static int config_apply_json_value(struct proxyd_config *cfg, const struct option_def *o,
-                                   const cJSON *v, char *err, size_t errlen)
-{
-    char buf[64];
-    if (!o->arg) { /* a flag: true or false, nothing else */
-        if (cJSON_IsBool(v))
-            return cJSON_IsTrue(v) ? apply(cfg, o, "", err, errlen) : 0;
-        snprintf(err, errlen, "config key '%s': wrong type (a flag takes true or false)", o->name);
-        return -1;
-    }
-    if (cJSON_IsString(v))
-        return apply(cfg, o, v->valuestring, err, errlen);
-    if (cJSON_IsNumber(v)) {
-        /* Exactly as written: 1.5 stays 1.5 (a duration), and 2.5 threads
-         * is refused by the integer parser rather than rounded. */
-        snprintf(buf, sizeof(buf), "%.15g", v->valuedouble);
-        return apply(cfg, o, buf, err, errlen);
-    }
-    snprintf(err, errlen, "config key '%s': wrong type", o->name);
-    return -1;
-}
-
-static int config_load_json(struct proxyd_config *cfg, const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "cannot open config %s", path);
-        return -1;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            char *t = realloc(text, cap);
-            if (!t) {
-                free(text);
-                fclose(f);
-                snprintf(err, errlen, "out of memory reading %s", path);
-                return -1;
-            }
-            text = t;
-        }
-        memcpy(text + len, chunk, n);
-        len += n;
-        if (len > 1024 * 1024) {
-            free(text);
-            fclose(f);
-            snprintf(err, errlen, "config %s is over 1 MiB", path);
-            return -1;
-        }
-    }
-    fclose(f);
-    if (!text) {
-        snprintf(err, errlen, "config %s is empty", path);
-        return -1;
-    }
-    text[len] = '\0';
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!root || !cJSON_IsObject(root)) {
-        const char *at = cJSON_GetErrorPtr();
-        snprintf(err, errlen, "config %s: not a JSON object (at byte %ld)", path,
-                 at && at >= text ? (long)(at - text) : 0L);
-        cJSON_Delete(root);
-        free(text);
-        return -1;
-    }
-    int rc = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, root)
-    {
-        const struct option_def *o = option_find(item->string);
-        if (!o) {
-            snprintf(err, errlen, "config %s: unknown key '%s'", path, item->string);
-            rc = -1;
-            break;
-        }
-        if (cJSON_IsArray(item)) {
-            const cJSON *el;
-            cJSON_ArrayForEach(el, item)
-            {
-                if ((rc = config_apply_json_value(cfg, o, el, err, errlen)) < 0)
-                    break;
-            }
-        } else {
-            rc = config_apply_json_value(cfg, o, item, err, errlen);
-        }
-        if (rc < 0)
-            break;
-    }
-    cJSON_Delete(root);
-    free(text);
-    return rc;
+    options_usage(&proxyd_options, out);
 }
 
 int config_load(struct proxyd_config *cfg, int argc, char **argv, char *err, size_t errlen)
@@ -444,57 +296,9 @@ int config_load(struct proxyd_config *cfg, int argc, char **argv, char *err, siz
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    struct option longopts[NOPTIONS + 4];
-    for (size_t i = 0; i < NOPTIONS; i++) {
-        longopts[i].name = options[i].name;
-        longopts[i].has_arg = options[i].arg ? required_argument : no_argument;
-        longopts[i].flag = NULL;
-        longopts[i].val = 1000 + (int)i;
-    }
-    longopts[NOPTIONS] = (struct option){"config", required_argument, NULL, 'c'};
-    longopts[NOPTIONS + 1] = (struct option){"help", no_argument, NULL, 'h'};
-    longopts[NOPTIONS + 2] = (struct option){"version", no_argument, NULL, 'V'};
-    longopts[NOPTIONS + 3] = (struct option){NULL, 0, NULL, 0};
-
-    /* First pass: --config, --help, --version and unknown options. */
-    opterr = 0;
-    optind = 1;
-    int ch;
-    const char *config_path = NULL;
-    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (ch == 'h') {
-            config_usage(stdout);
-            return 1;
-        }
-        if (ch == 'V') {
-            printf("proxyd %s\n", VERSION);
-            return 1;
-        }
-        if (ch == 'c')
-            config_path = optarg;
-        if (ch == '?') {
-            /* Inside a cluster of short options ("-xy") optind has not moved
-             * past it yet: name the letter, not argv[0]. */
-            if (optind < 2 && optopt > 0 && optopt < 128)
-                snprintf(err, errlen, "unknown option -%c (see --help)", optopt);
-            else
-                snprintf(err, errlen, "unknown option or missing value: %s (see --help)",
-                         argv[optind - 1]);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
-        return -1;
-    }
-    if (config_path && config_load_json(cfg, config_path, err, errlen) < 0)
-        return -1;
-    /* Second pass: the command line, over the file. */
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (ch >= 1000 && apply(cfg, &options[ch - 1000], optarg ? optarg : "", err, errlen) < 0)
-            return -1;
-    }
+    int rc = options_load(&proxyd_options, cfg, argc, argv, NULL, err, errlen);
+    if (rc != 0)
+        return rc;
     if (cfg->nlisteners == 0) {
         char perr[128];
         if (add_listener(cfg, LISTEN_FORWARD, "127.0.0.1:3128", perr, sizeof(perr)) < 0) {

@@ -19,6 +19,7 @@ struct manager_config {
     char *proxy_args[MANAGER_MAX_PROXY_ARGS];
     size_t nproxy_args;
     int base_port;                /* process runtime: instance k listens on base_port + k */
+    struct addr process_addr;     /* process runtime: the address instances listen on */
     struct cidr subnet;           /* container runtime addresses; the bridge takes the first */
     double cpus;                  /* container CPU limit (default 4) */
     uint64_t memory_bytes;        /* container memory limit (default 4G) */

@@ -34,7 +34,7 @@ struct instance {
     unsigned restarts;      /* crashes and explicit restarts */
     int64_t next_restart_mono_us; /* backoff: not before this */
     unsigned crash_streak;  /* consecutive crashes before becoming ready */
-    char log_path[512];     /* stdout and stderr of the instance */
+    char log_path[600];     /* stdout and stderr of the instance */
     void *rt;               /* runtime-private state (container: veth, cgroup) */
 };
 

@@ -1,0 +1,301 @@
+/* The manager's options (one table, common/options) and their defaults. */
+#include "config.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "size.h"
+
+#define VERSION "0.1.0"
+
+static int set_api(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return addr_parse(v, -1, &c->api, e, n);
+}
+
+static int set_runtime(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (strcmp(v, "process") != 0 && strcmp(v, "container") != 0) {
+        snprintf(e, n, "is process or container, not '%s'", v);
+        return -1;
+    }
+    snprintf(c->runtime, sizeof(c->runtime), "%s", v);
+    return 0;
+}
+
+static int set_replicas(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    long r;
+    if (int_parse(v, 1, 32, &r, e, n) < 0)
+        return -1;
+    c->replicas = (int)r;
+    return 0;
+}
+
+static int set_path(char *dst, size_t dstlen, const char *v, char *e, size_t n)
+{
+    if (!v[0] || strlen(v) >= dstlen) {
+        snprintf(e, n, "path empty or longer than %zu bytes", dstlen - 1);
+        return -1;
+    }
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+static int set_proxyd(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return set_path(c->proxyd_path, sizeof(c->proxyd_path), v, e, n);
+}
+
+static int set_proxy_arg(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (c->nproxy_args == MANAGER_MAX_PROXY_ARGS) {
+        snprintf(e, n, "at most %d", MANAGER_MAX_PROXY_ARGS);
+        return -1;
+    }
+    char *copy = strdup(v);
+    if (!copy) {
+        snprintf(e, n, "out of memory");
+        return -1;
+    }
+    c->proxy_args[c->nproxy_args++] = copy;
+    return 0;
+}
+
+static int set_base_port(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    long p;
+    /* Instance k listens on base + k and serves its admin on base + 100 + k. */
+    if (int_parse(v, 1, 65535 - 100 - 32, &p, e, n) < 0)
+        return -1;
+    c->base_port = (int)p;
+    return 0;
+}
+
+static int set_process_addr(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return addr_parse(v, 0, &c->process_addr, e, n);
+}
+
+static int set_subnet(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (cidr_parse(v, &c->subnet, e, n) < 0)
+        return -1;
+    /* The bridge, 32 instances, network and broadcast addresses. */
+    if (c->subnet.family != AF_INET || c->subnet.prefix_len > 26) {
+        snprintf(e, n, "must be an IPv4 network of /26 or larger (room for 32 instances)");
+        return -1;
+    }
+    return 0;
+}
+
+static int set_cpus(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= 0.01 && d <= 1024)) {
+        snprintf(e, n, "is a number of CPUs from 0.01 to 1024, not '%s'", v);
+        return -1;
+    }
+    c->cpus = d;
+    return 0;
+}
+
+static int set_memory(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (size_parse(v, &c->memory_bytes, e, n) < 0)
+        return -1;
+    if (c->memory_bytes < (16u << 20)) {
+        snprintf(e, n, "is at least 16M (proxyd needs room for its cache)");
+        return -1;
+    }
+    return 0;
+}
+
+static int set_state_dir(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return set_path(c->state_dir, sizeof(c->state_dir), v, e, n);
+}
+
+static int set_token_file(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return set_path(c->token_file, sizeof(c->token_file), v, e, n);
+}
+
+static int set_name_part(char *dst, size_t dstlen, const char *v, char *e, size_t n)
+{
+    size_t len = strlen(v);
+    if (len == 0 || len >= dstlen) {
+        snprintf(e, n, "must be 1 to %zu characters", dstlen - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') || v[i] == '-')) {
+            snprintf(e, n, "may hold a-z, 0-9 and '-' only");
+            return -1;
+        }
+    }
+    memcpy(dst, v, len + 1);
+    return 0;
+}
+
+static int set_bridge(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return set_name_part(c->bridge, sizeof(c->bridge), v, e, n);
+}
+
+static int set_prefix(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return set_name_part(c->prefix, sizeof(c->prefix), v, e, n);
+}
+
+static int set_drain_timeout(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return duration_parse_ms(v, &c->drain_timeout_ms, e, n);
+}
+
+static int set_ready_timeout(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (duration_parse_ms(v, &c->ready_timeout_ms, e, n) < 0)
+        return -1;
+    if (c->ready_timeout_ms == 0) {
+        snprintf(e, n, "a timeout of 0 would fire at once");
+        return -1;
+    }
+    return 0;
+}
+
+static int set_log_level(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (log_parse_level(v, &c->log_level) < 0) {
+        snprintf(e, n, "is debug, info, warn or error, not '%s'", v);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct option_def options[] = {
+    {"api", "ADDR:PORT", "REST API address", "127.0.0.1:9090", set_api},
+    {"runtime", "process|container",
+     "how instances live: proxyd processes on this host's ports, or each in its own network, "
+     "PID, mount, UTS and IPC namespaces with a veth to the manager's bridge and cgroup limits",
+     "process", set_runtime},
+    {"replicas", "N", "instances to start with, 1..32", "1", set_replicas},
+    {"proxyd", "PATH", "the proxyd binary", "proxyd beside the manager binary", set_proxyd},
+    {"proxy-arg", "ARG", "argument passed to every proxyd (e.g. --proxy-arg=--cache-mem=260M); "
+                         "repeatable",
+     NULL, set_proxy_arg},
+    {"base-port", "PORT",
+     "process runtime: instance k listens on PORT+k, its admin endpoint on PORT+100+k", "3128",
+     set_base_port},
+    {"process-addr", "ADDR", "process runtime: the address instances listen on", "127.0.0.1",
+     set_process_addr},
+    {"subnet", "CIDR",
+     "container runtime: instance addresses; the bridge takes the first, instance k the (k+1)th",
+     "198.19.0.0/24", set_subnet},
+    {"cpus", "N", "container runtime: CPU limit per instance (cgroup quota)", "4", set_cpus},
+    {"memory", "SIZE", "container runtime: memory limit per instance", "4G", set_memory},
+    {"state-dir", "DIR", "instance logs and pid files", "/run/proxypool", set_state_dir},
+    {"token-file", "FILE", "writes need 'Authorization: Bearer <the file's token>'", "none",
+     set_token_file},
+    {"bridge", "NAME", "container runtime: the bridge the manager owns", "pp-br0", set_bridge},
+    {"prefix", "NAME",
+     "prefix of every link, namespace and cgroup the manager makes (what crash cleanup removes)",
+     "pp", set_prefix},
+    {"drain-timeout", "DURATION", "scale-down: an instance's in-flight requests get this long",
+     "30s", set_drain_timeout},
+    {"ready-timeout", "DURATION", "an instance not healthy this long after its start has failed",
+     "10s", set_ready_timeout},
+    {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
+};
+
+static const struct options_spec manager_options = {
+    .program = "manager",
+    .version = VERSION,
+    .synopsis = "Usage: manager [OPTION]...\n"
+                "Keeps N proxyd instances (1..32) running as processes or namespace containers,\n"
+                "restarts crashed ones, and scales the pool through a REST API\n"
+                "(GET/PUT /v1/pool, /v1/pool/instances/{id}, /healthz, /metrics).\n",
+    .epilog = "SIZE: 512M, 4G. DURATION: 500ms, 10s. Signals: SIGTERM and SIGINT drain and stop\n"
+              "every instance and remove what the manager made, then exit.\n"
+              "Example: manager --runtime process --replicas 4 --state-dir /tmp/pp\n",
+    .defs = options,
+    .ndefs = sizeof(options) / sizeof(options[0]),
+};
+
+static void manager_config_defaults(struct manager_config *c, const char *argv0)
+{
+    memset(c, 0, sizeof(*c));
+    char err[64];
+    addr_parse("127.0.0.1:9090", -1, &c->api, err, sizeof(err));
+    snprintf(c->runtime, sizeof(c->runtime), "process");
+    c->replicas = 1;
+    /* proxyd beside the manager binary: build/bin/manager -> build/bin/proxyd. */
+    char self[sizeof(c->proxyd_path) - 8];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        snprintf(self, sizeof(self), "%s", argv0);
+        n = (ssize_t)strlen(self);
+    }
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        slash[1] = '\0';
+    else
+        self[0] = '\0';
+    snprintf(c->proxyd_path, sizeof(c->proxyd_path), "%sproxyd", self[0] ? self : "./");
+    c->base_port = 3128;
+    addr_parse("127.0.0.1", 0, &c->process_addr, err, sizeof(err));
+    cidr_parse("198.19.0.0/24", &c->subnet, err, sizeof(err));
+    /* The paper's Docker limits: 4 CPUs and 4 GB per container. */
+    c->cpus = 4;
+    c->memory_bytes = 4ull << 30;
+    snprintf(c->state_dir, sizeof(c->state_dir), "/run/proxypool");
+    snprintf(c->bridge, sizeof(c->bridge), "pp-br0");
+    snprintf(c->prefix, sizeof(c->prefix), "pp");
+    c->drain_timeout_ms = 30000;
+    c->ready_timeout_ms = 10000;
+    c->log_level = LOG_LEVEL_INFO;
+}
+
+int manager_config_load(struct manager_config *cfg, int argc, char **argv, char *err,
+                        size_t errlen)
+{
+    manager_config_defaults(cfg, argv[0]);
+    int rc = options_load(&manager_options, cfg, argc, argv, NULL, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (access(cfg->proxyd_path, X_OK) != 0) {
+        snprintf(err, errlen, "proxyd not found or not executable at %s (see --proxyd)",
+                 cfg->proxyd_path);
+        return -1;
+    }
+    return 0;
+}
+
+void manager_config_free(struct manager_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nproxy_args; i++)
+        free(cfg->proxy_args[i]);
+    cfg->nproxy_args = 0;
+}

@@ -1,0 +1,95 @@
+/* manager: parse the configuration, clean up after an earlier run, start
+ * the pool at --replicas, serve the REST API, and on SIGTERM or SIGINT drain
+ * and stop every instance and remove what was made before exiting. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "api.h"
+#include "config.h"
+#include "log.h"
+#include "pool.h"
+
+static struct pool *pool;
+static struct api *api;
+
+static void on_stopped(void *arg)
+{
+    log_info("every instance stopped; exiting");
+    event_base_loopexit(arg, NULL);
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    static int once;
+    if (once++) {
+        log_warn("%s again: still waiting for instances to drain", strsignal((int)sig));
+        return;
+    }
+    log_info("%s: draining and stopping every instance", strsignal((int)sig));
+    api_set_stopping(api);
+    pool_shutdown(pool, on_stopped, arg);
+}
+
+static void on_initial_scale(void *ctx, int ok, const char *message)
+{
+    (void)ctx;
+    if (ok)
+        log_info("pool ready at %d", pool_desired(pool));
+    else
+        log_warn("pool not ready: %s", message);
+}
+
+int main(int argc, char **argv)
+{
+    static struct manager_config cfg;
+    char err[512];
+    int rc = manager_config_load(&cfg, argc, argv, err, sizeof(err));
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        fprintf(stderr, "manager: %s\n", err);
+        return 2;
+    }
+    log_init("manager", NULL);
+    log_set_level(cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    struct event_base *base = event_base_new();
+    if (!base) {
+        log_error("event_base_new failed");
+        return 1;
+    }
+    const struct runtime_ops *ops =
+        strcmp(cfg.runtime, "container") == 0 ? &runtime_container_ops : &runtime_process_ops;
+    pool = pool_new(base, &cfg, ops, err, sizeof(err));
+    if (!pool) {
+        log_error("%s runtime: %s", ops->name, err);
+        return 1;
+    }
+    api = api_new(base, pool, &cfg, err, sizeof(err));
+    if (!api) {
+        log_error("REST API: %s", err);
+        pool_free(pool);
+        return 1;
+    }
+    char a[ADDR_STRLEN];
+    addr_format(&cfg.api, a, sizeof(a));
+    log_info("REST API on http://%s/v1/pool, %s runtime, state in %s", a, ops->name,
+             cfg.state_dir);
+    if (pool_scale(pool, cfg.replicas, on_initial_scale, NULL, err, sizeof(err)) < 0)
+        log_error("initial scale: %s", err);
+    struct event *ev_term = evsignal_new(base, SIGTERM, on_stop_signal, base);
+    struct event *ev_int = evsignal_new(base, SIGINT, on_stop_signal, base);
+    evsignal_add(ev_term, NULL);
+    evsignal_add(ev_int, NULL);
+    event_base_dispatch(base);
+    event_free(ev_term);
+    event_free(ev_int);
+    api_free(api);
+    pool_free(pool);
+    event_base_free(base);
+    manager_config_free(&cfg);
+    return 0;
+}

@@ -1,0 +1,662 @@
+/* The pool: slots 1..32, each holding an instance or nothing. A tick runs
+ * while anything is in motion: it probes starting instances' /healthz,
+ * respawns crashed ones when their backoff has passed, kills instances that
+ * overstay a drain or a start, and tells a waiting change (scale, restart)
+ * when it is done. Exits arrive by SIGCHLD and are reaped here. */
+#include "pool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "config.h"
+#include "histogram.h"
+#include "log.h"
+
+/* Probing cadence while an instance starts: the instantiation time is
+ * measured to this resolution. */
+#define POOL_TICK_MS 10
+/* Restart backoff: 100 ms doubling, at most 30 s (reliability notes:
+ * HAProxy's mworker and systemd's restart limits are the model). */
+#define POOL_BACKOFF_FIRST_MS 100
+#define POOL_BACKOFF_MAX_MS 30000
+/* A change fails once an instance of it crashed this many times in a row
+ * without becoming ready. */
+#define POOL_CHANGE_MAX_CRASHES 3
+
+struct slot {
+    struct instance inst;
+    int used;
+    struct evhttp_connection *probe_conn;
+    int probing;
+    int remove;          /* draining for good: free the slot after the exit */
+    int restart_pending; /* explicit restart: spawn again right after the exit */
+    int64_t deadline_us; /* drain or ready deadline (monotonic) */
+    struct pool *pool;
+};
+
+enum change_kind { CHANGE_NONE = 0, CHANGE_SCALE, CHANGE_RESTART };
+
+struct pool {
+    struct event_base *base;
+    const struct manager_config *cfg;
+    struct runtime rt;
+    struct slot slots[POOL_MAX_INSTANCES + 1]; /* [0] unused: ids are 1-based */
+    int desired;
+    struct event *tick;
+    struct event *sigchld;
+    struct histogram *ready_hist;
+    uint64_t restarts_total;
+    struct {
+        enum change_kind kind;
+        int target; /* replicas, or the instance id */
+        int64_t started_us;
+        pool_done_cb done;
+        void *ctx;
+    } change;
+    int stopping;
+    void (*shutdown_done)(void *ctx);
+    void *shutdown_ctx;
+};
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pool_kick(struct pool *p)
+{
+    struct timeval tv = {0, POOL_TICK_MS * 1000};
+    if (!evtimer_pending(p->tick, NULL))
+        evtimer_add(p->tick, &tv);
+}
+
+static void pidfile_path(const struct pool *p, int id, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%s%d.pid", p->cfg->state_dir, p->cfg->prefix, id);
+}
+
+static void pidfile_write(const struct pool *p, const struct instance *inst)
+{
+    char path[600];
+    pidfile_path(p, inst->id, path, sizeof(path));
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%d\n", (int)inst->pid);
+        fclose(f);
+    }
+}
+
+static void probe_close(struct slot *s)
+{
+    if (s->probe_conn) {
+        evhttp_connection_free(s->probe_conn);
+        s->probe_conn = NULL;
+    }
+    s->probing = 0;
+}
+
+static int slot_spawn(struct pool *p, struct slot *s)
+{
+    struct instance *inst = &s->inst;
+    char err[256];
+    probe_close(s);
+    inst->state = INSTANCE_STARTING;
+    inst->ready_ms = -1;
+    inst->started_at_ms = wall_ms();
+    inst->spawn_mono_us = mono_us();
+    s->deadline_us = inst->spawn_mono_us + (int64_t)p->cfg->ready_timeout_ms * 1000;
+    if (p->rt.ops->spawn(&p->rt, inst, err, sizeof(err)) < 0) {
+        log_error("pool: cannot start %s: %s", inst->name, err);
+        inst->state = INSTANCE_FAILED;
+        inst->pid = 0;
+        inst->crash_streak++;
+        inst->next_restart_mono_us = mono_us() + POOL_BACKOFF_MAX_MS * 1000;
+        return -1;
+    }
+    pidfile_write(p, inst);
+    char a[ADDR_STRLEN];
+    addr_format(&inst->address, a, sizeof(a));
+    log_info("pool: started %s (pid %d) on %s", inst->name, (int)inst->pid, a);
+    return 0;
+}
+
+static void slot_open(struct pool *p, int id)
+{
+    struct slot *s = &p->slots[id];
+    memset(s, 0, sizeof(*s));
+    s->used = 1;
+    s->pool = p;
+    s->inst.id = id;
+    snprintf(s->inst.name, sizeof(s->inst.name), "%s%d", p->cfg->prefix, id);
+    snprintf(s->inst.log_path, sizeof(s->inst.log_path), "%s/%s.log", p->cfg->state_dir,
+             s->inst.name);
+    slot_spawn(p, s);
+}
+
+static void slot_drain(struct pool *p, struct slot *s)
+{
+    struct instance *inst = &s->inst;
+    s->remove = 1;
+    if (inst->pid <= 0) { /* not running (failed, waiting for a restart) */
+        inst->state = INSTANCE_STOPPED;
+        return;
+    }
+    inst->state = INSTANCE_DRAINING;
+    s->deadline_us = mono_us() + (int64_t)p->cfg->drain_timeout_ms * 1000;
+    probe_close(s);
+    p->rt.ops->stop(&p->rt, inst);
+    log_info("pool: draining %s (pid %d)", inst->name, (int)inst->pid);
+}
+
+static void slot_free(struct pool *p, struct slot *s)
+{
+    char path[600];
+    pidfile_path(p, s->inst.id, path, sizeof(path));
+    unlink(path);
+    probe_close(s);
+    memset(s, 0, sizeof(*s));
+}
+
+static void probe_done(struct evhttp_request *req, void *arg)
+{
+    struct slot *s = arg;
+    struct pool *p = s->pool;
+    s->probing = 0;
+    if (!s->used || s->inst.state != INSTANCE_STARTING)
+        return;
+    if (req && evhttp_request_get_response_code(req) == 200) {
+        struct instance *inst = &s->inst;
+        int64_t us = mono_us() - inst->spawn_mono_us;
+        inst->ready_ms = us / 1000;
+        inst->state = INSTANCE_READY;
+        inst->crash_streak = 0;
+        histogram_record(p->ready_hist, (uint64_t)us);
+        log_info("pool: %s ready in %.1f ms", inst->name, (double)us / 1000.0);
+        /* The probe connection is not needed once ready. */
+        pool_kick(p);
+    }
+}
+
+static void slot_probe(struct slot *s)
+{
+    if (s->probing)
+        return;
+    if (!s->probe_conn) {
+        char host[ADDR_STRLEN];
+        addr_format_host(&s->inst.admin, host, sizeof(host));
+        s->probe_conn = evhttp_connection_base_new(s->pool->base, NULL, host,
+                                                   (unsigned short)addr_port(&s->inst.admin));
+        if (!s->probe_conn)
+            return;
+        evhttp_connection_set_timeout(s->probe_conn, 1);
+        evhttp_connection_set_retries(s->probe_conn, 0);
+    }
+    struct evhttp_request *req = evhttp_request_new(probe_done, s);
+    if (!req)
+        return;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "proxyd");
+    if (evhttp_make_request(s->probe_conn, req, EVHTTP_REQ_GET, "/healthz") == 0)
+        s->probing = 1;
+}
+
+static void change_finish(struct pool *p, int ok, const char *msg)
+{
+    pool_done_cb done = p->change.done;
+    void *ctx = p->change.ctx;
+    p->change.kind = CHANGE_NONE;
+    p->change.done = NULL;
+    if (done)
+        done(ctx, ok, msg);
+}
+
+/* Whether the change under way is done (or failed). */
+static void change_check(struct pool *p)
+{
+    char msg[256];
+    if (p->change.kind == CHANGE_SCALE) {
+        int n = p->change.target;
+        for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
+            struct slot *s = &p->slots[id];
+            if (id > n && s->used)
+                return; /* still draining */
+            if (id <= n) {
+                if (!s->used)
+                    return;
+                if (s->inst.crash_streak >= POOL_CHANGE_MAX_CRASHES) {
+                    snprintf(msg, sizeof(msg),
+                             "instance %s failed to become ready %u times in a row; see %s",
+                             s->inst.name, s->inst.crash_streak, s->inst.log_path);
+                    change_finish(p, 0, msg);
+                    return;
+                }
+                if (s->inst.state != INSTANCE_READY)
+                    return;
+            }
+        }
+        change_finish(p, 1, NULL);
+    } else if (p->change.kind == CHANGE_RESTART) {
+        struct slot *s = &p->slots[p->change.target];
+        if (!s->used) {
+            change_finish(p, 0, "the instance went away during its restart");
+            return;
+        }
+        if (s->inst.crash_streak >= POOL_CHANGE_MAX_CRASHES) {
+            snprintf(msg, sizeof(msg), "instance %s failed to come back; see %s", s->inst.name,
+                     s->inst.log_path);
+            change_finish(p, 0, msg);
+            return;
+        }
+        if (s->inst.state == INSTANCE_READY && !s->restart_pending &&
+            s->inst.spawn_mono_us >= p->change.started_us)
+            change_finish(p, 1, NULL);
+    }
+}
+
+static int pool_in_motion(const struct pool *p)
+{
+    if (p->change.kind != CHANGE_NONE || p->stopping)
+        return 1;
+    for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
+        const struct slot *s = &p->slots[id];
+        if (s->used && s->inst.state != INSTANCE_READY)
+            return 1;
+    }
+    return 0;
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct pool *p = arg;
+    (void)fd;
+    (void)what;
+    int64_t now = mono_us();
+    for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
+        struct slot *s = &p->slots[id];
+        if (!s->used)
+            continue;
+        struct instance *inst = &s->inst;
+        switch (inst->state) {
+        case INSTANCE_STARTING:
+            if (now > s->deadline_us && inst->pid > 0) {
+                log_warn("pool: %s not healthy %llu ms after its start; killing it", inst->name,
+                         (unsigned long long)p->cfg->ready_timeout_ms);
+                kill(inst->pid, SIGKILL);
+                s->deadline_us = INT64_MAX;
+            } else {
+                slot_probe(s);
+            }
+            break;
+        case INSTANCE_DRAINING:
+            if (now > s->deadline_us && inst->pid > 0) {
+                log_warn("pool: %s still running %llu ms into its drain; killing it", inst->name,
+                         (unsigned long long)p->cfg->drain_timeout_ms);
+                kill(inst->pid, SIGKILL);
+                s->deadline_us = INT64_MAX;
+            }
+            break;
+        case INSTANCE_FAILED:
+            if (!s->remove && inst->pid == 0 && now >= inst->next_restart_mono_us) {
+                inst->restarts++;
+                p->restarts_total++;
+                slot_spawn(p, s);
+            }
+            break;
+        case INSTANCE_STOPPED:
+            if (s->remove && inst->pid == 0)
+                slot_free(p, s);
+            break;
+        default:
+            break;
+        }
+    }
+    change_check(p);
+    if (p->stopping && p->shutdown_done) {
+        int left = 0;
+        for (int id = 1; id <= POOL_MAX_INSTANCES; id++)
+            left += p->slots[id].used;
+        if (!left) {
+            void (*done)(void *) = p->shutdown_done;
+            p->shutdown_done = NULL;
+            p->rt.ops->shutdown(&p->rt);
+            done(p->shutdown_ctx);
+            return;
+        }
+    }
+    if (pool_in_motion(p))
+        pool_kick(p);
+}
+
+static struct slot *slot_by_pid(struct pool *p, pid_t pid)
+{
+    for (int id = 1; id <= POOL_MAX_INSTANCES; id++)
+        if (p->slots[id].used && p->slots[id].inst.pid == pid)
+            return &p->slots[id];
+    return NULL;
+}
+
+static void on_exit_of(struct pool *p, struct slot *s, int status)
+{
+    struct instance *inst = &s->inst;
+    char how[64];
+    if (WIFEXITED(status))
+        snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+    else
+        snprintf(how, sizeof(how), "signal %d", WTERMSIG(status));
+    p->rt.ops->release(&p->rt, inst);
+    inst->pid = 0;
+    if (s->remove) {
+        log_info("pool: %s stopped (%s)", inst->name, how);
+        inst->state = INSTANCE_STOPPED;
+        return;
+    }
+    if (s->restart_pending) {
+        s->restart_pending = 0;
+        inst->restarts++;
+        p->restarts_total++;
+        log_info("pool: %s restarting (%s)", inst->name, how);
+        slot_spawn(p, s);
+        return;
+    }
+    /* A crash: back off 100 ms, 200 ms, ... up to 30 s, then try again. */
+    inst->crash_streak++;
+    int64_t backoff_ms = POOL_BACKOFF_FIRST_MS;
+    for (unsigned i = 1; i < inst->crash_streak && backoff_ms < POOL_BACKOFF_MAX_MS; i++)
+        backoff_ms *= 2;
+    if (backoff_ms > POOL_BACKOFF_MAX_MS)
+        backoff_ms = POOL_BACKOFF_MAX_MS;
+    inst->next_restart_mono_us = mono_us() + backoff_ms * 1000;
+    inst->state = INSTANCE_FAILED;
+    probe_close(s);
+    log_warn("pool: %s died (%s); restarting in %lld ms", inst->name, how,
+             (long long)backoff_ms);
+}
+
+static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct pool *p = arg;
+    (void)sig;
+    (void)what;
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct slot *s = slot_by_pid(p, pid);
+        if (s)
+            on_exit_of(p, s, status);
+    }
+    pool_kick(p);
+}
+
+/* A manager that crashed leaves its instances running (fail-static: they
+ * keep serving). The next one finds them by their pid files and stops them
+ * before starting its own. */
+static void pool_remove_leftovers(struct pool *p)
+{
+    DIR *d = opendir(p->cfg->state_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    size_t plen = strlen(p->cfg->prefix);
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < plen + 5 || strncmp(e->d_name, p->cfg->prefix, plen) != 0 ||
+            strcmp(e->d_name + n - 4, ".pid") != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", p->cfg->state_dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        int pid = 0;
+        if (f) {
+            if (fscanf(f, "%d", &pid) != 1)
+                pid = 0;
+            fclose(f);
+        }
+        char exe[64], target[1024];
+        snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+        ssize_t tl = pid > 1 ? readlink(exe, target, sizeof(target) - 1) : -1;
+        if (tl > 0) {
+            target[tl] = '\0';
+            const char *base = strrchr(target, '/');
+            base = base ? base + 1 : target;
+            if (strncmp(base, "proxyd", 6) == 0) {
+                log_info("pool: stopping proxyd pid %d left by an earlier run (%s)", pid,
+                         e->d_name);
+                kill(pid, SIGKILL);
+                for (int i = 0; i < 100 && kill(pid, 0) == 0; i++) {
+                    waitpid(pid, NULL, WNOHANG);
+                    usleep(10000);
+                }
+            }
+        }
+        unlink(path);
+    }
+    closedir(d);
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *q = tmp + 1; *q; q++) {
+        if (*q == '/') {
+            *q = '\0';
+            mkdir(tmp, 0755);
+            *q = '/';
+        }
+    }
+    return mkdir(tmp, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
+                      const struct runtime_ops *ops, char *err, size_t errlen)
+{
+    if (mkdir_p(cfg->state_dir) < 0) {
+        snprintf(err, errlen, "cannot create state dir %s: %s", cfg->state_dir, strerror(errno));
+        return NULL;
+    }
+    struct pool *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->base = base;
+    p->cfg = cfg;
+    p->rt.ops = ops;
+    p->rt.cfg = cfg;
+    p->tick = evtimer_new(base, tick_cb, p);
+    p->sigchld = evsignal_new(base, SIGCHLD, sigchld_cb, p);
+    p->ready_hist = histogram_new();
+    if (!p->tick || !p->sigchld || !p->ready_hist || evsignal_add(p->sigchld, NULL) < 0) {
+        snprintf(err, errlen, "out of memory");
+        pool_free(p);
+        return NULL;
+    }
+    pool_remove_leftovers(p);
+    if (ops->init(&p->rt, err, errlen) < 0) {
+        pool_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void pool_free(struct pool *p)
+{
+    if (!p)
+        return;
+    for (int id = 1; id <= POOL_MAX_INSTANCES; id++)
+        if (p->slots[id].used)
+            probe_close(&p->slots[id]);
+    if (p->tick)
+        event_free(p->tick);
+    if (p->sigchld)
+        event_free(p->sigchld);
+    histogram_free(p->ready_hist);
+    free(p);
+}
+
+static void apply_desired(struct pool *p)
+{
+    for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
+        struct slot *s = &p->slots[id];
+        if (id <= p->desired && !s->used)
+            slot_open(p, id);
+        else if (id <= p->desired && s->used && s->remove) {
+            /* Asked back while draining: let it finish, then respawn. */
+            s->remove = 0;
+            s->restart_pending = 1;
+        } else if (id > p->desired && s->used && !s->remove)
+            slot_drain(p, s);
+    }
+    pool_kick(p);
+}
+
+int pool_scale(struct pool *p, int n, pool_done_cb done, void *ctx, char *err, size_t errlen)
+{
+    if (p->stopping) {
+        snprintf(err, errlen, "the manager is shutting down");
+        return POOL_ERR_STOPPING;
+    }
+    if (n < 1 || n > POOL_MAX_INSTANCES) {
+        snprintf(err, errlen, "replicas must be an integer from 1 to %d", POOL_MAX_INSTANCES);
+        return POOL_ERR_RANGE;
+    }
+    if (p->change.kind != CHANGE_NONE) {
+        snprintf(err, errlen, "another change of the pool is in progress; try again when it ends");
+        return POOL_ERR_BUSY;
+    }
+    log_info("pool: scaling from %d to %d", p->desired, n);
+    p->desired = n;
+    p->change.kind = CHANGE_SCALE;
+    p->change.target = n;
+    p->change.started_us = mono_us();
+    p->change.done = done;
+    p->change.ctx = ctx;
+    apply_desired(p);
+    return 0;
+}
+
+int pool_restart(struct pool *p, int id, pool_done_cb done, void *ctx, char *err, size_t errlen)
+{
+    if (p->stopping) {
+        snprintf(err, errlen, "the manager is shutting down");
+        return POOL_ERR_STOPPING;
+    }
+    if (id < 1 || id > POOL_MAX_INSTANCES || !p->slots[id].used || p->slots[id].remove) {
+        snprintf(err, errlen, "no instance with id %d", id);
+        return POOL_ERR_RANGE;
+    }
+    if (p->change.kind != CHANGE_NONE) {
+        snprintf(err, errlen, "another change of the pool is in progress; try again when it ends");
+        return POOL_ERR_BUSY;
+    }
+    struct slot *s = &p->slots[id];
+    p->change.kind = CHANGE_RESTART;
+    p->change.target = id;
+    p->change.started_us = mono_us();
+    p->change.done = done;
+    p->change.ctx = ctx;
+    log_info("pool: restarting %s", s->inst.name);
+    if (s->inst.pid > 0) {
+        s->restart_pending = 1;
+        s->inst.state = INSTANCE_DRAINING;
+        s->deadline_us = mono_us() + (int64_t)p->cfg->drain_timeout_ms * 1000;
+        probe_close(s);
+        p->rt.ops->stop(&p->rt, &s->inst);
+    } else {
+        s->inst.restarts++;
+        p->restarts_total++;
+        slot_spawn(p, s);
+    }
+    pool_kick(p);
+    return 0;
+}
+
+void pool_shutdown(struct pool *p, void (*done)(void *ctx), void *ctx)
+{
+    p->stopping = 1;
+    p->shutdown_done = done;
+    p->shutdown_ctx = ctx;
+    if (p->change.kind != CHANGE_NONE)
+        change_finish(p, 0, "the manager is shutting down");
+    p->desired = 0;
+    for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
+        struct slot *s = &p->slots[id];
+        s->restart_pending = 0;
+        if (s->used && !s->remove)
+            slot_drain(p, s);
+    }
+    pool_kick(p);
+}
+
+const char *pool_runtime_name(const struct pool *p)
+{
+    return p->rt.ops->name;
+}
+
+int pool_desired(const struct pool *p)
+{
+    return p->desired;
+}
+
+size_t pool_ready_count(const struct pool *p)
+{
+    return pool_count_state(p, INSTANCE_READY);
+}
+
+int pool_busy(const struct pool *p)
+{
+    return p->change.kind != CHANGE_NONE;
+}
+
+const struct instance *pool_instance(const struct pool *p, int id)
+{
+    if (id < 1 || id > POOL_MAX_INSTANCES || !p->slots[id].used)
+        return NULL;
+    return &p->slots[id].inst;
+}
+
+size_t pool_list(const struct pool *p, const struct instance **out, size_t max)
+{
+    size_t n = 0;
+    for (int id = 1; id <= POOL_MAX_INSTANCES && n < max; id++)
+        if (p->slots[id].used)
+            out[n++] = &p->slots[id].inst;
+    return n;
+}
+
+size_t pool_count_state(const struct pool *p, enum instance_state st)
+{
+    size_t n = 0;
+    for (int id = 1; id <= POOL_MAX_INSTANCES; id++)
+        if (p->slots[id].used && p->slots[id].inst.state == st)
+            n++;
+    return n;
+}
+
+uint64_t pool_restarts_total(const struct pool *p)
+{
+    return p->restarts_total;
+}
+
+const struct histogram *pool_ready_histogram(const struct pool *p)
+{
+    return p->ready_hist;
+}

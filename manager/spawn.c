@@ -1,0 +1,45 @@
+/* Starting proxyd children: argument vectors and the child-side setup
+ * shared by the process and container runtimes. */
+#include "spawn.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+size_t spawn_proxyd_argv(const struct manager_config *cfg, const char *const *fixed,
+                         size_t nfixed, char **argv, size_t max)
+{
+    size_t n = 0;
+    argv[n++] = (char *)cfg->proxyd_path;
+    for (size_t i = 0; i < nfixed && n + 1 < max; i++)
+        argv[n++] = (char *)fixed[i];
+    for (size_t i = 0; i < cfg->nproxy_args && n + 1 < max; i++)
+        argv[n++] = cfg->proxy_args[i];
+    argv[n] = NULL;
+    return n;
+}
+
+void spawn_child_prepare(const char *log_path)
+{
+    setsid();
+    /* The manager ignores or handles these; the child starts clean. */
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0)
+        dup2(null, 0);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+    }
+    /* Close everything else the manager had open (listeners, netlink). */
+    close_range(3, ~0u, 0);
+}

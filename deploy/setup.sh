@@ -23,6 +23,7 @@ PACKAGES=(
     squid                      # Squid 5: the paper's proxy, bench/ peer and pool worker
     apache2-utils              # ab, the benchmark client
     curl                       # integration tests
+    jq                         # integration tests read JSON (/stats, the REST API)
     iproute2                   # ip netns, veth (testbed, tests)
     iptables                   # testbed, intercept-mode tests
     stress                     # the paper's CPU load

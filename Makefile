@@ -8,6 +8,7 @@
 #   make demo       build, then run proxyd before a local nginx: a MISS, then a HIT
 
 BUILD    ?= build
+.DEFAULT_GOAL := all
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
@@ -23,7 +24,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS))
 CFLAGS     += $(PKG_CFLAGS)
 
-PROGRAMS := proxyd
+PROGRAMS := proxyd manager ppctl
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
@@ -66,7 +67,7 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tools/%: tests/tools/%.c $(COMMON_LIB)
+$(BUILD)/tools/%: tests/tools/%.c $(PROGRAM_LIBS) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 

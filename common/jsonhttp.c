@@ -109,9 +109,7 @@ void jsonhttp_send_error(struct evhttp_request *req, int status, const char *fmt
     sanitize_utf8(message);
 
     cJSON *root = cJSON_CreateObject();
-    cJSON *error = cJSON_AddObjectToObject(root, "error");
-    if (error == NULL || cJSON_AddNumberToObject(error, "status", status) == NULL ||
-        cJSON_AddStringToObject(error, "message", message) == NULL) {
+    if (root == NULL || cJSON_AddStringToObject(root, "error", message) == NULL) {
         cJSON_Delete(root);
         send_out_of_memory(req);
         return;

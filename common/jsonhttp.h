@@ -1,8 +1,9 @@
 /* JSON REST helpers over libevent's evhttp and cJSON, shared by proxyd's
  * admin endpoint, the manager's REST API and the balancer's admin API: one
- * way to send JSON, one error format for the whole project
- *   {"error": {"status": 400, "message": "..."}}
- * bounded JSON request bodies, method checks and Prometheus replies. */
+ * way to send JSON, one error format for the whole project (issue 3)
+ *   {"error": "one clear sentence"}
+ * with the status on the status line, bounded JSON request bodies, method
+ * checks and Prometheus replies. */
 #ifndef PP_JSONHTTP_H
 #define PP_JSONHTTP_H
 
@@ -25,7 +26,9 @@ struct evbuffer;
  * serialize (no memory) replies 500 instead and returns -1. */
 int jsonhttp_send(struct evhttp_request *req, int status, const struct cJSON *json);
 
-/* Replies status with {"error": {"status": status, "message": "..."}}. */
+/* Replies status with {"error": "message"}; the message is one sentence
+ * (no trailing period needed), cut at 511 bytes, bytes that are not UTF-8
+ * replaced by '?'. */
 void jsonhttp_send_error(struct evhttp_request *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

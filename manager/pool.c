@@ -147,8 +147,8 @@ static void slot_open(struct pool *p, int id)
     s->pool = p;
     s->inst.id = id;
     snprintf(s->inst.name, sizeof(s->inst.name), "%s%d", p->cfg->prefix, id);
-    snprintf(s->inst.log_path, sizeof(s->inst.log_path), "%s/%s.log", p->cfg->state_dir,
-             s->inst.name);
+    snprintf(s->inst.log_path, sizeof(s->inst.log_path), "%s/%s%d.log", p->cfg->state_dir,
+             p->cfg->prefix, id);
     slot_spawn(p, s);
 }
 

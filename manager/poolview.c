@@ -1,0 +1,117 @@
+/* The pool as the REST API shows it: JSON documents for GET /v1/pool and
+ * /v1/pool/instances/{id} (the field list issue 3 fixes, later issues extend),
+ * and the pool's samples for /metrics. Everything is read through pool.h at
+ * the moment of the request; nothing is cached. */
+#include "poolview.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include <cJSON.h>
+
+#include "addr.h"
+#include "histogram.h"
+#include "instance.h"
+#include "pool.h"
+#include "prom.h"
+
+/* Every instance state, for /metrics: the enum's last value plus one. */
+#define POOLVIEW_NSTATES (INSTANCE_FAILED + 1)
+
+/* "2026-11-25T15:04:05.123Z" */
+static void format_rfc3339(int64_t ms, char *out, size_t outlen)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char date[32];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, outlen, "%s.%03dZ", date, (int)(ms % 1000));
+}
+
+static cJSON *add_address(cJSON *o, const char *name, const struct addr *a)
+{
+    if (a->len == 0 || (a->ss.ss_family != AF_INET && a->ss.ss_family != AF_INET6))
+        return cJSON_AddNullToObject(o, name);
+    char text[ADDR_STRLEN];
+    addr_format(a, text, sizeof(text));
+    return cJSON_AddStringToObject(o, name, text);
+}
+
+struct cJSON *poolview_instance_json(const struct instance *in)
+{
+    char started[48];
+    cJSON *o = cJSON_CreateObject();
+    int ok = o != NULL;
+    ok = ok && cJSON_AddNumberToObject(o, "id", in->id) != NULL;
+    ok = ok && cJSON_AddStringToObject(o, "name", in->name) != NULL;
+    ok = ok && cJSON_AddStringToObject(o, "state", instance_state_name(in->state)) != NULL;
+    ok = ok && add_address(o, "address", &in->address) != NULL;
+    ok = ok && add_address(o, "admin", &in->admin) != NULL;
+    if (in->pid > 0)
+        ok = ok && cJSON_AddNumberToObject(o, "pid", in->pid) != NULL;
+    else
+        ok = ok && cJSON_AddNullToObject(o, "pid") != NULL;
+    if (in->started_at_ms > 0) {
+        format_rfc3339(in->started_at_ms, started, sizeof(started));
+        ok = ok && cJSON_AddStringToObject(o, "started_at", started) != NULL;
+    } else {
+        ok = ok && cJSON_AddNullToObject(o, "started_at") != NULL;
+    }
+    if (in->ready_ms >= 0)
+        ok = ok && cJSON_AddNumberToObject(o, "ready_ms", (double)in->ready_ms) != NULL;
+    else
+        ok = ok && cJSON_AddNullToObject(o, "ready_ms") != NULL;
+    ok = ok && cJSON_AddNumberToObject(o, "restarts", in->restarts) != NULL;
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+struct cJSON *poolview_json(const struct pool *p)
+{
+    const struct instance *list[POOL_MAX_INSTANCES];
+    size_t n = pool_list(p, list, POOL_MAX_INSTANCES);
+    cJSON *o = cJSON_CreateObject();
+    int ok = o != NULL;
+    ok = ok && cJSON_AddStringToObject(o, "runtime", pool_runtime_name(p)) != NULL;
+    ok = ok && cJSON_AddNumberToObject(o, "replicas", pool_desired(p)) != NULL;
+    ok = ok && cJSON_AddNumberToObject(o, "ready", (double)pool_ready_count(p)) != NULL;
+    cJSON *arr = ok ? cJSON_AddArrayToObject(o, "instances") : NULL;
+    ok = arr != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        cJSON *in = poolview_instance_json(list[i]);
+        ok = in != NULL && cJSON_AddItemToArray(arr, in);
+        if (!ok)
+            cJSON_Delete(in);
+    }
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+void poolview_prom(const struct pool *p, struct prom *out)
+{
+    prom_gauge(out, "manager_replicas_desired", "Instances the pool is asked to run.", NULL, 0,
+               pool_desired(p));
+    prom_gauge(out, "manager_replicas_ready", "Instances answering their health check.", NULL, 0,
+               (double)pool_ready_count(p));
+    prom_family(out, "manager_instances", PROM_GAUGE, "Instances by state.");
+    for (int s = 0; s < POOLVIEW_NSTATES; s++) {
+        struct prom_label l = {"state", instance_state_name((enum instance_state)s)};
+        prom_sample(out, "manager_instances", &l, 1,
+                    (double)pool_count_state(p, (enum instance_state)s));
+    }
+    prom_counter(out, "manager_restarts_total",
+                 "Instance restarts, after crashes and when asked through the API.", NULL, 0,
+                 (double)pool_restarts_total(p));
+    const struct histogram *h = pool_ready_histogram(p);
+    if (h != NULL)
+        prom_histogram(out, "manager_instance_ready_seconds",
+                       "Instantiation time: from spawn to the first healthy answer.", NULL, 0, h,
+                       prom_latency_bounds_s, prom_latency_nbounds);
+}

@@ -1,0 +1,26 @@
+/* What the REST API shows of the pool: the JSON documents of GET /v1/pool
+ * and GET /v1/pool/instances/{id}, and the pool's Prometheus samples for
+ * /metrics. Reads the pool through pool.h only; api.c serves them. */
+#ifndef PP_POOLVIEW_H
+#define PP_POOLVIEW_H
+
+struct cJSON;
+struct instance;
+struct pool;
+struct prom;
+
+/* {"runtime", "replicas" (desired), "ready", "instances": [...]}, or NULL
+ * when out of memory. The caller cJSON_Deletes it. */
+struct cJSON *poolview_json(const struct pool *p);
+
+/* {"id", "name", "state", "address" and "admin" ("IP:PORT", null before the
+ * first spawn), "pid" (null when not running), "started_at" (RFC 3339 UTC,
+ * null before the first spawn), "ready_ms" (null until ready), "restarts"},
+ * or NULL when out of memory. */
+struct cJSON *poolview_instance_json(const struct instance *in);
+
+/* Desired and ready replicas, instances by state, restarts, and the
+ * instantiation-time histogram (seconds). */
+void poolview_prom(const struct pool *p, struct prom *out);
+
+#endif

@@ -1,0 +1,286 @@
+/* ppctl: the manager's command-line client. Parses the options and the
+ * command (status, scale N, restart ID), makes one REST call through
+ * apicall, and prints the reply as a table (table.c) or as the API's JSON.
+ * Exit status: 0 done, 1 refused or failed, 2 usage, 3 API unreachable. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "apicall.h"
+#include "http1.h"
+#include "options.h"
+#include "table.h"
+
+#define VERSION "0.1.0"
+
+enum { EXIT_DONE = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+
+/* Largest token file read: the manager takes tokens up to 4096 bytes. */
+#define PPCTL_TOKEN_MAX 4096
+/* Longest --timeout: a day is past any scale. */
+#define PPCTL_TIMEOUT_MAX_S 86400
+
+struct ppctl_config {
+    struct apicall_target api;
+    int json;
+    char token_file[512];
+    int timeout_ms;
+};
+
+static void ppctl_config_defaults(struct ppctl_config *cfg)
+{
+    char err[128];
+    memset(cfg, 0, sizeof(*cfg));
+    apicall_parse_url("http://127.0.0.1:9090", &cfg->api, err, sizeof(err));
+    cfg->timeout_ms = 60 * 1000; /* scaling to 32 containers takes seconds, not minutes */
+}
+
+static int set_api(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppctl_config *c = cfg;
+    return apicall_parse_url(v, &c->api, err, errlen);
+}
+
+static int set_json(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppctl_config *c = cfg;
+    c->json = 1;
+    return 0;
+}
+
+static int set_token_file(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppctl_config *c = cfg;
+    if (v[0] == '\0' || strlen(v) >= sizeof(c->token_file)) {
+        snprintf(err, errlen, "path empty or longer than %zu bytes", sizeof(c->token_file) - 1);
+        return -1;
+    }
+    snprintf(c->token_file, sizeof(c->token_file), "%s", v);
+    return 0;
+}
+
+static int set_timeout(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppctl_config *c = cfg;
+    char *end;
+    errno = 0;
+    double s = strtod(v, &end);
+    if (errno != 0 || end == v || *end != '\0' || !(s > 0) || s > PPCTL_TIMEOUT_MAX_S) {
+        snprintf(err, errlen, "is seconds above 0 and at most %d, not '%s'", PPCTL_TIMEOUT_MAX_S,
+                 v);
+        return -1;
+    }
+    c->timeout_ms = (int)(s * 1000 + 0.5);
+    if (c->timeout_ms == 0)
+        c->timeout_ms = 1;
+    return 0;
+}
+
+static const struct option_def option_defs[] = {
+    {"api", "URL", "the manager's REST API", "http://127.0.0.1:9090", set_api},
+    {"json", NULL, "print the API's JSON reply as it is instead of a table", NULL, set_json},
+    {"token-file", "FILE",
+     "send the bearer token in FILE (trailing newline stripped) with each request; a manager "
+     "started with --token-file needs it for scale and restart",
+     NULL, set_token_file},
+    {"timeout", "SECONDS",
+     "give up waiting for the API's answer after this long (scale answers once every "
+     "instance is ready)",
+     "60", set_timeout},
+};
+
+static const struct options_spec spec = {
+    .program = "ppctl",
+    .version = VERSION,
+    .synopsis = "Usage: ppctl [OPTIONS] status | scale N | restart ID\n"
+                "Shows and changes the manager's proxy pool through its REST API.\n",
+    .epilog = "Commands:\n"
+              "  status       one row per instance (ID NAME STATE ADDRESS PID READY_MS\n"
+              "               RESTARTS), then how many replicas are ready\n"
+              "  scale N      scale the pool to N instances (1 to 32); answers when all are\n"
+              "               ready, with the new pool\n"
+              "  restart ID   stop instance ID and start it again in the same slot\n"
+              "Options go before the command.\n\n"
+              "Exit status: 0 done; 1 the API refused or the change failed (its reason on\n"
+              "stderr); 2 usage error; 3 the API could not be reached or did not answer\n"
+              "within --timeout.\n\n"
+              "Example:\n"
+              "  ppctl scale 8 && ppctl --json status\n",
+    .defs = option_defs,
+    .ndefs = sizeof(option_defs) / sizeof(option_defs[0]),
+    .positional = 1,
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ppctl: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see ppctl --help)\n");
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+/* A whole decimal number that fits an int. */
+static int parse_int(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < INT_MIN || v > INT_MAX)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* The token in path, trailing newline stripped, into token (PPCTL_TOKEN_MAX
+ * + 1 bytes). */
+static int read_token(const char *path, char *token, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t len = 0;
+    ssize_t n;
+    while (len <= PPCTL_TOKEN_MAX && ((n = read(fd, token + len, PPCTL_TOKEN_MAX + 1 - len)) > 0 ||
+                                      (n < 0 && errno == EINTR)))
+        if (n > 0)
+            len += (size_t)n;
+    int read_errno = n < 0 ? errno : 0;
+    close(fd);
+    if (read_errno != 0) {
+        snprintf(err, errlen, "cannot read token file %s: %s", path, strerror(read_errno));
+        return -1;
+    }
+    if (len > PPCTL_TOKEN_MAX) {
+        snprintf(err, errlen, "token file %s is larger than %d bytes", path, PPCTL_TOKEN_MAX);
+        return -1;
+    }
+    while (len > 0 && (token[len - 1] == '\n' || token[len - 1] == '\r'))
+        len--;
+    token[len] = '\0';
+    if (len == 0 || strpbrk(token, "\r\n") != NULL) {
+        snprintf(err, errlen, "token file %s is empty or holds more than one line", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The API's {"error": "..."} sentence, or the status line when the body is
+ * not one. */
+static void print_api_error(const struct apicall_reply *r)
+{
+    cJSON *j = cJSON_ParseWithLength(r->body, r->len);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if (cJSON_IsString(e))
+        fprintf(stderr, "ppctl: %s\n", e->valuestring);
+    else
+        fprintf(stderr, "ppctl: the API answered %d %s\n", r->status, http1_reason(r->status));
+    cJSON_Delete(j);
+}
+
+static int print_reply(const struct ppctl_config *cfg, const struct apicall_reply *r,
+                       int is_instance)
+{
+    if (cfg->json) {
+        fwrite(r->body, 1, r->len, stdout);
+        if (r->len == 0 || r->body[r->len - 1] != '\n')
+            fputc('\n', stdout);
+        return EXIT_DONE;
+    }
+    cJSON *j = cJSON_ParseWithLength(r->body, r->len);
+    int rc = j == NULL     ? -1
+             : is_instance ? table_print_instance(stdout, j)
+                           : table_print_pool(stdout, j);
+    cJSON_Delete(j);
+    if (rc < 0) {
+        fprintf(stderr, "ppctl: the API's reply is not the %s document ppctl knows\n",
+                is_instance ? "instance" : "pool");
+        return EXIT_REFUSED;
+    }
+    return EXIT_DONE;
+}
+
+int main(int argc, char **argv)
+{
+    static struct ppctl_config cfg;
+    static char token[PPCTL_TOKEN_MAX + 1];
+    char err[768];
+    int first = 0;
+    ppctl_config_defaults(&cfg);
+    int rc = options_load(&spec, &cfg, argc, argv, &first, err, sizeof(err));
+    if (rc == 1)
+        return EXIT_DONE;
+    if (rc < 0) {
+        fprintf(stderr, "ppctl: %s\n", err);
+        return EXIT_USAGE;
+    }
+
+    int nargs = argc - first;
+    char **args = argv + first;
+    if (nargs == 0)
+        return usage_error("a command is needed: status, scale N or restart ID");
+    const char *method, *body = NULL;
+    char path[64], body_buf[64];
+    int is_write = 1, is_instance = 0, n;
+    if (strcmp(args[0], "status") == 0) {
+        if (nargs != 1)
+            return usage_error("status takes no arguments, not '%s'", args[1]);
+        method = "GET";
+        snprintf(path, sizeof(path), "/v1/pool");
+        is_write = 0;
+    } else if (strcmp(args[0], "scale") == 0) {
+        if (nargs != 2)
+            return usage_error("scale takes one argument, the number of replicas");
+        if (parse_int(args[1], &n) < 0)
+            return usage_error("scale takes a whole number of replicas, not '%s'", args[1]);
+        method = "PUT";
+        snprintf(path, sizeof(path), "/v1/pool");
+        snprintf(body_buf, sizeof(body_buf), "{\"replicas\": %d}", n);
+        body = body_buf;
+    } else if (strcmp(args[0], "restart") == 0) {
+        if (nargs != 2)
+            return usage_error("restart takes one argument, the instance id");
+        if (parse_int(args[1], &n) < 0 || n < 1)
+            return usage_error("restart takes an instance id (a number from 1), not '%s'", args[1]);
+        method = "POST";
+        snprintf(path, sizeof(path), "/v1/pool/instances/%d/restart", n);
+        is_instance = 1;
+    } else {
+        return usage_error("unknown command '%s': status, scale N or restart ID", args[0]);
+    }
+
+    if (cfg.token_file[0] != '\0' && read_token(cfg.token_file, token, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ppctl: %s\n", err);
+        return EXIT_USAGE;
+    }
+    struct apicall_reply r;
+    rc = apicall_run(&cfg.api, method, path, body, token[0] != '\0' ? token : NULL, cfg.timeout_ms,
+                     &r, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "ppctl: %s%s\n", err,
+                rc == -2 && is_write ? "; the change may still be running (see ppctl status)" : "");
+        return EXIT_UNREACHABLE;
+    }
+    int code;
+    if (r.status != 200) {
+        print_api_error(&r);
+        code = EXIT_REFUSED;
+    } else {
+        code = print_reply(&cfg, &r, is_instance);
+    }
+    apicall_reply_free(&r);
+    return code;
+}

@@ -83,7 +83,6 @@ struct api_wait;
 
 struct api {
     unsigned magic;
-    struct event_base *base;
     struct evhttp *http;
     struct pool *pool;
     int port;
@@ -119,15 +118,17 @@ struct route_match {
  * leading zero ("07", "+7", "7a", "33"). */
 static int parse_id(const char *s, size_t len)
 {
-    if (len == 0 || len > 2 || s[0] == '0')
+    if (len == 0 || s[0] == '0')
         return 0;
     int id = 0;
     for (size_t i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
             return 0;
         id = id * 10 + (s[i] - '0');
+        if (id > POOL_MAX_INSTANCES)
+            return 0;
     }
-    return id <= POOL_MAX_INSTANCES ? id : 0;
+    return id;
 }
 
 static void route_path(const char *path, struct route_match *m)
@@ -261,6 +262,16 @@ static const char *json_kind(const cJSON *j)
     return "not a number";
 }
 
+/* The shortest text that reads back as d: 2.5, not 2.5000000000000000. */
+static void format_number(double d, char *out, size_t outlen)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, outlen, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
+            return;
+    }
+}
+
 /* {"replicas": N}: exactly that field, a whole number (2 and 2.0 alike, as
  * JSON has one number type) from 1 to POOL_MAX_INSTANCES. */
 static int parse_scale(const cJSON *body, int *replicas, char *why, size_t whylen)
@@ -295,8 +306,10 @@ static int parse_scale(const cJSON *body, int *replicas, char *why, size_t whyle
     }
     double d = r->valuedouble;
     if (!isfinite(d) || d != floor(d) || d < 1 || d > POOL_MAX_INSTANCES) {
-        snprintf(why, whylen, "replicas must be an integer from 1 to %d, not %.17g",
-                 POOL_MAX_INSTANCES, d);
+        char num[32];
+        format_number(d, num, sizeof(num));
+        snprintf(why, whylen, "replicas must be an integer from 1 to %d, not %s",
+                 POOL_MAX_INSTANCES, num);
         return -1;
     }
     *replicas = (int)d;
@@ -685,7 +698,6 @@ struct api *api_new(struct event_base *base, struct pool *pool, const struct man
         return NULL;
     }
     a->magic = API_MAGIC;
-    a->base = base;
     a->pool = pool;
     if (cfg->token_file[0] != '\0' && load_token(a, cfg->token_file, err, errlen) < 0)
         goto fail;

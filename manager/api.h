@@ -26,9 +26,10 @@ struct api;
 struct api *api_new(struct event_base *base, struct pool *pool, const struct manager_config *cfg,
                     char *err, size_t errlen);
 
-/* Closes the listener and every connection. A change still running in the
- * pool keeps a small record the pool's done callback frees when it fires, so
- * the pool may finish (or abandon with done(ok = 0)) its change after this. */
+/* Closes the listener and every connection (clients waiting for a change
+ * see the connection close). A change still running keeps a small record
+ * that the pool's done callback frees: the pool must call done once for each
+ * change it accepted, even after this (pool.c does, with ok = 0 on shutdown). */
 void api_free(struct api *a);
 
 /* From now on writes get 503 and /healthz answers 503 "stopping"; changes

@@ -289,7 +289,8 @@ fail:
 }
 
 int netdev_veth_add(struct netdev *nd, const char *host_name, int bridge_ifindex,
-                    const char *peer_name, pid_t peer_pid, char *err, size_t errlen)
+                    const char *peer_name, pid_t peer_pid, struct in_addr peer_ip, char *err,
+                    size_t errlen)
 {
     struct rtnl_link *link = rtnl_link_veth_alloc();
     if (!link) {
@@ -297,6 +298,17 @@ int netdev_veth_add(struct netdev *nd, const char *host_name, int bridge_ifindex
         return -1;
     }
     struct rtnl_link *peer = rtnl_link_veth_get_peer(link);
+    /* The peer's MAC follows from its address (02:70 and the four address
+     * bytes): an instance started again in a slot gets the MAC it had, so
+     * neighbour entries the host kept for that address stay right instead of
+     * black-holing the new instance for seconds until they expire. */
+    unsigned char mac[6] = {0x02, 0x70};
+    memcpy(mac + 2, &peer_ip.s_addr, 4);
+    struct nl_addr *lladdr = nl_addr_build(AF_LLC, mac, sizeof(mac));
+    if (lladdr) {
+        rtnl_link_set_addr(peer, lladdr);
+        nl_addr_put(lladdr);
+    }
     rtnl_link_set_name(link, host_name);
     rtnl_link_set_master(link, bridge_ifindex);
     rtnl_link_set_flags(link, IFF_UP);

@@ -34,7 +34,8 @@ int netdev_bridge_ensure(struct netdev *nd, const char *name, struct in_addr add
  * up; peer_name in the network namespace of peer_pid, down (bring it up
  * from there). One request. */
 int netdev_veth_add(struct netdev *nd, const char *host_name, int bridge_ifindex,
-                    const char *peer_name, pid_t peer_pid, char *err, size_t errlen);
+                    const char *peer_name, pid_t peer_pid, struct in_addr peer_ip, char *err,
+                    size_t errlen);
 /* The interface index of name, or -1. */
 int netdev_link_index(struct netdev *nd, const char *name, char *err, size_t errlen);
 int netdev_link_up(struct netdev *nd, int ifindex, char *err, size_t errlen);

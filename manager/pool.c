@@ -405,6 +405,21 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
     pool_kick(p);
 }
 
+/* Alive and not a zombie (an orphan's zombie waits for init to reap it). */
+static int process_alive(int pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')'); /* the state follows "(comm)" */
+    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
 /* A manager that crashed leaves its instances running (fail-static: they
  * keep serving). The next one finds them by their pid files and stops them
  * before starting its own. */
@@ -440,10 +455,8 @@ static void pool_remove_leftovers(struct pool *p)
                 log_info("pool: stopping proxyd pid %d left by an earlier run (%s)", pid,
                          e->d_name);
                 kill(pid, SIGKILL);
-                for (int i = 0; i < 100 && kill(pid, 0) == 0; i++) {
-                    waitpid(pid, NULL, WNOHANG);
+                for (int i = 0; i < 100 && process_alive(pid); i++)
                     usleep(10000);
-                }
             }
         }
         unlink(path);

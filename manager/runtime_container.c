@@ -392,8 +392,8 @@ static int container_spawn(struct runtime *rt, struct instance *inst, char *err,
     if (cgroup_add_pid(&cr->cg, c->cgroup, pid, err, errlen) < 0)
         goto fail;
     t_join = now_us();
-    if (netdev_veth_add(cr->nd, c->veth, cr->bridge_ifindex, CONTAINER_IFNAME, pid, err, errlen) <
-        0)
+    if (netdev_veth_add(cr->nd, c->veth, cr->bridge_ifindex, CONTAINER_IFNAME, pid, addr, err,
+                        errlen) < 0)
         goto fail;
     c->has_veth = 1;
     t_veth = now_us();

@@ -106,7 +106,7 @@ static const struct options_spec spec = {
               "               RESTARTS), then how many replicas are ready\n"
               "  scale N      scale the pool to N instances (1 to 32); answers when all are\n"
               "               ready, with the new pool\n"
-              "  restart ID   stop instance ID and start it again in the same slot\n"
+              "  restart ID   stop instance ID and start it again in the same slot\n\n"
               "Options go before the command.\n\n"
               "Exit status: 0 done; 1 the API refused or the change failed (its reason on\n"
               "stderr); 2 usage error; 3 the API could not be reached or did not answer\n"

@@ -663,6 +663,9 @@ START_TEST(test_api_put_non_integer_replicas_is_400)
 {
     start(NULL);
     assert_put_refused("{\"replicas\": 2.5}", 400, "integer from 1 to 32, not 2.5");
+    struct reply r = request(EVHTTP_REQ_PUT, "/v1/pool", "{\"replicas\": 0.1}");
+    ck_assert_str_eq(r.body, "{\"error\":\"replicas must be an integer from 1 to 32, not 0.1\"}\n");
+    free(r.body);
     assert_put_refused("{\"replicas\": \"2\"}", 400, "not a string");
     assert_put_refused("{\"replicas\": true}", 400, "not true");
     assert_put_refused("{\"replicas\": null}", 400, "not null");

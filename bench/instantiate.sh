@@ -5,7 +5,7 @@
 # the time of one PUT /v1/pool that adds 10 instances (the API answers when
 # they are all ready), R replicates, mean +- 95% CI (Student t), per runtime.
 # Beside it, the floor on this machine: the same 10 proxyd started as bare
-# processes, one after another and all at once.
+# processes (fork + exec, probed from C), one after another and all at once.
 #
 # Usage: bench/instantiate.sh [--runtimes process,container] [--replicates R]
 # The container runtime runs inside a network namespace this script creates
@@ -27,7 +27,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ "$R" -ge 2 ] && [ "$R" -le 50 ] || { echo "instantiate: --replicates is 2..50" >&2; exit 2; }
-[ -x "$BIN/manager" ] && [ -x "$BIN/proxyd" ] || { echo "instantiate: run make first" >&2; exit 2; }
+[ -x "$BIN/manager" ] && [ -x "$BIN/proxyd" ] && [ -x "${PP_BUILD:-$repo/build}/tools/rtprobe" ] ||
+    { echo "instantiate: run make first" >&2; exit 2; }
 
 TMP=$(mktemp -d /tmp/pp-instantiate.XXXXXX)
 NS=pp-bench-inst-$$
@@ -60,25 +61,31 @@ stats() {
         }'
 }
 
-healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$1/healthz")" = 200 ]; }
-wait_healthy() {
-    for _ in $(seq 1 2000); do healthy "$1" && return 0; sleep 0.002; done
-    echo "instantiate: $1 never became healthy" >&2; exit 1
-}
-
-floor() { # sequential|parallel: ms for 10 bare proxyd to answer /healthz
-    local mode=$1 base=$((30000 + RANDOM % 20000)) t0 k pids=()
-    t0=$(now_ms)
-    for k in $(seq 1 "$N"); do
-        "$BIN/proxyd" --name f$k --listen 127.0.0.1:$((base + k)) --admin 127.0.0.1:$((base + 100 + k)) \
-            >"$TMP/floor-$k.log" 2>&1 &
-        pids+=($!)
-        [ "$mode" = parallel ] || wait_healthy 127.0.0.1:$((base + 100 + k))
+# floor sequential|parallel: ms for 10 bare proxyd (fork + exec, probed
+# from C by tests/tools/rtprobe with the process runtime) to answer /healthz:
+# one after another (the sum of 10 single starts) or all at once.
+RTPROBE=${PP_BUILD:-$repo/build}/tools/rtprobe
+# probe_ms COUNT: one rtprobe run on fresh ports (tried again on other ports
+# if one was taken); prints the ms until all COUNT answered.
+probe_ms() {
+    local try t
+    for try in 1 2 3; do
+        t=$("$RTPROBE" --runtime process --count "$1" --base-port $((41000 + RANDOM % 8000)) \
+            --state-dir "$TMP/floor" --proxy-arg --cache-mem=16M 2>"$TMP/rtprobe.err" |
+            awk '/^ready / { print $5 }') || true
+        if [ -n "$t" ]; then echo "$t"; return 0; fi
     done
-    for k in $(seq 1 "$N"); do wait_healthy 127.0.0.1:$((base + 100 + k)); done
-    echo $(($(now_ms) - t0))
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    wait "${pids[@]}" 2>/dev/null || true
+    echo "instantiate: rtprobe failed: $(tail -n 3 "$TMP/rtprobe.err")" >&2
+    exit 1
+}
+floor() {
+    local total=0 t k
+    if [ "$1" = parallel ]; then probe_ms "$N"; return; fi
+    for k in $(seq 1 "$N"); do
+        t=$(probe_ms 1)
+        total=$(awk -v a="$total" -v b="$t" 'BEGIN { print a + b }')
+    done
+    echo "$total"
 }
 
 run_manager() { # runtime: prints R times (ms) of PUT 1 -> 11
@@ -87,7 +94,8 @@ run_manager() { # runtime: prints R times (ms) of PUT 1 -> 11
     if [ "$rt" = container ]; then
         ip netns add "$NS"
         ip -n "$NS" link set lo up
-        exec_in=(ip netns exec "$NS")
+        # nsenter, not ip netns exec (which remounts /sys and hides the cgroups)
+        exec_in=(nsenter --net="/run/netns/$NS")
     fi
     "${exec_in[@]}" "$BIN/manager" --runtime "$rt" --replicas 1 --api "127.0.0.1:$api_port" \
         --state-dir "$TMP/state-$rt" --prefix "$prefix" --drain-timeout 5s \

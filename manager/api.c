@@ -265,6 +265,11 @@ static const char *json_kind(const cJSON *j)
 /* The shortest text that reads back as d: 2.5, not 2.5000000000000000. */
 static void format_number(double d, char *out, size_t outlen)
 {
+    /* Whole numbers of a sane size as integers: 50, not 5e+01. */
+    if (d == (double)(long long)d && d > -1e15 && d < 1e15) {
+        snprintf(out, outlen, "%lld", (long long)d);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(out, outlen, "%.*g", prec, d);
         if (strtod(out, NULL) == d)

@@ -5,6 +5,7 @@
  * Chunked bodies are decoded by http1_chunked.c, fields read by
  * http1_fields.c. */
 #include "http1.h"
+#include "http1_internal.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -12,14 +13,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Content-Length and chunked totals stop at INT64_MAX so callers may hold
- * them in off_t or ev_ssize_t without turning a huge value negative. */
-#define HTTP1_MAX_BODY_BYTES ((uint64_t)INT64_MAX)
+const unsigned char http1_tchar_map[256] = {
+    ['0' ... '9'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1,
+    ['%'] = 1,         ['&'] = 1,         ['\''] = 1,        ['*'] = 1, ['+'] = 1, ['-'] = 1,
+    ['.'] = 1,         ['^'] = 1,         ['_'] = 1,         ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
 
-static void err_set(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void err_set(char *err, size_t errlen, const char *fmt, ...)
+void http1_err_set(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0)
         return;
@@ -29,24 +29,13 @@ static void err_set(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+
+/* Content-Length and chunked totals stop at INT64_MAX so callers may hold
+ * them in off_t or ev_ssize_t without turning a huge value negative. */
+#define HTTP1_MAX_BODY_BYTES ((uint64_t)INT64_MAX)
+
 /* tchar (RFC 9110 §5.6.2): the characters of methods, field names and
  * transfer codings. */
-static const unsigned char tchar_map[256] = {
-    ['0' ... '9'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1,
-    ['%'] = 1,         ['&'] = 1,         ['\''] = 1,        ['*'] = 1, ['+'] = 1, ['-'] = 1,
-    ['.'] = 1,         ['^'] = 1,         ['_'] = 1,         ['`'] = 1, ['|'] = 1, ['~'] = 1,
-};
-
-static int is_tchar(unsigned char c)
-{
-    return tchar_map[c];
-}
-
-static int is_ows(unsigned char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 static int is_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
@@ -99,47 +88,47 @@ static int line_next(const char *buf, size_t n, size_t start, size_t *end, size_
 static int field_parse(const char *p, size_t n, struct http1_header *h, char *err, size_t errlen)
 {
     size_t i = 0;
-    if (n > 0 && is_ows((unsigned char)p[0])) {
-        err_set(err, errlen, "header line starts with whitespace (obs-fold)");
+    if (n > 0 && http1_is_ows((unsigned char)p[0])) {
+        http1_err_set(err, errlen, "header line starts with whitespace (obs-fold)");
         return -1;
     }
-    while (i < n && is_tchar((unsigned char)p[i]))
+    while (i < n && http1_is_tchar((unsigned char)p[i]))
         i++;
     if (i == n) {
-        err_set(err, errlen, "header line without a colon");
+        http1_err_set(err, errlen, "header line without a colon");
         return -1;
     }
     if (p[i] != ':') {
         unsigned char c = (unsigned char)p[i];
-        if (is_ows(c))
-            err_set(err, errlen, "whitespace before the colon in a header line");
+        if (http1_is_ows(c))
+            http1_err_set(err, errlen, "whitespace before the colon in a header line");
         else if (c < 0x20 || c == 0x7f)
-            err_set(err, errlen, "%s in a header name", ctl_name(c));
+            http1_err_set(err, errlen, "%s in a header name", ctl_name(c));
         else
-            err_set(err, errlen, "invalid character 0x%02x in a header name", c);
+            http1_err_set(err, errlen, "invalid character 0x%02x in a header name", c);
         return -1;
     }
     if (i == 0) {
-        err_set(err, errlen, "empty header name");
+        http1_err_set(err, errlen, "empty header name");
         return -1;
     }
     h->name.p = p;
     h->name.len = i;
 
     i++;
-    while (i < n && is_ows((unsigned char)p[i]))
+    while (i < n && http1_is_ows((unsigned char)p[i]))
         i++;
     size_t vstart = i;
     for (; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         if (!is_field_char(c)) {
-            err_set(err, errlen, "%s in the value of header %.*s", ctl_name(c), (int)h->name.len,
+            http1_err_set(err, errlen, "%s in the value of header %.*s", ctl_name(c), (int)h->name.len,
                     h->name.p);
             return -1;
         }
     }
     size_t vend = n;
-    while (vend > vstart && is_ows((unsigned char)p[vend - 1]))
+    while (vend > vstart && http1_is_ows((unsigned char)p[vend - 1]))
         vend--;
     h->value.p = p + vstart;
     h->value.len = vend - vstart;
@@ -159,7 +148,7 @@ static int fields_parse(const char *buf, size_t n, size_t pos, const struct http
         int complete = line_next(buf, n, pos, &end, &next);
         if (end - pos > lim->max_line_bytes) {
             *status = 431;
-            err_set(err, errlen, "header line longer than %zu bytes", lim->max_line_bytes);
+            http1_err_set(err, errlen, "header line longer than %zu bytes", lim->max_line_bytes);
             return HTTP1_ERROR;
         }
         if (!complete)
@@ -168,7 +157,7 @@ static int fields_parse(const char *buf, size_t n, size_t pos, const struct http
             return (int)next;
         if (*nheaders >= max_headers) {
             *status = 431;
-            err_set(err, errlen, "more than %zu header lines", max_headers);
+            http1_err_set(err, errlen, "more than %zu header lines", max_headers);
             return HTTP1_ERROR;
         }
         if (field_parse(buf + pos, end - pos, &headers[*nheaders], err, errlen) < 0) {
@@ -186,12 +175,12 @@ static int version_parse(const char *p, size_t n, int *minor, int *status, char 
     if (n != 8 || memcmp(p, "HTTP/", 5) != 0 || !is_digit((unsigned char)p[5]) || p[6] != '.' ||
         !is_digit((unsigned char)p[7])) {
         *status = 400;
-        err_set(err, errlen, "malformed HTTP version");
+        http1_err_set(err, errlen, "malformed HTTP version");
         return -1;
     }
     if (p[5] != '1' || (p[7] != '0' && p[7] != '1')) {
         *status = 505;
-        err_set(err, errlen, "unsupported version %.8s", p);
+        http1_err_set(err, errlen, "unsupported version %.8s", p);
         return -1;
     }
     *minor = p[7] - '0';
@@ -203,11 +192,11 @@ static int request_line_parse(const char *p, size_t n, struct http1_request *req
                               size_t errlen)
 {
     size_t i = 0;
-    while (i < n && is_tchar((unsigned char)p[i]))
+    while (i < n && http1_is_tchar((unsigned char)p[i]))
         i++;
     if (i == 0 || i == n || p[i] != ' ') {
         req->error_status = 400;
-        err_set(err, errlen, "malformed method in the request line");
+        http1_err_set(err, errlen, "malformed method in the request line");
         return -1;
     }
     req->method.p = p;
@@ -218,15 +207,15 @@ static int request_line_parse(const char *p, size_t n, struct http1_request *req
         i++;
     if (i == t) {
         req->error_status = 400;
-        err_set(err, errlen, "empty request target");
+        http1_err_set(err, errlen, "empty request target");
         return -1;
     }
     if (i == n || p[i] != ' ') {
         req->error_status = 400;
         if (i == n)
-            err_set(err, errlen, "request line without an HTTP version");
+            http1_err_set(err, errlen, "request line without an HTTP version");
         else
-            err_set(err, errlen, "%s in the request target", ctl_name((unsigned char)p[i]));
+            http1_err_set(err, errlen, "%s in the request target", ctl_name((unsigned char)p[i]));
         return -1;
     }
     req->target.p = p + t;
@@ -251,30 +240,30 @@ static int content_length_parse(const struct http1_header *h, size_t n, int *pre
         size_t len = f->value.len;
         size_t i = 0;
         if (len == 0) {
-            err_set(err, errlen, "empty Content-Length");
+            http1_err_set(err, errlen, "empty Content-Length");
             return -1;
         }
         for (;;) {
-            while (i < len && is_ows((unsigned char)p[i]))
+            while (i < len && http1_is_ows((unsigned char)p[i]))
                 i++;
             size_t start = i;
             uint64_t v = 0;
             for (; i < len && is_digit((unsigned char)p[i]); i++) {
                 unsigned d = (unsigned)(p[i] - '0');
                 if (v > (HTTP1_MAX_BODY_BYTES - d) / 10) {
-                    err_set(err, errlen, "Content-Length too large");
+                    http1_err_set(err, errlen, "Content-Length too large");
                     return -1;
                 }
                 v = v * 10 + d;
             }
             if (i == start) {
-                err_set(err, errlen, "invalid Content-Length %.*s", (int)len, p);
+                http1_err_set(err, errlen, "invalid Content-Length %.*s", (int)len, p);
                 return -1;
             }
-            while (i < len && is_ows((unsigned char)p[i]))
+            while (i < len && http1_is_ows((unsigned char)p[i]))
                 i++;
             if (*present && v != *cl) {
-                err_set(err, errlen, "differing Content-Length values");
+                http1_err_set(err, errlen, "differing Content-Length values");
                 return -1;
             }
             *present = 1;
@@ -282,7 +271,7 @@ static int content_length_parse(const struct http1_header *h, size_t n, int *pre
             if (i == len)
                 break;
             if (p[i] != ',') {
-                err_set(err, errlen, "invalid Content-Length %.*s", (int)len, p);
+                http1_err_set(err, errlen, "invalid Content-Length %.*s", (int)len, p);
                 return -1;
             }
             i++;
@@ -312,23 +301,23 @@ static int transfer_encoding_parse(const struct http1_header *h, size_t n, struc
         while (http1_list_next(f->value, &pos, &el)) {
             elements++;
             if (te->final_chunked) {
-                err_set(err, errlen, "Transfer-Encoding has a coding after chunked");
+                http1_err_set(err, errlen, "Transfer-Encoding has a coding after chunked");
                 return -1;
             }
             size_t i = 0;
-            while (i < el.len && is_tchar((unsigned char)el.p[i]))
+            while (i < el.len && http1_is_tchar((unsigned char)el.p[i]))
                 i++;
             struct http1_str coding = {el.p, i};
-            while (i < el.len && is_ows((unsigned char)el.p[i]))
+            while (i < el.len && http1_is_ows((unsigned char)el.p[i]))
                 i++;
             if (coding.len == 0 || (i < el.len && el.p[i] != ';')) {
-                err_set(err, errlen, "malformed Transfer-Encoding %.*s", (int)f->value.len,
+                http1_err_set(err, errlen, "malformed Transfer-Encoding %.*s", (int)f->value.len,
                         f->value.p);
                 return -1;
             }
             if (http1_str_caseeq(coding, "chunked")) {
                 if (i < el.len) {
-                    err_set(err, errlen, "chunked transfer coding with parameters");
+                    http1_err_set(err, errlen, "chunked transfer coding with parameters");
                     return -1;
                 }
                 te->final_chunked = 1;
@@ -337,7 +326,7 @@ static int transfer_encoding_parse(const struct http1_header *h, size_t n, struc
             }
         }
         if (elements == 0) {
-            err_set(err, errlen, "empty Transfer-Encoding");
+            http1_err_set(err, errlen, "empty Transfer-Encoding");
             return -1;
         }
     }
@@ -369,20 +358,20 @@ static int request_framing(struct http1_request *req, char *err, size_t errlen)
         return -1;
     if (te.present) {
         if (req->version_minor == 0) {
-            err_set(err, errlen, "Transfer-Encoding in an HTTP/1.0 request");
+            http1_err_set(err, errlen, "Transfer-Encoding in an HTTP/1.0 request");
             return -1;
         }
         if (cl_present) {
-            err_set(err, errlen, "both Content-Length and Transfer-Encoding");
+            http1_err_set(err, errlen, "both Content-Length and Transfer-Encoding");
             return -1;
         }
         if (!te.final_chunked) {
-            err_set(err, errlen, "Transfer-Encoding does not end in chunked");
+            http1_err_set(err, errlen, "Transfer-Encoding does not end in chunked");
             return -1;
         }
         if (te.other_codings) {
             req->error_status = 501;
-            err_set(err, errlen, "unsupported transfer coding before chunked");
+            http1_err_set(err, errlen, "unsupported transfer coding before chunked");
             return -1;
         }
         req->body = HTTP1_BODY_CHUNKED;
@@ -394,7 +383,7 @@ static int request_framing(struct http1_request *req, char *err, size_t errlen)
      * the other (RFC 9112 §3.2 requires 400). */
     const struct http1_header *host = http1_header_find(h, n, "Host");
     if (host && http1_header_next(h, n, host, "Host")) {
-        err_set(err, errlen, "more than one Host header");
+        http1_err_set(err, errlen, "more than one Host header");
         return -1;
     }
 
@@ -422,17 +411,17 @@ static int response_framing(struct http1_response *resp, int req_was_head, char 
         return -1;
     if (te.present) {
         if (resp->version_minor == 0) {
-            err_set(err, errlen, "Transfer-Encoding in an HTTP/1.0 response");
+            http1_err_set(err, errlen, "Transfer-Encoding in an HTTP/1.0 response");
             return -1;
         }
         if (cl_present) {
-            err_set(err, errlen, "both Content-Length and Transfer-Encoding");
+            http1_err_set(err, errlen, "both Content-Length and Transfer-Encoding");
             return -1;
         }
         /* We would strip Transfer-Encoding and forward still-encoded bytes
          * as if they were the payload. */
         if (te.final_chunked && te.other_codings && !no_body) {
-            err_set(err, errlen, "unsupported transfer coding before chunked");
+            http1_err_set(err, errlen, "unsupported transfer coding before chunked");
             return -1;
         }
         resp->body = te.final_chunked ? HTTP1_BODY_CHUNKED : HTTP1_BODY_CLOSE;
@@ -486,18 +475,18 @@ int http1_parse_request(const char *buf, size_t len, const struct http1_limits *
     int complete = line_next(buf, n, pos, &end, &next);
     if (end - pos > lim->max_line_bytes) {
         req->error_status = 414;
-        err_set(err, errlen, "request line longer than %zu bytes", lim->max_line_bytes);
+        http1_err_set(err, errlen, "request line longer than %zu bytes", lim->max_line_bytes);
         return HTTP1_ERROR;
     }
     if (!complete) {
         /* Not HTTP at all (TLS to a plain port, binary noise): say so now
          * instead of waiting for a line that will never end. */
         size_t i = pos;
-        while (i < end && is_tchar((unsigned char)buf[i]))
+        while (i < end && http1_is_tchar((unsigned char)buf[i]))
             i++;
         if (i < end && buf[i] != ' ') {
             req->error_status = 400;
-            err_set(err, errlen, "malformed method in the request line");
+            http1_err_set(err, errlen, "malformed method in the request line");
             return HTTP1_ERROR;
         }
         goto incomplete;
@@ -521,7 +510,7 @@ int http1_parse_request(const char *buf, size_t len, const struct http1_limits *
 incomplete:
     if (len > max_head) {
         req->error_status = 431;
-        err_set(err, errlen, "request head larger than %zu bytes", max_head);
+        http1_err_set(err, errlen, "request head larger than %zu bytes", max_head);
         return HTTP1_ERROR;
     }
     return HTTP1_INCOMPLETE;
@@ -534,14 +523,14 @@ static int status_line_parse(const char *p, size_t n, struct http1_response *res
 {
     int status;
     if (n < 12 || p[8] != ' ') {
-        err_set(err, errlen, "malformed status line");
+        http1_err_set(err, errlen, "malformed status line");
         return -1;
     }
     if (version_parse(p, 8, &resp->version_minor, &status, err, errlen) < 0)
         return -1;
     if (!is_digit((unsigned char)p[9]) || !is_digit((unsigned char)p[10]) ||
         !is_digit((unsigned char)p[11]) || p[9] == '0') {
-        err_set(err, errlen, "malformed status code");
+        http1_err_set(err, errlen, "malformed status code");
         return -1;
     }
     resp->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
@@ -550,13 +539,13 @@ static int status_line_parse(const char *p, size_t n, struct http1_response *res
     if (n == 12)
         return 0;
     if (p[12] != ' ') {
-        err_set(err, errlen, "malformed status code");
+        http1_err_set(err, errlen, "malformed status code");
         return -1;
     }
     for (size_t i = 13; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         if (!is_field_char(c)) {
-            err_set(err, errlen, "%s in the reason phrase", ctl_name(c));
+            http1_err_set(err, errlen, "%s in the reason phrase", ctl_name(c));
             return -1;
         }
     }
@@ -585,13 +574,13 @@ int http1_parse_response(const char *buf, size_t len, const struct http1_limits 
     size_t end, next;
     int complete = line_next(buf, n, 0, &end, &next);
     if (end > lim->max_line_bytes) {
-        err_set(err, errlen, "status line longer than %zu bytes", lim->max_line_bytes);
+        http1_err_set(err, errlen, "status line longer than %zu bytes", lim->max_line_bytes);
         return HTTP1_ERROR;
     }
     if (!complete) {
         /* Anything but the start of "HTTP/" is not a response. */
         if (memcmp(buf, "HTTP/", end < 5 ? end : 5) != 0) {
-            err_set(err, errlen, "malformed status line");
+            http1_err_set(err, errlen, "malformed status line");
             return HTTP1_ERROR;
         }
         goto incomplete;
@@ -612,7 +601,7 @@ int http1_parse_response(const char *buf, size_t len, const struct http1_limits 
 
 incomplete:
     if (len > max_head) {
-        err_set(err, errlen, "response head larger than %zu bytes", max_head);
+        http1_err_set(err, errlen, "response head larger than %zu bytes", max_head);
         return HTTP1_ERROR;
     }
     return HTTP1_INCOMPLETE;

@@ -4,6 +4,7 @@
  * result; bare LF, oversized or signed sizes and malformed extensions or
  * trailers are errors (Squid CVE-2023-46846, "Funky Chunks"). */
 #include "http1.h"
+#include "http1_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,35 +22,6 @@
 /* The whole trailer section: as large as a request head (Varnish
  * http_req_size). */
 #define HTTP1_CHUNK_TRAILER_MAX_BYTES 32768
-
-static void err_set(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void err_set(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static const unsigned char tchar_map[256] = {
-    ['0' ... '9'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1,
-    ['%'] = 1,         ['&'] = 1,         ['\''] = 1,        ['*'] = 1, ['+'] = 1, ['-'] = 1,
-    ['.'] = 1,         ['^'] = 1,         ['_'] = 1,         ['`'] = 1, ['|'] = 1, ['~'] = 1,
-};
-
-static int is_tchar(unsigned char c)
-{
-    return tchar_map[c];
-}
-
-static int is_ows(unsigned char c)
-{
-    return c == ' ' || c == '\t';
-}
 
 static int is_field_char(unsigned char c)
 {
@@ -126,7 +98,7 @@ static int qdtext(unsigned char c)
 static int chunked_size_done(struct http1_chunked *ch, char *err, size_t errlen)
 {
     if (ch->remaining > HTTP1_MAX_BODY_BYTES - ch->body_bytes) {
-        err_set(err, errlen, "chunked body larger than %llu bytes",
+        http1_err_set(err, errlen, "chunked body larger than %llu bytes",
                 (unsigned long long)HTTP1_MAX_BODY_BYTES);
         return -1;
     }
@@ -141,13 +113,13 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
     int state = ch->state;
 
     if (state <= CHUNKED_SIZE_LF && ++ch->line_bytes > HTTP1_CHUNK_LINE_MAX_BYTES) {
-        err_set(err, errlen, "chunk size line longer than %d bytes", HTTP1_CHUNK_LINE_MAX_BYTES);
+        http1_err_set(err, errlen, "chunk size line longer than %d bytes", HTTP1_CHUNK_LINE_MAX_BYTES);
         return -1;
     }
     /* line_bytes counts the whole trailer section from here on. */
     if (state >= CHUNKED_TRAILER_START && state <= CHUNKED_END_LF &&
         ++ch->line_bytes > HTTP1_CHUNK_TRAILER_MAX_BYTES) {
-        err_set(err, errlen, "chunked trailers longer than %d bytes",
+        http1_err_set(err, errlen, "chunked trailers longer than %d bytes",
                 HTTP1_CHUNK_TRAILER_MAX_BYTES);
         return -1;
     }
@@ -163,7 +135,7 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
     case CHUNKED_SIZE:
         if (hex_value(c) >= 0) {
             if (++ch->size_digits > HTTP1_CHUNK_SIZE_MAX_DIGITS) {
-                err_set(err, errlen, "chunk size longer than %d hex digits",
+                http1_err_set(err, errlen, "chunk size longer than %d hex digits",
                         HTTP1_CHUNK_SIZE_MAX_DIGITS);
                 return -1;
             }
@@ -178,13 +150,13 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
             ch->state = CHUNKED_EXT_NAME_BWS;
             return 0;
         }
-        if (is_ows(c)) {
+        if (http1_is_ows(c)) {
             ch->state = CHUNKED_EXT_BWS;
             return 0;
         }
         goto bad_size;
     case CHUNKED_EXT_BWS:
-        if (is_ows(c))
+        if (http1_is_ows(c))
             return 0;
         if (c == ';') {
             ch->state = CHUNKED_EXT_NAME_BWS;
@@ -192,16 +164,16 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
         }
         goto bad_ext;
     case CHUNKED_EXT_NAME_BWS:
-        if (is_ows(c))
+        if (http1_is_ows(c))
             return 0;
-        if (is_tchar(c)) {
+        if (http1_is_tchar(c)) {
             ch->state = CHUNKED_EXT_NAME;
             return 0;
         }
         goto bad_ext;
     case CHUNKED_EXT_NAME:
     case CHUNKED_EXT_VALUE_TOKEN:
-        if (is_tchar(c))
+        if (http1_is_tchar(c))
             return 0;
         if (c == '\r') {
             ch->state = CHUNKED_SIZE_LF;
@@ -215,13 +187,13 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
             ch->state = CHUNKED_EXT_VALUE_BWS;
             return 0;
         }
-        if (is_ows(c)) {
+        if (http1_is_ows(c)) {
             ch->state = state == CHUNKED_EXT_NAME ? CHUNKED_EXT_NAME_END : CHUNKED_EXT_BWS;
             return 0;
         }
         goto bad_ext;
     case CHUNKED_EXT_NAME_END:
-        if (is_ows(c))
+        if (http1_is_ows(c))
             return 0;
         if (c == '=') {
             ch->state = CHUNKED_EXT_VALUE_BWS;
@@ -233,14 +205,14 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
         }
         goto bad_ext;
     case CHUNKED_EXT_VALUE_BWS:
-        if (is_ows(c))
+        if (http1_is_ows(c))
             return 0;
         if (c == '"') {
             ch->in_quote = 1;
             ch->state = CHUNKED_EXT_VALUE_QUOTED;
             return 0;
         }
-        if (is_tchar(c)) {
+        if (http1_is_tchar(c)) {
             ch->state = CHUNKED_EXT_VALUE_TOKEN;
             return 0;
         }
@@ -257,14 +229,14 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
         }
         if (qdtext(c))
             return 0;
-        err_set(err, errlen, "%s in a quoted chunk extension (unterminated string?)", ctl_name(c));
+        http1_err_set(err, errlen, "%s in a quoted chunk extension (unterminated string?)", ctl_name(c));
         return -1;
     case CHUNKED_EXT_VALUE_ESCAPE:
         if (c == '\t' || (c >= 0x20 && c != 0x7f)) {
             ch->state = CHUNKED_EXT_VALUE_QUOTED;
             return 0;
         }
-        err_set(err, errlen, "%s escaped in a quoted chunk extension", ctl_name(c));
+        http1_err_set(err, errlen, "%s escaped in a quoted chunk extension", ctl_name(c));
         return -1;
     case CHUNKED_EXT_VALUE_END:
         if (c == '\r') {
@@ -275,27 +247,27 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
             ch->state = CHUNKED_EXT_NAME_BWS;
             return 0;
         }
-        if (is_ows(c)) {
+        if (http1_is_ows(c)) {
             ch->state = CHUNKED_EXT_BWS;
             return 0;
         }
         goto bad_ext;
     case CHUNKED_SIZE_LF:
         if (c != '\n') {
-            err_set(err, errlen, "bare CR in a chunk size line");
+            http1_err_set(err, errlen, "bare CR in a chunk size line");
             return -1;
         }
         return chunked_size_done(ch, err, errlen);
     case CHUNKED_DATA_CR:
         if (c != '\r') {
-            err_set(err, errlen, "chunk data not followed by CRLF");
+            http1_err_set(err, errlen, "chunk data not followed by CRLF");
             return -1;
         }
         ch->state = CHUNKED_DATA_LF;
         return 0;
     case CHUNKED_DATA_LF:
         if (c != '\n') {
-            err_set(err, errlen, "bare CR after chunk data");
+            http1_err_set(err, errlen, "bare CR after chunk data");
             return -1;
         }
         ch->line_bytes = 0;
@@ -308,17 +280,17 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
             ch->state = CHUNKED_END_LF;
             return 0;
         }
-        if (is_tchar(c)) {
+        if (http1_is_tchar(c)) {
             ch->state = CHUNKED_TRAILER_NAME;
             return 0;
         }
-        if (is_ows(c)) {
-            err_set(err, errlen, "trailer line starts with whitespace (obs-fold)");
+        if (http1_is_ows(c)) {
+            http1_err_set(err, errlen, "trailer line starts with whitespace (obs-fold)");
             return -1;
         }
         goto bad_trailer;
     case CHUNKED_TRAILER_NAME:
-        if (is_tchar(c))
+        if (http1_is_tchar(c))
             return 0;
         if (c == ':') {
             ch->state = CHUNKED_TRAILER_VALUE;
@@ -335,41 +307,41 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
         goto bad_trailer;
     case CHUNKED_TRAILER_LF:
         if (c != '\n') {
-            err_set(err, errlen, "bare CR in a trailer line");
+            http1_err_set(err, errlen, "bare CR in a trailer line");
             return -1;
         }
         ch->state = CHUNKED_TRAILER_START;
         return 0;
     case CHUNKED_END_LF:
         if (c != '\n') {
-            err_set(err, errlen, "bare CR at the end of the chunked body");
+            http1_err_set(err, errlen, "bare CR at the end of the chunked body");
             return -1;
         }
         ch->state = CHUNKED_DONE;
         ch->done = 1;
         return 0;
     default:
-        err_set(err, errlen, "chunked decoder in state %d", state);
+        http1_err_set(err, errlen, "chunked decoder in state %d", state);
         return -1;
     }
 
 bad_size:
     if (c == '\n')
-        err_set(err, errlen, "bare LF in a chunk size line");
+        http1_err_set(err, errlen, "bare LF in a chunk size line");
     else
-        err_set(err, errlen, "invalid character 0x%02x in a chunk size", c);
+        http1_err_set(err, errlen, "invalid character 0x%02x in a chunk size", c);
     return -1;
 bad_ext:
     if (c == '\n')
-        err_set(err, errlen, "bare LF in a chunk size line");
+        http1_err_set(err, errlen, "bare LF in a chunk size line");
     else
-        err_set(err, errlen, "invalid character 0x%02x in a chunk extension", c);
+        http1_err_set(err, errlen, "invalid character 0x%02x in a chunk extension", c);
     return -1;
 bad_trailer:
     if (c == '\n')
-        err_set(err, errlen, "bare LF in chunked trailers");
+        http1_err_set(err, errlen, "bare LF in chunked trailers");
     else
-        err_set(err, errlen, "invalid character 0x%02x in a trailer line", c);
+        http1_err_set(err, errlen, "invalid character 0x%02x in a trailer line", c);
     return -1;
 }
 
@@ -379,7 +351,7 @@ long http1_chunked_feed(struct http1_chunked *ch, const char *in, size_t len, si
     *data_off = 0;
     *data_len = 0;
     if (ch->state == CHUNKED_ERROR) {
-        err_set(err, errlen, "chunked body already failed");
+        http1_err_set(err, errlen, "chunked body already failed");
         return HTTP1_ERROR;
     }
     size_t i = 0;

@@ -29,7 +29,6 @@ void http1_err_set(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-
 /* Content-Length and chunked totals stop at INT64_MAX so callers may hold
  * them in off_t or ev_ssize_t without turning a huge value negative. */
 #define HTTP1_MAX_BODY_BYTES ((uint64_t)INT64_MAX)
@@ -122,8 +121,8 @@ static int field_parse(const char *p, size_t n, struct http1_header *h, char *er
     for (; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         if (!is_field_char(c)) {
-            http1_err_set(err, errlen, "%s in the value of header %.*s", ctl_name(c), (int)h->name.len,
-                    h->name.p);
+            http1_err_set(err, errlen, "%s in the value of header %.*s", ctl_name(c),
+                          (int)h->name.len, h->name.p);
             return -1;
         }
     }
@@ -312,7 +311,7 @@ static int transfer_encoding_parse(const struct http1_header *h, size_t n, struc
                 i++;
             if (coding.len == 0 || (i < el.len && el.p[i] != ';')) {
                 http1_err_set(err, errlen, "malformed Transfer-Encoding %.*s", (int)f->value.len,
-                        f->value.p);
+                              f->value.p);
                 return -1;
             }
             if (http1_str_caseeq(coding, "chunked")) {

@@ -50,23 +50,23 @@ struct http1_request {
     size_t nheaders;
     struct http1_header headers[HTTP1_MAX_HEADERS];
     /* Derived from the headers: */
-    enum http1_body body;     /* NONE, LENGTH or CHUNKED */
-    uint64_t content_length;  /* when body == LENGTH */
-    int keep_alive;           /* after version and Connection tokens */
-    int expect_continue;      /* Expect: 100-continue */
+    enum http1_body body;    /* NONE, LENGTH or CHUNKED */
+    uint64_t content_length; /* when body == LENGTH */
+    int keep_alive;          /* after version and Connection tokens */
+    int expect_continue;     /* Expect: 100-continue */
     /* On HTTP1_ERROR: the status to answer with (400, 414, 431, 501, 505). */
     int error_status;
 };
 
 struct http1_response {
-    int status;               /* 100..999 */
+    int status; /* 100..999 */
     struct http1_str reason;
     int version_minor;
     size_t nheaders;
     struct http1_header headers[HTTP1_MAX_HEADERS];
-    enum http1_body body;     /* NONE, LENGTH, CHUNKED or CLOSE */
-    uint64_t content_length;  /* when body == LENGTH */
-    int keep_alive;           /* the origin lets us reuse the connection */
+    enum http1_body body;    /* NONE, LENGTH, CHUNKED or CLOSE */
+    uint64_t content_length; /* when body == LENGTH */
+    int keep_alive;          /* the origin lets us reuse the connection */
 };
 
 /* Parses a request head from buf[0..len). Returns the head's length in bytes
@@ -88,21 +88,20 @@ int http1_parse_request(const char *buf, size_t len, const struct http1_limits *
  * means the caller must close the upstream connection and answer 502. A
  * Transfer-Encoding whose final coding is not chunked means BODY_CLOSE. */
 int http1_parse_response(const char *buf, size_t len, const struct http1_limits *lim,
-                         int req_was_head, struct http1_response *resp, char *err,
-                         size_t errlen);
+                         int req_was_head, struct http1_response *resp, char *err, size_t errlen);
 
 /* Incremental chunked-body decoder (RFC 9112 §7.1). Chunk sizes are at most
  * 16 hex digits and must not overflow; extensions are skipped but checked
  * (no control bytes, quoted strings terminated); every line ends in CRLF;
  * trailer fields are read and discarded. */
 struct http1_chunked {
-    int state;              /* private */
-    uint64_t remaining;     /* bytes left in the current chunk */
-    uint64_t body_bytes;    /* payload bytes seen so far */
-    size_t line_bytes;      /* private: length of the current size/trailer line */
-    int size_digits;        /* private */
-    int in_quote;           /* private */
-    int done;               /* the last chunk and trailers have been consumed */
+    int state;           /* private */
+    uint64_t remaining;  /* bytes left in the current chunk */
+    uint64_t body_bytes; /* payload bytes seen so far */
+    size_t line_bytes;   /* private: length of the current size/trailer line */
+    int size_digits;     /* private */
+    int in_quote;        /* private */
+    int done;            /* the last chunk and trailers have been consumed */
 };
 void http1_chunked_init(struct http1_chunked *ch);
 

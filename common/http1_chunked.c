@@ -99,7 +99,7 @@ static int chunked_size_done(struct http1_chunked *ch, char *err, size_t errlen)
 {
     if (ch->remaining > HTTP1_MAX_BODY_BYTES - ch->body_bytes) {
         http1_err_set(err, errlen, "chunked body larger than %llu bytes",
-                (unsigned long long)HTTP1_MAX_BODY_BYTES);
+                      (unsigned long long)HTTP1_MAX_BODY_BYTES);
         return -1;
     }
     ch->line_bytes = 0;
@@ -113,14 +113,15 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
     int state = ch->state;
 
     if (state <= CHUNKED_SIZE_LF && ++ch->line_bytes > HTTP1_CHUNK_LINE_MAX_BYTES) {
-        http1_err_set(err, errlen, "chunk size line longer than %d bytes", HTTP1_CHUNK_LINE_MAX_BYTES);
+        http1_err_set(err, errlen, "chunk size line longer than %d bytes",
+                      HTTP1_CHUNK_LINE_MAX_BYTES);
         return -1;
     }
     /* line_bytes counts the whole trailer section from here on. */
     if (state >= CHUNKED_TRAILER_START && state <= CHUNKED_END_LF &&
         ++ch->line_bytes > HTTP1_CHUNK_TRAILER_MAX_BYTES) {
         http1_err_set(err, errlen, "chunked trailers longer than %d bytes",
-                HTTP1_CHUNK_TRAILER_MAX_BYTES);
+                      HTTP1_CHUNK_TRAILER_MAX_BYTES);
         return -1;
     }
 
@@ -136,7 +137,7 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
         if (hex_value(c) >= 0) {
             if (++ch->size_digits > HTTP1_CHUNK_SIZE_MAX_DIGITS) {
                 http1_err_set(err, errlen, "chunk size longer than %d hex digits",
-                        HTTP1_CHUNK_SIZE_MAX_DIGITS);
+                              HTTP1_CHUNK_SIZE_MAX_DIGITS);
                 return -1;
             }
             ch->remaining = ch->remaining << 4 | (uint64_t)hex_value(c);
@@ -229,7 +230,8 @@ static int chunked_step(struct http1_chunked *ch, unsigned char c, char *err, si
         }
         if (qdtext(c))
             return 0;
-        http1_err_set(err, errlen, "%s in a quoted chunk extension (unterminated string?)", ctl_name(c));
+        http1_err_set(err, errlen, "%s in a quoted chunk extension (unterminated string?)",
+                      ctl_name(c));
         return -1;
     case CHUNKED_EXT_VALUE_ESCAPE:
         if (c == '\t' || (c >= 0x20 && c != 0x7f)) {

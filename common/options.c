@@ -86,8 +86,7 @@ static int apply_json_value(void *cfg, const struct option_def *o, const cJSON *
     if (!o->arg) { /* a flag: true or false, nothing else */
         if (cJSON_IsBool(v))
             return cJSON_IsTrue(v) ? apply(cfg, o, "", err, errlen) : 0;
-        snprintf(err, errlen, "config key '%s': wrong type (a flag takes true or false)",
-                 o->name);
+        snprintf(err, errlen, "config key '%s': wrong type (a flag takes true or false)", o->name);
         return -1;
     }
     if (cJSON_IsString(v))
@@ -176,8 +175,8 @@ static int load_json(const struct options_spec *spec, void *cfg, const char *pat
     return rc;
 }
 
-int options_load(const struct options_spec *spec, void *cfg, int argc, char **argv,
-                 int *first_arg, char *err, size_t errlen)
+int options_load(const struct options_spec *spec, void *cfg, int argc, char **argv, int *first_arg,
+                 char *err, size_t errlen)
 {
     size_t n = spec->ndefs;
     struct option *longopts = calloc(n + 4, sizeof(*longopts));

@@ -9,8 +9,8 @@
 #include <stdio.h>
 
 struct option_def {
-    const char *name;  /* long option; JSON key with '-' or '_' */
-    const char *arg;   /* metavariable for --help; NULL for a flag */
+    const char *name; /* long option; JSON key with '-' or '_' */
+    const char *arg;  /* metavariable for --help; NULL for a flag */
     const char *help;
     const char *deflt; /* shown in --help as "(default: ...)"; may be NULL */
     /* Stores value ("" for a flag) into cfg; 0, or -1 with err filled. */
@@ -18,13 +18,13 @@ struct option_def {
 };
 
 struct options_spec {
-    const char *program;  /* "proxyd" */
+    const char *program; /* "proxyd" */
     const char *version;
     const char *synopsis; /* "Usage: ...\nOne paragraph on what it is.\n" */
     const char *epilog;   /* after the options: units, signals, an example */
     const struct option_def *defs;
     size_t ndefs;
-    int positional;       /* 1: arguments after the options are allowed */
+    int positional; /* 1: arguments after the options are allowed */
 };
 
 void options_usage(const struct options_spec *spec, FILE *out);
@@ -34,7 +34,7 @@ void options_usage(const struct options_spec *spec, FILE *out);
  * Returns 0 with *first_arg (if not NULL) the index of the first positional
  * argument; 1 after printing --help or --version; -1 with err filled on an
  * unknown option or key, a missing or bad value, or an unreadable file. */
-int options_load(const struct options_spec *spec, void *cfg, int argc, char **argv,
-                 int *first_arg, char *err, size_t errlen);
+int options_load(const struct options_spec *spec, void *cfg, int argc, char **argv, int *first_arg,
+                 char *err, size_t errlen);
 
 #endif

@@ -202,8 +202,9 @@ static const struct option_def options[] = {
      "process", set_runtime},
     {"replicas", "N", "instances to start with, 1..32", "1", set_replicas},
     {"proxyd", "PATH", "the proxyd binary", "proxyd beside the manager binary", set_proxyd},
-    {"proxy-arg", "ARG", "argument passed to every proxyd (e.g. --proxy-arg=--cache-mem=260M); "
-                         "repeatable",
+    {"proxy-arg", "ARG",
+     "argument passed to every proxyd (e.g. --proxy-arg=--cache-mem=260M); "
+     "repeatable",
      NULL, set_proxy_arg},
     {"base-port", "PORT",
      "process runtime: instance k listens on PORT+k, its admin endpoint on PORT+100+k", "3128",
@@ -278,8 +279,7 @@ static void manager_config_defaults(struct manager_config *c, const char *argv0)
     c->log_level = LOG_LEVEL_INFO;
 }
 
-int manager_config_load(struct manager_config *cfg, int argc, char **argv, char *err,
-                        size_t errlen)
+int manager_config_load(struct manager_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     manager_config_defaults(cfg, argv[0]);
     int rc = options_load(&manager_options, cfg, argc, argv, NULL, err, errlen);

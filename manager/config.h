@@ -12,23 +12,23 @@
 #define MANAGER_MAX_PROXY_ARGS 32
 
 struct manager_config {
-    struct addr api;              /* default 127.0.0.1:9090 */
-    char runtime[16];             /* "process" or "container" */
-    int replicas;                 /* initial desired count, 1..32 (default 1) */
-    char proxyd_path[1024];       /* default: proxyd beside the manager binary */
+    struct addr api;        /* default 127.0.0.1:9090 */
+    char runtime[16];       /* "process" or "container" */
+    int replicas;           /* initial desired count, 1..32 (default 1) */
+    char proxyd_path[1024]; /* default: proxyd beside the manager binary */
     char *proxy_args[MANAGER_MAX_PROXY_ARGS];
     size_t nproxy_args;
-    int base_port;                /* process runtime: instance k listens on base_port + k */
-    struct addr process_addr;     /* process runtime: the address instances listen on */
-    struct cidr subnet;           /* container runtime addresses; the bridge takes the first */
-    double cpus;                  /* container CPU limit (default 4) */
-    uint64_t memory_bytes;        /* container memory limit (default 4G) */
-    char state_dir[512];          /* logs, pid files */
-    char token_file[512];         /* writes need this bearer token when set */
-    char bridge[16];              /* container runtime: the bridge's name (default pp-br0) */
-    char prefix[8];               /* names of links, namespaces, cgroups: "pp" */
-    uint64_t drain_timeout_ms;    /* scale-down: in-flight requests get this long */
-    uint64_t ready_timeout_ms;    /* an instance not healthy by then has failed */
+    int base_port;             /* process runtime: instance k listens on base_port + k */
+    struct addr process_addr;  /* process runtime: the address instances listen on */
+    struct cidr subnet;        /* container runtime addresses; the bridge takes the first */
+    double cpus;               /* container CPU limit (default 4) */
+    uint64_t memory_bytes;     /* container memory limit (default 4G) */
+    char state_dir[512];       /* logs, pid files */
+    char token_file[512];      /* writes need this bearer token when set */
+    char bridge[16];           /* container runtime: the bridge's name (default pp-br0) */
+    char prefix[8];            /* names of links, namespaces, cgroups: "pp" */
+    uint64_t drain_timeout_ms; /* scale-down: in-flight requests get this long */
+    uint64_t ready_timeout_ms; /* an instance not healthy by then has failed */
     enum log_level log_level;
 };
 

@@ -20,9 +20,9 @@ struct fwd_target {
 };
 
 struct fwd_config {
-    const char *prefix;   /* names of chains, tables, rules: "pp" -> chain PP-DNAT */
-    struct in_addr vip;   /* the service address clients send to */
-    uint16_t vip_port;    /* 3128 */
+    const char *prefix; /* names of chains, tables, rules: "pp" -> chain PP-DNAT */
+    struct in_addr vip; /* the service address clients send to */
+    uint16_t vip_port;  /* 3128 */
 };
 
 struct fwd {

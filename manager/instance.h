@@ -22,20 +22,20 @@ enum instance_state {
 const char *instance_state_name(enum instance_state s);
 
 struct instance {
-    int id;            /* 1..POOL_MAX_INSTANCES: the slot, stable across restarts */
-    char name[32];     /* "pp<id>": proxyd's --name, the container's hostname */
+    int id;        /* 1..POOL_MAX_INSTANCES: the slot, stable across restarts */
+    char name[32]; /* "pp<id>": proxyd's --name, the container's hostname */
     enum instance_state state;
-    pid_t pid;         /* in the manager's PID namespace; 0 when not running */
-    struct addr address; /* where clients send proxy requests */
-    struct addr admin;   /* proxyd's admin endpoint (/healthz, /metrics) */
-    int64_t started_at_ms;  /* wall clock of the last spawn */
-    int64_t spawn_mono_us;  /* monotonic clock of the last spawn */
-    int64_t ready_ms;       /* spawn to first healthy answer, -1 until then */
-    unsigned restarts;      /* crashes and explicit restarts */
+    pid_t pid;                    /* in the manager's PID namespace; 0 when not running */
+    struct addr address;          /* where clients send proxy requests */
+    struct addr admin;            /* proxyd's admin endpoint (/healthz, /metrics) */
+    int64_t started_at_ms;        /* wall clock of the last spawn */
+    int64_t spawn_mono_us;        /* monotonic clock of the last spawn */
+    int64_t ready_ms;             /* spawn to first healthy answer, -1 until then */
+    unsigned restarts;            /* crashes and explicit restarts */
     int64_t next_restart_mono_us; /* backoff: not before this */
-    unsigned crash_streak;  /* consecutive crashes before becoming ready */
-    char log_path[600];     /* stdout and stderr of the instance */
-    void *rt;               /* runtime-private state (container: veth, cgroup) */
+    unsigned crash_streak;        /* consecutive crashes before becoming ready */
+    char log_path[600];           /* stdout and stderr of the instance */
+    void *rt;                     /* runtime-private state (container: veth, cgroup) */
 };
 
 #endif

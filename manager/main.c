@@ -76,8 +76,7 @@ int main(int argc, char **argv)
     }
     char a[ADDR_STRLEN];
     addr_format(&cfg.api, a, sizeof(a));
-    log_info("REST API on http://%s/v1/pool, %s runtime, state in %s", a, ops->name,
-             cfg.state_dir);
+    log_info("REST API on http://%s/v1/pool, %s runtime, state in %s", a, ops->name, cfg.state_dir);
     if (pool_scale(pool, cfg.replicas, on_initial_scale, NULL, err, sizeof(err)) < 0)
         log_error("initial scale: %s", err);
     struct event *ev_term = evsignal_new(base, SIGTERM, on_stop_signal, base);

@@ -27,9 +27,9 @@ struct cidr4 {
 
 /* One instance's share: a run of clients, as prefixes. */
 struct partition_block {
-    int instance_id;      /* 1..N */
-    uint32_t first, last; /* first and last client address of the block */
-    uint32_t count;       /* clients in the block */
+    int instance_id;        /* 1..N */
+    uint32_t first, last;   /* first and last client address of the block */
+    uint32_t count;         /* clients in the block */
     struct cidr4 *prefixes; /* exact cover, fewest prefixes, in address order */
     size_t nprefixes;
 };

@@ -387,8 +387,7 @@ static void on_exit_of(struct pool *p, struct slot *s, int status)
     inst->next_restart_mono_us = mono_us() + backoff_ms * 1000;
     inst->state = INSTANCE_FAILED;
     probe_close(s);
-    log_warn("pool: %s died (%s); restarting in %lld ms", inst->name, how,
-             (long long)backoff_ms);
+    log_warn("pool: %s died (%s); restarting in %lld ms", inst->name, how, (long long)backoff_ms);
 }
 
 static void sigchld_cb(evutil_socket_t sig, short what, void *arg)

@@ -20,8 +20,8 @@ struct pool;
 typedef void (*pool_done_cb)(void *ctx, int ok, const char *message);
 
 /* Refusals of pool_scale / pool_restart. */
-#define POOL_ERR_RANGE (-1)   /* replicas outside 1..32, unknown instance */
-#define POOL_ERR_BUSY (-2)    /* another change is running */
+#define POOL_ERR_RANGE (-1)    /* replicas outside 1..32, unknown instance */
+#define POOL_ERR_BUSY (-2)     /* another change is running */
 #define POOL_ERR_STOPPING (-3) /* the manager is shutting down */
 
 struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,

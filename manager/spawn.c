@@ -10,8 +10,8 @@
 
 #include "config.h"
 
-size_t spawn_proxyd_argv(const struct manager_config *cfg, const char *const *fixed,
-                         size_t nfixed, char **argv, size_t max)
+size_t spawn_proxyd_argv(const struct manager_config *cfg, const char *const *fixed, size_t nfixed,
+                         char **argv, size_t max)
 {
     size_t n = 0;
     argv[n++] = (char *)cfg->proxyd_path;

@@ -103,26 +103,26 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
     }
     prom_counter(&p, "proxyd_cache_hits_total", "Requests served from the cache.", NULL, 0,
                  (double)v.st.hits);
-    prom_counter(&p, "proxyd_cache_misses_total", "Requests that needed an origin fetch.", NULL,
-                 0, (double)v.st.misses);
+    prom_counter(&p, "proxyd_cache_misses_total", "Requests that needed an origin fetch.", NULL, 0,
+                 (double)v.st.misses);
     prom_counter(&p, "proxyd_collapsed_total",
                  "Requests that joined another request's origin fetch (fetches saved).", NULL, 0,
                  (double)v.st.collapsed);
     prom_counter(&p, "proxyd_refreshes_total",
                  "Revalidations the origin answered 304 Not Modified.", NULL, 0,
                  (double)v.st.refreshes);
-    prom_counter(&p, "proxyd_not_modified_total", "304 responses sent to clients from cache.",
-                 NULL, 0, (double)v.st.not_modified);
+    prom_counter(&p, "proxyd_not_modified_total", "304 responses sent to clients from cache.", NULL,
+                 0, (double)v.st.not_modified);
     prom_counter(&p, "proxyd_denied_total", "Requests refused by access rules.", NULL, 0,
                  (double)v.st.denied);
     prom_counter(&p, "proxyd_bad_requests_total", "Malformed, oversized or timed-out requests.",
                  NULL, 0, (double)v.st.bad_requests);
-    prom_counter(&p, "proxyd_client_bytes_received_total", "Bytes received from clients.", NULL,
-                 0, (double)v.st.client_bytes_in);
+    prom_counter(&p, "proxyd_client_bytes_received_total", "Bytes received from clients.", NULL, 0,
+                 (double)v.st.client_bytes_in);
     prom_counter(&p, "proxyd_client_bytes_sent_total", "Bytes queued to clients.", NULL, 0,
                  (double)v.st.client_bytes_out);
-    prom_counter(&p, "proxyd_origin_bytes_received_total", "Bytes received from origins.", NULL,
-                 0, (double)v.st.origin_bytes_in);
+    prom_counter(&p, "proxyd_origin_bytes_received_total", "Bytes received from origins.", NULL, 0,
+                 (double)v.st.origin_bytes_in);
     prom_counter(&p, "proxyd_origin_fetches_total", "Requests sent to origin servers.", NULL, 0,
                  (double)v.st.origin_fetches);
     prom_family(&p, "proxyd_origin_errors_total", PROM_COUNTER, "Origin failures, by kind.");
@@ -152,8 +152,8 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
                  (double)v.cache.evictions);
     prom_gauge(&p, "proxyd_fetches_in_flight", "Origin fetches other requests may join.", NULL, 0,
                (double)v.inflight);
-    prom_gauge(&p, "proxyd_origin_idle_connections", "Idle persistent origin connections.", NULL,
-               0, (double)v.origin_idle);
+    prom_gauge(&p, "proxyd_origin_idle_connections", "Idle persistent origin connections.", NULL, 0,
+               (double)v.origin_idle);
     prom_gauge(&p, "proxyd_info", "Constant 1, labelled with the instance name.", &inst, 1, 1);
     prom_histogram(&p, "proxyd_request_duration_seconds",
                    "Time from a request's head to its last byte queued.", NULL, 0, v.latency,
@@ -216,7 +216,8 @@ static void stats_cb(struct evhttp_request *req, void *arg)
     cJSON *ca = cJSON_AddObjectToObject(j, "cache");
     cJSON_AddBoolToObject(ca, "enabled", cfg->cache_enabled);
     cJSON_AddNumberToObject(ca, "bytes", (double)v.cache.bytes);
-    cJSON_AddNumberToObject(ca, "limit_bytes", (double)(cfg->cache_enabled ? cfg->cache_mem_bytes : 0));
+    cJSON_AddNumberToObject(ca, "limit_bytes",
+                            (double)(cfg->cache_enabled ? cfg->cache_mem_bytes : 0));
     cJSON_AddNumberToObject(ca, "objects", (double)v.cache.objects);
     cJSON_AddNumberToObject(ca, "evictions", (double)v.cache.evictions);
     cJSON_AddNumberToObject(ca, "max_object_bytes", (double)cfg->max_object_bytes);

@@ -14,9 +14,9 @@
 struct cache;
 
 struct cache_stats {
-    uint64_t bytes;       /* sum of stored sizes */
-    uint64_t objects;     /* stored variants */
-    uint64_t evictions;   /* variants dropped to make room */
+    uint64_t bytes;     /* sum of stored sizes */
+    uint64_t objects;   /* stored variants */
+    uint64_t evictions; /* variants dropped to make room */
     uint64_t insertions;
 };
 

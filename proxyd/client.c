@@ -507,8 +507,8 @@ static void client_answer_locally(struct client *c)
 {
     struct txn *t = &c->txn;
     if (http1_str_eq(t->req.method, "OPTIONS")) {
-        respond_local(c, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, CONNECT\r\n", "",
-                      0);
+        respond_local(c, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, CONNECT\r\n",
+                      "", 0);
     } else { /* TRACE: the request as received, as RFC 9110 §9.3.8 says */
         respond_local(c, 200, "Content-Type: message/http\r\n", t->head, t->head_len);
     }

@@ -46,9 +46,9 @@ struct txn {
     int status;          /* sent to the client */
     uint64_t bytes_out;  /* head and body bytes queued to the client */
     int head_sent;
-    int body_wanted;     /* 0 for HEAD and 304 */
+    int body_wanted; /* 0 for HEAD and 304 */
     enum out_framing framing;
-    int no_collapse;     /* fetch alone (after SUB_RETRY or a marker) */
+    int no_collapse; /* fetch alone (after SUB_RETRY or a marker) */
     int done;
     /* Request body, streamed to the fetch. */
     enum http1_body req_body;
@@ -70,7 +70,7 @@ struct client {
     struct addr orig_dst; /* intercept: where the client meant to go */
     int have_orig_dst;
     enum client_state state;
-    int keep_alive;     /* serve another request after this one */
+    int keep_alive; /* serve another request after this one */
     int head_timer_armed;
     struct event *timer;   /* idle and header deadlines */
     struct event *next_ev; /* deferred: parse the next pipelined request */

@@ -13,8 +13,8 @@
 
 #define VERSION "0.1.0"
 
-static int add_listener(struct proxyd_config *cfg, enum listen_mode mode, const char *v,
-                        char *err, size_t errlen)
+static int add_listener(struct proxyd_config *cfg, enum listen_mode mode, const char *v, char *err,
+                        size_t errlen)
 {
     if (cfg->nlisteners == PROXYD_MAX_LISTENERS) {
         snprintf(err, errlen, "at most %d listening addresses", PROXYD_MAX_LISTENERS);
@@ -165,17 +165,17 @@ static int set_access_log(void *cfg, const char *v, char *e, size_t n)
     snprintf(c->access_log, sizeof(c->access_log), "%s", v);
     return 0;
 }
-#define DURATION_SETTER(fn, field)                                                                \
-    static int fn(void *cfg, const char *v, char *e, size_t n)                                   \
-    {                                                                                             \
-        struct proxyd_config *c = cfg;                                                            \
-        if (duration_parse_ms(v, &c->field, e, n) < 0)                                            \
-            return -1;                                                                            \
-        if (c->field == 0) {                                                                      \
-            snprintf(e, n, "a timeout of 0 would fire at once");                                  \
-            return -1;                                                                            \
-        }                                                                                         \
-        return 0;                                                                                 \
+#define DURATION_SETTER(fn, field)                                                                 \
+    static int fn(void *cfg, const char *v, char *e, size_t n)                                     \
+    {                                                                                              \
+        struct proxyd_config *c = cfg;                                                             \
+        if (duration_parse_ms(v, &c->field, e, n) < 0)                                             \
+            return -1;                                                                             \
+        if (c->field == 0) {                                                                       \
+            snprintf(e, n, "a timeout of 0 would fire at once");                                   \
+            return -1;                                                                             \
+        }                                                                                          \
+        return 0;                                                                                  \
     }
 DURATION_SETTER(set_connect_timeout, connect_timeout_ms)
 DURATION_SETTER(set_origin_timeout, origin_timeout_ms)
@@ -218,15 +218,16 @@ static const struct option_def options[] = {
      set_max_object},
     {"no-cache", NULL, "turn the cache off (collapsing of in-flight misses goes too)", NULL,
      set_no_cache},
-    {"allow", "CIDR",
-     "client network allowed; repeatable; the first replaces the default",
+    {"allow", "CIDR", "client network allowed; repeatable; the first replaces the default",
      "loopback, 10/8, 172.16/12, 192.168/16, 198.18/15, fc00::/7, fe80::/10", set_allow},
     {"deny-dest", "HOST|.DOMAIN|CIDR", "destination refused with 403; repeatable", NULL,
      set_deny_dest},
-    {"allow-port", "PORT[-PORT]", "destination port allowed; repeatable; the first replaces the default",
+    {"allow-port", "PORT[-PORT]",
+     "destination port allowed; repeatable; the first replaces the default",
      "Squid's Safe_ports: 80 21 443 70 210 1025-65535 280 488 591 777", set_allow_port},
-    {"connect-port", "PORT[-PORT]", "port CONNECT may tunnel to; repeatable; the first replaces the default",
-     "443", set_connect_port},
+    {"connect-port", "PORT[-PORT]",
+     "port CONNECT may tunnel to; repeatable; the first replaces the default", "443",
+     set_connect_port},
     {"threads", "N", "worker threads, each with SO_REUSEPORT listeners and 1/N of the cache", "1",
      set_threads},
     {"access-log", "FILE", "access log in Squid's native format (SIGHUP reopens it)", "none",

@@ -29,19 +29,19 @@ struct proxyd_config {
     struct addr admin;
     int have_admin;
     char name[64];
-    uint64_t cache_mem_bytes;       /* default 256M, as asked of Squid-like cache_mem */
-    uint64_t max_object_bytes;      /* default 1M, Squid maximum_object_size_in_memory */
+    uint64_t cache_mem_bytes;  /* default 256M, as asked of Squid-like cache_mem */
+    uint64_t max_object_bytes; /* default 1M, Squid maximum_object_size_in_memory */
     int cache_enabled;
     int threads;
     char access_log[1024];
     struct acl *acl;
-    uint64_t connect_timeout_ms;    /* origin connect */
-    uint64_t origin_timeout_ms;     /* origin first byte and between bytes */
-    uint64_t header_timeout_ms;     /* whole request head (slowloris) */
-    uint64_t idle_timeout_ms;       /* keep-alive wait for the next request */
-    uint64_t client_timeout_ms;     /* client send/receive inactivity */
-    uint64_t shutdown_timeout_ms;   /* SIGTERM: in-flight requests get this long */
-    uint64_t max_connections;       /* client connections per process */
+    uint64_t connect_timeout_ms;  /* origin connect */
+    uint64_t origin_timeout_ms;   /* origin first byte and between bytes */
+    uint64_t header_timeout_ms;   /* whole request head (slowloris) */
+    uint64_t idle_timeout_ms;     /* keep-alive wait for the next request */
+    uint64_t client_timeout_ms;   /* client send/receive inactivity */
+    uint64_t shutdown_timeout_ms; /* SIGTERM: in-flight requests get this long */
+    uint64_t max_connections;     /* client connections per process */
     enum log_level log_level;
 };
 

@@ -52,7 +52,7 @@ struct fetch {
     int64_t request_time;
     int retried;
     int got_response_bytes;
-    struct object *stale; /* reference held */
+    struct object *stale;          /* reference held */
     struct evbuffer *body_pending; /* request body before the connection is up */
     int body_done;
     int starting;  /* inside fetch_start: failures must wait for the loop */
@@ -421,7 +421,8 @@ static void fetch_unthrottle(void *arg)
         bufferevent_enable(f->conn->bev, EV_READ);
         /* Bytes may already wait in the input buffer: have the loop call the
          * read callback (never from here: we may be inside an unsubscribe). */
-        bufferevent_trigger(f->conn->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+        bufferevent_trigger(f->conn->bev, EV_READ,
+                            BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
     }
 }
 
@@ -480,9 +481,8 @@ static void fetch_on_head(struct fetch *f, struct http1_response *resp)
             next = TAILQ_NEXT(s, link);
             if (s == o->owner)
                 continue;
-            if (!storable ||
-                (vary.len && !vary_matches(vary, f->vreq.headers, f->vreq.nheaders, s->req_h,
-                                           s->req_n)))
+            if (!storable || (vary.len && !vary_matches(vary, f->vreq.headers, f->vreq.nheaders,
+                                                        s->req_h, s->req_n)))
                 object_send_retry(s);
         }
         if (!storable) {

@@ -16,17 +16,17 @@ struct object;
 struct evbuffer;
 
 struct fetch_params {
-    const char *host;       /* origin host (name or literal), for resolution */
+    const char *host; /* origin host (name or literal), for resolution */
     int port;
     const struct addr *dst; /* connect here instead of resolving (intercept) */
     const char *req_head;   /* the complete request head to send */
     size_t req_head_len;
-    int is_head;            /* HEAD: the response has no body */
-    int cache_candidate;    /* a cacheable request: store the response if it may be */
-    int invalidates;        /* unsafe method: a success invalidates the key */
-    int has_body;           /* a request body follows through fetch_body_* */
-    int body_chunked;       /* ... and is sent chunked (else Content-Length) */
-    struct object *stale;   /* revalidation of this stored object, or NULL */
+    int is_head;          /* HEAD: the response has no body */
+    int cache_candidate;  /* a cacheable request: store the response if it may be */
+    int invalidates;      /* unsafe method: a success invalidates the key */
+    int has_body;         /* a request body follows through fetch_body_* */
+    int body_chunked;     /* ... and is sent chunked (else Content-Length) */
+    struct object *stale; /* revalidation of this stored object, or NULL */
     /* Request body flow control: called when the body backlog drains. */
     void (*on_body_drain)(void *ctx);
     void *body_ctx;

@@ -52,9 +52,9 @@ int freshness_storable(struct http1_str method, const struct http1_header *req_h
 
 /* The ages and lifetime of a stored response (RFC 9111 §4.2). */
 struct freshness {
-    int64_t lifetime_s;        /* freshness lifetime */
-    int64_t corrected_age_s;   /* corrected_initial_age at response_time */
-    int64_t response_time;     /* when the response was received (epoch s) */
+    int64_t lifetime_s;           /* freshness lifetime */
+    int64_t corrected_age_s;      /* corrected_initial_age at response_time */
+    int64_t response_time;        /* when the response was received (epoch s) */
     unsigned must_revalidate : 1; /* must-revalidate, proxy-revalidate or s-maxage */
     unsigned no_cache : 1;        /* the response says it may not be used unvalidated */
 };

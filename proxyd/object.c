@@ -21,7 +21,7 @@ struct body_chunk {
     size_t cap;
     size_t used;
     char *data;
-    int memfd; /* -1 when data is malloc'd */
+    int memfd;                         /* -1 when data is malloc'd */
     struct evbuffer_file_segment *seg; /* on the memfd, made at first delivery */
 };
 
@@ -259,8 +259,7 @@ char *object_body_space(struct object *o, size_t *len)
          * length: a 1 MiB object is then one reference per hit. */
         size_t cap = OBJECT_CHUNK_BYTES;
         int use_file = 0;
-        if (o->retain && o->content_length > 0 &&
-            (uint64_t)o->content_length > o->body_bytes) {
+        if (o->retain && o->content_length > 0 && (uint64_t)o->content_length > o->body_bytes) {
             cap = (size_t)((uint64_t)o->content_length - o->body_bytes);
             use_file = cap >= OBJECT_SENDFILE_MIN_BYTES;
         }
@@ -499,8 +498,7 @@ int object_refresh(struct object *o, struct object *stored, const struct http1_r
     for (size_t j = 0; j < nm->nheaders; j++) {
         struct http1_str name = nm->headers[j].name;
         /* A 304 must not change the framing of the stored body. */
-        if (http1_str_caseeq(name, "Content-Length") ||
-            http1_str_caseeq(name, "Transfer-Encoding"))
+        if (http1_str_caseeq(name, "Content-Length") || http1_str_caseeq(name, "Transfer-Encoding"))
             continue;
         merged[n++] = nm->headers[j];
     }

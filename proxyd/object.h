@@ -78,14 +78,14 @@ struct object {
     /* Body. */
     struct body_chunk **chunks;
     size_t nchunks, chunks_cap;
-    uint64_t body_bytes; /* received so far */
+    uint64_t body_bytes;    /* received so far */
     uint64_t dropped_bytes; /* body bytes before chunks[0] no longer held */
-    int retain;     /* keep the whole body for later subscribers (cacheable) */
-    int cacheable;  /* may be stored when complete */
-    int in_cache;   /* the cache holds a reference */
-    int collapsible; /* new requests may join while it is in flight */
-    int refreshed;    /* completed from a 304 to a revalidation */
-    int hit_for_miss; /* marker: requests for this key skip collapsing */
+    int retain;             /* keep the whole body for later subscribers (cacheable) */
+    int cacheable;          /* may be stored when complete */
+    int in_cache;           /* the cache holds a reference */
+    int collapsible;        /* new requests may join while it is in flight */
+    int refreshed;          /* completed from a 304 to a revalidation */
+    int hit_for_miss;       /* marker: requests for this key skip collapsing */
     int64_t marker_expires; /* for hit_for_miss markers */
 
     struct subscriber_list subs;
@@ -95,7 +95,7 @@ struct object {
      * backed up hold the fetch's reading until they drain. */
     int throttled;
     void (*on_unthrottle)(void *fetch);
-    void *fetch; /* the origin fetch filling it, NULL once done */
+    void *fetch;                /* the origin fetch filling it, NULL once done */
     struct object_table *table; /* the in-flight table listing it, if any */
 };
 

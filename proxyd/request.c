@@ -86,7 +86,8 @@ int request_route(struct client *c, int *status, const char **reason)
             t->port = c->ls->origin_port;
         } else {
             int default_port = c->have_orig_dst ? addr_port(&c->orig_dst) : 80;
-            if (!host_h || http1_split_authority(host_h->value, default_port, &host, &t->port) < 0) {
+            if (!host_h ||
+                http1_split_authority(host_h->value, default_port, &host, &t->port) < 0) {
                 *reason = "intercepted request without a usable Host header";
                 return -1;
             }
@@ -139,9 +140,8 @@ int request_is_loop(const struct client *c)
 
 static int is_conditional(struct http1_str name)
 {
-    return http1_str_caseeq(name, "If-Modified-Since") ||
-           http1_str_caseeq(name, "If-None-Match") || http1_str_caseeq(name, "If-Range") ||
-           http1_str_caseeq(name, "Range");
+    return http1_str_caseeq(name, "If-Modified-Since") || http1_str_caseeq(name, "If-None-Match") ||
+           http1_str_caseeq(name, "If-Range") || http1_str_caseeq(name, "Range");
 }
 
 int request_build(struct client *c, struct evbuffer *out, int strip_conditionals,
@@ -168,8 +168,8 @@ int request_build(struct client *c, struct evbuffer *out, int strip_conditionals
         const struct http1_header *h = &r->headers[i];
         if (http1_str_caseeq(h->name, "Host") || http1_is_hop_by_hop(h->name) ||
             http1_connection_lists(r->headers, r->nheaders, h->name) ||
-            http1_str_caseeq(h->name, "Content-Length") ||
-            http1_str_caseeq(h->name, "Expect") || http1_str_caseeq(h->name, "Max-Forwards"))
+            http1_str_caseeq(h->name, "Content-Length") || http1_str_caseeq(h->name, "Expect") ||
+            http1_str_caseeq(h->name, "Max-Forwards"))
             continue;
         if (http1_str_caseeq(h->name, "X-Forwarded-For")) {
             xff = h; /* appended to below */
@@ -190,15 +190,14 @@ int request_build(struct client *c, struct evbuffer *out, int strip_conditionals
         evbuffer_add_printf(out, "Max-Forwards: %ld\r\n", v);
     }
     if (r->body == HTTP1_BODY_LENGTH)
-        evbuffer_add_printf(out, "Content-Length: %llu\r\n",
-                            (unsigned long long)r->content_length);
+        evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)r->content_length);
     else if (r->body == HTTP1_BODY_CHUNKED)
         evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
     char peer[ADDR_STRLEN];
     addr_format_host(&c->peer, peer, sizeof(peer));
     if (xff)
-        evbuffer_add_printf(out, "X-Forwarded-For: %.*s, %s\r\n", (int)xff->value.len,
-                            xff->value.p, peer);
+        evbuffer_add_printf(out, "X-Forwarded-For: %.*s, %s\r\n", (int)xff->value.len, xff->value.p,
+                            peer);
     else
         evbuffer_add_printf(out, "X-Forwarded-For: %s\r\n", peer);
     evbuffer_add_printf(out, "Via: 1.%d %s (proxyd)\r\n", r->version_minor, c->w->cfg->name);

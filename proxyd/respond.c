@@ -90,6 +90,7 @@ void respond_error(struct client *c, int status, const char *reason, int close)
         n = sizeof(body) - 1;
     if (close)
         c->keep_alive = 0;
-    respond_local(c, status, "Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n",
-                  body, (size_t)n);
+    respond_local(c, status,
+                  "Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n", body,
+                  (size_t)n);
 }

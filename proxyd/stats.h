@@ -11,18 +11,22 @@ struct evbuffer;
 struct cJSON;
 
 /* Status classes counted individually; anything else lands in "other". */
-#define STATS_CODES {200, 203, 204, 206, 301, 302, 304, 400, 403, 404, 405, 408, 413, 414, 431, 500, 501, 502, 503, 504, 505, 508}
+#define STATS_CODES                                                                                \
+    {                                                                                              \
+        200, 203, 204, 206, 301, 302, 304, 400, 403, 404, 405, 408, 413, 414, 431, 500, 501, 502,  \
+            503, 504, 505, 508                                                                     \
+    }
 #define STATS_NCODES 22
 
 struct proxyd_stats {
     uint64_t requests;
     uint64_t by_code[STATS_NCODES + 1]; /* last: other */
-    uint64_t hits;             /* served from cache (incl. refreshed) */
-    uint64_t misses;           /* needed the origin */
-    uint64_t collapsed;        /* misses that joined another request's fetch */
-    uint64_t refreshes;        /* revalidations answered 304 by the origin */
-    uint64_t not_modified;     /* 304s sent to clients from cache */
-    uint64_t denied;           /* 403 by access rules */
+    uint64_t hits;                      /* served from cache (incl. refreshed) */
+    uint64_t misses;                    /* needed the origin */
+    uint64_t collapsed;                 /* misses that joined another request's fetch */
+    uint64_t refreshes;                 /* revalidations answered 304 by the origin */
+    uint64_t not_modified;              /* 304s sent to clients from cache */
+    uint64_t denied;                    /* 403 by access rules */
     uint64_t client_bytes_in;
     uint64_t client_bytes_out;
     uint64_t origin_bytes_in;
@@ -32,9 +36,9 @@ struct proxyd_stats {
     uint64_t origin_errors_protocol;
     uint64_t origin_errors_closed;
     uint64_t connections_total;
-    uint64_t connections_open;  /* gauge */
+    uint64_t connections_open; /* gauge */
     uint64_t tunnels_total;
-    uint64_t bad_requests;      /* malformed or oversized input */
+    uint64_t bad_requests; /* malformed or oversized input */
 };
 
 static inline void stats_add(uint64_t *counter, uint64_t n)

@@ -40,8 +40,8 @@ struct worker {
     struct proxyd_stats stats;
     struct histogram *latency; /* request duration, microseconds */
     struct accesslog *log;
-    struct event *stop_ev;      /* cross-thread: begin graceful stop */
-    struct event *stop_timer;   /* hard deadline for the stop */
+    struct event *stop_ev;    /* cross-thread: begin graceful stop */
+    struct event *stop_timer; /* hard deadline for the stop */
     int stopping;
     pthread_t thread;
 };

@@ -29,6 +29,8 @@
 #include "log.h"
 #include "pool.h"
 #include "poolview.h"
+#include "steer.h"
+#include "steerview.h"
 #include "prom.h"
 
 #define API_MAGIC 0x41504931u      /* "API1" */
@@ -57,6 +59,8 @@ enum api_route {
     ROUTE_RESTART,
     ROUTE_HEALTHZ,
     ROUTE_METRICS,
+    ROUTE_FORWARDING,
+    ROUTE_PARTITION,
     ROUTE_OTHER, /* anything else: one label, so unknown paths cannot grow /metrics */
     ROUTE_COUNT,
 };
@@ -68,6 +72,8 @@ static const char *const route_labels[ROUTE_COUNT] = {
     "/v1/pool/instances/{id}/restart",
     "/healthz",
     "/metrics",
+    "/v1/forwarding",
+    "/v1/partition",
     "other",
 };
 
@@ -85,6 +91,7 @@ struct api {
     unsigned magic;
     struct evhttp *http;
     struct pool *pool;
+    struct steer *steer; /* NULL until api_set_steer */
     int port;
     int stopping;
     char token[API_TOKEN_MAX + 1];
@@ -142,6 +149,10 @@ static void route_path(const char *path, struct route_match *m)
         m->route = ROUTE_HEALTHZ;
     } else if (strcmp(path, "/metrics") == 0) {
         m->route = ROUTE_METRICS;
+    } else if (strcmp(path, "/v1/forwarding") == 0) {
+        m->route = ROUTE_FORWARDING;
+    } else if (strcmp(path, "/v1/partition") == 0) {
+        m->route = ROUTE_PARTITION;
     } else if (strncmp(path, instances, sizeof(instances) - 1) == 0) {
         const char *seg = path + sizeof(instances) - 1;
         const char *slash = strchr(seg, '/');
@@ -410,11 +421,11 @@ static void on_change_done(void *ctx, int ok, const char *message)
             status = a->stopping ? 503 : 500;
             jsonhttp_send_error(w->req, status, "%s", message);
         } else if (scale) {
-            status = send_document(w->req, poolview_json(a->pool));
+            status = send_document(w->req, poolview_json(a->pool, a->steer));
         } else {
             const struct instance *in = pool_instance(a->pool, w->target);
             if (in != NULL) {
-                status = send_document(w->req, poolview_instance_json(in));
+                status = send_document(w->req, poolview_instance_json(in, a->steer));
             } else {
                 status = 500;
                 jsonhttp_send_error(w->req, status, "instance %d is gone after its restart",
@@ -493,7 +504,7 @@ static int handle_pool(struct api *a, struct evhttp_request *req)
     if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT) < 0)
         return API_REPLIED;
     if (evhttp_request_get_command(req) != EVHTTP_REQ_PUT) {
-        send_document(req, poolview_json(a->pool));
+        send_document(req, poolview_json(a->pool, a->steer));
         return API_REPLIED;
     }
     if (refuse_write(a, req, "PUT /v1/pool") < 0)
@@ -529,7 +540,7 @@ static int handle_instance(struct api *a, struct evhttp_request *req, const stru
     if (in == NULL)
         send_no_instance(req, m);
     else
-        send_document(req, poolview_instance_json(in));
+        send_document(req, poolview_instance_json(in, a->steer));
     return API_REPLIED;
 }
 
@@ -593,12 +604,76 @@ static void handle_metrics(struct api *a, struct evhttp_request *req)
     struct prom p;
     prom_init(&p, out);
     poolview_prom(a->pool, &p);
+    if (a->steer)
+        steerview_prom(a->steer, &p);
     write_request_counts(a, &p);
     char err[128];
     if (prom_finish(&p, err, sizeof(err)) < 0)
         log_warn("api: /metrics: %s", err);
     jsonhttp_send_prom(req, out);
     evbuffer_free(out);
+}
+
+/* PUT /v1/forwarding {"mode": "nat"}: switched at once (the rules swap in
+ * one commit), answered with the new state. */
+static void handle_forwarding(struct api *a, struct evhttp_request *req)
+{
+    if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT) < 0)
+        return;
+    if (!a->steer) {
+        jsonhttp_send_error(req, 503, "forwarding is not set up yet");
+        return;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_PUT) {
+        send_document(req, steerview_forwarding_json(a->steer));
+        return;
+    }
+    if (refuse_write(a, req, "PUT /v1/forwarding") < 0)
+        return;
+    cJSON *body = jsonhttp_read_body(req, API_BODY_MAX);
+    if (body == NULL)
+        return;
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(body, "mode");
+    const cJSON *item;
+    cJSON_ArrayForEach(item, body)
+    {
+        if (strcmp(item->string ? item->string : "", "mode") != 0) {
+            jsonhttp_send_error(req, 400, "unknown field \"%.64s\": the body is {\"mode\": ...}",
+                                item->string ? item->string : "");
+            cJSON_Delete(body);
+            return;
+        }
+    }
+    if (!cJSON_IsObject(body) || !cJSON_IsString(mode)) {
+        jsonhttp_send_error(req, 400, "the body must be {\"mode\": \"none\" or \"nat\"}");
+        cJSON_Delete(body);
+        return;
+    }
+    if (pool_busy(a->pool)) {
+        jsonhttp_send_error(req, 409, "a change of the pool is in progress; try again when it ends");
+        cJSON_Delete(body);
+        return;
+    }
+    char err[256];
+    int status = 400;
+    if (steer_set_mode(a->steer, mode->valuestring, &status, err, sizeof(err)) < 0) {
+        jsonhttp_send_error(req, status, "%s", err);
+    } else {
+        log_info("api: forwarding set to %s", mode->valuestring);
+        send_document(req, steerview_forwarding_json(a->steer));
+    }
+    cJSON_Delete(body);
+}
+
+static void handle_partition(struct api *a, struct evhttp_request *req)
+{
+    if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD) < 0)
+        return;
+    if (!a->steer) {
+        jsonhttp_send_error(req, 503, "forwarding is not set up yet");
+        return;
+    }
+    send_document(req, steerview_partition_json(a->steer));
 }
 
 static void api_handle(struct evhttp_request *req, void *arg)
@@ -626,10 +701,17 @@ static void api_handle(struct evhttp_request *req, void *arg)
     case ROUTE_METRICS:
         handle_metrics(a, req);
         break;
+    case ROUTE_FORWARDING:
+        handle_forwarding(a, req);
+        break;
+    case ROUTE_PARTITION:
+        handle_partition(a, req);
+        break;
     default:
         jsonhttp_send_error(req, 404,
                             "no endpoint %.200s: the API serves /v1/pool, "
-                            "/v1/pool/instances/{id}, /healthz and /metrics",
+                            "/v1/pool/instances/{id}, /v1/forwarding, /v1/partition, "
+                            "/healthz and /metrics",
                             path);
         break;
     }
@@ -783,4 +865,9 @@ void api_set_stopping(struct api *a)
 int api_port(const struct api *a)
 {
     return a->port;
+}
+
+void api_set_steer(struct api *a, struct steer *s)
+{
+    a->steer = s;
 }

@@ -31,6 +31,9 @@ struct api *api_new(struct event_base *base, struct pool *pool, const struct man
  * that the pool's done callback frees: the pool must call done once for each
  * change it accepted, even after this (pool.c does, with ok = 0 on shutdown). */
 void api_free(struct api *a);
+/* Serves /v1/forwarding and /v1/partition from s (503 until set). */
+struct steer;
+void api_set_steer(struct api *a, struct steer *s);
 
 /* From now on writes get 503 and /healthz answers 503 "stopping"; changes
  * already running are answered when they end. */

@@ -184,6 +184,54 @@ static int set_ready_timeout(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
+static int set_forwarding(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (strcmp(v, "none") != 0 && strcmp(v, "nat") != 0 && strcmp(v, "route") != 0 &&
+        strcmp(v, "balancer") != 0) {
+        snprintf(e, n, "is none, nat, route or balancer, not '%s'", v);
+        return -1;
+    }
+    snprintf(c->forwarding, sizeof(c->forwarding), "%s", v);
+    return 0;
+}
+
+static int set_vip(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (addr_parse(v, 3128, &c->vip, e, n) < 0)
+        return -1;
+    if (c->vip.ss.ss_family != AF_INET) {
+        snprintf(e, n, "must be an IPv4 address");
+        return -1;
+    }
+    return 0;
+}
+
+static int set_clients(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (c->clients_from_default) { /* the first --clients replaces the default */
+        c->nclient_ranges = 0;
+        c->clients_from_default = 0;
+    }
+    if (c->nclient_ranges == MANAGER_MAX_CLIENT_RANGES) {
+        snprintf(e, n, "at most %d ranges", MANAGER_MAX_CLIENT_RANGES);
+        return -1;
+    }
+    struct client_range r;
+    if (client_range_parse(v, &r, e, n) < 0)
+        return -1;
+    for (size_t i = 0; i < c->nclient_ranges; i++) {
+        if (r.first <= c->client_ranges[i].last && c->client_ranges[i].first <= r.last) {
+            snprintf(e, n, "'%s' overlaps an earlier range", v);
+            return -1;
+        }
+    }
+    c->client_ranges[c->nclient_ranges++] = r;
+    return 0;
+}
+
 static int set_log_level(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
@@ -227,6 +275,14 @@ static const struct option_def options[] = {
      "30s", set_drain_timeout},
     {"ready-timeout", "DURATION", "an instance not healthy this long after its start has failed",
      "10s", set_ready_timeout},
+    {"forwarding", "none|nat|route|balancer",
+     "how clients reach instances: none (they use instance addresses), nat (iptables DNAT from "
+     "the VIP by client block; route and balancer arrive with later issues)",
+     "none", set_forwarding},
+    {"vip", "ADDR:PORT", "the service address clients send to", "198.19.255.10:3128", set_vip},
+    {"clients", "A-B|CIDR", "client addresses, partitioned in order over the instances; "
+                            "repeatable; the first replaces the default",
+     "198.18.1.1-198.18.1.64", set_clients},
     {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
 };
 
@@ -276,6 +332,12 @@ static void manager_config_defaults(struct manager_config *c, const char *argv0)
     snprintf(c->prefix, sizeof(c->prefix), "pp");
     c->drain_timeout_ms = 30000;
     c->ready_timeout_ms = 10000;
+    snprintf(c->forwarding, sizeof(c->forwarding), "none");
+    addr_parse("198.19.255.10:3128", -1, &c->vip, err, sizeof(err));
+    /* The testbed's 64 clients (deploy/testbed, the paper's Fig. 4). */
+    client_range_parse("198.18.1.1-198.18.1.64", &c->client_ranges[0], err, sizeof(err));
+    c->nclient_ranges = 1;
+    c->clients_from_default = 1;
     c->log_level = LOG_LEVEL_INFO;
 }
 

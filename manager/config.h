@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include "addr.h"
 #include "log.h"
+#include "partition.h"
 
 #define MANAGER_MAX_PROXY_ARGS 32
+#define MANAGER_MAX_CLIENT_RANGES 16
 
 struct manager_config {
     struct addr api;        /* default 127.0.0.1:9090 */
@@ -29,6 +31,11 @@ struct manager_config {
     char prefix[8];            /* names of links, namespaces, cgroups: "pp" */
     uint64_t drain_timeout_ms; /* scale-down: in-flight requests get this long */
     uint64_t ready_timeout_ms; /* an instance not healthy by then has failed */
+    char forwarding[16];          /* none, nat (route, balancer: later) */
+    struct addr vip;              /* the service address clients send to */
+    struct client_range client_ranges[MANAGER_MAX_CLIENT_RANGES];
+    size_t nclient_ranges;        /* from --clients; default 198.18.1.1-198.18.1.64 */
+    int clients_from_default;     /* private: the first --clients replaces the default */
     enum log_level log_level;
 };
 

@@ -10,9 +10,16 @@
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "steer.h"
 
 static struct pool *pool;
 static struct api *api;
+static struct steer *steer;
+
+static int steer_hook(void *ctx, int n, char *err, size_t errlen)
+{
+    return steer_apply(ctx, n, err, errlen);
+}
 
 static void on_stopped(void *arg)
 {
@@ -30,6 +37,11 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     }
     log_info("%s: draining and stopping every instance", strsignal((int)sig));
     api_set_stopping(api);
+    /* Forwarding rules go first: no new client is sent to an instance that
+     * is about to stop (established flows keep their mapping). */
+    api_set_steer(api, NULL);
+    steer_free(steer);
+    steer = NULL;
     pool_shutdown(pool, on_stopped, arg);
 }
 
@@ -68,12 +80,21 @@ int main(int argc, char **argv)
         log_error("%s runtime: %s", ops->name, err);
         return 1;
     }
-    api = api_new(base, pool, &cfg, err, sizeof(err));
-    if (!api) {
-        log_error("REST API: %s", err);
+    steer = steer_new(&cfg, pool, err, sizeof(err));
+    if (!steer) {
+        log_error("forwarding %s: %s", cfg.forwarding, err);
         pool_free(pool);
         return 1;
     }
+    pool_set_steer(pool, steer_hook, steer);
+    api = api_new(base, pool, &cfg, err, sizeof(err));
+    if (!api) {
+        log_error("REST API: %s", err);
+        steer_free(steer);
+        pool_free(pool);
+        return 1;
+    }
+    api_set_steer(api, steer);
     char a[ADDR_STRLEN];
     addr_format(&cfg.api, a, sizeof(a));
     log_info("REST API on http://%s/v1/pool, %s runtime, state in %s", a, ops->name, cfg.state_dir);
@@ -87,6 +108,7 @@ int main(int argc, char **argv)
     event_free(ev_term);
     event_free(ev_int);
     api_free(api);
+    steer_free(steer);
     pool_free(pool);
     event_base_free(base);
     manager_config_free(&cfg);

@@ -62,7 +62,11 @@ struct pool {
         int64_t started_us;
         pool_done_cb done;
         void *ctx;
+        int steered;         /* the steer hook ran for this change */
+        char fail_msg[512];  /* a failure found outside the tick, told by it */
     } change;
+    int (*steer)(void *ctx, int n, char *err, size_t errlen);
+    void *steer_ctx;
     int stopping;
     void (*shutdown_done)(void *ctx);
     void *shutdown_ctx;
@@ -232,7 +236,13 @@ static void change_finish(struct pool *p, int ok, const char *msg)
 /* Whether the change under way is done (or failed). */
 static void change_check(struct pool *p)
 {
-    char msg[256];
+    char msg[512];
+    if (p->change.kind != CHANGE_NONE && p->change.fail_msg[0]) {
+        snprintf(msg, sizeof(msg), "%s", p->change.fail_msg);
+        p->change.fail_msg[0] = '\0';
+        change_finish(p, 0, msg);
+        return;
+    }
     if (p->change.kind == CHANGE_SCALE) {
         int n = p->change.target;
         for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
@@ -251,6 +261,18 @@ static void change_check(struct pool *p)
                 }
                 if (s->inst.state != INSTANCE_READY)
                     return;
+            }
+        }
+        /* Every new instance serves: now the clients may be spread over them. */
+        if (p->steer && !p->change.steered) {
+            p->change.steered = 1;
+            char err[200];
+            if (p->steer(p->steer_ctx, n, err, sizeof(err)) < 0) {
+                snprintf(msg, sizeof(msg), "the instances are ready but the forwarding rules "
+                                           "could not be installed: %s",
+                         err);
+                change_finish(p, 0, msg);
+                return;
             }
         }
         change_finish(p, 1, NULL);
@@ -556,12 +578,28 @@ int pool_scale(struct pool *p, int n, pool_done_cb done, void *ctx, char *err, s
         return POOL_ERR_BUSY;
     }
     log_info("pool: scaling from %d to %d", p->desired, n);
-    p->desired = n;
+    int shrinking = n < p->desired;
     p->change.kind = CHANGE_SCALE;
     p->change.target = n;
     p->change.started_us = mono_us();
     p->change.done = done;
     p->change.ctx = ctx;
+    p->change.steered = 0;
+    p->change.fail_msg[0] = '\0';
+    if (shrinking && p->steer) {
+        /* Clients leave the instances that go before those stop. */
+        p->change.steered = 1;
+        char serr[200];
+        if (p->steer(p->steer_ctx, n, serr, sizeof(serr)) < 0) {
+            snprintf(p->change.fail_msg, sizeof(p->change.fail_msg),
+                     "the forwarding rules could not be changed, so no instance was "
+                     "stopped: %s",
+                     serr);
+            pool_kick(p);
+            return 0;
+        }
+    }
+    p->desired = n;
     apply_desired(p);
     return 0;
 }
@@ -617,6 +655,13 @@ void pool_shutdown(struct pool *p, void (*done)(void *ctx), void *ctx)
             slot_drain(p, s);
     }
     pool_kick(p);
+}
+
+void pool_set_steer(struct pool *p, int (*fn)(void *ctx, int n, char *err, size_t errlen),
+                    void *ctx)
+{
+    p->steer = fn;
+    p->steer_ctx = ctx;
 }
 
 const char *pool_runtime_name(const struct pool *p)

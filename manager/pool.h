@@ -38,6 +38,13 @@ int pool_scale(struct pool *p, int n, pool_done_cb done, void *ctx, char *err, s
 /* Restarts one instance (stop, then spawn again in the same slot). */
 int pool_restart(struct pool *p, int id, pool_done_cb done, void *ctx, char *err, size_t errlen);
 
+/* Called with the new instance count at each scale step: after the new
+ * instances are ready (growing) or before any instance stops (shrinking),
+ * so the forwarding rules never name an instance that is not serving. A
+ * failure fails the change (and, shrinking, stops nothing). */
+void pool_set_steer(struct pool *p, int (*fn)(void *ctx, int n, char *err, size_t errlen),
+                    void *ctx);
+
 const char *pool_runtime_name(const struct pool *p);
 int pool_desired(const struct pool *p);
 size_t pool_ready_count(const struct pool *p);

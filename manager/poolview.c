@@ -4,6 +4,9 @@
  * the moment of the request; nothing is cached. */
 #include "poolview.h"
 
+#include <arpa/inet.h>
+#include "steer.h"
+
 #include <stdio.h>
 #include <time.h>
 
@@ -38,7 +41,7 @@ static cJSON *add_address(cJSON *o, const char *name, const struct addr *a)
     return cJSON_AddStringToObject(o, name, text);
 }
 
-struct cJSON *poolview_instance_json(const struct instance *in)
+struct cJSON *poolview_instance_json(const struct instance *in, const struct steer *st)
 {
     char started[48];
     cJSON *o = cJSON_CreateObject();
@@ -63,6 +66,21 @@ struct cJSON *poolview_instance_json(const struct instance *in)
     else
         ok = ok && cJSON_AddNullToObject(o, "ready_ms") != NULL;
     ok = ok && cJSON_AddNumberToObject(o, "restarts", in->restarts) != NULL;
+    /* Its block of clients, when a forwarding mode partitions them. */
+    const struct partition_block *b = st ? steer_block(st, in->id) : NULL;
+    if (ok && b) {
+        char first[INET_ADDRSTRLEN] = "", last[INET_ADDRSTRLEN] = "";
+        struct in_addr fa = {htonl(b->first)}, la = {htonl(b->last)};
+        inet_ntop(AF_INET, &fa, first, sizeof(first));
+        inet_ntop(AF_INET, &la, last, sizeof(last));
+        cJSON *c = cJSON_AddObjectToObject(o, "clients");
+        ok = c != NULL;
+        ok = ok && (b->count ? cJSON_AddStringToObject(c, "first", first)
+                             : cJSON_AddNullToObject(c, "first")) != NULL;
+        ok = ok && (b->count ? cJSON_AddStringToObject(c, "last", last)
+                             : cJSON_AddNullToObject(c, "last")) != NULL;
+        ok = ok && cJSON_AddNumberToObject(c, "count", b->count) != NULL;
+    }
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -70,7 +88,7 @@ struct cJSON *poolview_instance_json(const struct instance *in)
     return o;
 }
 
-struct cJSON *poolview_json(const struct pool *p)
+struct cJSON *poolview_json(const struct pool *p, const struct steer *st)
 {
     const struct instance *list[POOL_MAX_INSTANCES];
     size_t n = pool_list(p, list, POOL_MAX_INSTANCES);
@@ -82,7 +100,7 @@ struct cJSON *poolview_json(const struct pool *p)
     cJSON *arr = ok ? cJSON_AddArrayToObject(o, "instances") : NULL;
     ok = arr != NULL;
     for (size_t i = 0; ok && i < n; i++) {
-        cJSON *in = poolview_instance_json(list[i]);
+        cJSON *in = poolview_instance_json(list[i], st);
         ok = in != NULL && cJSON_AddItemToArray(arr, in);
         if (!ok)
             cJSON_Delete(in);

@@ -7,17 +7,19 @@
 struct cJSON;
 struct instance;
 struct pool;
+struct steer;
 struct prom;
 
 /* {"runtime", "replicas" (desired), "ready", "instances": [...]}, or NULL
  * when out of memory. The caller cJSON_Deletes it. */
-struct cJSON *poolview_json(const struct pool *p);
+struct cJSON *poolview_json(const struct pool *p, const struct steer *st);
 
 /* {"id", "name", "state", "address" and "admin" ("IP:PORT", null before the
  * first spawn), "pid" (null when not running), "started_at" (RFC 3339 UTC,
  * null before the first spawn), "ready_ms" (null until ready), "restarts"},
- * or NULL when out of memory. */
-struct cJSON *poolview_instance_json(const struct instance *in);
+ * and "clients" {"first", "last", "count"} when st partitions clients
+ * (st may be NULL), or NULL when out of memory. */
+struct cJSON *poolview_instance_json(const struct instance *in, const struct steer *st);
 
 /* Desired and ready replicas, instances by state, restarts, and the
  * instantiation-time histogram (seconds). */

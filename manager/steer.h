@@ -1,0 +1,44 @@
+/* Steering: which forwarding mode sends clients to instances, the client
+ * partition it installs, and when it is recomputed — after new instances
+ * are ready and before drained ones stop, so no block is ever sent to an
+ * instance that is not serving. Owns the mode's kernel state and removes it
+ * on a mode switch and at exit. */
+#ifndef PP_STEER_H
+#define PP_STEER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "partition.h"
+
+struct manager_config;
+struct pool;
+struct steer;
+
+/* Parses --clients and --vip; sets the mode from --forwarding ("none" when
+ * not given) and removes what a crashed earlier run of that mode left. */
+struct steer *steer_new(const struct manager_config *cfg, struct pool *pool, char *err,
+                        size_t errlen);
+/* Removes the installed rules (exit). */
+void steer_free(struct steer *s);
+
+/* Switches the mode ("none", "nat", "route") live: installs the new mode's
+ * rules for the ready pool, then removes the old mode's. Returns 0, or -1
+ * with err (status is 400 for a mode that cannot be used here, 500 for a
+ * kernel failure; nothing changed then). */
+int steer_set_mode(struct steer *s, const char *mode, int *status, char *err, size_t errlen);
+
+/* Recomputes the partition for instances 1..n and installs it (the pool
+ * calls this at each scale step). 0, or -1 with err. */
+int steer_apply(struct steer *s, int n, char *err, size_t errlen);
+
+const char *steer_mode(const struct steer *s);
+const struct partition *steer_partition(const struct steer *s); /* NULL in "none" */
+size_t steer_rules(const struct steer *s);
+int64_t steer_last_swap_us(const struct steer *s);
+int64_t steer_last_swap_at_ms(const struct steer *s); /* wall clock; 0 = never */
+uint32_t steer_last_moved(const struct steer *s);     /* clients moved by the last step */
+uint32_t steer_clients(const struct steer *s);
+/* The block of instance id in the current partition, or NULL. */
+const struct partition_block *steer_block(const struct steer *s, int id);
+
+#endif

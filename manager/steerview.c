@@ -1,0 +1,100 @@
+/* JSON and Prometheus views of the steering state, for api.c. */
+#include "steerview.h"
+
+#include <stdio.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <cJSON.h>
+
+#include "prom.h"
+#include "steer.h"
+
+static void ip_text(uint32_t host_order, char *out, size_t outlen)
+{
+    struct in_addr a = {htonl(host_order)};
+    inet_ntop(AF_INET, &a, out, (socklen_t)outlen);
+}
+
+static cJSON *add_time(cJSON *o, const char *name, int64_t ms)
+{
+    if (ms <= 0)
+        return cJSON_AddNullToObject(o, name);
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char text[40];
+    snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    return cJSON_AddStringToObject(o, name, text);
+}
+
+struct cJSON *steerview_forwarding_json(const struct steer *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    int ok = o != NULL;
+    ok = ok && cJSON_AddStringToObject(o, "mode", steer_mode(s)) != NULL;
+    ok = ok && cJSON_AddNumberToObject(o, "rules", (double)steer_rules(s)) != NULL;
+    ok = ok && cJSON_AddNumberToObject(o, "clients", steer_clients(s)) != NULL;
+    ok = ok && add_time(o, "last_swap_at", steer_last_swap_at_ms(s)) != NULL;
+    ok = ok && cJSON_AddNumberToObject(o, "last_swap_ms",
+                                       (double)steer_last_swap_us(s) / 1000.0) != NULL;
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+struct cJSON *steerview_partition_json(const struct steer *s)
+{
+    const struct partition *p = steer_partition(s);
+    cJSON *o = cJSON_CreateObject();
+    int ok = o != NULL;
+    ok = ok && cJSON_AddStringToObject(o, "mode", steer_mode(s)) != NULL;
+    ok = ok && cJSON_AddNumberToObject(o, "clients", steer_clients(s)) != NULL;
+    ok = ok && cJSON_AddNumberToObject(o, "moved_last_step", steer_last_moved(s)) != NULL;
+    cJSON *arr = ok ? cJSON_AddArrayToObject(o, "blocks") : NULL;
+    ok = arr != NULL;
+    for (size_t i = 0; ok && p && i < p->nblocks; i++) {
+        const struct partition_block *b = &p->blocks[i];
+        char first[INET_ADDRSTRLEN], last[INET_ADDRSTRLEN], pre[INET_ADDRSTRLEN + 4];
+        cJSON *bj = cJSON_CreateObject();
+        ok = bj != NULL && cJSON_AddItemToArray(arr, bj);
+        ok = ok && cJSON_AddNumberToObject(bj, "instance", b->instance_id) != NULL;
+        ok = ok && cJSON_AddNumberToObject(bj, "count", b->count) != NULL;
+        if (b->count) {
+            ip_text(b->first, first, sizeof(first));
+            ip_text(b->last, last, sizeof(last));
+            ok = ok && cJSON_AddStringToObject(bj, "first", first) != NULL;
+            ok = ok && cJSON_AddStringToObject(bj, "last", last) != NULL;
+        }
+        cJSON *pa = ok ? cJSON_AddArrayToObject(bj, "prefixes") : NULL;
+        ok = pa != NULL;
+        for (size_t k = 0; ok && k < b->nprefixes; k++) {
+            ip_text(b->prefixes[k].addr, first, sizeof(first));
+            snprintf(pre, sizeof(pre), "%s/%d", first, b->prefixes[k].len);
+            cJSON *str = cJSON_CreateString(pre);
+            ok = str != NULL && cJSON_AddItemToArray(pa, str);
+        }
+    }
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+void steerview_prom(const struct steer *s, struct prom *out)
+{
+    struct prom_label l = {"mode", steer_mode(s)};
+    prom_gauge(out, "manager_forwarding_info", "Constant 1, labelled with the forwarding mode.",
+               &l, 1, 1);
+    prom_gauge(out, "manager_forwarding_rules", "Rules the forwarding mode installed.", NULL, 0,
+               (double)steer_rules(s));
+    prom_gauge(out, "manager_forwarding_last_swap_seconds",
+               "How long the last swap of the forwarding rules took.", NULL, 0,
+               (double)steer_last_swap_us(s) / 1e6);
+    prom_gauge(out, "manager_partition_moved_clients",
+               "Clients that changed instance at the last scale step.", NULL, 0,
+               steer_last_moved(s));
+}

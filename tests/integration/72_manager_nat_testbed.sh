@@ -23,7 +23,7 @@ tb up --clients 64 >/dev/null
 API_PORT=$(pp_free_port)
 API=http://127.0.0.1:$API_PORT
 BASE=$(pp_free_port)
-pp_bg manager in_mid "$PP_BIN/manager" --runtime process --process-addr 198.18.0.1 \
+pp_bg manager nsenter --net="/run/netns/$P-mid" "$PP_BIN/manager" --runtime process --process-addr 198.18.0.1 \
     --base-port "$BASE" --replicas 1 --api "127.0.0.1:$API_PORT" --state-dir "$PP_TMP/state" \
     --prefix "$MP" --forwarding nat --vip 198.19.255.10:3128 --clients 198.18.1.1-198.18.1.64 \
     --drain-timeout 5s --proxy-arg=--cache-mem=16M

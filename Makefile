@@ -17,7 +17,8 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 LDFLAGS  += -pthread $(EXTRA_LDFLAGS)
 
 # Every program links against the same set of libraries; pkg-config says how.
-PKGS       := libevent libevent_pthreads libcjson libnl-3.0 libnl-route-3.0 libiptc
+PKGS       := libevent libevent_pthreads libcjson libnl-3.0 libnl-route-3.0 libiptc \
+              libnetfilter_conntrack
 TEST_PKGS  := check
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(TEST_PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))

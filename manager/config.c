@@ -277,7 +277,8 @@ static const struct option_def options[] = {
      "10s", set_ready_timeout},
     {"forwarding", "none|nat|route|balancer",
      "how clients reach instances: none (they use instance addresses), nat (iptables DNAT from "
-     "the VIP by client block; route and balancer arrive with later issues)",
+     "the VIP by client block), route (policy routing by client block to instances owning the "
+     "VIP; container runtime only); balancer arrives with a later issue",
      "none", set_forwarding},
     {"vip", "ADDR:PORT", "the service address clients send to", "198.19.255.10:3128", set_vip},
     {"clients", "A-B|CIDR", "client addresses, partitioned in order over the instances; "

@@ -31,7 +31,7 @@ struct manager_config {
     char prefix[8];            /* names of links, namespaces, cgroups: "pp" */
     uint64_t drain_timeout_ms; /* scale-down: in-flight requests get this long */
     uint64_t ready_timeout_ms; /* an instance not healthy by then has failed */
-    char forwarding[16];          /* none, nat (route, balancer: later) */
+    char forwarding[16];          /* none, nat, route (balancer: later) */
     struct addr vip;              /* the service address clients send to */
     struct client_range client_ranges[MANAGER_MAX_CLIENT_RANGES];
     size_t nclient_ranges;        /* from --clients; default 198.18.1.1-198.18.1.64 */

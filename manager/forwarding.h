@@ -23,6 +23,7 @@ struct fwd_config {
     const char *prefix; /* names of chains, tables, rules: "pp" -> chain PP-DNAT */
     struct in_addr vip; /* the service address clients send to */
     uint16_t vip_port;  /* 3128 */
+    const char *bridge; /* the container bridge (route: its rp_filter); may be NULL */
 };
 
 struct fwd {
@@ -49,5 +50,6 @@ struct fwd_ops {
 };
 
 extern const struct fwd_ops fwd_nat_ops;
+extern const struct fwd_ops fwd_route_ops;
 
 #endif

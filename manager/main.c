@@ -21,6 +21,11 @@ static int steer_hook(void *ctx, int n, char *err, size_t errlen)
     return steer_apply(ctx, n, err, errlen);
 }
 
+static int flow_hook(void *ctx, const struct instance *in, uint64_t *count)
+{
+    return steer ? steer_count_flows(ctx, in, count) : -1;
+}
+
 static void on_stopped(void *arg)
 {
     log_info("every instance stopped; exiting");
@@ -87,6 +92,7 @@ int main(int argc, char **argv)
         return 1;
     }
     pool_set_steer(pool, steer_hook, steer);
+    pool_set_flow_counter(pool, flow_hook, steer);
     api = api_new(base, pool, &cfg, err, sizeof(err));
     if (!api) {
         log_error("REST API: %s", err);

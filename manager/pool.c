@@ -41,6 +41,8 @@ struct slot {
     int remove;          /* draining for good: free the slot after the exit */
     int restart_pending; /* explicit restart: spawn again right after the exit */
     int64_t deadline_us; /* drain or ready deadline (monotonic) */
+    uint64_t flows_at_drain; /* tracked connections when the drain began */
+    uint64_t flows_cut;      /* still open when the drain deadline passed */
     struct pool *pool;
 };
 
@@ -63,10 +65,14 @@ struct pool {
         pool_done_cb done;
         void *ctx;
         int steered;         /* the steer hook ran for this change */
+        int grows;           /* the scale adds instances */
         char fail_msg[512];  /* a failure found outside the tick, told by it */
     } change;
     int (*steer)(void *ctx, int n, char *err, size_t errlen);
     void *steer_ctx;
+    int (*flows)(void *ctx, const struct instance *in, uint64_t *count);
+    void *flows_ctx;
+    struct pool_step last_step;
     int stopping;
     void (*shutdown_done)(void *ctx);
     void *shutdown_ctx;
@@ -156,6 +162,19 @@ static void slot_open(struct pool *p, int id)
     slot_spawn(p, s);
 }
 
+/* Connections the forwarding mode still sends to inst (nat: conntrack
+ * entries whose reply comes from it), or 0 when it cannot tell. */
+static uint64_t slot_flows(struct pool *p, const struct instance *inst)
+{
+    uint64_t n = 0;
+    if (p->flows && p->flows(p->flows_ctx, inst, &n) < 0)
+        n = 0;
+    return n;
+}
+
+/* The forwarding rules no longer send new clients here: SIGTERM makes
+ * proxyd stop accepting, finish what is in flight, close idle keep-alive
+ * connections and exit; the deadline bounds it. */
 static void slot_drain(struct pool *p, struct slot *s)
 {
     struct instance *inst = &s->inst;
@@ -166,9 +185,12 @@ static void slot_drain(struct pool *p, struct slot *s)
     }
     inst->state = INSTANCE_DRAINING;
     s->deadline_us = mono_us() + (int64_t)p->cfg->drain_timeout_ms * 1000;
+    s->flows_at_drain = slot_flows(p, inst);
+    s->flows_cut = 0;
     probe_close(s);
     p->rt.ops->stop(&p->rt, inst);
-    log_info("pool: draining %s (pid %d)", inst->name, (int)inst->pid);
+    log_info("pool: draining %s (pid %d, %llu tracked connections)", inst->name, (int)inst->pid,
+             (unsigned long long)s->flows_at_drain);
 }
 
 static void slot_free(struct pool *p, struct slot *s)
@@ -264,10 +286,14 @@ static void change_check(struct pool *p)
             }
         }
         /* Every new instance serves: now the clients may be spread over them. */
+        if (p->last_step.ready_ms < 0 && p->change.grows)
+            p->last_step.ready_ms = (mono_us() - p->change.started_us) / 1000;
         if (p->steer && !p->change.steered) {
             p->change.steered = 1;
             char err[200];
-            if (p->steer(p->steer_ctx, n, err, sizeof(err)) < 0) {
+            int rc = p->steer(p->steer_ctx, n, err, sizeof(err));
+            p->last_step.rules_ms = (mono_us() - p->change.started_us) / 1000;
+            if (rc < 0) {
                 snprintf(msg, sizeof(msg), "the instances are ready but the forwarding rules "
                                            "could not be installed: %s",
                          err);
@@ -330,8 +356,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
             break;
         case INSTANCE_DRAINING:
             if (now > s->deadline_us && inst->pid > 0) {
-                log_warn("pool: %s still running %llu ms into its drain; killing it", inst->name,
-                         (unsigned long long)p->cfg->drain_timeout_ms);
+                s->flows_cut = slot_flows(p, inst);
+                log_warn("pool: %s still running %llu ms into its drain; killing it (%llu "
+                         "connections cut)",
+                         inst->name, (unsigned long long)p->cfg->drain_timeout_ms,
+                         (unsigned long long)s->flows_cut);
                 kill(inst->pid, SIGKILL);
                 s->deadline_us = INT64_MAX;
             }
@@ -387,7 +416,13 @@ static void on_exit_of(struct pool *p, struct slot *s, int status)
     p->rt.ops->release(&p->rt, inst);
     inst->pid = 0;
     if (s->remove) {
-        log_info("pool: %s stopped (%s)", inst->name, how);
+        uint64_t cut = s->flows_cut < s->flows_at_drain ? s->flows_cut : s->flows_at_drain;
+        log_info("pool: %s stopped (%s): %llu connections drained, %llu cut", inst->name, how,
+                 (unsigned long long)(s->flows_at_drain - cut), (unsigned long long)cut);
+        p->last_step.drained += s->flows_at_drain - cut;
+        p->last_step.cut += cut;
+        if (p->change.kind == CHANGE_SCALE)
+            p->last_step.drain_ms = (mono_us() - p->change.started_us) / 1000;
         inst->state = INSTANCE_STOPPED;
         return;
     }
@@ -519,6 +554,7 @@ struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
     p->tick = evtimer_new(base, tick_cb, p);
     p->sigchld = evsignal_new(base, SIGCHLD, sigchld_cb, p);
     p->ready_hist = histogram_new();
+    p->last_step = (struct pool_step){-1, -1, -1, 0, 0};
     if (!p->tick || !p->sigchld || !p->ready_hist || evsignal_add(p->sigchld, NULL) < 0) {
         snprintf(err, errlen, "out of memory");
         pool_free(p);
@@ -579,6 +615,8 @@ int pool_scale(struct pool *p, int n, pool_done_cb done, void *ctx, char *err, s
     }
     log_info("pool: scaling from %d to %d", p->desired, n);
     int shrinking = n < p->desired;
+    p->last_step = (struct pool_step){-1, -1, -1, 0, 0};
+    p->change.grows = n > p->desired;
     p->change.kind = CHANGE_SCALE;
     p->change.target = n;
     p->change.started_us = mono_us();
@@ -590,7 +628,9 @@ int pool_scale(struct pool *p, int n, pool_done_cb done, void *ctx, char *err, s
         /* Clients leave the instances that go before those stop. */
         p->change.steered = 1;
         char serr[200];
-        if (p->steer(p->steer_ctx, n, serr, sizeof(serr)) < 0) {
+        int rc = p->steer(p->steer_ctx, n, serr, sizeof(serr));
+        p->last_step.rules_ms = (mono_us() - p->change.started_us) / 1000;
+        if (rc < 0) {
             snprintf(p->change.fail_msg, sizeof(p->change.fail_msg),
                      "the forwarding rules could not be changed, so no instance was "
                      "stopped: %s",
@@ -655,6 +695,19 @@ void pool_shutdown(struct pool *p, void (*done)(void *ctx), void *ctx)
             slot_drain(p, s);
     }
     pool_kick(p);
+}
+
+void pool_set_flow_counter(struct pool *p,
+                           int (*fn)(void *ctx, const struct instance *in, uint64_t *count),
+                           void *ctx)
+{
+    p->flows = fn;
+    p->flows_ctx = ctx;
+}
+
+const struct pool_step *pool_last_step(const struct pool *p)
+{
+    return &p->last_step;
 }
 
 void pool_set_steer(struct pool *p, int (*fn)(void *ctx, int n, char *err, size_t errlen),

@@ -45,6 +45,25 @@ int pool_restart(struct pool *p, int id, pool_done_cb done, void *ctx, char *err
 void pool_set_steer(struct pool *p, int (*fn)(void *ctx, int n, char *err, size_t errlen),
                     void *ctx);
 
+/* How the forwarding mode counts connections still sent to an instance
+ * (nat: conntrack entries); drains report them as drained or cut. */
+void pool_set_flow_counter(struct pool *p,
+                           int (*fn)(void *ctx, const struct instance *in, uint64_t *count),
+                           void *ctx);
+
+/* The timings of the last scale step, from its start: every new instance
+ * ready, the forwarding rules committed, the last drained instance stopped
+ * (-1 when the step had none), and the connections its drains let finish
+ * or cut at the deadline. */
+struct pool_step {
+    int64_t ready_ms;
+    int64_t rules_ms;
+    int64_t drain_ms;
+    uint64_t drained;
+    uint64_t cut;
+};
+const struct pool_step *pool_last_step(const struct pool *p);
+
 const char *pool_runtime_name(const struct pool *p);
 int pool_desired(const struct pool *p);
 size_t pool_ready_count(const struct pool *p);

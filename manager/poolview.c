@@ -97,6 +97,20 @@ struct cJSON *poolview_json(const struct pool *p, const struct steer *st)
     ok = ok && cJSON_AddStringToObject(o, "runtime", pool_runtime_name(p)) != NULL;
     ok = ok && cJSON_AddNumberToObject(o, "replicas", pool_desired(p)) != NULL;
     ok = ok && cJSON_AddNumberToObject(o, "ready", (double)pool_ready_count(p)) != NULL;
+    /* The last scale step's timings (ms from its start; null when the step
+     * had no such phase) and its drains. */
+    const struct pool_step *step = pool_last_step(p);
+    cJSON *ls = ok ? cJSON_AddObjectToObject(o, "last_step") : NULL;
+    ok = ls != NULL;
+    const struct {
+        const char *name;
+        int64_t v;
+    } phases[] = {{"ready_ms", step->ready_ms}, {"rules_ms", step->rules_ms}, {"drain_ms", step->drain_ms}};
+    for (size_t i = 0; ok && i < sizeof(phases) / sizeof(phases[0]); i++)
+        ok = (phases[i].v >= 0 ? cJSON_AddNumberToObject(ls, phases[i].name, (double)phases[i].v)
+                               : cJSON_AddNullToObject(ls, phases[i].name)) != NULL;
+    ok = ok && cJSON_AddNumberToObject(ls, "drained", (double)step->drained) != NULL;
+    ok = ok && cJSON_AddNumberToObject(ls, "cut", (double)step->cut) != NULL;
     cJSON *arr = ok ? cJSON_AddArrayToObject(o, "instances") : NULL;
     ok = arr != NULL;
     for (size_t i = 0; ok && i < n; i++) {

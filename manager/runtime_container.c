@@ -278,12 +278,17 @@ static void reap(pid_t pid)
         ;
 }
 
-/* In the child's network namespace, through its socket: lo and eth0 up,
- * eth0's address, the default route via the bridge. */
+/* In the child's network namespace, through its socket: lo up with the
+ * VIP on it, eth0 up with its address, the default route via the bridge.
+ * The VIP on lo is what route mode needs (packets for the VIP arrive
+ * unchanged and must be local); in other modes nothing sends to it here. */
 static int container_configure_netns(struct container_runtime *cr, struct netdev *ns,
-                                     struct in_addr addr, char *err, size_t errlen)
+                                     struct in_addr addr, struct in_addr vip, char *err,
+                                     size_t errlen)
 {
     if (netdev_link_up(ns, CONTAINER_LO_IFINDEX, err, errlen) < 0)
+        return -1;
+    if (vip.s_addr != 0 && netdev_addr_add(ns, CONTAINER_LO_IFINDEX, vip, 32, err, errlen) < 0)
         return -1;
     int eth0 = netdev_link_index(ns, CONTAINER_IFNAME, err, errlen);
     if (eth0 < 0 || netdev_link_up(ns, eth0, err, errlen) < 0 ||
@@ -343,15 +348,23 @@ static int container_spawn(struct runtime *rt, struct instance *inst, char *err,
     c->has_cgroup = 1;
     t_cgroup = now_us();
 
-    struct addr listen_addr, admin_addr;
+    /* Two listeners: the instance's own address (nat, none, health) and
+     * the VIP (route mode delivers clients' packets to it unchanged). */
+    const struct sockaddr_in *vip_sin = (const struct sockaddr_in *)&cfg->vip.ss;
+    struct addr listen_addr, admin_addr, vip_addr;
     container_endpoint(&listen_addr, addr, CONTAINER_PROXY_PORT);
     container_endpoint(&admin_addr, addr, CONTAINER_ADMIN_PORT);
-    char listen[ADDR_STRLEN], admin[ADDR_STRLEN];
+    container_endpoint(&vip_addr, vip_sin->sin_addr, addr_port(&cfg->vip));
+    char listen[ADDR_STRLEN], admin[ADDR_STRLEN], vip_listen[ADDR_STRLEN];
     addr_format(&listen_addr, listen, sizeof(listen));
     addr_format(&admin_addr, admin, sizeof(admin));
-    const char *fixed[] = {"--name", inst->name, "--listen", listen, "--admin", admin};
-    char *argv[1 + 6 + MANAGER_MAX_PROXY_ARGS + 1];
-    spawn_proxyd_argv(cfg, fixed, 6, argv, sizeof(argv) / sizeof(argv[0]));
+    addr_format(&vip_addr, vip_listen, sizeof(vip_listen));
+    const char *fixed[] = {"--name",  inst->name, "--listen", listen,
+                           "--admin", admin,      "--listen", vip_listen};
+    int have_vip = cfg->vip.ss.ss_family == AF_INET && vip_sin->sin_addr.s_addr != 0;
+    size_t nfixed = sizeof(fixed) / sizeof(fixed[0]) - (have_vip ? 0 : 2);
+    char *argv[1 + sizeof(fixed) / sizeof(fixed[0]) + MANAGER_MAX_PROXY_ARGS + 1];
+    spawn_proxyd_argv(cfg, fixed, nfixed, argv, sizeof(argv) / sizeof(argv[0]));
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0) {
         snprintf(err, errlen, "socketpair: %s", strerror(errno));
@@ -397,7 +410,9 @@ static int container_spawn(struct runtime *rt, struct instance *inst, char *err,
         goto fail;
     c->has_veth = 1;
     t_veth = now_us();
-    if (container_configure_netns(cr, ns, addr, err, errlen) < 0)
+    struct in_addr no_vip = {0};
+    if (container_configure_netns(cr, ns, addr, have_vip ? vip_sin->sin_addr : no_vip, err,
+                                  errlen) < 0)
         goto fail;
     netdev_free(ns);
     ns = NULL;

@@ -1,6 +1,6 @@
 /* Steering clients to instances: the partition of --clients over the ready
- * instances, installed by the forwarding mode in force (fwd_nat.c; route
- * mode is not built yet), recomputed by the pool at each scale step. */
+ * instances, installed by the forwarding mode in force (fwd_nat.c,
+ * fwd_route.c), recomputed by the pool at each scale step. */
 #include "steer.h"
 
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include "config.h"
+#include "conntrack.h"
 #include "forwarding.h"
 #include "log.h"
 #include "pool.h"
@@ -39,6 +40,8 @@ static const struct fwd_ops *mode_ops(const char *mode)
 {
     if (strcmp(mode, "nat") == 0)
         return &fwd_nat_ops;
+    if (strcmp(mode, "route") == 0)
+        return &fwd_route_ops;
     return NULL;
 }
 
@@ -54,6 +57,7 @@ static struct fwd *fwd_open(struct steer *s, const struct fwd_ops *ops, char *er
     const struct sockaddr_in *vip = (const struct sockaddr_in *)&s->cfg->vip.ss;
     f->cfg.vip = vip->sin_addr;
     f->cfg.vip_port = (uint16_t)addr_port(&s->cfg->vip);
+    f->cfg.bridge = s->cfg->bridge;
     if (ops->init(f, err, errlen) < 0) {
         if (ops->free)
             ops->free(f);
@@ -157,10 +161,15 @@ int steer_set_mode(struct steer *s, const char *mode, int *status, char *err, si
         const struct fwd_ops *ops = mode_ops(mode);
         if (!ops) {
             snprintf(err, errlen,
-                     strcmp(mode, "route") == 0 || strcmp(mode, "balancer") == 0
-                         ? "the %s forwarding mode is not built yet; use nat or none"
-                         : "forwarding mode must be none or nat, not '%s'",
+                     strcmp(mode, "balancer") == 0
+                         ? "the %s forwarding mode is not built yet; use nat, route or none"
+                         : "forwarding mode must be none, nat or route, not '%s'",
                      mode);
+            return -1;
+        }
+        /* The instances must own the VIP, which only containers can. */
+        if (ops == &fwd_route_ops && strcmp(s->cfg->runtime, "container") != 0) {
+            snprintf(err, errlen, "route mode needs the container runtime");
             return -1;
         }
         *status = 500;
@@ -234,4 +243,19 @@ const struct partition_block *steer_block(const struct steer *s, int id)
         if (s->part.blocks[i].instance_id == id)
             return &s->part.blocks[i];
     return NULL;
+}
+
+int steer_count_flows(struct steer *s, const struct instance *in, uint64_t *count)
+{
+    /* Only NAT pins established flows to an instance by conntrack. */
+    if (!s->fwd || strcmp(s->mode, "nat") != 0 || in->address.ss.ss_family != AF_INET)
+        return -1;
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)&in->address.ss;
+    char err[160];
+    if (conntrack_count_flows_to(sin->sin_addr, (uint16_t)addr_port(&in->address), count, err,
+                                 sizeof(err)) < 0) {
+        log_warn("steer: counting the flows of %s: %s", in->name, err);
+        return -1;
+    }
+    return 0;
 }

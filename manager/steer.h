@@ -31,6 +31,12 @@ int steer_set_mode(struct steer *s, const char *mode, int *status, char *err, si
  * calls this at each scale step). 0, or -1 with err. */
 int steer_apply(struct steer *s, int n, char *err, size_t errlen);
 
+/* Connections still pinned to an instance by the mode (nat: conntrack
+ * entries whose reply comes from it): 0 with *count, -1 when the mode
+ * cannot tell (none, route). */
+struct instance;
+int steer_count_flows(struct steer *s, const struct instance *in, uint64_t *count);
+
 const char *steer_mode(const struct steer *s);
 const struct partition *steer_partition(const struct steer *s); /* NULL in "none" */
 size_t steer_rules(const struct steer *s);

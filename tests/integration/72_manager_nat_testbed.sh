@@ -70,6 +70,26 @@ for n in 1 2 4 8 16 32; do
     expect_eq "$(api "$API/v1/pool" | jq '[.instances[].clients.count] | add')" 64 "blocks in /v1/pool at $n"
 done
 
+# A drain under load: client 64 (block 2 of 2) is mid-download when the pool
+# shrinks to 1. Its connection stays pinned to instance 2 by conntrack; the
+# manager counts it, lets it finish, and only then stops instance 2; a request
+# started after the answer goes to instance 1.
+out=$(api -X PUT -d '{"replicas": 2}' -o /dev/null -w '%{http_code}' "$API/v1/pool")
+expect_eq "$out" 200 "back to 2"
+tb exec client-64 -- curl -sS --max-time 20 --limit-rate 400k -o "$PP_TMP/slow.body" \
+    -w '%{http_code} %{size_download}' -x http://198.19.255.10:3128 http://198.19.1.2/obj1m \
+    >"$PP_TMP/slow.out" 2>&1 &
+slow=$!
+sleep 1.2
+out=$(api -X PUT -d '{"replicas": 1}' -o "$PP_TMP/put.json" -w '%{http_code}' "$API/v1/pool")
+expect_eq "$out" 200 "shrink to 1 under load"
+expect_eq "$(jq -r .last_step.drained "$PP_TMP/put.json")" 1 "connections drained"
+expect_eq "$(jq -r .last_step.cut "$PP_TMP/put.json")" 0 "connections cut"
+expect_ge "$(jq -r .last_step.rules_ms "$PP_TMP/put.json")" 0 "rules committed before the drain"
+wait "$slow" || true
+expect_eq "$(cat "$PP_TMP/slow.out")" "200 1048576" "the download in flight finished"
+expect_eq "$(through 64)" "${MP}1" "client 64 after the answer"
+
 # Live switches: nat -> none removes the rules, none -> nat brings them back.
 out=$(api -X PUT -d '{"mode": "none"}' -o /dev/null -w '%{http_code}' "$API/v1/forwarding")
 expect_eq "$out" 200 "switch to none"

@@ -219,6 +219,13 @@ uint64_t pool_restarts_total(const struct pool *p)
     return p->restarts;
 }
 
+const struct pool_step *pool_last_step(const struct pool *p)
+{
+    (void)p;
+    static const struct pool_step none = {-1, -1, -1, 0, 0};
+    return &none;
+}
+
 const struct histogram *pool_ready_histogram(const struct pool *p)
 {
     fake.touched++;
@@ -469,7 +476,9 @@ START_TEST(test_api_get_pool_lists_instances)
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(
         r.body,
-        "{\"runtime\":\"process\",\"replicas\":2,\"ready\":2,\"instances\":["
+        "{\"runtime\":\"process\",\"replicas\":2,\"ready\":2,"
+                     "\"last_step\":{\"ready_ms\":null,\"rules_ms\":null,\"drain_ms\":null,"
+                     "\"drained\":0,\"cut\":0},\"instances\":["
         "{\"id\":1,\"name\":\"pp1\",\"state\":\"ready\",\"address\":\"127.0.0.1:3129\","
         "\"admin\":\"127.0.0.1:9129\",\"pid\":4001,\"started_at\":\"2026-11-24T15:04:05.123Z\","
         "\"ready_ms\":41,\"restarts\":0},"

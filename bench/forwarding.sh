@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# Forwarding throughput, the paper's Fig. 4 shape at small scale (issue 4):
+# in a testbed of its own (deploy/testbed, 64 clients, a unique prefix), the
+# manager runs in the intermediate host P-mid and steers the clients' requests
+# for the VIP 198.19.255.10:3128 to N proxyd instances, by NAT (process
+# runtime, --forwarding nat) or by routing (container runtime, --forwarding
+# route). For each N and mode (interleaved: per N, nat then route, or in a
+# seeded random order) it scales the pool through the REST API, warms each
+# instance's cache (one request per client block through the VIP), then all
+# 64 clients at once fetch http://198.19.1.2/obj1m (1 MiB) through the VIP
+# with ab -k, each at most --requests requests and --duration seconds.
+#
+# Usage: bench/forwarding.sh [--proxies "1 2 4 8"] [--modes nat,route]
+#          [--duration T] [--requests R] [--concurrency C] [--seed S] [--out DIR]
+#   --proxies LIST    instance counts, each 1..32 (default "1 2 4 8")
+#   --modes LIST      nat, route or both, comma-separated (default nat,route)
+#   --duration T      seconds each client's ab may run, 1..120 (default 10)
+#   --requests R      requests per client, C..10000 (default 100)
+#   --concurrency C   connections per client, 1..16 (default 2)
+#   --seed S          shuffle the mode order at each N with this seed
+#                     (default: no shuffle, the order of --modes)
+#   --out DIR         where results go (default: a new /tmp/pp-forwarding.*)
+# Printed per mode and N: total requests/s (sum of the 64 clients' ab
+# "Requests per second"; clients that finish early inflate it, so beside it
+# agg = all completed requests / the longest client's time), p50 and p99 latency pooled over every request of
+# every client (ab -g, total time per request), completed and failed requests
+# (ab's "Failed requests" plus non-2xx answers), and last_swap_ms from
+# GET /v1/forwarding after the scale, and the origin's hits during the load
+# (0 when the warmed caches answered everything); then nat/route of req/s
+# (sum and agg) and of p99 at each N when both ran. Route needs the container runtime and the manager's route
+# mode: if the manager refuses it (400, or it cannot start), route is skipped
+# with the manager's reason. Files in DIR: results.csv (one row per client and
+# step), summary.csv, the managers' logs and PUT answers, ab's raw output.
+# All traffic stays inside the testbed's namespaces; on exit (or Ctrl-C) the
+# managers get SIGTERM, the testbed goes down and the container runtime's
+# cgroups are removed.
+set -euo pipefail
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy no_proxy NO_PROXY
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${PP_BUILD:-$repo/build}/bin
+TESTBED=$repo/deploy/testbed
+PROXIES="1 2 4 8"
+MODES=nat,route
+T=10
+R=100
+C=2
+SEED=
+OUT=
+NCLIENTS=64
+VIP=198.19.255.10:3128
+URL=http://198.19.1.2/obj1m
+
+die() { echo "forwarding: $*" >&2; exit 2; }
+need_arg() { [ $# -ge 2 ] || die "$1 needs a value"; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --proxies) need_arg "$@"; PROXIES=$2; shift 2 ;;
+    --modes) need_arg "$@"; MODES=$2; shift 2 ;;
+    --duration) need_arg "$@"; T=$2; shift 2 ;;
+    --requests) need_arg "$@"; R=$2; shift 2 ;;
+    --concurrency) need_arg "$@"; C=$2; shift 2 ;;
+    --seed) need_arg "$@"; SEED=$2; shift 2 ;;
+    --out) need_arg "$@"; OUT=$2; shift 2 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+    esac
+done
+isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
+isnum "$T" && [ "$T" -ge 1 ] && [ "$T" -le 120 ] || die "--duration is 1..120 seconds"
+isnum "$C" && [ "$C" -ge 1 ] && [ "$C" -le 16 ] || die "--concurrency is 1..16"
+isnum "$R" && [ "$R" -ge "$C" ] && [ "$R" -le 10000 ] || die "--requests is $C..10000 (at least --concurrency)"
+[ -z "$SEED" ] || isnum "$SEED" || die "--seed is a number"
+read -r -a NS_LIST <<<"$PROXIES"
+[ ${#NS_LIST[@]} -ge 1 ] || die "--proxies is empty"
+for n in "${NS_LIST[@]}"; do
+    isnum "$n" && [ "$n" -ge 1 ] && [ "$n" -le 32 ] || die "--proxies: $n is not 1..32"
+done
+IFS=, read -r -a MODE_LIST <<<"$MODES"
+[ ${#MODE_LIST[@]} -ge 1 ] || die "--modes is empty"
+for m in "${MODE_LIST[@]}"; do
+    [ "$m" = nat ] || [ "$m" = route ] || die "--modes: '$m' is not nat or route"
+done
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
+[ -x "$BIN/manager" ] && [ -x "$BIN/proxyd" ] || die "run make first ($BIN/manager, $BIN/proxyd)"
+for tool in ab curl jq nsenter timeout; do command -v "$tool" >/dev/null || die "$tool is missing"; done
+
+if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/pp-forwarding.XXXXXX); else mkdir -p "$OUT"; fi
+OUT=$(cd "$OUT" && pwd)
+P=fb$(($$ % 1000000))           # the testbed's prefix (P-mid, P-cK, ...)
+MPN=fn$(($$ % 10000))           # nat manager's prefix (process runtime)
+MPR=fr$(($$ % 10000))           # route manager's prefix: links, cgroups
+STATE=$(mktemp -d /tmp/pp-forwarding-state.XXXXXX)
+declare -A MPID=() API=() STARTED=()
+API[nat]=http://127.0.0.1:9081
+API[route]=http://127.0.0.1:9082
+ROUTE_SKIP= # the reason route was skipped, once it was
+MID_NS=/run/netns/$P-mid
+
+in_mid() { nsenter --net="$MID_NS" "$@"; }
+api() { in_mid curl -sS --max-time 60 "$@"; }
+log() { echo "[$(date +%T)] $*" >&2; }
+
+stop_manager() { # mode: SIGTERM, up to 30 s to drain and clean up, then KILL
+    local m=$1 p=${MPID[$1]:-}
+    [ -n "$p" ] || return 0
+    kill -TERM "$p" 2>/dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+    MPID[$m]=
+}
+cgroup_cleanup() { # the route manager's cgroups (v1: cpu/ and memory/; v2: one)
+    local d g
+    for d in /sys/fs/cgroup/"$MPR" /sys/fs/cgroup/cpu/"$MPR" /sys/fs/cgroup/memory/"$MPR"; do
+        [ -d "$d" ] || continue
+        for g in "$d"/*/; do
+            [ -f "$g/cgroup.procs" ] || continue
+            xargs -r kill -KILL <"$g/cgroup.procs" 2>/dev/null || true
+        done
+        for g in "$d"/*/; do [ -f "$g/cgroup.procs" ] && rmdir "$g" 2>/dev/null; done
+        rmdir "$d" 2>/dev/null || true
+    done
+}
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    jobs -p | xargs -r kill -TERM 2>/dev/null || true # ab runs still going (Ctrl-C)
+    stop_manager route
+    stop_manager nat
+    "$TESTBED" --prefix "$P" down >/dev/null 2>&1 || true
+    [ -z "${STARTED[route]:-}" ] || { sleep 0.5; cgroup_cleanup; }
+    rm -rf "$STATE"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_ready mode n: until GET /v1/pool says n ready (60 s), or the manager died.
+wait_ready() {
+    local m=$1 n=$2
+    for _ in $(seq 1 600); do
+        kill -0 "${MPID[$m]}" 2>/dev/null || return 1
+        [ "$(api "${API[$m]}/v1/pool" 2>/dev/null | jq -r .ready 2>/dev/null)" = "$n" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# start_manager mode n fwd: the manager for mode with n instances and
+# --forwarding fwd, in P-mid, in the background.
+start_manager() {
+    local m=$1 n=$2 fwd=$3 args
+    if [ "$m" = nat ]; then
+        args=(--runtime process --process-addr 198.18.0.1 --base-port 20000 --prefix "$MPN")
+    else
+        args=(--runtime container --prefix "$MPR" --bridge "${MPR}br" --cpus 1 --memory 256M)
+    fi
+    in_mid "$BIN/manager" "${args[@]}" --replicas "$n" --api "${API[$m]#http://}" \
+        --state-dir "$STATE/$m" --forwarding "$fwd" --vip "$VIP" \
+        --clients "198.18.1.1-198.18.1.$NCLIENTS" --drain-timeout 2s \
+        --proxy-arg=--cache-mem=64M >>"$OUT/manager-$m.log" 2>&1 &
+    MPID[$m]=$!
+    STARTED[$m]=1
+}
+
+# activate mode n: the other manager's rules go (mode none), this one's
+# manager runs in its mode with n instances. Returns 1 if route is skipped.
+activate() {
+    local m=$1 n=$2 o code
+    for o in nat route; do
+        [ "$o" != "$m" ] && [ -n "${MPID[$o]:-}" ] || continue
+        code=$(api -X PUT --data '{"mode": "none"}' -o "$OUT/put-none.json" -w '%{http_code}' "${API[$o]}/v1/forwarding")
+        [ "$code" = 200 ] || die "$o manager: PUT mode none answered $code: $(cat "$OUT/put-none.json")"
+    done
+    if [ -z "${MPID[$m]:-}" ]; then
+        start_manager "$m" "$n" "$m"
+        if ! wait_ready "$m" "$n"; then
+            if [ "$m" = nat ]; then die "nat manager not ready: $(tail -n 5 "$OUT/manager-nat.log")"; fi
+            # Route not built yet (the manager refuses to start with it)?
+            # Start with none and ask for route: a 400 names the reason.
+            stop_manager route
+            start_manager route "$n" none
+            if ! wait_ready route "$n"; then
+                ROUTE_SKIP="the container-runtime manager did not start: $(tail -n 1 "$OUT/manager-route.log")"
+                stop_manager route
+                return 1
+            fi
+            code=$(api -X PUT --data '{"mode": "route"}' -o "$OUT/put-route.json" -w '%{http_code}' "${API[route]}/v1/forwarding")
+            if [ "$code" != 200 ]; then
+                ROUTE_SKIP="PUT /v1/forwarding route answered $code: $(jq -r '.error // .' "$OUT/put-route.json" 2>/dev/null)"
+                stop_manager route
+                return 1
+            fi
+        fi
+    else
+        code=$(api -X PUT --data "{\"mode\": \"$m\"}" -o "$OUT/put-mode.json" -w '%{http_code}' "${API[$m]}/v1/forwarding")
+        [ "$code" = 200 ] || die "$m manager: PUT mode $m answered $code: $(cat "$OUT/put-mode.json")"
+        code=$(api -X PUT --data "{\"replicas\": $n}" -o "$OUT/put-$m-$n.json" -w '%{http_code}' "${API[$m]}/v1/pool")
+        [ "$code" = 200 ] || die "$m manager: PUT replicas $n answered $code: $(cat "$OUT/put-$m-$n.json")"
+        wait_ready "$m" "$n" || die "$m manager: $n instances not ready"
+    fi
+    [ "$(api "${API[$m]}/v1/forwarding" | jq -r .mode)" = "$m" ] || die "$m manager is not in mode $m"
+    return 0
+}
+
+# client_of ADDR: K of client 198.18.a.b (a = 1 + (K-1)/254, b = 1 + (K-1)%254).
+client_of() { awk -F. '{ print ($3 - 1) * 254 + $4 }' <<<"$1"; }
+
+# warm mode n: one request through the VIP from the first client of each block.
+warm() {
+    local m=$1 n=$2 first k code
+    api "${API[$m]}/v1/partition" >"$OUT/partition-$m-$n.json"
+    for first in $(jq -r '.blocks[] | select(.count > 0) | .first' "$OUT/partition-$m-$n.json"); do
+        k=$(client_of "$first")
+        code=$(nsenter --net="/run/netns/$P-c$k" curl -sS --max-time 20 -o /dev/null -w '%{http_code}' \
+            -x "http://$VIP" "$URL") || true
+        [ "$code" = 200 ] || die "$m, $n instances: warm-up from client $k answered '$code'"
+    done
+}
+
+# load mode n: every client's ab at once; per-client rows to results.csv.
+load() {
+    local m=$1 n=$2 swap=$3 dir=$OUT/ab/$m-$n k pct pids=()
+    mkdir -p "$dir"
+    for k in $(seq 1 "$NCLIENTS"); do
+        # -t before -n: ab's -t alone sets 50000 requests; -n after it bounds them.
+        timeout -k 5 $((T + 30)) nsenter --net="/run/netns/$P-c$k" \
+            ab -k -r -q -X "$VIP" -t "$T" -n "$R" -c "$C" -s 30 -g "$dir/c$k.tsv" "$URL" \
+            >"$dir/c$k.txt" 2>&1 &
+        pids+=($!)
+    done
+    for k in "${pids[@]}"; do wait "$k" || true; done
+    for k in $(seq 1 "$NCLIENTS"); do
+        # this client's own p50/p99 from its per-request total times (ab -g, column 5)
+        pct=$(awk -F'\t' '$5 ~ /^[0-9]+$/ { print $5 }' "$dir/c$k.tsv" 2>/dev/null | sort -n |
+            awk '{ t[NR] = $1 } END { if (NR) printf "%d,%d", t[int(0.50 * (NR - 1)) + 1], t[int(0.99 * (NR - 1)) + 1]; else printf "," }')
+        awk -v m="$m" -v n="$n" -v k="$k" -v swap="$swap" -v pct="$pct" '
+            /^Complete requests:/ { done = $3 }
+            /^Failed requests:/ { failed = $3 }
+            /^Non-2xx responses:/ { non2xx = $3 }
+            /^Requests per second:/ { rps = $4 }
+            /^Time taken for tests:/ { secs = $5 }
+            END {
+                printf "%s,%d,%d,%d,%d,%d,%s,%s,%s,%s\n", m, n, k, done + 0, failed + 0, non2xx + 0,
+                    (rps == "" ? 0 : rps), (secs == "" ? 0 : secs), pct, swap
+            }' "$dir/c$k.txt" >>"$OUT/results.csv"
+    done
+}
+
+# summarize mode n swap origin: one line to summary.csv and stdout.
+summarize() {
+    local m=$1 n=$2 swap=$3 origin=$4 dir=$OUT/ab/$m-$n
+    local pct
+    pct=$(cat "$dir"/c*.tsv 2>/dev/null | awk -F'\t' '$5 ~ /^[0-9]+$/ { print $5 }' | sort -n |
+        awk '{ t[NR] = $1 } END { if (NR) printf "%d %d", t[int(0.50 * (NR - 1)) + 1], t[int(0.99 * (NR - 1)) + 1]; else printf "- -" }')
+    awk -F, -v m="$m" -v n="$n" -v pct="$pct" -v swap="$swap" -v origin="$origin" '
+        $1 == m && $2 == n { rps += $7; done += $4; failed += $5 + $6; clients++; if ($8 > wall) wall = $8 }
+        END {
+            split(pct, p, " ")
+            printf "%s,%d,%d,%.1f,%.1f,%d,%d,%s,%s,%s,%d\n", m, n, clients, rps,
+                (wall > 0 ? done / wall : 0), done, failed, p[1], p[2], swap, origin
+        }' "$OUT/results.csv" >>"$OUT/summary.csv"
+    tail -n 1 "$OUT/summary.csv" |
+        awk -F, '{ printf "  %-6s %3d %9.1f %9.1f %9d %6d %7s %7s %8s %6d\n", $1, $2, $4, $5, $6, $7, $8, $9, $10, $11 }'
+}
+
+# origin_hits: requests nginx in P-srv has logged so far (cache misses).
+origin_hits() { wc -l <"/run/proxypool-testbed/$P/access.log" 2>/dev/null || echo 0; }
+
+# order_modes n: the modes for this N, shuffled with the seed if one was given.
+order_modes() {
+    if [ -z "$SEED" ]; then printf '%s\n' "${MODE_LIST[@]}"; return; fi
+    printf '%s\n' "${MODE_LIST[@]}" | awk -v s="$((SEED * 100 + $1))" 'BEGIN { srand(s) } { print rand() "\t" $0 }' |
+        sort -n | cut -f2
+}
+
+echo "mode,proxies,client,complete,failed,non2xx,rps,seconds,p50_ms,p99_ms,swap_ms" >"$OUT/results.csv"
+echo "mode,proxies,clients,rps_total,rps_agg,complete,failed,p50_ms,p99_ms,swap_ms,origin_hits" >"$OUT/summary.csv"
+
+log "testbed $P up ($NCLIENTS clients)"
+"$TESTBED" --prefix "$P" up --clients "$NCLIENTS" >/dev/null
+echo "forwarding: $NCLIENTS clients -> VIP $VIP -> $URL; proxies: ${NS_LIST[*]}; modes: ${MODE_LIST[*]}${SEED:+ (order shuffled, seed $SEED)}"
+echo "  per client: ab -k -t $T -n $R -c $C; $(nproc) CPUs; 1-min load $(cut -d' ' -f1 /proc/loadavg); out: $OUT"
+echo "  req/s = sum over clients of ab's requests/s; agg = completed / the longest client's time;"
+echo "  p50/p99 over all requests of all clients (ms, ab total time); origin = nginx hits during the load"
+printf '  %-6s %3s %9s %9s %9s %6s %7s %7s %8s %6s\n' mode N "req/s" "agg" completed failed "p50 ms" "p99 ms" "swap ms" origin
+for n in "${NS_LIST[@]}"; do
+    for m in $(order_modes "$n"); do
+        if [ "$m" = route ] && [ -n "$ROUTE_SKIP" ]; then continue; fi
+        log "$m, $n instances: scale"
+        if ! activate "$m" "$n"; then
+            echo "  route skipped: $ROUTE_SKIP"
+            continue
+        fi
+        swap=$(api "${API[$m]}/v1/forwarding" | jq -r .last_swap_ms)
+        log "$m, $n instances: warm-up"
+        warm "$m" "$n"
+        log "$m, $n instances: load ($NCLIENTS clients x ab -t $T -n $R -c $C)"
+        before=$(origin_hits)
+        load "$m" "$n" "$swap"
+        summarize "$m" "$n" "$swap" $(($(origin_hits) - before))
+    done
+done
+if [[ " ${MODE_LIST[*]} " == *" nat "* ]] && [[ " ${MODE_LIST[*]} " == *" route "* ]]; then
+    if [ -n "$ROUTE_SKIP" ]; then
+        echo "  nat/route: no ratio (route skipped: $ROUTE_SKIP)"
+    else
+        echo "  nat/route (req/s sum, agg; p99):"
+        awk -F, 'NR > 1 { s[$1, $2] = $4; g[$1, $2] = $5; q[$1, $2] = $9; ns[$2] = 1 }
+            END { for (n in ns) if ((("nat", n) in s) && (("route", n) in s) && s["route", n] > 0 && g["route", n] > 0)
+                      printf "    N=%-3d %.2f  %.2f;  %.2f\n", n, s["nat", n] / s["route", n], g["nat", n] / g["route", n],
+                          (q["route", n] > 0 ? q["nat", n] / q["route", n] : 0) }' "$OUT/summary.csv" | sort -t= -k2 -n
+    fi
+fi
+echo "  raw rows: $OUT/results.csv; summary: $OUT/summary.csv"

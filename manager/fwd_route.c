@@ -1,0 +1,502 @@
+/* Forwarding by policy routing (issue 4, fwd_ops "route"; the paper's
+ * Docker-Routing, IPVS direct routing): per instance k a table T_k holding
+ * "VIP/32 via <instance k's address>", and per prefix of block k a rule
+ * "from PREFIX lookup T_k". The instances own the VIP on their loopback, so
+ * the packet is delivered unchanged. Written with libnl-route-3. */
+#include "forwarding.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/fib_rules.h>
+#include <linux/rtnetlink.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/route.h>
+#include <netlink/route/rule.h>
+
+#include "log.h"
+
+/* Reserved numbers, in the manager's network namespace only: instance k's
+ * table is ROUTE_TABLE_BASE + k (k = 1..ROUTE_MAX_INSTANCES; the pool has at
+ * most 32), and the rules of band b have priority ROUTE_PRIO_BASE + b. Both
+ * lie far from the kernel's own (local 255, main 254, default 253; rule
+ * priorities 0, 32766, 32767) and below main's rule, so ours are consulted
+ * first. Two managers in one namespace would share them: the testbed and
+ * deployments run one per host. */
+#define ROUTE_TABLE_BASE 7100u
+#define ROUTE_MAX_INSTANCES 64u
+#define ROUTE_PRIO_BASE 7100u
+/* Two bands: an apply adds the new rules in the band not in use, then
+ * deletes the old band, so every client has a rule at every moment. */
+#define ROUTE_BANDS 2u
+#define ROUTE_RP_FILTER_PATH "/proc/sys/net/ipv4/conf/%s/rp_filter"
+
+struct route_rule {
+    struct cidr4 src;
+    uint32_t table;
+};
+
+/* An rp_filter value we changed, to put back on clear. */
+struct route_sysctl {
+    char dev[IF_NAMESIZE];
+    char old[16];
+    int changed;
+};
+
+struct route_state {
+    struct nl_sock *sk;
+    int band; /* band of the installed rules, -1 while none are */
+    struct route_rule *rules;
+    size_t nrules;
+    /* Gateway of the route installed in table k (0: no route). */
+    struct in_addr gateway[ROUTE_MAX_INSTANCES + 1];
+    struct route_sysctl rp[2]; /* "all" and the bridge */
+};
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int is_our_table(uint32_t table)
+{
+    return table > ROUTE_TABLE_BASE && table <= ROUTE_TABLE_BASE + ROUTE_MAX_INSTANCES;
+}
+
+static int is_our_prio(uint32_t prio)
+{
+    return prio >= ROUTE_PRIO_BASE && prio < ROUTE_PRIO_BASE + ROUTE_BANDS;
+}
+
+static struct route_state *route_state_get(struct fwd *f, char *err, size_t errlen)
+{
+    if (f->priv)
+        return f->priv;
+    struct route_state *st = calloc(1, sizeof(*st));
+    if (!st || !(st->sk = nl_socket_alloc())) {
+        snprintf(err, errlen, "route: out of memory");
+        free(st);
+        return NULL;
+    }
+    int rc = nl_connect(st->sk, NETLINK_ROUTE);
+    if (rc < 0) {
+        snprintf(err, errlen, "route: netlink connect: %s", nl_geterror(rc));
+        nl_socket_free(st->sk);
+        free(st);
+        return NULL;
+    }
+    st->band = -1;
+    f->priv = st;
+    return st;
+}
+
+static struct nl_addr *route_addr(uint32_t addr_host, int prefix_len)
+{
+    uint32_t a = htonl(addr_host);
+    struct nl_addr *na = nl_addr_build(AF_INET, &a, sizeof(a));
+    if (na)
+        nl_addr_set_prefixlen(na, prefix_len);
+    return na;
+}
+
+static void format_cidr(const struct cidr4 *c, char *out, size_t outlen)
+{
+    struct in_addr a = {.s_addr = htonl(c->addr)};
+    char s[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a, s, sizeof(s));
+    snprintf(out, outlen, "%s/%d", s, c->len);
+}
+
+/* "from SRC lookup TABLE" at priority prio: added (add = 1) or deleted.
+ * Returns 0 or a negative libnl error. */
+static int route_rule_change(struct route_state *st, const struct route_rule *r, uint32_t prio,
+                             int add)
+{
+    struct rtnl_rule *rule = rtnl_rule_alloc();
+    struct nl_addr *src = route_addr(r->src.addr, r->src.len);
+    int rc = -NLE_NOMEM;
+    if (rule && src) {
+        rtnl_rule_set_family(rule, AF_INET);
+        rtnl_rule_set_prio(rule, prio);
+        rtnl_rule_set_table(rule, r->table);
+        rtnl_rule_set_action(rule, FR_ACT_TO_TBL);
+        rc = rtnl_rule_set_src(rule, src);
+        if (rc == 0)
+            rc = add ? rtnl_rule_add(st->sk, rule, NLM_F_EXCL) : rtnl_rule_delete(st->sk, rule, 0);
+    }
+    nl_addr_put(src);
+    rtnl_rule_put(rule);
+    return rc;
+}
+
+/* In table T: "VIP/32 via gateway", replacing what was there. The device
+ * is left to the kernel, which finds the bridge from the gateway. */
+static int route_vip_set(struct route_state *st, const struct fwd_config *cfg, uint32_t table,
+                         struct in_addr gateway)
+{
+    struct rtnl_route *route = rtnl_route_alloc();
+    struct nl_addr *dst = route_addr(ntohl(cfg->vip.s_addr), 32);
+    struct nl_addr *gw = route_addr(ntohl(gateway.s_addr), 32);
+    struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+    int rc = -NLE_NOMEM;
+    if (route && dst && gw && nh) {
+        rtnl_route_set_family(route, AF_INET);
+        rtnl_route_set_table(route, table);
+        rtnl_route_set_protocol(route, RTPROT_STATIC);
+        rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
+        rc = rtnl_route_set_dst(route, dst);
+        if (rc == 0) {
+            rtnl_route_nh_set_gateway(nh, gw);
+            rtnl_route_add_nexthop(route, nh); /* the route owns it now */
+            nh = NULL;
+            rc = rtnl_route_add(st->sk, route, NLM_F_CREATE | NLM_F_REPLACE);
+        }
+    }
+    if (nh)
+        rtnl_route_nh_free(nh);
+    nl_addr_put(gw);
+    nl_addr_put(dst);
+    rtnl_route_put(route);
+    return rc;
+}
+
+static int route_vip_del(struct route_state *st, const struct fwd_config *cfg, uint32_t table)
+{
+    struct rtnl_route *route = rtnl_route_alloc();
+    struct nl_addr *dst = route_addr(ntohl(cfg->vip.s_addr), 32);
+    int rc = -NLE_NOMEM;
+    if (route && dst) {
+        rtnl_route_set_family(route, AF_INET);
+        rtnl_route_set_table(route, table);
+        rc = rtnl_route_set_dst(route, dst);
+        if (rc == 0)
+            rc = rtnl_route_delete(st->sk, route, 0);
+    }
+    nl_addr_put(dst);
+    rtnl_route_put(route);
+    return rc;
+}
+
+/* Deletes every rule in our priority range and every route in our tables
+ * (whatever their destination: a crashed run may have had another VIP).
+ * Logs each when log_leftovers. Returns 0, or -1 with err on the first
+ * failure (the rest is still tried). */
+static int route_remove_all(struct route_state *st, int log_leftovers, char *err, size_t errlen)
+{
+    struct nl_cache *cache = NULL;
+    int rc = rtnl_rule_alloc_cache(st->sk, AF_INET, &cache), result = 0;
+    if (rc < 0) {
+        snprintf(err, errlen, "route: cannot list rules: %s", nl_geterror(rc));
+        return -1;
+    }
+    char s[128];
+    for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        struct rtnl_rule *rule = (struct rtnl_rule *)o;
+        uint32_t prio = rtnl_rule_get_prio(rule);
+        if (!is_our_prio(prio))
+            continue;
+        struct nl_addr *src = rtnl_rule_get_src(rule);
+        if (src)
+            nl_addr2str(src, s, sizeof(s));
+        else
+            snprintf(s, sizeof(s), "all");
+        if (log_leftovers)
+            log_info("route: removing leftover rule %u: from %s lookup %u", prio, s,
+                     rtnl_rule_get_table(rule));
+        rc = rtnl_rule_delete(st->sk, rule, 0);
+        if (rc < 0 && rc != -NLE_OBJ_NOTFOUND && result == 0) {
+            snprintf(err, errlen, "route: cannot delete rule %u from %s: %s", prio, s,
+                     nl_geterror(rc));
+            result = -1;
+        }
+    }
+    nl_cache_free(cache);
+
+    cache = NULL;
+    rc = rtnl_route_alloc_cache(st->sk, AF_INET, 0, &cache);
+    if (rc < 0) {
+        if (result == 0)
+            snprintf(err, errlen, "route: cannot list routes: %s", nl_geterror(rc));
+        return -1;
+    }
+    for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        struct rtnl_route *route = (struct rtnl_route *)o;
+        uint32_t table = rtnl_route_get_table(route);
+        if (!is_our_table(table))
+            continue;
+        nl_addr2str(rtnl_route_get_dst(route), s, sizeof(s));
+        if (log_leftovers)
+            log_info("route: removing leftover route %s in table %u", s, table);
+        rc = rtnl_route_delete(st->sk, route, 0);
+        if (rc < 0 && rc != -NLE_OBJ_NOTFOUND && result == 0) {
+            snprintf(err, errlen, "route: cannot delete route %s in table %u: %s", s, table,
+                     nl_geterror(rc));
+            result = -1;
+        }
+    }
+    nl_cache_free(cache);
+    memset(st->gateway, 0, sizeof(st->gateway));
+    free(st->rules);
+    st->rules = NULL;
+    st->nrules = 0;
+    st->band = -1;
+    return result;
+}
+
+/* Reads and writes a sysctl file of this network namespace (/proc/sys/net
+ * shows the namespace of the process reading it). */
+static int sysctl_read(const char *path, char *out, size_t outlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, out, outlen - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    out[n] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    return 0;
+}
+
+static int sysctl_write(const char *path, const char *value)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(value);
+    ssize_t n = write(fd, value, len);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Replies from the instances carry the VIP as their source and arrive on
+ * the bridge; this namespace's main table has no route to the VIP (only our
+ * per-block tables do, keyed on the client's address), so strict
+ * reverse-path filtering would drop them. The kernel uses the larger of
+ * "all" and the device's value, so both go to 0. Only this namespace's
+ * files: the manager runs in the host (or testbed mid) it routes for. */
+static void route_rp_filter_off(struct route_state *st, const struct fwd_config *cfg)
+{
+    const char *devs[2] = {"all", cfg->bridge};
+    for (size_t i = 0; i < 2; i++) {
+        struct route_sysctl *rp = &st->rp[i];
+        if (!devs[i] || !devs[i][0] || rp->changed)
+            continue;
+        char path[128];
+        snprintf(path, sizeof(path), ROUTE_RP_FILTER_PATH, devs[i]);
+        if (sysctl_read(path, rp->old, sizeof(rp->old)) < 0) {
+            log_warn("route: cannot read %s: %s", path, strerror(errno));
+            continue;
+        }
+        if (strcmp(rp->old, "0") == 0)
+            continue;
+        if (sysctl_write(path, "0") < 0) {
+            log_warn("route: cannot turn off reverse-path filtering in %s: %s", path,
+                     strerror(errno));
+            continue;
+        }
+        snprintf(rp->dev, sizeof(rp->dev), "%s", devs[i]);
+        rp->changed = 1;
+        log_info("route: rp_filter of %s %s -> 0 (replies come from the VIP)", devs[i], rp->old);
+    }
+}
+
+static void route_rp_filter_restore(struct route_state *st)
+{
+    for (size_t i = 0; i < 2; i++) {
+        struct route_sysctl *rp = &st->rp[i];
+        if (!rp->changed)
+            continue;
+        char path[128];
+        snprintf(path, sizeof(path), ROUTE_RP_FILTER_PATH, rp->dev);
+        /* ENOENT: the bridge went first; nothing to restore on it. */
+        if (sysctl_write(path, rp->old) < 0 && errno != ENOENT)
+            log_warn("route: cannot restore %s to %s: %s", path, rp->old, strerror(errno));
+        rp->changed = 0;
+    }
+}
+
+static int route_init(struct fwd *f, char *err, size_t errlen)
+{
+    struct route_state *st = route_state_get(f, err, errlen);
+    if (!st)
+        return -1;
+    if (f->cfg.vip.s_addr == 0) {
+        snprintf(err, errlen, "route: no VIP");
+        return -1;
+    }
+    if (route_remove_all(st, 1, err, errlen) < 0)
+        return -1;
+    route_rp_filter_off(st, &f->cfg);
+    f->rules = 0;
+    return 0;
+}
+
+static int route_check_targets(const struct partition *p, const struct fwd_target *targets,
+                               char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->nblocks; i++) {
+        if (p->blocks[i].nprefixes == 0)
+            continue; /* an empty block needs no target */
+        int id = targets[i].instance_id;
+        if (id < 1 || (unsigned)id > ROUTE_MAX_INSTANCES || targets[i].addr.s_addr == 0) {
+            char a[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &targets[i].addr, a, sizeof(a));
+            snprintf(err, errlen, "route: block %zu has no usable target (instance %d at %s)",
+                     i + 1, id, a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Deletes rules[0..n) from band prio; failures are logged, not fatal: the
+ * rules are redundant by then, and the next init removes them. */
+static void route_rules_delete(struct route_state *st, const struct route_rule *rules, size_t n,
+                               uint32_t prio)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = route_rule_change(st, &rules[i], prio, 0);
+        if (rc < 0 && rc != -NLE_OBJ_NOTFOUND) {
+            char s[32];
+            format_cidr(&rules[i].src, s, sizeof(s));
+            log_warn("route: cannot delete rule %u from %s lookup %u: %s", prio, s, rules[i].table,
+                     nl_geterror(rc));
+        }
+    }
+}
+
+static int route_apply(struct fwd *f, const struct partition *p, const struct fwd_target *targets,
+                       char *err, size_t errlen)
+{
+    int64_t start = now_us();
+    struct route_state *st = route_state_get(f, err, errlen);
+    if (!st)
+        return -1;
+    if (route_check_targets(p, targets, err, errlen) < 0)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < p->nblocks; i++)
+        n += p->blocks[i].nprefixes;
+    struct route_rule *next = calloc(n ? n : 1, sizeof(*next));
+    if (!next) {
+        snprintf(err, errlen, "route: out of memory");
+        return -1;
+    }
+    int used[ROUTE_MAX_INSTANCES + 1] = {0};
+    size_t k = 0;
+    for (size_t i = 0; i < p->nblocks; i++) {
+        const struct partition_block *b = &p->blocks[i];
+        for (size_t j = 0; j < b->nprefixes; j++) {
+            next[k].src = b->prefixes[j];
+            next[k].table = ROUTE_TABLE_BASE + (uint32_t)targets[i].instance_id;
+            k++;
+        }
+        if (b->nprefixes)
+            used[targets[i].instance_id] = 1;
+    }
+
+    /* 1. Each used table routes the VIP to its instance. Instance k keeps
+     * its address for life, so this changes nothing already in use. */
+    for (unsigned id = 1; id <= ROUTE_MAX_INSTANCES; id++) {
+        if (!used[id])
+            continue;
+        struct in_addr gw = {0};
+        for (size_t i = 0; i < p->nblocks; i++)
+            if (targets[i].instance_id == (int)id)
+                gw = targets[i].addr;
+        if (st->gateway[id].s_addr == gw.s_addr)
+            continue;
+        int rc = route_vip_set(st, &f->cfg, ROUTE_TABLE_BASE + id, gw);
+        if (rc < 0) {
+            char a[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &gw, a, sizeof(a));
+            snprintf(err, errlen, "route: cannot route the VIP via %s in table %u: %s", a,
+                     ROUTE_TABLE_BASE + id, nl_geterror(rc));
+            goto fail; /* tables are only read through rules: a new one is harmless */
+        }
+        st->gateway[id] = gw;
+    }
+
+    /* 2. The new rules in the other band, beside the old ones: a client
+     * matched by both goes by whichever band sorts first, either is right
+     * for the moment. */
+    int band = st->band < 0 ? 0 : (st->band + 1) % (int)ROUTE_BANDS;
+    uint32_t prio = ROUTE_PRIO_BASE + (uint32_t)band;
+    for (size_t i = 0; i < n; i++) {
+        int rc = route_rule_change(st, &next[i], prio, 1);
+        if (rc < 0 && rc != -NLE_EXIST) {
+            char s[32];
+            format_cidr(&next[i].src, s, sizeof(s));
+            snprintf(err, errlen, "route: cannot add rule %u from %s lookup %u: %s", prio, s,
+                     next[i].table, nl_geterror(rc));
+            route_rules_delete(st, next, i, prio); /* back to the old band alone */
+            goto fail;
+        }
+    }
+
+    /* 3. Only now the old band goes, then the tables no rule reads. */
+    if (st->band >= 0)
+        route_rules_delete(st, st->rules, st->nrules, ROUTE_PRIO_BASE + (uint32_t)st->band);
+    for (unsigned id = 1; id <= ROUTE_MAX_INSTANCES; id++) {
+        if (used[id] || st->gateway[id].s_addr == 0)
+            continue;
+        int rc = route_vip_del(st, &f->cfg, ROUTE_TABLE_BASE + id);
+        if (rc < 0 && rc != -NLE_OBJ_NOTFOUND)
+            log_warn("route: cannot delete the VIP route in table %u: %s", ROUTE_TABLE_BASE + id,
+                     nl_geterror(rc));
+        st->gateway[id].s_addr = 0;
+    }
+    free(st->rules);
+    st->rules = next;
+    st->nrules = n;
+    st->band = band;
+    f->rules = n;
+    f->last_swap_us = now_us() - start;
+    return 0;
+fail:
+    free(next);
+    return -1;
+}
+
+static int route_clear(struct fwd *f, char *err, size_t errlen)
+{
+    struct route_state *st = route_state_get(f, err, errlen);
+    if (!st)
+        return -1;
+    int rc = route_remove_all(st, 0, err, errlen);
+    route_rp_filter_restore(st);
+    f->rules = 0;
+    return rc;
+}
+
+static void route_free(struct fwd *f)
+{
+    if (!f || !f->priv)
+        return;
+    struct route_state *st = f->priv;
+    nl_socket_free(st->sk);
+    free(st->rules);
+    free(st);
+    f->priv = NULL;
+}
+
+const struct fwd_ops fwd_route_ops = {
+    .name = "route",
+    .init = route_init,
+    .apply = route_apply,
+    .clear = route_clear,
+    .free = route_free,
+};

@@ -22,15 +22,19 @@
 #   --out DIR         where results go (default: a new /tmp/pp-forwarding.*)
 # Printed per mode and N: total requests/s (sum of the 64 clients' ab
 # "Requests per second"; clients that finish early inflate it, so beside it
-# agg = all completed requests / the longest client's time), p50 and p99 latency pooled over every request of
-# every client (ab -g, total time per request), completed and failed requests
-# (ab's "Failed requests" plus non-2xx answers), and last_swap_ms from
-# GET /v1/forwarding after the scale, and the origin's hits during the load
-# (0 when the warmed caches answered everything); then nat/route of req/s
-# (sum and agg) and of p99 at each N when both ran. Route needs the container runtime and the manager's route
-# mode: if the manager refuses it (400, or it cannot start), route is skipped
-# with the manager's reason. Files in DIR: results.csv (one row per client and
-# step), summary.csv, the managers' logs and PUT answers, ab's raw output.
+# agg = all completed requests / the longest client's time), p50 and p99
+# latency pooled over every request of every client (ab -g, total time per
+# request), completed and failed requests (ab's "Failed requests" plus non-2xx
+# answers), last_swap_ms from GET /v1/forwarding after the scale, and the
+# origin's hits during the load (0 when the warmed caches answered
+# everything); then nat/route of req/s (sum and agg) and of p99 at each N when
+# both ran. The warm-up checks that each block is answered by the instance
+# the partition names. Route needs the container runtime and the manager's
+# route mode: if the manager refuses it (400, or it cannot start), route is
+# skipped with the manager's reason. Both managers stay up in P-mid; the one
+# not measured is switched to mode none. Files in DIR: results.csv (one row
+# per client and step), summary.csv, the managers' logs, partitions and PUT
+# answers, ab's raw output.
 # All traffic stays inside the testbed's namespaces; on exit (or Ctrl-C) the
 # managers get SIGTERM, the testbed goes down and the container runtime's
 # cgroups are removed.
@@ -95,6 +99,7 @@ declare -A MPID=() API=() STARTED=()
 API[nat]=http://127.0.0.1:9081
 API[route]=http://127.0.0.1:9082
 ROUTE_SKIP= # the reason route was skipped, once it was
+LOAD_PIDS=() # the running ab clients (timeout's pids)
 MID_NS=/run/netns/$P-mid
 
 in_mid() { nsenter --net="$MID_NS" "$@"; }
@@ -123,9 +128,10 @@ cgroup_cleanup() { # the route manager's cgroups (v1: cpu/ and memory/; v2: one)
     done
 }
 cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    jobs -p | xargs -r kill -TERM 2>/dev/null || true # ab runs still going (Ctrl-C)
+    local rc=$? p
+    trap '' INT TERM # a second Ctrl-C must not cut the cleanup short
+    trap - EXIT
+    for p in "${LOAD_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done # ab still going
     stop_manager route
     stop_manager nat
     "$TESTBED" --prefix "$P" down >/dev/null 2>&1 || true
@@ -134,7 +140,8 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # wait_ready mode n: until GET /v1/pool says n ready (60 s), or the manager died.
 wait_ready() {
@@ -207,30 +214,38 @@ activate() {
 # client_of ADDR: K of client 198.18.a.b (a = 1 + (K-1)/254, b = 1 + (K-1)%254).
 client_of() { awk -F. '{ print ($3 - 1) * 254 + $4 }' <<<"$1"; }
 
-# warm mode n: one request through the VIP from the first client of each block.
+# warm mode n: one request through the VIP from the first client of each
+# block; the answer must come from the instance the partition names
+# (X-Cache: ... from <prefix><id>), which also shows the other mode is off.
 warm() {
-    local m=$1 n=$2 first k code
+    local m=$1 n=$2 k id first got want prefix=$MPN
+    [ "$m" = nat ] || prefix=$MPR
     api "${API[$m]}/v1/partition" >"$OUT/partition-$m-$n.json"
-    for first in $(jq -r '.blocks[] | select(.count > 0) | .first' "$OUT/partition-$m-$n.json"); do
+    while read -r id first; do
         k=$(client_of "$first")
-        code=$(nsenter --net="/run/netns/$P-c$k" curl -sS --max-time 20 -o /dev/null -w '%{http_code}' \
-            -x "http://$VIP" "$URL") || true
-        [ "$code" = 200 ] || die "$m, $n instances: warm-up from client $k answered '$code'"
-    done
+        got=$(nsenter --net="/run/netns/$P-c$k" curl -sS --max-time 20 -o /dev/null -D - \
+            -x "http://$VIP" "$URL" 2>&1 | tr -d '\r' |
+            awk -F': ' 'tolower($1) == "x-cache" { sub(/^(HIT|MISS) from /, "", $2); name = $2 }
+                        END { print name }') || true
+        want=$prefix$id
+        [ "$got" = "$want" ] || die "$m, $n instances: warm-up from client $k answered by '$got', not $want"
+    done < <(jq -r '.blocks[] | select(.count > 0) | "\(.instance) \(.first)"' "$OUT/partition-$m-$n.json")
 }
 
 # load mode n: every client's ab at once; per-client rows to results.csv.
 load() {
-    local m=$1 n=$2 swap=$3 dir=$OUT/ab/$m-$n k pct pids=()
+    local m=$1 n=$2 swap=$3 k pct
+    local dir=$OUT/ab/$m-$n
     mkdir -p "$dir"
     for k in $(seq 1 "$NCLIENTS"); do
         # -t before -n: ab's -t alone sets 50000 requests; -n after it bounds them.
         timeout -k 5 $((T + 30)) nsenter --net="/run/netns/$P-c$k" \
             ab -k -r -q -X "$VIP" -t "$T" -n "$R" -c "$C" -s 30 -g "$dir/c$k.tsv" "$URL" \
             >"$dir/c$k.txt" 2>&1 &
-        pids+=($!)
+        LOAD_PIDS+=($!)
     done
-    for k in "${pids[@]}"; do wait "$k" || true; done
+    for k in "${LOAD_PIDS[@]}"; do wait "$k" || true; done
+    LOAD_PIDS=()
     for k in $(seq 1 "$NCLIENTS"); do
         # this client's own p50/p99 from its per-request total times (ab -g, column 5)
         pct=$(awk -F'\t' '$5 ~ /^[0-9]+$/ { print $5 }' "$dir/c$k.tsv" 2>/dev/null | sort -n |
@@ -250,7 +265,8 @@ load() {
 
 # summarize mode n swap origin: one line to summary.csv and stdout.
 summarize() {
-    local m=$1 n=$2 swap=$3 origin=$4 dir=$OUT/ab/$m-$n
+    local m=$1 n=$2 swap=$3 origin=$4
+    local dir=$OUT/ab/$m-$n
     local pct
     pct=$(cat "$dir"/c*.tsv 2>/dev/null | awk -F'\t' '$5 ~ /^[0-9]+$/ { print $5 }' | sort -n |
         awk '{ t[NR] = $1 } END { if (NR) printf "%d %d", t[int(0.50 * (NR - 1)) + 1], t[int(0.99 * (NR - 1)) + 1]; else printf "- -" }')

@@ -282,11 +282,13 @@ static int sysctl_write(const char *path, const char *value)
 }
 
 /* Replies from the instances carry the VIP as their source and arrive on
- * the bridge; this namespace's main table has no route to the VIP (only our
- * per-block tables do, keyed on the client's address), so strict
- * reverse-path filtering would drop them. The kernel uses the larger of
- * "all" and the device's value, so both go to 0. Only this namespace's
- * files: the manager runs in the host (or testbed mid) it routes for. */
+ * the bridge; this namespace's main table has no route to the VIP. The
+ * reverse-path lookup finds one only through our per-block rules, so under
+ * strict filtering a reply to anyone outside the blocks, or while a mode
+ * switch has removed our rules, would be dropped. The kernel uses the
+ * larger of "all" and the device's value, so both go to 0. Only this
+ * namespace's files: the manager runs in the host (or testbed mid) it
+ * routes for; clear puts the old values back. */
 static void route_rp_filter_off(struct route_state *st, const struct fwd_config *cfg)
 {
     const char *devs[2] = {"all", cfg->bridge};

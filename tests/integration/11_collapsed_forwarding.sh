@@ -46,7 +46,11 @@ pp_start_proxyd --name cf
 fire_clients "$PP_BAD_URL/shared" shared
 check_clients shared
 expect_eq "$(pp_count_lines "$shared_count")" 1 "origin requests for the shared object"
-expect_eq "$(pp_stat .collapsed)" $((N - 1)) "/stats collapsed"
+# Every request but the first was served without the origin: collapsed onto
+# the fetch in flight, or (clients started late on a loaded machine) a hit on
+# what it stored.
+expect_eq "$(($(pp_stat .collapsed) + $(pp_stat .hits)))" $((N - 1)) "/stats collapsed + hits"
+expect_ge "$(pp_stat .collapsed)" 1 "/stats collapsed"
 expect_eq "$(pp_stat .origin_fetches)" 1 "/stats origin_fetches"
 expect_eq "$(cat "$PP_TMP"/shared.res.* | grep -c 'MISS from cf')" 1 "clients told MISS"
 expect_eq "$(cat "$PP_TMP"/shared.res.* | grep -c 'HIT from cf')" $((N - 1)) "clients told HIT"

@@ -76,11 +76,17 @@ done
 # started after the answer goes to instance 1.
 out=$(api -X PUT -d '{"replicas": 2}' -o /dev/null -w '%{http_code}' "$API/v1/pool")
 expect_eq "$out" 200 "back to 2"
-tb exec client-64 -- curl -sS --max-time 20 --limit-rate 400k -o "$PP_TMP/slow.body" \
+nsenter --net="/run/netns/$P-c64" curl -sS --max-time 20 --limit-rate 300k -o "$PP_TMP/slow.body" \
     -w '%{http_code} %{size_download}' -x http://198.19.255.10:3128 http://198.19.1.2/obj1m \
     >"$PP_TMP/slow.out" 2>&1 &
 slow=$!
-sleep 1.2
+# Wait until the download is being served by instance 2 (its admin counts the
+# open connection) before the pool shrinks.
+downloading() {
+    [ "$(api "http://198.18.0.1:$((BASE + 102))/stats" 2>/dev/null | jq -r .connections.open)" -ge 1 ]
+}
+pp_wait_until 10 downloading ||
+    pp_die "the download never reached instance 2: $(api "http://198.18.0.1:$((BASE + 102))/stats" 2>&1 | head -c 300); $(api "$API/v1/pool" | jq -c '[.instances[] | [.id, .address, .clients]]')"
 out=$(api -X PUT -d '{"replicas": 1}' -o "$PP_TMP/put.json" -w '%{http_code}' "$API/v1/pool")
 expect_eq "$out" 200 "shrink to 1 under load"
 expect_eq "$(jq -r .last_step.drained "$PP_TMP/put.json")" 1 "connections drained"

@@ -39,6 +39,13 @@ our_routes() {
 }
 
 tb up --clients 64 >/dev/null
+# Strict reverse-path filtering in mid (only there), as many distributions
+# set it: the manager must loosen it for replies whose source is the VIP.
+in_mid sysctl -q -w net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1
+# What a crashed manager would leave: a rule in our priority range and a
+# route in one of our tables. The new manager removes both and says so.
+ip -n "$P-mid" rule add from 10.99.0.0/24 lookup 7105 priority 7101
+ip -n "$P-mid" route add blackhole 10.99.1.1/32 table 7105
 API_PORT=$(pp_free_port)
 API=http://127.0.0.1:$API_PORT
 # Direct exec (no shell function) so the SIGTERM below reaches the manager.
@@ -51,7 +58,12 @@ PP_PROXYD_LOGS+=("$PP_TMP/manager.log")
 api() { in_mid curl -sS --max-time 60 "$@"; }
 ready_is() { [ "$(api "$API/v1/pool" 2>/dev/null | jq -r .ready)" = "$1" ]; }
 pp_wait_until 20 ready_is 1 || pp_die "manager not ready: $(tail -5 "$PP_TMP/manager.log")"
+expect_match "$(cat "$PP_TMP/manager.log")" "removing leftover rule 7101: from 10.99.0.0/24 lookup 7105" "the leftover rule is removed and logged"
+expect_match "$(cat "$PP_TMP/manager.log")" "removing leftover route 10.99.1.1(/32)? in table 7105" "the leftover route is removed and logged"
+expect_eq "$(our_rules | grep -c 10.99.0.0 || true)" 0 "no leftover rule"
+expect_eq "$(our_routes | grep -c 10.99.1.1 || true)" 0 "no leftover route"
 expect_eq "$(in_mid cat /proc/sys/net/ipv4/conf/all/rp_filter)" 0 "rp_filter off on all in mid"
+expect_eq "$(in_mid cat "/proc/sys/net/ipv4/conf/${MP}br/rp_filter")" 0 "rp_filter off on the bridge"
 
 # through K: the instance name that answered client K's request via the VIP.
 through() {
@@ -122,4 +134,5 @@ expect_eq "$(our_rules | wc -l)" 0 "no rule in our priority range after the mana
 expect_eq "$(our_routes | wc -l)" 0 "no route in our tables after the manager exits"
 expect_eq "$(ip -n "$P-mid" -o link show | awk -F': ' '{ print $2 }' | grep -c "^$MP" || true)" 0 "no link of ours in mid"
 expect_eq "$(find /sys/fs/cgroup -maxdepth 3 -type d -name "$MP*" | wc -l)" 0 "no cgroup of ours"
-expect_match "$(cat "$PP_TMP/manager.log")" "rp_filter of all" "the rp_filter change is logged"
+expect_match "$(cat "$PP_TMP/manager.log")" "rp_filter of all 1 -> 0" "the rp_filter change is logged"
+expect_eq "$(in_mid cat /proc/sys/net/ipv4/conf/all/rp_filter)" 1 "rp_filter of all restored"

@@ -356,19 +356,24 @@ static int vary_matches(struct http1_str vary, const struct http1_header *a, siz
     return 1;
 }
 
-static void fetch_store(struct fetch *f)
+/* Hands o to the cache under the key and request it was fetched for; the
+ * cache takes a reference of its own, or none when it refuses. */
+static void fetch_cache_put(struct fetch *f, struct object *o, const struct http1_str *vary)
 {
-    struct object *o = f->obj;
-    struct worker *w = f->w;
-    if (!o->cacheable || !w->cache || o->in_cache)
-        return;
-    const struct http1_str *vary = o->vary.len ? &o->vary : NULL;
     object_ref(o);
-    if (cache_insert(w->cache, o->key, o->key_len, vary, f->vreq.headers, f->vreq.nheaders, o,
+    if (cache_insert(f->w->cache, o->key, o->key_len, vary, f->vreq.headers, f->vreq.nheaders, o,
                      object_size(o)) == 0)
         o->in_cache = 1;
     else
         object_unref(o);
+}
+
+static void fetch_store(struct fetch *f)
+{
+    struct object *o = f->obj;
+    if (!o->cacheable || !f->w->cache || o->in_cache)
+        return;
+    fetch_cache_put(f, o, o->vary.len ? &o->vary : NULL);
 }
 
 static void fetch_mark_hit_for_miss(struct fetch *f)
@@ -382,11 +387,8 @@ static void fetch_mark_hit_for_miss(struct fetch *f)
     m->hit_for_miss = 1;
     m->state = OBJECT_COMPLETE;
     m->marker_expires = worker_now_s(w) + HIT_FOR_MISS_S;
-    if (cache_insert(w->cache, m->key, m->key_len, NULL, f->vreq.headers, f->vreq.nheaders, m,
-                     object_size(m)) == 0)
-        m->in_cache = 1;
-    else
-        object_unref(m);
+    fetch_cache_put(f, m, NULL);
+    object_unref(m); /* the cache holds it now, if it took it */
 }
 
 static void fetch_complete(struct fetch *f)

@@ -109,6 +109,10 @@ struct cJSON *poolview_json(const struct pool *p, const struct steer *st)
     for (size_t i = 0; ok && i < sizeof(phases) / sizeof(phases[0]); i++)
         ok = (phases[i].v >= 0 ? cJSON_AddNumberToObject(ls, phases[i].name, (double)phases[i].v)
                                : cJSON_AddNullToObject(ls, phases[i].name)) != NULL;
+    /* How long the rule swap itself took (the forwarding mode's apply). */
+    if (ok && st && step->rules_ms >= 0)
+        ok = cJSON_AddNumberToObject(ls, "swap_ms", (double)steer_last_swap_us(st) / 1000.0) !=
+             NULL;
     ok = ok && cJSON_AddNumberToObject(ls, "drained", (double)step->drained) != NULL;
     ok = ok && cJSON_AddNumberToObject(ls, "cut", (double)step->cut) != NULL;
     cJSON *arr = ok ? cJSON_AddArrayToObject(o, "instances") : NULL;

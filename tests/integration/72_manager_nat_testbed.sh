@@ -101,6 +101,30 @@ expect_match "$(head -n 1 "$PP_TMP/slow.raw")" "^HTTP/1.1 200" "the answer on th
 expect_ge "$(stat -c %s "$PP_TMP/slow.raw")" 1048576 "the whole body arrived"
 expect_eq "$(through 64)" "${MP}1" "client 64 after the answer"
 
+# Scaling under a light load: four clients (one per block edge region) fetch
+# in a loop while the pool goes 2 -> 8 -> 3; no request fails, and every
+# PUT answer carries the swap time.
+light_load() {
+    local k=$1 i fails=0
+    for i in $(seq 1 40); do
+        nsenter --net="/run/netns/$P-c$k" curl -s -o /dev/null --max-time 10 -w '%{http_code}\n' \
+            -x http://198.19.255.10:3128 http://198.19.1.2/obj1m | grep -qx 200 || fails=$((fails + 1))
+    done
+    echo "$fails" >"$PP_TMP/load.$k"
+}
+loaders=()
+for k in 1 20 40 64; do
+    light_load "$k" &
+    loaders+=($!)
+done
+for n in 8 3; do
+    out=$(api -X PUT -d "{\"replicas\": $n}" -o "$PP_TMP/put.json" -w '%{http_code}' "$API/v1/pool")
+    expect_eq "$out" 200 "PUT replicas=$n under load"
+    expect_match "$(jq -r .last_step.swap_ms "$PP_TMP/put.json")" "^[0-9.]+$" "swap time in the answer at $n"
+done
+wait "${loaders[@]}"
+for k in 1 20 40 64; do expect_eq "$(cat "$PP_TMP/load.$k")" 0 "failed requests of client $k while scaling"; done
+
 # Live switches: nat -> none removes the rules, none -> nat brings them back.
 out=$(api -X PUT -d '{"mode": "none"}' -o /dev/null -w '%{http_code}' "$API/v1/forwarding")
 expect_eq "$out" 200 "switch to none"

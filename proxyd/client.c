@@ -303,7 +303,8 @@ static void client_pump_body(struct client *c)
     struct txn *t = &c->txn;
     struct evbuffer *in = bufferevent_get_input(c->bev);
     while (!t->req_body_done && evbuffer_get_length(in) > 0) {
-        struct object *o = t->sub.obj;
+        /* Only the request that started the fetch feeds its body. */
+        struct object *o = t->sub.obj && t->sub.obj->owner == &t->sub ? t->sub.obj : NULL;
         if (o && fetch_body_backlog(o) > FETCH_BODY_HIGH_BYTES) {
             t->req_body_paused = 1;
             bufferevent_disable(c->bev, EV_READ);
@@ -354,7 +355,7 @@ static void client_pump_body(struct client *c)
         }
     }
     if (t->req_body_done) {
-        if (t->sub.obj)
+        if (t->sub.obj && t->sub.obj->owner == &t->sub)
             fetch_body_end(t->sub.obj);
         bufferevent_set_timeouts(c->bev, NULL, NULL);
         struct timeval wt = {(time_t)(c->w->cfg->client_timeout_ms / 1000), 0};
@@ -377,7 +378,10 @@ static void client_start_fetch(struct client *c, int cache_candidate, struct obj
         return;
     }
     int fill = cache_candidate && t->is_get;
-    o->collapsible = fill && !t->no_collapse;
+    /* A request with a body never shares its fetch: the body is this
+     * client's, and another client's bytes must never reach its origin
+     * connection (request smuggling). */
+    o->collapsible = fill && !t->no_collapse && t->req_body == HTTP1_BODY_NONE;
     if (o->collapsible)
         object_table_add(w->inflight, o);
     subscriber_init(&t->sub, client_sub_cb, c);
@@ -463,7 +467,8 @@ static void client_serve_cacheable(struct client *c)
         if (t->is_get && (object_header(o, "ETag") || object_header(o, "Last-Modified"))) {
             /* Revalidate, collapsing onto a revalidation already under way. */
             struct object *inf = object_table_find(w->inflight, t->key, t->key_len);
-            if (inf && inf->collapsible && inf->state == OBJECT_PENDING && !t->no_collapse) {
+            if (inf && inf->collapsible && inf->state == OBJECT_PENDING && !t->no_collapse &&
+                t->req_body == HTTP1_BODY_NONE) {
                 t->log_tag = "TCP_CF_HIT";
                 t->hit = 1;
                 stats_add(&w->stats.collapsed, 1);
@@ -481,7 +486,7 @@ static void client_serve_cacheable(struct client *c)
         return;
     }
 
-    if (t->is_get && !t->no_collapse) {
+    if (t->is_get && !t->no_collapse && t->req_body == HTTP1_BODY_NONE) {
         struct object *inf = object_table_find(w->inflight, t->key, t->key_len);
         if (inf && inf->collapsible &&
             (inf->state == OBJECT_PENDING ||

@@ -398,6 +398,14 @@ static void fetch_complete(struct fetch *f)
     if (f->direct_ev) {
         event_free(f->direct_ev);
         f->direct_ev = NULL;
+        /* Direct reads take exactly the body: bytes past it (an origin
+         * sending more than its Content-Length) still sit in the socket and
+         * would be read as the next request's response. */
+        char b;
+        if (reusable && f->conn &&
+            !(recv(bufferevent_getfd(f->conn->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+              (errno == EAGAIN || errno == EWOULDBLOCK)))
+            reusable = 0;
     }
     if (f->conn) {
         origin_conn_release(f->conn, reusable);
@@ -428,6 +436,23 @@ static void fetch_unthrottle(void *arg)
     }
 }
 
+/* Sends SUB_RETRY to every subscriber but the owner that may not share
+ * this response: all of them when it is not storable, those of another
+ * Vary variant otherwise. */
+static void fetch_release_unshareable(struct fetch *f, int storable, struct http1_str vary)
+{
+    struct object *o = f->obj;
+    struct subscriber *s, *next;
+    for (s = TAILQ_FIRST(&o->subs); s; s = next) {
+        next = TAILQ_NEXT(s, link);
+        if (s == o->owner)
+            continue;
+        if (!storable || (vary.len && !vary_matches(vary, f->vreq.headers, f->vreq.nheaders,
+                                                    s->req_h, s->req_n)))
+            object_send_retry(s);
+    }
+}
+
 /* The response head is here: decide storability and who may share it. */
 static void fetch_on_head(struct fetch *f, struct http1_response *resp)
 {
@@ -437,6 +462,13 @@ static void fetch_on_head(struct fetch *f, struct http1_response *resp)
 
     if (f->stale && resp->status == 304) {
         stats_add(&w->stats.refreshes, 1);
+        /* Requests that joined this revalidation share its answer only when
+         * they are of the revalidated variant. */
+        if (o->collapsible) {
+            const struct http1_header *vh =
+                http1_header_find(resp->headers, resp->nheaders, "Vary");
+            fetch_release_unshareable(f, f->stale->cacheable, vh ? vh->value : f->stale->vary);
+        }
         object_table_remove(o);
         o->cacheable = f->stale->cacheable;
         f->body = HTTP1_BODY_NONE;
@@ -478,15 +510,7 @@ static void fetch_on_head(struct fetch *f, struct http1_response *resp)
         const struct http1_header *vh = http1_header_find(resp->headers, resp->nheaders, "Vary");
         if (vh)
             vary = vh->value;
-        struct subscriber *s, *next;
-        for (s = TAILQ_FIRST(&o->subs); s; s = next) {
-            next = TAILQ_NEXT(s, link);
-            if (s == o->owner)
-                continue;
-            if (!storable || (vary.len && !vary_matches(vary, f->vreq.headers, f->vreq.nheaders,
-                                                        s->req_h, s->req_n)))
-                object_send_retry(s);
-        }
+        fetch_release_unshareable(f, storable, vary);
         if (!storable) {
             o->collapsible = 0;
             object_table_remove(o);

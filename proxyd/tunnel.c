@@ -31,6 +31,10 @@ struct tunnel {
     struct evdns_getaddrinfo_request *dns_req;
     int client_eof, up_eof; /* that side sent EOF */
     int up_connected;
+    /* One idle timer for the whole tunnel, reset by bytes in either
+     * direction (HAProxy's "timeout tunnel"): a download the client never
+     * answers is not idle. */
+    struct event *idle_ev;
 };
 
 /* Ends the tunnel and the client connection (after what is queued to the
@@ -49,15 +53,27 @@ void tunnel_free(void *arg)
         origin_resolve_cancel(t->dns_req);
     if (t->up)
         bufferevent_free(t->up);
+    if (t->idle_ev)
+        event_free(t->idle_ev);
     t->c->tunnel = NULL;
     t->magic = 0;
     free(t);
 }
 
+static void tunnel_touch(struct tunnel *t)
+{
+    if (!t->idle_ev)
+        return;
+    uint64_t ms = t->c->w->cfg->client_timeout_ms;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(t->idle_ev, &tv);
+}
+
 /* Moves what one side read to the other; pauses the reader when the other
  * side's output is full. */
-static void relay(struct bufferevent *from, struct bufferevent *to)
+static void relay(struct tunnel *t, struct bufferevent *from, struct bufferevent *to)
 {
+    tunnel_touch(t);
     struct evbuffer *in = bufferevent_get_input(from);
     struct evbuffer *out = bufferevent_get_output(to);
     evbuffer_add_buffer(out, in);
@@ -85,17 +101,25 @@ static void tunnel_check_done(struct tunnel *t)
         tunnel_end(t, 0);
 }
 
+static void tunnel_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct tunnel *t = arg;
+    (void)fd;
+    (void)what;
+    tunnel_end(t, 0); /* nothing moved either way for client_timeout */
+}
+
 static void client_side_read(struct bufferevent *bev, void *arg)
 {
     struct tunnel *t = arg;
     if (t->up_connected)
-        relay(bev, t->up);
+        relay(t, bev, t->up);
 }
 
 static void up_side_read(struct bufferevent *bev, void *arg)
 {
     struct tunnel *t = arg;
-    relay(bev, t->c->bev);
+    relay(t, bev, t->c->bev);
 }
 
 /* The other side drained: resume the reader it held back. */
@@ -122,7 +146,7 @@ static void side_event(struct tunnel *t, int is_client, short what)
     if (what & BEV_EVENT_EOF) {
         struct bufferevent *from = is_client ? t->c->bev : t->up;
         struct bufferevent *to = is_client ? t->up : t->c->bev;
-        relay(from, to);
+        relay(t, from, to);
         bufferevent_disable(from, EV_READ);
         if (is_client)
             t->client_eof = 1;
@@ -152,13 +176,15 @@ static void up_side_event(struct bufferevent *bev, short what, void *arg)
         evbuffer_add_printf(out,
                             "HTTP/1.1 200 Connection established\r\nVia: 1.1 %s (proxyd)\r\n\r\n",
                             w->cfg->name);
-        struct timeval idle = {(time_t)(w->cfg->client_timeout_ms / 1000), 0};
-        bufferevent_set_timeouts(t->up, &idle, &idle);
-        bufferevent_set_timeouts(t->c->bev, &idle, &idle);
+        (void)w;
+        bufferevent_set_timeouts(t->up, NULL, NULL);
+        bufferevent_set_timeouts(t->c->bev, NULL, NULL);
+        t->idle_ev = evtimer_new(bufferevent_get_base(t->up), tunnel_idle_cb, t);
+        tunnel_touch(t);
         bufferevent_enable(t->up, EV_READ | EV_WRITE);
         bufferevent_enable(t->c->bev, EV_READ | EV_WRITE);
         /* Bytes the client sent right after CONNECT (TLS ClientHello). */
-        relay(t->c->bev, t->up);
+        relay(t, t->c->bev, t->up);
         return;
     }
     if (!t->up_connected) {

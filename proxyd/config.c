@@ -307,6 +307,10 @@ int config_load(struct proxyd_config *cfg, int argc, char **argv, char *err, siz
             return -1;
         }
     }
+    snprintf(cfg->resp_tag_hit, sizeof(cfg->resp_tag_hit),
+             "Via: 1.1 %s (proxyd)\r\nX-Cache: HIT from %s\r\n", cfg->name, cfg->name);
+    snprintf(cfg->resp_tag_miss, sizeof(cfg->resp_tag_miss),
+             "Via: 1.1 %s (proxyd)\r\nX-Cache: MISS from %s\r\n", cfg->name, cfg->name);
     if (cfg->max_object_bytes > cfg->cache_mem_bytes && cfg->cache_enabled) {
         snprintf(err, errlen, "--max-object-size (%llu) is larger than --cache-mem (%llu)",
                  (unsigned long long)cfg->max_object_bytes,

@@ -43,6 +43,10 @@ struct proxyd_config {
     uint64_t shutdown_timeout_ms; /* SIGTERM: in-flight requests get this long */
     uint64_t max_connections;     /* client connections per process */
     enum log_level log_level;
+    /* Derived at load: the Via and X-Cache lines every response carries,
+     * formatted once instead of on each request. */
+    char resp_tag_hit[200];
+    char resp_tag_miss[200];
 };
 
 /* Fills defaults, then the JSON file named by --config (if any), then the

@@ -623,12 +623,56 @@ static int fetch_read_head(struct fetch *f, struct evbuffer *in)
     return 1;
 }
 
+/* Decodes chunked framing in p[0..len) into the object, waking its
+ * subscribers when payload arrived. Returns the bytes consumed (short of
+ * len once the body's end is reached), or -1 after failing the fetch. */
+static long fetch_take_chunked(struct fetch *f, const char *p, size_t len)
+{
+    struct object *o = f->obj;
+    size_t off = 0, got = 0;
+    while (off < len && !f->chunked.done) {
+        size_t doff, dlen;
+        char err[128];
+        long used =
+            http1_chunked_feed(&f->chunked, p + off, len - off, &doff, &dlen, err, sizeof(err));
+        if (used < 0) {
+            fetch_fail(f, 502, "protocol", err);
+            return -1;
+        }
+        if (dlen) {
+            if (o->retain && o->body_bytes + dlen > f->w->cfg->max_object_bytes)
+                object_stop_retaining(o);
+            object_body_append(o, p + off + doff, dlen);
+            got += dlen;
+        }
+        if (used == 0)
+            break;
+        off += (size_t)used;
+    }
+    if (got)
+        object_body_flush(o);
+    return (long)off;
+}
+
+/* Room in the object for up to *want body bytes (Content-Length and
+ * close-delimited bodies), after giving up retaining a body that outgrew
+ * the object limit; NULL after failing the fetch. */
+static char *fetch_body_room(struct fetch *f, size_t *want)
+{
+    struct object *o = f->obj;
+    if (o->retain && o->body_bytes + *want > f->w->cfg->max_object_bytes)
+        object_stop_retaining(o);
+    char *space = object_body_space(o, want);
+    if (!space)
+        fetch_fail(f, 502, "protocol", "out of memory for the body");
+    return space;
+}
+
 /* Moves body bytes from the connection into the object. Returns 0 to go on,
  * -1 when the fetch ended (completed or failed). */
 static int fetch_read_body(struct fetch *f, struct evbuffer *in)
 {
     struct object *o = f->obj;
-    uint64_t max_obj = f->w->cfg->max_object_bytes;
     while (f->state == F_BODY && evbuffer_get_length(in) > 0) {
         if (!o->retain && o->throttled > 0) {
             bufferevent_disable(f->conn->bev, EV_READ);
@@ -639,31 +683,11 @@ static int fetch_read_body(struct fetch *f, struct evbuffer *in)
             struct evbuffer_iovec vec;
             if (evbuffer_peek(in, -1, NULL, &vec, 1) < 1)
                 return 0;
-            size_t off = 0, got = 0;
-            const char *p = vec.iov_base;
-            while (off < vec.iov_len && !f->chunked.done) {
-                size_t doff, dlen;
-                char err[128];
-                long used = http1_chunked_feed(&f->chunked, p + off, vec.iov_len - off, &doff,
-                                               &dlen, err, sizeof(err));
-                if (used < 0) {
-                    fetch_fail(f, 502, "protocol", err);
-                    return -1;
-                }
-                if (dlen) {
-                    if (o->retain && o->body_bytes + dlen > max_obj)
-                        object_stop_retaining(o);
-                    object_body_append(o, p + off + doff, dlen);
-                    got += dlen;
-                }
-                off += (size_t)used;
-                if (used == 0)
-                    break;
-            }
-            evbuffer_drain(in, off);
-            stats_add(&f->w->stats.origin_bytes_in, off);
-            if (got)
-                object_body_flush(o);
+            long off = fetch_take_chunked(f, vec.iov_base, vec.iov_len);
+            if (off < 0)
+                return -1;
+            evbuffer_drain(in, (size_t)off);
+            stats_add(&f->w->stats.origin_bytes_in, (uint64_t)off);
             if (f->chunked.done) {
                 fetch_complete(f);
                 return -1;
@@ -673,13 +697,9 @@ static int fetch_read_body(struct fetch *f, struct evbuffer *in)
         size_t want = avail;
         if (f->body == HTTP1_BODY_LENGTH && want > f->remaining)
             want = (size_t)f->remaining;
-        if (o->retain && o->body_bytes + want > max_obj)
-            object_stop_retaining(o);
-        char *space = object_body_space(o, &want);
-        if (!space) {
-            fetch_fail(f, 502, "protocol", "out of memory for the body");
+        char *space = fetch_body_room(f, &want);
+        if (!space)
             return -1;
-        }
         int n = evbuffer_remove(in, space, want);
         if (n <= 0)
             return 0;
@@ -714,7 +734,6 @@ static void direct_read_cb(evutil_socket_t fd, short what, void *arg)
     struct fetch *f = arg;
     assert(f->magic == FETCH_MAGIC);
     struct object *o = f->obj;
-    uint64_t max_obj = f->w->cfg->max_object_bytes;
     f->busy++;
     if (what & EV_TIMEOUT) {
         fetch_fail(f, 504, "timeout", "body stalled");
@@ -734,32 +753,11 @@ static void direct_read_cb(evutil_socket_t fd, short what, void *arg)
             n = recv(fd, scratch, sizeof(scratch), 0);
             if (n > 0) {
                 stats_add(&f->w->stats.origin_bytes_in, (uint64_t)n);
-                size_t off = 0, got = 0;
-                while (off < (size_t)n && !f->chunked.done) {
-                    size_t doff, dlen;
-                    char err[128];
-                    long used = http1_chunked_feed(&f->chunked, scratch + off, (size_t)n - off,
-                                                   &doff, &dlen, err, sizeof(err));
-                    if (used < 0) {
-                        fetch_fail(f, 502, "protocol", err);
-                        break;
-                    }
-                    if (dlen) {
-                        if (o->retain && o->body_bytes + dlen > max_obj)
-                            object_stop_retaining(o);
-                        object_body_append(o, scratch + off + doff, dlen);
-                        got += dlen;
-                    }
-                    if (used == 0)
-                        break;
-                    off += (size_t)used;
-                }
-                if (f->state != F_BODY)
+                long off = fetch_take_chunked(f, scratch, (size_t)n);
+                if (off < 0 || f->state != F_BODY)
                     break;
-                if (got)
-                    object_body_flush(o);
                 if (f->chunked.done) {
-                    if (off < (size_t)n)
+                    if (off < n)
                         f->origin_keepalive = 0; /* bytes after the body: not reusable */
                     fetch_complete(f);
                     break;
@@ -771,13 +769,9 @@ static void direct_read_cb(evutil_socket_t fd, short what, void *arg)
             size_t want = DIRECT_READ_BUDGET_BYTES;
             if (f->body == HTTP1_BODY_LENGTH && want > f->remaining)
                 want = (size_t)f->remaining;
-            if (o->retain && o->body_bytes + want > max_obj)
-                object_stop_retaining(o);
-            char *space = object_body_space(o, &want);
-            if (!space) {
-                fetch_fail(f, 502, "protocol", "out of memory for the body");
+            char *space = fetch_body_room(f, &want);
+            if (!space)
                 break;
-            }
             n = recv(fd, space, want, 0);
             if (n > 0) {
                 stats_add(&f->w->stats.origin_bytes_in, (uint64_t)n);

@@ -13,10 +13,14 @@
 
 static void add_trailer_fields(struct client *c, struct evbuffer *out)
 {
-    const char *name = c->w->cfg->name;
-    evbuffer_add_printf(out, "Via: 1.1 %s (proxyd)\r\nX-Cache: %s from %s\r\n", name,
-                        c->txn.hit ? "HIT" : "MISS", name);
-    evbuffer_add_printf(out, "Connection: %s\r\n\r\n", c->keep_alive ? "keep-alive" : "close");
+    static const char keep[] = "Connection: keep-alive\r\n\r\n";
+    static const char close_[] = "Connection: close\r\n\r\n";
+    const char *tag = c->txn.hit ? c->w->cfg->resp_tag_hit : c->w->cfg->resp_tag_miss;
+    evbuffer_add(out, tag, strlen(tag));
+    if (c->keep_alive)
+        evbuffer_add(out, keep, sizeof(keep) - 1);
+    else
+        evbuffer_add(out, close_, sizeof(close_) - 1);
 }
 
 void respond_object_head(struct client *c, const struct object *o, int status)

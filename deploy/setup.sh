@@ -22,6 +22,8 @@ PACKAGES=(
     nginx-light                # origin server in tests, nginx peer in bench/
     squid                      # Squid 5: the paper's proxy, bench/ peer and pool worker
     apache2-utils              # ab, the benchmark client
+    wrk                        # load generator peer (bench/loadgen-peers.sh, balancer-peers.sh)
+    haproxy                    # balancer peer in TCP mode (bench/balancer-peers.sh)
     curl                       # integration tests
     jq                         # integration tests read JSON (/stats, the REST API)
     iproute2                   # ip netns, veth (testbed, tests)
@@ -34,7 +36,7 @@ PACKAGES=(
     linux-perf                 # profiles for bench/ when a target is missed
 )
 
-SERVICES=(nginx squid)
+SERVICES=(nginx squid haproxy)
 
 missing_packages() {
     local p status

@@ -402,6 +402,52 @@ pp_start_proxyd() {
     pp_log "proxyd pid $PP_PROXYD_PID listening on ${PP_PROXY:-?}, admin $admin"
 }
 
+# Starts the balancer with the given arguments, adding --admin and --listen
+# on free loopback ports unless given. Sets PP_BAL_PID, PP_BAL_LOG,
+# PP_BAL_ADMIN (http://127.0.0.1:PORT), PP_BAL_LISTEN (ADDR:PORT of the
+# first --listen) and waits for its /healthz.
+pp_start_balancer() {
+    local args=("$@") have_admin=0 listen="" i a admin=""
+    [ -x "$PP_BIN/balancer" ] || pp_die "no $PP_BIN/balancer (run make)"
+    for ((i = 0; i < ${#args[@]}; i++)); do
+        a=${args[$i]}
+        case "$a" in
+        --admin) have_admin=1 admin=${args[$((i + 1))]:-} ;;
+        --admin=*) have_admin=1 admin=${a#--admin=} ;;
+        --listen) [ -n "$listen" ] || listen=${args[$((i + 1))]:-} ;;
+        --listen=*) [ -n "$listen" ] || listen=${a#--listen=} ;;
+        esac
+    done
+    if [ "$have_admin" = 0 ]; then
+        admin=127.0.0.1:$(pp_free_port)
+        args+=(--admin "$admin")
+    fi
+    if [ -z "$listen" ]; then
+        listen=127.0.0.1:$(pp_free_port)
+        args+=(--listen "$listen")
+    fi
+    PP_BAL_SEQ=$((${PP_BAL_SEQ:-0} + 1))
+    PP_BAL_LOG=$PP_TMP/balancer-$PP_BAL_SEQ.log
+    PP_PROXYD_LOGS+=("$PP_BAL_LOG") # scanned for sanitizer reports too
+    pp_log "starting balancer ${args[*]}"
+    "$PP_BIN/balancer" "${args[@]}" >"$PP_BAL_LOG" 2>&1 </dev/null &
+    PP_BAL_PID=$!
+    pp_track "$PP_BAL_PID"
+    PP_BAL_ADMIN=http://$admin
+    PP_BAL_LISTEN=$listen
+    if ! pp_wait_until "$PP_START_TIMEOUT" curl -sf -o /dev/null "$PP_BAL_ADMIN/healthz"; then
+        kill -0 "$PP_BAL_PID" 2>/dev/null || pp_die "balancer exited at start-up (see $PP_BAL_LOG)"
+        pp_die "balancer's $PP_BAL_ADMIN/healthz did not answer within ${PP_START_TIMEOUT}s"
+    fi
+    pp_log "balancer pid $PP_BAL_PID listening on $listen, admin $admin"
+}
+
+# The balancer's view of one backend field: pp_bal_backend NAME FIELD
+pp_bal_backend() {
+    curl -sf "$PP_BAL_ADMIN/v1/backends" |
+        jq -r --arg n "$1" --arg f "$2" '.backends[] | select(.name == $n) | .[$f]'
+}
+
 pp_proxyd_healthy() {
     kill -0 "$PP_PROXYD_PID" 2>/dev/null || pp_die "proxyd (pid $PP_PROXYD_PID) died; log: $(tail -n 5 "$PP_PROXYD_LOG")"
     [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$PP_ADMIN_URL/healthz" 2>/dev/null)" = 200 ]

@@ -320,8 +320,12 @@ void balancer_stop(struct balancer *bal)
         return;
     bal->stopping = 1;
     bal->stop_deadline_us = balancer_now_us() + (int64_t)bal->cfg->drain_timeout_ms * 1000;
-    set_accepting(bal, 0);
-    log_info("stopping: no longer accepting; %llu connections to finish (up to %llu ms)",
+    /* Unbind, not just stop accepting: the kernel would otherwise keep
+     * completing handshakes into the backlog that no one will serve. */
+    for (size_t i = 0; i < bal->nlisteners; i++)
+        evconnlistener_free(bal->listeners[i]);
+    bal->nlisteners = 0;
+    log_info("stopping: listeners closed; %llu connections to finish (up to %llu ms)",
              (unsigned long long)bal->nrelays, (unsigned long long)bal->cfg->drain_timeout_ms);
     on_tick(-1, 0, bal);
 }

@@ -26,6 +26,7 @@ PACKAGES=(
     haproxy                    # balancer peer in TCP mode (bench/balancer-peers.sh)
     curl                       # integration tests
     jq                         # integration tests read JSON (/stats, the REST API)
+    python3                    # integration tests: many idle sockets at once
     iproute2                   # ip netns, veth (testbed, tests)
     iptables                   # testbed, intercept-mode tests
     stress                     # the paper's CPU load

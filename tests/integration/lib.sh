@@ -442,6 +442,20 @@ pp_start_balancer() {
     pp_log "balancer pid $PP_BAL_PID listening on $listen, admin $admin"
 }
 
+# The balancer's open client connections; pp_bal_active_is N for waits
+# (pp_wait_until 5 pp_bal_active_is 0), which must re-read it each time.
+pp_bal_active() {
+    curl -s --max-time 5 "$PP_BAL_ADMIN/v1/backends" | jq .connections.active
+}
+pp_bal_active_is() {
+    test "$(pp_bal_active)" = "$1"
+}
+pp_bal_active_ge() {
+    local n
+    n=$(pp_bal_active)
+    [ -n "$n" ] && [ "$n" -ge "$1" ]
+}
+
 # The balancer's view of one backend field: pp_bal_backend NAME FIELD
 pp_bal_backend() {
     curl -sf "$PP_BAL_ADMIN/v1/backends" |

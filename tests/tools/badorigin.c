@@ -39,6 +39,7 @@ enum mode {
     MODE_BAD_CHUNK,
     MODE_SLOW,
     MODE_REFUSE_AFTER_ACCEPT,
+    MODE_RESET,
     MODE_DELAY,
     MODE_EXTRA_RESPONSE,
 };
@@ -61,7 +62,8 @@ static void usage(FILE *out)
             "usage: badorigin --listen 127.0.0.1:PORT --mode MODE [--count-file FILE]\n"
             "                 [--max-seconds N] [--cache-control VALUE]\n"
             "  MODE: silent | close-mid-body | cl-te | bad-chunk | slow |\n"
-            "        refuse-after-accept | delay-N (N in ms) | extra-response\n"
+            "        refuse-after-accept | reset | delay-N (N in ms) |\n"
+            "        extra-response\n"
             "  --count-file FILE  one line per request, once its body is read\n"
             "  --max-seconds N    exit after N seconds (default %d)\n"
             "  --cache-control V  Cache-Control of the responses (default max-age=3600)\n",
@@ -110,6 +112,7 @@ static int parse_mode(const char *s, struct options *o)
         {"bad-chunk", MODE_BAD_CHUNK},
         {"slow", MODE_SLOW},
         {"refuse-after-accept", MODE_REFUSE_AFTER_ACCEPT},
+        {"reset", MODE_RESET},
         {"extra-response", MODE_EXTRA_RESPONSE},
     };
     o->mode_name = s;
@@ -448,6 +451,12 @@ static void serve_connection(int fd, const struct options *o)
 
     if (o->mode == MODE_REFUSE_AFTER_ACCEPT)
         return;
+    if (o->mode == MODE_RESET) {
+        /* Linger 0: the close sends RST, as a crashing server's kernel does. */
+        struct linger lg = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        return;
+    }
     while (read_request(fd, &r) == 1) {
         /* Counted once the body is in: a request whose body never completes
          * (or is completed by the next request's bytes) shows as such. */
@@ -519,6 +528,7 @@ static void serve_connection(int fd, const struct options *o)
                 return;
             break;
         case MODE_REFUSE_AFTER_ACCEPT:
+        case MODE_RESET:
             return;
         }
     }

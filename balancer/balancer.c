@@ -105,6 +105,11 @@ void balancer_check_failed(struct balancer *bal, struct backend *b, const char *
 
 void balancer_traffic_failed(struct balancer *bal, struct backend *b, const char *detail)
 {
+    /* A failed connection is as bad as waiting out a connect timeout: the
+     * peak-EWMA jumps there and decays, so p2c-ewma avoids a backend that
+     * fails on traffic even while its (layer 4) checks still pass. */
+    ewma_observe(&b->ewma, (double)bal->cfg->connect_timeout_ms * 1000.0, balancer_now_us(),
+                 tau_us(bal));
     count_failure(bal, b, "on traffic", detail);
     /* Confirm quickly rather than wait a whole interval (HAProxy's
      * on-error fastinter). */

@@ -258,7 +258,10 @@ static const struct option_def options[] = {
     {"slowstart", "DURATION", "a backend coming back up ramps from 10% to its full weight",
      "5s", set_slowstart},
     {"ewma-decay", "DURATION", "time constant of the peak-EWMA latency", "10s", set_ewma_decay},
-    {"ewma-initial", "DURATION", "latency assumed for a backend never measured", "30ms",
+    {"ewma-initial", "DURATION",
+     "latency assumed for a backend never measured while no backend is (after that, the mean "
+     "of the measured ones)",
+     "30ms",
      set_ewma_initial},
     {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
 };

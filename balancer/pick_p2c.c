@@ -6,15 +6,36 @@
 #include "backend.h"
 #include "pick.h"
 
-static double cost(struct backend *b, const struct pick_ctx *ctx)
+static double cost(struct backend *b, const struct pick_ctx *ctx, double unmeasured_us)
 {
-    double lat = ewma_get(&b->ewma, ctx->now_us, ctx->ewma_tau_us);
+    double lat = b->ewma.measured ? ewma_get(&b->ewma, ctx->now_us, ctx->ewma_tau_us)
+                                  : unmeasured_us;
     /* A floor so that an idle, decayed-to-zero backend still compares by
      * its load rather than all tying at zero. */
     if (lat < 1.0)
         lat = 1.0;
     return lat * (double)(b->active + 1) /
            backend_effective_weight(b, ctx->now_us, ctx->slowstart_us);
+}
+
+/* What a backend never measured is assumed to cost: the mean estimate of
+ * the measured ones, so a new backend is neither starved (a fixed prior
+ * above the others' real latency would keep it out for tens of seconds) nor
+ * flooded (its active count still rises with every pick); the configured
+ * prior only while nothing has been measured. */
+static double unmeasured_estimate(struct backend *const *b, const size_t *usable, size_t m,
+                                  const struct pick_ctx *ctx)
+{
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < m; i++) {
+        const struct backend *c = b[usable[i]];
+        if (c->ewma.measured) {
+            sum += ewma_get(&c->ewma, ctx->now_us, ctx->ewma_tau_us);
+            n++;
+        }
+    }
+    return n ? sum / (double)n : b[usable[0]]->ewma.value_us;
 }
 
 static struct backend *p2c_pick(void *priv, struct backend *const *b, size_t n,
@@ -35,7 +56,10 @@ static struct backend *p2c_pick(void *priv, struct backend *const *b, size_t n,
     if (y >= x)
         y++;
     struct backend *a = b[usable[x]], *c = b[usable[y]];
-    return cost(a, ctx) <= cost(c, ctx) ? a : c;
+    double prior = 0;
+    if (!a->ewma.measured || !c->ewma.measured)
+        prior = unmeasured_estimate(b, usable, m, ctx);
+    return cost(a, ctx, prior) <= cost(c, ctx, prior) ? a : c;
 }
 
 const struct pick_ops pick_p2c_ewma_ops = {

@@ -182,7 +182,8 @@ void relay_cut(struct relay *r, const char *why)
 
 /* ------------------------------------------------------------------ pump */
 
-enum pump_result { PUMP_OK, PUMP_DONE, PUMP_ERROR, PUMP_RESET };
+/* Errors say which socket failed: the one read (from) or written (to). */
+enum pump_result { PUMP_OK, PUMP_DONE, PUMP_ERROR_FROM, PUMP_RESET_FROM, PUMP_ERROR_TO, PUMP_RESET_TO };
 
 static ssize_t half_fill(struct half *h)
 {
@@ -245,7 +246,7 @@ static enum pump_result pump(struct relay *r, struct half *h, int upward)
             }
             if (n < 0 && errno == EINTR)
                 continue;
-            return errno == ECONNRESET ? PUMP_RESET : PUMP_ERROR;
+            return errno == ECONNRESET || errno == EPIPE ? PUMP_RESET_TO : PUMP_ERROR_TO;
         }
         set_event(h->write_ev, &h->writing, 0);
         if (h->eof) {
@@ -283,7 +284,7 @@ static enum pump_result pump(struct relay *r, struct half *h, int upward)
         }
         if (errno == EINTR)
             continue;
-        return errno == ECONNRESET ? PUMP_RESET : PUMP_ERROR;
+        return errno == ECONNRESET ? PUMP_RESET_FROM : PUMP_ERROR_FROM;
     }
     /* Yield to other connections: come back when the other side can take
      * what is pending (it may be all there is, on a kept-alive connection),
@@ -295,16 +296,19 @@ static enum pump_result pump(struct relay *r, struct half *h, int upward)
 
 static void after_pump(struct relay *r, enum pump_result res, int upward)
 {
-    if (res == PUMP_RESET || res == PUMP_ERROR) {
-        int from_backend = upward ? 0 : 1;
+    if (res != PUMP_OK && res != PUMP_DONE) {
         int err = errno;
+        int on_from = res == PUMP_ERROR_FROM || res == PUMP_RESET_FROM;
+        int reset = res == PUMP_RESET_FROM || res == PUMP_RESET_TO;
+        /* The backend's socket is the one written going up, read coming down. */
+        int backend_side = upward ? !on_from : on_from;
         /* A reset from the backend before it answered anything is a failure
          * of the backend (passive check); after that, it is its business. */
-        if (from_backend && !r->t_first_down && r->be) {
+        if (backend_side && !r->t_first_down && r->be) {
             r->be->resets++;
             balancer_traffic_failed(r->bal, r->be, "reset by backend before any answer");
         }
-        relay_free(r, res == PUMP_RESET && from_backend, err ? strerror(err) : "error");
+        relay_free(r, reset && backend_side, err ? strerror(err) : "error");
         return;
     }
     if (r->up.eof && r->up.shut && r->down.eof && r->down.shut && !r->up.pending &&

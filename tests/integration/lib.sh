@@ -458,8 +458,12 @@ pp_bal_active_ge() {
 
 # The balancer's view of one backend field: pp_bal_backend NAME FIELD
 pp_bal_backend() {
-    curl -sf "$PP_BAL_ADMIN/v1/backends" |
+    curl -sf --max-time 5 "$PP_BAL_ADMIN/v1/backends" |
         jq -r --arg n "$1" --arg f "$2" '.backends[] | select(.name == $n) | .[$f]'
+}
+# For waits: pp_wait_until 5 pp_bal_state_is p2 down
+pp_bal_state_is() {
+    test "$(pp_bal_backend "$1" state)" = "$2"
 }
 
 pp_proxyd_healthy() {

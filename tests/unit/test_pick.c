@@ -273,6 +273,24 @@ START_TEST(test_p2c_ewma_avoids_the_slow_backend)
 }
 END_TEST
 
+START_TEST(test_p2c_new_backend_is_assumed_average_not_starved)
+{
+    struct fixture f;
+    setup(&f, "p2c-ewma", 3);
+    int64_t now = 1000000;
+    /* Two measured at 1 ms; the third never measured (prior 30 ms). */
+    ewma_observe(&f.b[0]->ewma, 1000, now, 10e6);
+    ewma_observe(&f.b[1]->ewma, 1000, now, 10e6);
+    size_t count[MAXB] = {0};
+    for (int i = 0; i < 3000; i++)
+        count[index_of(&f, pick_from(&f, CLIENT0, now))]++;
+    /* Assumed as fast as the others: ties go to the first drawn, so it
+     * gets about its third. */
+    ck_assert_uint_ge(count[2], 700);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(test_p2c_single_usable_backend_is_picked)
 {
     struct fixture f;
@@ -362,6 +380,7 @@ static Suite *pick_suite(void)
     tcase_add_test(tc, test_roundrobin_skips_down_draining_and_excluded);
     tcase_add_test(tc, test_leastconn_prefers_fewest_active_and_shares_ties);
     tcase_add_test(tc, test_p2c_ewma_avoids_the_slow_backend);
+    tcase_add_test(tc, test_p2c_new_backend_is_assumed_average_not_starved);
     tcase_add_test(tc, test_p2c_single_usable_backend_is_picked);
     tcase_add_test(tc, test_ewma_is_peak_sensitive_and_decays);
     tcase_add_test(tc, test_slowstart_ramps_weight_from_a_tenth);

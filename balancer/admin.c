@@ -21,8 +21,11 @@
 #include "prom.h"
 
 #define ADMIN_MAGIC 0xad01ad01u
-/* Request bounds: a backend set of 256 is under 32 KiB of JSON. */
+/* Request bounds: a backend set of 256 is under 32 KiB of JSON. Bodies up
+ * to ADMIN_READ_MAX are read and refused with a JSON 413 past
+ * ADMIN_BODY_MAX; evhttp cuts anything larger with its own 413. */
 #define ADMIN_BODY_MAX (256 * 1024)
+#define ADMIN_READ_MAX (4 * ADMIN_BODY_MAX)
 #define ADMIN_HEADERS_MAX 8192
 #define ADMIN_IDLE_TIMEOUT_S 30
 
@@ -223,7 +226,7 @@ struct admin *admin_new(struct event_base *base, struct balancer *bal, char *err
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_max_headers_size(a->http, ADMIN_HEADERS_MAX);
-    evhttp_set_max_body_size(a->http, ADMIN_BODY_MAX);
+    evhttp_set_max_body_size(a->http, ADMIN_READ_MAX);
     evhttp_set_timeout(a->http, ADMIN_IDLE_TIMEOUT_S);
     evhttp_set_gencb(a->http, admin_handle, a);
     return a;

@@ -103,6 +103,10 @@ fuzz: $(FUZZ_BINS)
 build-fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard proxyd/*.h)
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out proxyd/main.c,$(wildcard proxyd/*.c)) $(PKG_LIBS) -lm
+# The balancer's admin input: its modules instead of proxyd's.
+build-fuzz/fuzz_balancer_%: tests/fuzz/fuzz_balancer_%.c $(COMMON_SRC) $(wildcard balancer/*.[ch])
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out balancer/main.c,$(wildcard balancer/*.c)) $(PKG_LIBS) -lm
 
 deps:
 	deploy/setup.sh

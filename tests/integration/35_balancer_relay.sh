@@ -20,7 +20,7 @@ want=$(md5sum <"$PP_TMP/www/obj1m" | cut -d' ' -f1)
 n=127.0.0.1:$PP_ORIGIN_PORT
 
 # --- bytes exact through two backends (the same nginx under two names)
-pp_start_balancer --backend a=$n --backend b=$n --algo roundrobin
+pp_start_balancer --backend "a=$n" --backend "b=$n" --algo roundrobin
 for i in $(seq 1 10); do
     got=$(curl -sf --max-time 10 "http://$PP_BAL_LISTEN/obj1m" | md5sum | cut -d' ' -f1)
     expect_eq "$got" "$want" "md5 of the object through the balancer ($i)"
@@ -38,7 +38,7 @@ kill -TERM "$PP_BAL_PID"
 wait "$PP_BAL_PID" 2>/dev/null || true
 
 # --- idle timeout and max-conns on one balancer
-pp_start_balancer --backend a=$n --idle-timeout 700ms --max-conns 3
+pp_start_balancer --backend "a=$n" --idle-timeout 700ms --max-conns 3
 pp_raw --timeout-ms 5000 --send '' "$PP_BAL_LISTEN"
 expect_eq "$PP_RAW_RC" 0 "an idle connection is closed by the balancer (not by rawhttp's timeout)"
 holders=()
@@ -62,7 +62,7 @@ kill -TERM "$PP_BAL_PID"
 wait "$PP_BAL_PID" 2>/dev/null || true
 
 # --- two thousand idle connections, then a request
-pp_start_balancer --backend a=$n
+pp_start_balancer --backend "a=$n"
 /usr/bin/python3 - "$PP_BAL_LISTEN" "$PP_TMP/idle.ready" >"$PP_TMP/idle.log" 2>&1 <<'PY' &
 import socket, sys, time
 host, port = sys.argv[1].rsplit(":", 1)
@@ -104,7 +104,7 @@ expect_match "$(cat "$PP_BAL_LOG")" "every connection finished; exiting" "log of
 
 # --- every backend dead: turned away at once
 dead=$(pp_free_port)
-pp_start_balancer --backend x=127.0.0.1:$dead --backend y=127.0.0.1:$dead
+pp_start_balancer --backend "x=127.0.0.1:$dead" --backend "y=127.0.0.1:$dead"
 for i in 1 2 3 4 5; do
     rc=0
     curl -s --max-time 5 -o /dev/null "http://$PP_BAL_LISTEN/obj1m" || rc=$?

@@ -2,6 +2,7 @@
  * on the balancer's event loop, one check in flight per backend. */
 #include "health.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ static void finish(struct check *c, int passed, const char *detail)
 static void on_io(evutil_socket_t fd, short what, void *arg)
 {
     struct check *c = arg;
+    assert(c->magic == CHECK_MAGIC);
     char detail[112];
     int64_t ms = (balancer_now_us() - c->started_us) / 1000;
     if (what & EV_TIMEOUT) {
@@ -137,6 +139,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct check *c = arg;
+    assert(c->magic == CHECK_MAGIC);
     if (c->io)
         return; /* one in flight */
     const struct addr *target =

@@ -7,6 +7,7 @@
  * back when it empties, so thousands of idle connections hold no pipe. */
 #include "relay.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -319,24 +320,28 @@ static void after_pump(struct relay *r, enum pump_result res, int upward)
 static void on_client_read(evutil_socket_t fd, short what, void *arg)
 {
     struct relay *r = arg;
+    assert(r->magic == RELAY_MAGIC);
     after_pump(r, pump(r, &r->up, 1), 1);
 }
 
 static void on_backend_write(evutil_socket_t fd, short what, void *arg)
 {
     struct relay *r = arg;
+    assert(r->magic == RELAY_MAGIC);
     after_pump(r, pump(r, &r->up, 1), 1);
 }
 
 static void on_backend_read(evutil_socket_t fd, short what, void *arg)
 {
     struct relay *r = arg;
+    assert(r->magic == RELAY_MAGIC);
     after_pump(r, pump(r, &r->down, 0), 0);
 }
 
 static void on_client_write(evutil_socket_t fd, short what, void *arg)
 {
     struct relay *r = arg;
+    assert(r->magic == RELAY_MAGIC);
     after_pump(r, pump(r, &r->down, 0), 0);
 }
 
@@ -346,6 +351,7 @@ static void on_client_write(evutil_socket_t fd, short what, void *arg)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct relay *r = arg;
+    assert(r->magic == RELAY_MAGIC);
     struct balancer *bal = r->bal;
     if (!r->connected)
         return; /* the connect path owns the timer then; see on_connect */
@@ -393,6 +399,7 @@ static void connect_failed(struct relay *r, const char *why, int timed_out)
 static void on_connect(evutil_socket_t fd, short what, void *arg)
 {
     struct relay *r = arg;
+    assert(r->magic == RELAY_MAGIC);
     if (what & EV_TIMEOUT) {
         connect_failed(r, "timed out", 1);
         return;

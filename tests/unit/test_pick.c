@@ -44,7 +44,7 @@ static void setup(struct fixture *f, const char *algo, size_t n)
     ck_assert_ptr_nonnull(f->ops);
     f->priv = f->ops->create ? f->ops->create() : NULL;
     for (size_t i = 0; i < n; i++) {
-        char name[8];
+        char name[24];
         snprintf(name, sizeof(name), "b%zu", i);
         f->b[i] = mk(name, 1, i + 1);
     }

@@ -163,7 +163,10 @@ int balancer_replace(struct balancer *bal, const struct backend_spec *specs, siz
     }
     (void)members;
     int64_t now = balancer_now_us();
-    /* Members not named again leave. */
+    /* Members not named again leave: picked out first, because a removal
+     * may free (reap) a backend and so shift the set's array under a loop. */
+    struct backend *leaving[sizeof(bal->set->b) / sizeof(bal->set->b[0])];
+    size_t nleaving = 0;
     for (size_t i = 0; i < bal->set->n; i++) {
         struct backend *b = bal->set->b[i];
         if (b->removed)
@@ -172,8 +175,10 @@ int balancer_replace(struct balancer *bal, const struct backend_spec *specs, siz
         for (size_t k = 0; k < n && !named; k++)
             named = strcmp(specs[k].name, b->spec.name) == 0;
         if (!named)
-            balancer_remove(bal, b, "not in the new backend set (PUT)");
+            leaving[nleaving++] = b;
     }
+    for (size_t i = 0; i < nleaving; i++)
+        balancer_remove(bal, leaving[i], "not in the new backend set (PUT)");
     for (size_t k = 0; k < n; k++) {
         struct backend *b = backend_set_find(bal->set, specs[k].name);
         if (b) {

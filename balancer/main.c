@@ -24,18 +24,17 @@ static void raise_fd_limit(long max_conns)
     rlim_t want = (rlim_t)max_conns * 6 + 1024;
     if (rl.rlim_max < want) {
         struct rlimit hard = {want, want};
-        if (setrlimit(RLIMIT_NOFILE, &hard) == 0) {
+        if (setrlimit(RLIMIT_NOFILE, &hard) == 0)
             rl = hard;
-        } else {
-            log_warn("descriptor limit %llu is below the %llu that --max-conns %ld needs, and "
-                     "raising it failed: %s",
-                     (unsigned long long)rl.rlim_max, (unsigned long long)want, max_conns,
-                     strerror(errno));
-        }
     }
     rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
         log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+    if (rl.rlim_cur < want)
+        log_info("descriptor limit %llu: room for about %llu busy connections (each holds two "
+                 "sockets and, while bytes move, two pipes); --max-conns is %ld",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)(rl.rlim_cur - 1024) / 6,
+                 max_conns);
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)

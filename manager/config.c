@@ -54,11 +54,10 @@ static int set_proxyd(void *cfg, const char *v, char *e, size_t n)
     return set_path(c->proxyd_path, sizeof(c->proxyd_path), v, e, n);
 }
 
-static int set_proxy_arg(void *cfg, const char *v, char *e, size_t n)
+static int add_arg(char **args, size_t *nargs, size_t max, const char *v, char *e, size_t n)
 {
-    struct manager_config *c = cfg;
-    if (c->nproxy_args == MANAGER_MAX_PROXY_ARGS) {
-        snprintf(e, n, "at most %d", MANAGER_MAX_PROXY_ARGS);
+    if (*nargs == max) {
+        snprintf(e, n, "at most %zu", max);
         return -1;
     }
     char *copy = strdup(v);
@@ -66,8 +65,52 @@ static int set_proxy_arg(void *cfg, const char *v, char *e, size_t n)
         snprintf(e, n, "out of memory");
         return -1;
     }
-    c->proxy_args[c->nproxy_args++] = copy;
+    args[(*nargs)++] = copy;
     return 0;
+}
+
+static int set_proxy_arg(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return add_arg(c->proxy_args, &c->nproxy_args, MANAGER_MAX_PROXY_ARGS, v, e, n);
+}
+
+static int set_balancer(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return set_path(c->balancer_path, sizeof(c->balancer_path), v, e, n);
+}
+
+static int set_balancer_algo(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    static const char *const algos[] = {"p2c-ewma", "leastconn", "roundrobin", "source"};
+    for (size_t i = 0; i < sizeof(algos) / sizeof(algos[0]); i++) {
+        if (strcmp(v, algos[i]) == 0) {
+            snprintf(c->balancer_algo, sizeof(c->balancer_algo), "%s", v);
+            return 0;
+        }
+    }
+    snprintf(e, n, "is p2c-ewma, leastconn, roundrobin or source, not '%s'", v);
+    return -1;
+}
+
+static int set_balancer_admin(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (addr_parse(v, -1, &c->balancer_admin, e, n) < 0)
+        return -1;
+    if (c->balancer_admin.ss.ss_family != AF_INET) {
+        snprintf(e, n, "must be an IPv4 address and port");
+        return -1;
+    }
+    return 0;
+}
+
+static int set_balancer_arg(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return add_arg(c->balancer_args, &c->nbalancer_args, MANAGER_MAX_BALANCER_ARGS, v, e, n);
 }
 
 static int set_base_port(void *cfg, const char *v, char *e, size_t n)
@@ -278,9 +321,23 @@ static const struct option_def options[] = {
     {"forwarding", "none|nat|route|balancer",
      "how clients reach instances: none (they use instance addresses), nat (iptables DNAT from "
      "the VIP by client block), route (policy routing by client block to instances owning the "
-     "VIP; container runtime only); balancer arrives with a later issue",
+     "VIP; container runtime only), balancer (the balancer program listens on the VIP, which "
+     "the manager adds to its lo, and relays each connection to a ready instance)",
      "none", set_forwarding},
     {"vip", "ADDR:PORT", "the service address clients send to", "198.19.255.10:3128", set_vip},
+    {"balancer", "PATH", "balancer mode: the balancer binary", "balancer beside the manager binary",
+     set_balancer},
+    {"balancer-algo", "ALGO",
+     "balancer mode: how it picks an instance per connection: p2c-ewma, leastconn, roundrobin "
+     "or source",
+     "p2c-ewma", set_balancer_algo},
+    {"balancer-admin", "ADDR:PORT",
+     "balancer mode: the balancer's admin API, which the manager tells the backend set",
+     "127.0.0.1:9101", set_balancer_admin},
+    {"balancer-arg", "ARG",
+     "balancer mode: argument passed to the balancer after the manager's own (e.g. "
+     "--balancer-arg=--check-interval=1s); repeatable",
+     NULL, set_balancer_arg},
     {"clients", "A-B|CIDR", "client addresses, partitioned in order over the instances; "
                             "repeatable; the first replaces the default",
      "198.18.1.1-198.18.1.64", set_clients},
@@ -293,10 +350,13 @@ static const struct options_spec manager_options = {
     .synopsis = "Usage: manager [OPTION]...\n"
                 "Keeps N proxyd instances (1..32) running as processes or namespace containers,\n"
                 "restarts crashed ones, and scales the pool through a REST API\n"
-                "(GET/PUT /v1/pool, /v1/pool/instances/{id}, /healthz, /metrics).\n",
+                "(GET/PUT /v1/pool, /v1/pool/instances/{id}, GET/PUT /v1/forwarding,\n"
+                "GET /v1/partition, /healthz, /metrics). Clients reach the instances through\n"
+                "the VIP by nat, route or balancer forwarding.\n",
     .epilog = "SIZE: 512M, 4G. DURATION: 500ms, 10s. Signals: SIGTERM and SIGINT drain and stop\n"
               "every instance and remove what the manager made, then exit.\n"
-              "Example: manager --runtime process --replicas 4 --state-dir /tmp/pp\n",
+              "Example: manager --runtime process --replicas 4 --state-dir /tmp/pp\n"
+              "         manager --replicas 4 --forwarding balancer --vip 198.19.255.10:3128\n",
     .defs = options,
     .ndefs = sizeof(options) / sizeof(options[0]),
 };
@@ -322,6 +382,9 @@ static void manager_config_defaults(struct manager_config *c, const char *argv0)
     else
         self[0] = '\0';
     snprintf(c->proxyd_path, sizeof(c->proxyd_path), "%sproxyd", self[0] ? self : "./");
+    snprintf(c->balancer_path, sizeof(c->balancer_path), "%sbalancer", self[0] ? self : "./");
+    snprintf(c->balancer_algo, sizeof(c->balancer_algo), "p2c-ewma");
+    addr_parse("127.0.0.1:9101", -1, &c->balancer_admin, err, sizeof(err));
     c->base_port = 3128;
     addr_parse("127.0.0.1", 0, &c->process_addr, err, sizeof(err));
     cidr_parse("198.19.0.0/24", &c->subnet, err, sizeof(err));
@@ -353,6 +416,12 @@ int manager_config_load(struct manager_config *cfg, int argc, char **argv, char 
                  cfg->proxyd_path);
         return -1;
     }
+    /* Entering balancer mode later (PUT /v1/forwarding) says so when it fails. */
+    if (strcmp(cfg->forwarding, "balancer") == 0 && access(cfg->balancer_path, X_OK) != 0) {
+        snprintf(err, errlen, "balancer not found or not executable at %s (see --balancer)",
+                 cfg->balancer_path);
+        return -1;
+    }
     return 0;
 }
 
@@ -361,4 +430,7 @@ void manager_config_free(struct manager_config *cfg)
     for (size_t i = 0; i < cfg->nproxy_args; i++)
         free(cfg->proxy_args[i]);
     cfg->nproxy_args = 0;
+    for (size_t i = 0; i < cfg->nbalancer_args; i++)
+        free(cfg->balancer_args[i]);
+    cfg->nbalancer_args = 0;
 }

@@ -12,6 +12,7 @@
 
 #define MANAGER_MAX_PROXY_ARGS 32
 #define MANAGER_MAX_CLIENT_RANGES 16
+#define MANAGER_MAX_BALANCER_ARGS 32
 
 struct manager_config {
     struct addr api;        /* default 127.0.0.1:9090 */
@@ -20,22 +21,27 @@ struct manager_config {
     char proxyd_path[1024]; /* default: proxyd beside the manager binary */
     char *proxy_args[MANAGER_MAX_PROXY_ARGS];
     size_t nproxy_args;
-    int base_port;             /* process runtime: instance k listens on base_port + k */
-    struct addr process_addr;  /* process runtime: the address instances listen on */
-    struct cidr subnet;        /* container runtime addresses; the bridge takes the first */
-    double cpus;               /* container CPU limit (default 4) */
-    uint64_t memory_bytes;     /* container memory limit (default 4G) */
-    char state_dir[512];       /* logs, pid files */
-    char token_file[512];      /* writes need this bearer token when set */
-    char bridge[16];           /* container runtime: the bridge's name (default pp-br0) */
-    char prefix[8];            /* names of links, namespaces, cgroups: "pp" */
-    uint64_t drain_timeout_ms; /* scale-down: in-flight requests get this long */
-    uint64_t ready_timeout_ms; /* an instance not healthy by then has failed */
-    char forwarding[16];          /* none, nat, route (balancer: later) */
-    struct addr vip;              /* the service address clients send to */
+    int base_port;              /* process runtime: instance k listens on base_port + k */
+    struct addr process_addr;   /* process runtime: the address instances listen on */
+    struct cidr subnet;         /* container runtime addresses; the bridge takes the first */
+    double cpus;                /* container CPU limit (default 4) */
+    uint64_t memory_bytes;      /* container memory limit (default 4G) */
+    char state_dir[512];        /* logs, pid files */
+    char token_file[512];       /* writes need this bearer token when set */
+    char bridge[16];            /* container runtime: the bridge's name (default pp-br0) */
+    char prefix[8];             /* names of links, namespaces, cgroups: "pp" */
+    uint64_t drain_timeout_ms;  /* scale-down: in-flight requests get this long */
+    uint64_t ready_timeout_ms;  /* an instance not healthy by then has failed */
+    char forwarding[16];        /* none, nat, route, balancer */
+    struct addr vip;            /* the service address clients send to */
+    char balancer_path[1024];   /* default: balancer beside the manager binary */
+    char balancer_algo[16];     /* p2c-ewma (default), leastconn, roundrobin, source */
+    struct addr balancer_admin; /* the balancer's admin API (default 127.0.0.1:9101) */
+    char *balancer_args[MANAGER_MAX_BALANCER_ARGS];
+    size_t nbalancer_args;
     struct client_range client_ranges[MANAGER_MAX_CLIENT_RANGES];
-    size_t nclient_ranges;        /* from --clients; default 198.18.1.1-198.18.1.64 */
-    int clients_from_default;     /* private: the first --clients replaces the default */
+    size_t nclient_ranges;    /* from --clients; default 198.18.1.1-198.18.1.64 */
+    int clients_from_default; /* private: the first --clients replaces the default */
     enum log_level log_level;
 };
 

@@ -1,9 +1,11 @@
-/* How clients reach instances (issue 4): a table of functions per mode, one
- * file each — fwd_nat.c (iptables DNAT through libiptc), fwd_route.c (policy
- * routing through libnl), later the balancer. The manager computes the
- * partition and calls apply with the whole desired state each time; a mode
- * swaps its kernel state to it in one step (one libiptc commit; routes
- * added before the old ones go) and can remove everything it owns. */
+/* How clients reach instances (issues 4 and 5): a table of functions per
+ * mode, one file each — fwd_nat.c (iptables DNAT through libiptc),
+ * fwd_route.c (policy routing through libnl), fwd_balancer.c (the balancer
+ * program on the VIP, told its backend set over its admin API). The manager
+ * computes the partition and calls apply with the whole desired state each
+ * time; a mode swaps its state to it in one step (one libiptc commit; routes
+ * added before the old ones go; one PUT of the backend set) and can remove
+ * everything it owns. */
 #ifndef PP_FORWARDING_H
 #define PP_FORWARDING_H
 
@@ -12,18 +14,41 @@
 #include <netinet/in.h>
 #include "partition.h"
 
-/* Where block k's clients are sent: instance k's address and port. */
+/* Where block k's clients are sent: instance k's address and port (and,
+ * for the balancer, its name and the admin address it is checked on). */
 struct fwd_target {
     int instance_id;
     struct in_addr addr;
     uint16_t port;
+    char name[32];             /* the instance's name: the balancer's backend name */
+    struct in_addr admin_addr; /* its proxyd admin endpoint (GET /healthz) */
+    uint16_t admin_port;
 };
+
+struct event_base;
+struct manager_config;
 
 struct fwd_config {
     const char *prefix; /* names of chains, tables, rules: "pp" -> chain PP-DNAT */
     struct in_addr vip; /* the service address clients send to */
     uint16_t vip_port;  /* 3128 */
     const char *bridge; /* the container bridge (route: its rp_filter); may be NULL */
+    /* balancer: its binary, options, state dir; the loop that supervises it */
+    const struct manager_config *manager;
+    struct event_base *base;
+};
+
+/* What a mode measures of one target (balancer: its backend's state and
+ * latency, as the balancer's GET /v1/backends shows them). */
+#define FWD_UNMEASURED (-1.0) /* a latency with no sample yet (JSON null) */
+struct fwd_observation {
+    char name[32];  /* the target's name (the instance's) */
+    char state[16]; /* "up", "down", "draining" */
+    int removed;    /* no longer in the set; listed until its last connection ends */
+    uint64_t active, total;
+    double ewma_ms; /* peak-EWMA of time to first byte (the initial estimate until measured) */
+    double p50_ms, p90_ms, p99_ms; /* FWD_UNMEASURED when nothing was measured */
+    char last_check[96];           /* "passed: ...", "failed: ...", "" when not given */
 };
 
 struct fwd {
@@ -47,9 +72,26 @@ struct fwd_ops {
     /* Removes everything this mode installed. */
     int (*clear)(struct fwd *f, char *err, size_t errlen);
     void (*free)(struct fwd *f);
+    /* Optional (balancer): what the mode measures of its targets, by name:
+     * up to max written to out, their number in *n. 0, or -1 with err. */
+    int (*observe)(struct fwd *f, struct fwd_observation *out, size_t max, size_t *n, char *err,
+                   size_t errlen);
+    /* Optional (balancer): a child the pool reaped that is not an instance;
+     * 1 when it was this mode's (it then restarts it), 0 otherwise. */
+    int (*child_exited)(struct fwd *f, int pid, int status);
+    /* The mode picks an instance per connection: clients are not
+     * partitioned, so no block is shown for an instance. */
+    int per_connection;
 };
 
 extern const struct fwd_ops fwd_nat_ops;
 extern const struct fwd_ops fwd_route_ops;
+extern const struct fwd_ops fwd_balancer_ops;
+
+/* What a manager of this prefix that crashed in balancer mode left (its
+ * balancer, found by its pid file; the VIP it added to lo, found by its
+ * label): removed whatever the mode now is, since a VIP on lo would take
+ * the clients' packets from nat and route. Logs each removal. 0, or -1. */
+int fwd_balancer_remove_leftovers(const struct fwd_config *cfg, char *err, size_t errlen);
 
 #endif

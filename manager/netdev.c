@@ -156,6 +156,68 @@ int netdev_addr_add(struct netdev *nd, int ifindex, struct in_addr addr, int pre
     return 0;
 }
 
+int netdev_addr_add_labelled(struct netdev *nd, int ifindex, struct in_addr addr, int prefix_len,
+                             const char *label, char *err, size_t errlen)
+{
+    struct rtnl_addr *ra = rtnl_addr_alloc();
+    struct nl_addr *local = inet_addr_build(addr, prefix_len);
+    int rc = -NLE_NOMEM;
+    if (ra && local) {
+        rtnl_addr_set_ifindex(ra, ifindex);
+        rtnl_addr_set_family(ra, AF_INET);
+        rtnl_addr_set_label(ra, label);
+        rc = rtnl_addr_set_local(ra, local);
+        if (rc == 0)
+            rc = rtnl_addr_add(nd->sk, ra, NLM_F_EXCL);
+    }
+    nl_addr_put(local);
+    rtnl_addr_put(ra);
+    if (rc < 0) {
+        char a[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &addr, a, sizeof(a));
+        snprintf(err, errlen, "address %s/%d (label %s) on link %d: %s", a, prefix_len, label,
+                 ifindex, nl_geterror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int netdev_addr_del_labelled(struct netdev *nd, int ifindex, const char *label,
+                             void (*cb)(void *ctx, const char *addr), void *ctx, char *err,
+                             size_t errlen)
+{
+    struct nl_cache *cache = NULL;
+    int rc = rtnl_addr_alloc_cache(nd->sk, &cache);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot list addresses: %s", nl_geterror(rc));
+        return -1;
+    }
+    int removed = 0, result = 0;
+    for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        struct rtnl_addr *ra = (struct rtnl_addr *)o;
+        const char *l = rtnl_addr_get_label(ra);
+        if (rtnl_addr_get_family(ra) != AF_INET || rtnl_addr_get_ifindex(ra) != ifindex || !l ||
+            strcmp(l, label) != 0)
+            continue;
+        char text[64] = "?";
+        if (rtnl_addr_get_local(ra))
+            nl_addr2str(rtnl_addr_get_local(ra), text, sizeof(text));
+        rc = rtnl_addr_delete(nd->sk, ra, 0);
+        if (rc < 0 && rc != -NLE_NOADDR && rc != -NLE_OBJ_NOTFOUND) {
+            if (result == 0)
+                snprintf(err, errlen, "cannot delete address %s (label %s): %s", text, label,
+                         nl_geterror(rc));
+            result = -1;
+            continue;
+        }
+        removed++;
+        if (cb)
+            cb(ctx, text);
+    }
+    nl_cache_free(cache);
+    return result < 0 ? -1 : removed;
+}
+
 int netdev_route_add_default(struct netdev *nd, int ifindex, struct in_addr gateway, char *err,
                              size_t errlen)
 {

@@ -2,8 +2,9 @@
  * (libnl-route-3): the bridge the manager owns, one veth pair per instance
  * (host end on the bridge, peer in the instance's network namespace), and
  * inside that namespace lo, eth0's address and the default route. A struct
- * netdev is a netlink socket bound to one network namespace. Nothing here
- * logs; errors fill the caller's buffer. */
+ * netdev is a netlink socket bound to one network namespace. Also the VIP
+ * the balancer mode puts on the manager's own lo. Nothing here logs; errors
+ * fill the caller's buffer. */
 #ifndef PP_NETDEV_H
 #define PP_NETDEV_H
 
@@ -41,6 +42,15 @@ int netdev_link_index(struct netdev *nd, const char *name, char *err, size_t err
 int netdev_link_up(struct netdev *nd, int ifindex, char *err, size_t errlen);
 int netdev_addr_add(struct netdev *nd, int ifindex, struct in_addr addr, int prefix_len, char *err,
                     size_t errlen);
+/* addr/prefix_len on ifindex with an address label ("lo:ppb"; it must start
+ * with the link's name), so its owner can find it again after a crash. */
+int netdev_addr_add_labelled(struct netdev *nd, int ifindex, struct in_addr addr, int prefix_len,
+                             const char *label, char *err, size_t errlen);
+/* Deletes every IPv4 address on ifindex labelled label, calling cb (may be
+ * NULL) with each one's text: how many, or -1 with err. */
+int netdev_addr_del_labelled(struct netdev *nd, int ifindex, const char *label,
+                             void (*cb)(void *ctx, const char *addr), void *ctx, char *err,
+                             size_t errlen);
 int netdev_route_add_default(struct netdev *nd, int ifindex, struct in_addr gateway, char *err,
                              size_t errlen);
 /* Deletes link name: 0 when deleted, 1 when there was none, -1 on error. */

@@ -72,6 +72,8 @@ struct pool {
     void *steer_ctx;
     int (*flows)(void *ctx, const struct instance *in, uint64_t *count);
     void *flows_ctx;
+    void (*other_exit)(void *ctx, pid_t pid, int status);
+    void *other_exit_ctx;
     struct pool_step last_step;
     int stopping;
     void (*shutdown_done)(void *ctx);
@@ -458,6 +460,8 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
         struct slot *s = slot_by_pid(p, pid);
         if (s)
             on_exit_of(p, s, status);
+        else if (p->other_exit)
+            p->other_exit(p->other_exit_ctx, pid, status);
     }
     pool_kick(p);
 }
@@ -489,8 +493,12 @@ static void pool_remove_leftovers(struct pool *p)
     size_t plen = strlen(p->cfg->prefix);
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
+        /* Instances' files only: "<prefix><id>.pid". Another prefix that
+         * starts with ours ("pp-a"), or the balancer's "<prefix>-balancer.pid",
+         * is not ours to reclaim here. */
         if (n < plen + 5 || strncmp(e->d_name, p->cfg->prefix, plen) != 0 ||
-            strcmp(e->d_name + n - 4, ".pid") != 0)
+            strcmp(e->d_name + n - 4, ".pid") != 0 ||
+            strspn(e->d_name + plen, "0123456789") != n - plen - 4)
             continue;
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s", p->cfg->state_dir, e->d_name);
@@ -703,6 +711,17 @@ void pool_set_flow_counter(struct pool *p,
 {
     p->flows = fn;
     p->flows_ctx = ctx;
+}
+
+void pool_set_other_exit(struct pool *p, void (*fn)(void *ctx, pid_t pid, int status), void *ctx)
+{
+    p->other_exit = fn;
+    p->other_exit_ctx = ctx;
+}
+
+struct event_base *pool_event_base(const struct pool *p)
+{
+    return p->base;
 }
 
 const struct pool_step *pool_last_step(const struct pool *p)

@@ -51,6 +51,13 @@ void pool_set_flow_counter(struct pool *p,
                            int (*fn)(void *ctx, const struct instance *in, uint64_t *count),
                            void *ctx);
 
+/* The pool reaps every child of the manager (SIGCHLD, waitpid(-1)): those
+ * that are not instances (the balancer) are told to fn with their status. */
+void pool_set_other_exit(struct pool *p, void (*fn)(void *ctx, pid_t pid, int status), void *ctx);
+
+/* The loop the pool runs on (for modules that supervise children too). */
+struct event_base *pool_event_base(const struct pool *p);
+
 /* The timings of the last scale step, from its start: every new instance
  * ready, the forwarding rules committed, the last drained instance stopped
  * (-1 when the step had none), and the connections its drains let finish

@@ -1,18 +1,22 @@
 /* The pool as the REST API shows it: JSON documents for GET /v1/pool and
  * /v1/pool/instances/{id} (the field list issue 3 fixes, later issues extend),
  * and the pool's samples for /metrics. Everything is read through pool.h at
- * the moment of the request; nothing is cached. */
+ * the moment of the request; nothing is cached (in balancer mode, each
+ * document asks the balancer once for its backends' state and latency). */
 #include "poolview.h"
 
 #include <arpa/inet.h>
 #include "steer.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <cJSON.h>
 
 #include "addr.h"
+#include "backendset.h"
+#include "forwarding.h"
 #include "histogram.h"
 #include "instance.h"
 #include "pool.h"
@@ -41,7 +45,58 @@ static cJSON *add_address(cJSON *o, const char *name, const struct addr *a)
     return cJSON_AddStringToObject(o, name, text);
 }
 
-struct cJSON *poolview_instance_json(const struct instance *in, const struct steer *st)
+/* What the mode measured of the instances, asked once per document. */
+struct poolview_obs {
+    int asked;  /* the mode measures something (balancer) */
+    int failed; /* ... but could not be asked */
+    size_t n;
+    struct fwd_observation list[BACKENDSET_MAX];
+};
+
+static void obs_fetch(const struct steer *st, struct poolview_obs *obs)
+{
+    obs->asked = st && steer_observes(st);
+    obs->failed = 0;
+    obs->n = 0;
+    char err[256];
+    if (obs->asked && steer_observe(st, obs->list, BACKENDSET_MAX, &obs->n, err, sizeof(err)) < 0)
+        obs->failed = 1;
+}
+
+static cJSON *add_ms(cJSON *o, const char *name, double ms)
+{
+    return ms < 0 ? cJSON_AddNullToObject(o, name) : cJSON_AddNumberToObject(o, name, ms);
+}
+
+/* "balancer": the backend named as the instance, null when the balancer
+ * does not list it (not yet in the set) or could not be asked. A removed
+ * backend still listed is the draining one (the set names each instance
+ * once, so a later one of the same name is the current). */
+static int add_observation(cJSON *o, const struct instance *in, const struct poolview_obs *obs)
+{
+    const struct fwd_observation *b = NULL;
+    for (size_t i = 0; !obs->failed && i < obs->n; i++)
+        if (strcmp(obs->list[i].name, in->name) == 0 && (!b || !obs->list[i].removed))
+            b = &obs->list[i];
+    if (!b)
+        return cJSON_AddNullToObject(o, "balancer") != NULL;
+    cJSON *j = cJSON_AddObjectToObject(o, "balancer");
+    int ok = j != NULL;
+    ok = ok && cJSON_AddStringToObject(j, "state", b->state) != NULL;
+    ok = ok && cJSON_AddBoolToObject(j, "removed", b->removed) != NULL;
+    ok = ok && cJSON_AddNumberToObject(j, "active", (double)b->active) != NULL;
+    ok = ok && cJSON_AddNumberToObject(j, "total", (double)b->total) != NULL;
+    ok = ok && add_ms(j, "ewma_ms", b->ewma_ms) != NULL;
+    ok = ok && add_ms(j, "p50_ms", b->p50_ms) != NULL;
+    ok = ok && add_ms(j, "p90_ms", b->p90_ms) != NULL;
+    ok = ok && add_ms(j, "p99_ms", b->p99_ms) != NULL;
+    ok = ok && (b->last_check[0] ? cJSON_AddStringToObject(j, "last_check", b->last_check)
+                                 : cJSON_AddNullToObject(j, "last_check")) != NULL;
+    return ok;
+}
+
+static cJSON *instance_json(const struct instance *in, const struct steer *st,
+                            const struct poolview_obs *obs)
 {
     char started[48];
     cJSON *o = cJSON_CreateObject();
@@ -81,11 +136,20 @@ struct cJSON *poolview_instance_json(const struct instance *in, const struct ste
                              : cJSON_AddNullToObject(c, "last")) != NULL;
         ok = ok && cJSON_AddNumberToObject(c, "count", b->count) != NULL;
     }
+    if (ok && obs->asked)
+        ok = add_observation(o, in, obs);
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
     }
     return o;
+}
+
+struct cJSON *poolview_instance_json(const struct instance *in, const struct steer *st)
+{
+    static struct poolview_obs obs; /* ~25 KiB: off the stack; the loop is single-threaded */
+    obs_fetch(st, &obs);
+    return instance_json(in, st, &obs);
 }
 
 struct cJSON *poolview_json(const struct pool *p, const struct steer *st)
@@ -115,10 +179,12 @@ struct cJSON *poolview_json(const struct pool *p, const struct steer *st)
              NULL;
     ok = ok && cJSON_AddNumberToObject(ls, "drained", (double)step->drained) != NULL;
     ok = ok && cJSON_AddNumberToObject(ls, "cut", (double)step->cut) != NULL;
+    static struct poolview_obs obs;
+    obs_fetch(st, &obs);
     cJSON *arr = ok ? cJSON_AddArrayToObject(o, "instances") : NULL;
     ok = arr != NULL;
     for (size_t i = 0; ok && i < n; i++) {
-        cJSON *in = poolview_instance_json(list[i], st);
+        cJSON *in = instance_json(list[i], st, &obs);
         ok = in != NULL && cJSON_AddItemToArray(arr, in);
         if (!ok)
             cJSON_Delete(in);

@@ -21,7 +21,7 @@ struct steer *steer_new(const struct manager_config *cfg, struct pool *pool, cha
 /* Removes the installed rules (exit). */
 void steer_free(struct steer *s);
 
-/* Switches the mode ("none", "nat", "route") live: installs the new mode's
+/* Switches the mode ("none", "nat", "route", "balancer") live: installs the new mode's
  * rules for the ready pool, then removes the old mode's. Returns 0, or -1
  * with err (status is 400 for a mode that cannot be used here, 500 for a
  * kernel failure; nothing changed then). */
@@ -32,13 +32,23 @@ int steer_set_mode(struct steer *s, const char *mode, int *status, char *err, si
 int steer_apply(struct steer *s, int n, char *err, size_t errlen);
 
 /* Connections still pinned to an instance by the mode (nat: conntrack
- * entries whose reply comes from it): 0 with *count, -1 when the mode
- * cannot tell (none, route). */
+ * entries whose reply comes from it; balancer: its active connections to
+ * that backend, 0 once it is gone): 0 with *count, -1 when the mode cannot
+ * tell (none, route). */
 struct instance;
 int steer_count_flows(struct steer *s, const struct instance *in, uint64_t *count);
 
+/* What the mode measures per instance (balancer: each backend's state and
+ * latency, asked of it now): 0 with up to max in out, -1 (with err) when
+ * the mode measures nothing or could not be asked. */
+struct fwd_observation;
+int steer_observes(const struct steer *s);
+int steer_observe(const struct steer *s, struct fwd_observation *out, size_t max, size_t *n,
+                  char *err, size_t errlen);
+
 const char *steer_mode(const struct steer *s);
-const struct partition *steer_partition(const struct steer *s); /* NULL in "none" */
+/* NULL in "none" and "balancer" (which picks per connection). */
+const struct partition *steer_partition(const struct steer *s);
 size_t steer_rules(const struct steer *s);
 int64_t steer_last_swap_us(const struct steer *s);
 int64_t steer_last_swap_at_ms(const struct steer *s); /* wall clock; 0 = never */

@@ -2,10 +2,13 @@
 #include "steerview.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <arpa/inet.h>
 #include <cJSON.h>
 
+#include "backendset.h"
+#include "forwarding.h"
 #include "prom.h"
 #include "steer.h"
 
@@ -97,4 +100,30 @@ void steerview_prom(const struct steer *s, struct prom *out)
     prom_gauge(out, "manager_partition_moved_clients",
                "Clients that changed instance at the last scale step.", NULL, 0,
                steer_last_moved(s));
+    if (!steer_observes(s))
+        return;
+    /* Balancer mode: its backends by state and its open connections, as it
+     * reports them now (absent when it cannot be asked). */
+    static struct fwd_observation obs[BACKENDSET_MAX];
+    size_t n = 0;
+    char err[256];
+    if (steer_observe(s, obs, BACKENDSET_MAX, &n, err, sizeof(err)) < 0)
+        return;
+    static const char *const states[] = {"up", "down", "draining"};
+    double count[3] = {0, 0, 0}, active = 0;
+    for (size_t i = 0; i < n; i++) {
+        active += (double)obs[i].active;
+        for (size_t k = 0; k < 3; k++)
+            if (strcmp(obs[i].state, states[k]) == 0)
+                count[k]++;
+    }
+    prom_family(out, "manager_balancer_backends", PROM_GAUGE,
+                "The balancer's backends by state (removed ones draining until their last "
+                "connection ends).");
+    for (size_t k = 0; k < 3; k++) {
+        struct prom_label sl = {"state", states[k]};
+        prom_sample(out, "manager_balancer_backends", &sl, 1, count[k]);
+    }
+    prom_gauge(out, "manager_balancer_active_connections",
+               "Client connections the balancer relays now.", NULL, 0, active);
 }

@@ -1,6 +1,6 @@
 /* ppctl: the manager's command-line client. Parses the options and the
  * command (status, scale N, restart ID), makes one REST call through
- * apicall, and prints the reply as a table (table.c) or as the API's JSON.
+ * common/httpcall, and prints the reply as a table (table.c) or as the API's JSON.
  * Exit status: 0 done, 1 refused or failed, 2 usage, 3 API unreachable. */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 
 #include <cJSON.h>
 
-#include "apicall.h"
+#include "httpcall.h"
 #include "http1.h"
 #include "options.h"
 #include "table.h"
@@ -28,7 +28,7 @@ enum { EXIT_DONE = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 #define PPCTL_TIMEOUT_MAX_S 86400
 
 struct ppctl_config {
-    struct apicall_target api;
+    struct httpcall_target api;
     int json;
     char token_file[512];
     int timeout_ms;
@@ -38,14 +38,18 @@ static void ppctl_config_defaults(struct ppctl_config *cfg)
 {
     char err[128];
     memset(cfg, 0, sizeof(*cfg));
-    apicall_parse_url("http://127.0.0.1:9090", &cfg->api, err, sizeof(err));
+    httpcall_parse_url("http://127.0.0.1:9090", &cfg->api, err, sizeof(err));
+    snprintf(cfg->api.agent, sizeof(cfg->api.agent), "ppctl");
     cfg->timeout_ms = 60 * 1000; /* scaling to 32 containers takes seconds, not minutes */
 }
 
 static int set_api(void *cfg, const char *v, char *err, size_t errlen)
 {
     struct ppctl_config *c = cfg;
-    return apicall_parse_url(v, &c->api, err, errlen);
+    if (httpcall_parse_url(v, &c->api, err, errlen) < 0)
+        return -1;
+    snprintf(c->api.agent, sizeof(c->api.agent), "ppctl");
+    return 0;
 }
 
 static int set_json(void *cfg, const char *v, char *err, size_t errlen)
@@ -180,7 +184,7 @@ static int read_token(const char *path, char *token, char *err, size_t errlen)
 
 /* The API's {"error": "..."} sentence, or the status line when the body is
  * not one. */
-static void print_api_error(const struct apicall_reply *r)
+static void print_api_error(const struct httpcall_reply *r)
 {
     cJSON *j = cJSON_ParseWithLength(r->body, r->len);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
@@ -191,7 +195,7 @@ static void print_api_error(const struct apicall_reply *r)
     cJSON_Delete(j);
 }
 
-static int print_reply(const struct ppctl_config *cfg, const struct apicall_reply *r,
+static int print_reply(const struct ppctl_config *cfg, const struct httpcall_reply *r,
                        int is_instance)
 {
     if (cfg->json) {
@@ -266,9 +270,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ppctl: %s\n", err);
         return EXIT_USAGE;
     }
-    struct apicall_reply r;
-    rc = apicall_run(&cfg.api, method, path, body, token[0] != '\0' ? token : NULL, cfg.timeout_ms,
-                     &r, err, sizeof(err));
+    struct httpcall_reply r;
+    rc = httpcall_run(&cfg.api, method, path, body, token[0] != '\0' ? token : NULL, cfg.timeout_ms,
+                      &r, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "ppctl: %s%s\n", err,
                 rc == -2 && is_write ? "; the change may still be running (see ppctl status)" : "");
@@ -281,6 +285,6 @@ int main(int argc, char **argv)
     } else {
         code = print_reply(&cfg, &r, is_instance);
     }
-    apicall_reply_free(&r);
+    httpcall_reply_free(&r);
     return code;
 }

@@ -79,6 +79,14 @@ expect_eq "$(pp_bal_backend p3 weight)" 2 "p3's weight"
 for i in $(seq 1 9); do curl -s -o /dev/null -x "$PP_BAL_LISTEN" -H 'Connection: close' "$url"; done
 expect_eq "$(pp_bal_backend p3 total)" 6 "p3's connections of 9 at weight 2 against 1"
 
+# --- a PUT that drops several idle members drops every one of them (each is
+# freed at once, which once made the walk over the set skip its neighbour)
+four=$(jq -n --arg a "${LISTEN[p3]}" '{backends: [range(4) | {name: "idle\(.)", address: $a}]}')
+curl -s -o /dev/null -X PUT --data "$four" "$api/v1/backends"
+expect_eq "$(names)" "idle0,idle1,idle2,idle3" "members after PUT of four idle backends"
+curl -s -o /dev/null -X PUT --data "$set_json" "$api/v1/backends"
+expect_eq "$(names)" "p2,p3" "members after a PUT dropping all four"
+
 # --- DELETE, stats reset, metrics
 expect_eq "$(curl -s -X DELETE "$api/v1/backends/p3" | jq -r .removed)" true "DELETE p3"
 expect_eq "$(names)" "p2" "members after DELETE"

@@ -1,8 +1,9 @@
-/* One blocking HTTP/1.1 exchange with the manager's REST API, for ppctl:
- * resolve, connect, send, and read the reply until it is complete by its own
- * framing (Content-Length, chunked, or the close), all under one deadline.
- * Replies are parsed by common/http1, as strictly as proxyd parses them. */
-#include "apicall.h"
+/* One blocking HTTP/1.1 exchange with a REST API (ppctl with the manager's,
+ * the manager with the balancer's admin): resolve, connect, send, and read
+ * the reply until it is complete by its own framing (Content-Length,
+ * chunked, or the close), all under one deadline. Replies are parsed by
+ * common/http1, as strictly as proxyd parses them. */
+#include "httpcall.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -18,8 +19,8 @@
 #include "http1.h"
 
 /* Room for the head before the body: common/http1's default head limit. */
-#define APICALL_HEAD_MAX (32 * 1024)
-#define APICALL_READ_CHUNK 16384
+#define HTTPCALL_HEAD_MAX (32 * 1024)
+#define HTTPCALL_READ_CHUNK 16384
 
 static int64_t now_ms(void)
 {
@@ -34,7 +35,7 @@ static int remaining_ms(int64_t deadline_ms)
     return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
-int apicall_parse_url(const char *url, struct apicall_target *t, char *err, size_t errlen)
+int httpcall_parse_url(const char *url, struct httpcall_target *t, char *err, size_t errlen)
 {
     struct http1_str u = {url, strlen(url)}, host, path;
     int port;
@@ -94,7 +95,7 @@ static int connect_by(const struct addrinfo *ai, int64_t deadline_ms, int timeou
     return fd;
 }
 
-static int connect_target(const struct apicall_target *t, int64_t deadline_ms, int timeout_ms,
+static int connect_target(const struct httpcall_target *t, int64_t deadline_ms, int timeout_ms,
                           char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
@@ -126,19 +127,19 @@ static int wait_for(int fd, short events, int64_t deadline_ms)
     return n;
 }
 
-static char *build_request(const struct apicall_target *t, const char *method, const char *path,
+static char *build_request(const struct httpcall_target *t, const char *method, const char *path,
                            const char *body, const char *token, size_t *len)
 {
     size_t body_len = body != NULL ? strlen(body) : 0;
-    size_t cap = 1024 + strlen(t->prefix) + strlen(path) + strlen(t->authority) +
+    size_t cap = 1024 + sizeof(t->agent) + strlen(t->prefix) + strlen(path) + strlen(t->authority) +
                  (token != NULL ? strlen(token) : 0) + body_len;
     char *req = malloc(cap);
     if (req == NULL)
         return NULL;
     int n = snprintf(req, cap,
-                     "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ppctl\r\n"
+                     "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
                      "Accept: application/json\r\nConnection: close\r\n",
-                     method, t->prefix, path, t->authority);
+                     method, t->prefix, path, t->authority, t->agent[0] ? t->agent : "proxypool");
     if (token != NULL)
         n += snprintf(req + n, cap - (size_t)n, "Authorization: Bearer %s\r\n", token);
     if (body != NULL)
@@ -172,7 +173,7 @@ static int send_all(int fd, const char *p, size_t len, int64_t deadline_ms)
     return 0;
 }
 
-static int set_body(struct apicall_reply *r, const char *p, size_t len)
+static int set_body(struct httpcall_reply *r, const char *p, size_t len)
 {
     r->body = malloc(len + 1);
     if (r->body == NULL)
@@ -183,7 +184,7 @@ static int set_body(struct apicall_reply *r, const char *p, size_t len)
     return 0;
 }
 
-static int decode_chunked(struct apicall_reply *r, const char *b, size_t blen, int *done,
+static int decode_chunked(struct httpcall_reply *r, const char *b, size_t blen, int *done,
                           char *perr, size_t perrlen)
 {
     struct http1_chunked ch;
@@ -220,7 +221,7 @@ static int decode_chunked(struct apicall_reply *r, const char *b, size_t blen, i
 
 /* Whether buf holds a whole reply: 1 (r filled), 0 (read more), or -1 with
  * perr filled (malformed, or cut short when eof). */
-static int try_frame(const char *buf, size_t len, int eof, struct apicall_reply *r, char *perr,
+static int try_frame(const char *buf, size_t len, int eof, struct httpcall_reply *r, char *perr,
                      size_t perrlen)
 {
     struct http1_response resp;
@@ -249,8 +250,8 @@ static int try_frame(const char *buf, size_t len, int eof, struct apicall_reply 
         blen = 0;
         break;
     case HTTP1_BODY_LENGTH:
-        if (resp.content_length > APICALL_BODY_MAX) {
-            snprintf(perr, perrlen, "the reply body is larger than %d bytes", APICALL_BODY_MAX);
+        if (resp.content_length > HTTPCALL_BODY_MAX) {
+            snprintf(perr, perrlen, "the reply body is larger than %d bytes", HTTPCALL_BODY_MAX);
             return -1;
         }
         done = blen >= resp.content_length;
@@ -280,9 +281,9 @@ static int try_frame(const char *buf, size_t len, int eof, struct apicall_reply 
     return 1;
 }
 
-int apicall_run(const struct apicall_target *t, const char *method, const char *path,
-                const char *body, const char *token, int timeout_ms, struct apicall_reply *r,
-                char *err, size_t errlen)
+int httpcall_run(const struct httpcall_target *t, const char *method, const char *path,
+                 const char *body, const char *token, int timeout_ms, struct httpcall_reply *r,
+                 char *err, size_t errlen)
 {
     int64_t deadline_ms = now_ms() + timeout_ms;
     memset(r, 0, sizeof(*r));
@@ -305,7 +306,7 @@ int apicall_run(const struct apicall_target *t, const char *method, const char *
     }
     rc = -2; /* from here on the API may have acted on the request */
 
-    size_t cap = APICALL_HEAD_MAX + APICALL_BODY_MAX, len = 0;
+    size_t cap = HTTPCALL_HEAD_MAX + HTTPCALL_BODY_MAX, len = 0;
     buf = malloc(cap);
     if (buf == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -340,8 +341,8 @@ int apicall_run(const struct apicall_target *t, const char *method, const char *
         if (framed == 1)
             break;
         if (framed < 0 || len == cap) {
-            snprintf(err, errlen, "the API at %s sent a reply ppctl cannot read: %s", t->url,
-                     framed < 0 ? perr : "too large");
+            snprintf(err, errlen, "the API at %s sent a reply %s cannot read: %s", t->url,
+                     t->agent[0] ? t->agent : "proxypool", framed < 0 ? perr : "too large");
             goto fail;
         }
     }
@@ -355,11 +356,11 @@ fail:
         close(fd);
     free(buf);
     free(req);
-    apicall_reply_free(r);
+    httpcall_reply_free(r);
     return rc;
 }
 
-void apicall_reply_free(struct apicall_reply *r)
+void httpcall_reply_free(struct httpcall_reply *r)
 {
     free(r->body);
     r->body = NULL;

@@ -43,6 +43,7 @@ struct half {
     size_t pending, off;     /* bytes in the pipe or buffer; buffer read offset */
     int eof;                 /* from said FIN */
     int shut;                /* FIN passed on to `to` */
+    int drained;             /* the last read was short: wait to be readable */
     int copy;                /* 1: buffered path (no splice here) */
     uint64_t bytes;
     struct event *read_ev;   /* from readable */
@@ -250,6 +251,15 @@ static enum pump_result pump(struct relay *r, struct half *h, int upward)
             return errno == ECONNRESET || errno == EPIPE ? PUMP_RESET_TO : PUMP_ERROR_TO;
         }
         set_event(h->write_ev, &h->writing, 0);
+        if (h->drained && !h->eof) {
+            /* A read shorter than asked emptied the socket: wait for the
+             * (level-triggered) read event rather than spend a system call
+             * on the EAGAIN — 4 instead of 6 per small request. */
+            h->drained = 0;
+            half_release_pipe(h);
+            set_event(h->read_ev, &h->reading, 1);
+            return PUMP_OK;
+        }
         if (h->eof) {
             if (!h->shut) {
                 shutdown(h->to, SHUT_WR);
@@ -262,6 +272,7 @@ static enum pump_result pump(struct relay *r, struct half *h, int upward)
         ssize_t n = half_fill(h);
         if (n > 0) {
             h->pending = (size_t)n;
+            h->drained = (size_t)n < (h->copy ? COPY_BUF : SPLICE_CHUNK);
             r->last_activity = balancer_now_us();
             if (!upward && !r->t_first_down) {
                 r->t_first_down = r->last_activity;

@@ -120,6 +120,28 @@ START_TEST(test_histogram_p99_within_relative_error)
 }
 END_TEST
 
+/* Known data, known answers: 1..100000 µs once each has p50 = 50000,
+ * p90 = 90000, p99 = 99000 exactly; a bimodal set (90% at 2 ms, 10% at
+ * 250 ms, loadgen's hits and transfers) has p50 = 2000 and p99 = 250000. */
+START_TEST(test_histogram_known_data_exact_percentiles)
+{
+    for (uint64_t v = 1; v <= 100000; v++)
+        histogram_record(h, v);
+    ck_assert(rel_error(histogram_percentile_us(h, 50), 50000) <= 0.01);
+    ck_assert(rel_error(histogram_percentile_us(h, 90), 90000) <= 0.01);
+    ck_assert(rel_error(histogram_percentile_us(h, 99), 99000) <= 0.01);
+    ck_assert_uint_eq(histogram_max_us(h), 100000);
+    ck_assert(fabs(histogram_mean_us(h) - 50000.5) < 1e-9);
+    histogram_reset(h);
+    for (int i = 0; i < 1000; i++)
+        histogram_record(h, i % 10 == 9 ? 250000 : 2000);
+    ck_assert(rel_error(histogram_percentile_us(h, 50), 2000) <= 0.01);
+    ck_assert(rel_error(histogram_percentile_us(h, 90), 2000) <= 0.01);
+    ck_assert(rel_error(histogram_percentile_us(h, 91), 250000) <= 0.01);
+    ck_assert(rel_error(histogram_percentile_us(h, 99), 250000) <= 0.01);
+}
+END_TEST
+
 START_TEST(test_histogram_every_value_within_relative_error)
 {
     /* One value between 0 and the top: p50 is that value's bucket, so this
@@ -338,6 +360,7 @@ static Suite *histogram_suite(void)
     tcase_add_test(tc, test_histogram_counts_and_sums_values);
     tcase_add_test(tc, test_histogram_small_values_are_exact);
     tcase_add_test(tc, test_histogram_p99_within_relative_error);
+    tcase_add_test(tc, test_histogram_known_data_exact_percentiles);
     tcase_add_test(tc, test_histogram_every_value_within_relative_error);
     tcase_add_test(tc, test_histogram_percentile_rank_is_exact_at_boundaries);
     tcase_add_test(tc, test_histogram_percentile_extremes_are_min_and_max);

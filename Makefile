@@ -25,7 +25,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS))
 CFLAGS     += $(PKG_CFLAGS)
 
-PROGRAMS := proxyd manager ppctl balancer loadgen
+PROGRAMS := proxyd manager ppctl balancer loadgen ppexp
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)

@@ -30,6 +30,7 @@ PACKAGES=(
     iproute2                   # ip netns, veth (testbed, tests)
     iptables                   # testbed, intercept-mode tests
     stress                     # the paper's CPU load
+    gnuplot-nox                # ppexp: plots (SVG and PNG) drawn from results CSVs
     procps                     # ps, pgrep, sysctl
     psmisc                     # fuser, killall (diagnostics only)
     clang-format               # make format

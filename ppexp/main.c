@@ -1,0 +1,342 @@
+/* ppexp: the experiment driver. Parses the command (run, list, plot) and
+ * its options, loads the spec or preset, plans it, and hands it to the
+ * runner; `plot` redraws a results directory from its CSVs. Exit status: 0
+ * done, 1 failed, 2 usage or invalid spec (nothing run), 130 interrupted. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "claims.h"
+#include "log.h"
+#include "options.h"
+#include "plan.h"
+#include "plot.h"
+#include "presets.h"
+#include "results.h"
+#include "runner.h"
+#include "size.h"
+#include "spec.h"
+
+#define VERSION "0.1.0"
+
+enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+
+struct ppexp_cli {
+    struct ppexp_runner_opts run;
+    uint64_t seed;
+    int seed_set;
+    int dry_run;
+};
+
+static int set_out(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppexp_cli *c = cfg;
+    snprintf(c->run.out, sizeof(c->run.out), "%s", v);
+    return 0;
+}
+
+static int set_seed(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppexp_cli *c = cfg;
+    long x;
+    if (int_parse(v, 0, LONG_MAX, &x, err, errlen) < 0)
+        return -1;
+    c->seed = (uint64_t)x;
+    c->seed_set = 1;
+    return 0;
+}
+
+static int set_name(char *dst, size_t len, const char *v, const char *what, char *err,
+                    size_t errlen)
+{
+    size_t n = strlen(v);
+    if (n < 1 || n > 8 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789") != n) {
+        snprintf(err, errlen, "%s must be 1-8 of [a-z0-9], not '%s'", what, v);
+        return -1;
+    }
+    snprintf(dst, len, "%s", v);
+    return 0;
+}
+
+static int set_prefix(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppexp_cli *c = cfg;
+    return set_name(c->run.prefix, sizeof(c->run.prefix), v, "--prefix", err, errlen);
+}
+
+static int set_mgr_prefix(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppexp_cli *c = cfg;
+    return set_name(c->run.mgr_prefix, sizeof(c->run.mgr_prefix), v, "--manager-prefix", err,
+                    errlen);
+}
+
+static int set_bin_dir(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppexp_cli *c = cfg;
+    snprintf(c->run.bin_dir, sizeof(c->run.bin_dir), "%s", v);
+    return 0;
+}
+
+static int set_testbed(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppexp_cli *c = cfg;
+    snprintf(c->run.testbed, sizeof(c->run.testbed), "%s", v);
+    return 0;
+}
+
+static int set_dry_run(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppexp_cli *c = cfg;
+    c->dry_run = 1;
+    return 0;
+}
+
+static const struct option_def option_defs[] = {
+    {"out", "DIR", "run: the results directory", "results/NAME-UTCSTAMP", set_out},
+    {"seed", "N", "run: the seed of the run order (overrides the spec's)", "the spec's seed",
+     set_seed},
+    {"prefix", "P",
+     "deploy/testbed's --prefix: the testbed used (brought up if it is not, and then taken "
+     "down at the end)",
+     "ppx", set_prefix},
+    {"manager-prefix", "P", "the manager's --prefix (its links, chains, cgroups)", "ppxm",
+     set_mgr_prefix},
+    {"bin-dir", "DIR", "where manager, loadgen, proxyd and balancer are", "the directory of ppexp",
+     set_bin_dir},
+    {"testbed", "PATH", "the testbed script", "BIN_DIR/../../deploy/testbed", set_testbed},
+    {"dry-run", NULL, "run: validate and plan (configurations, skips, order), run nothing", NULL,
+     set_dry_run},
+};
+
+static const struct options_spec cli_spec = {
+    .program = "ppexp",
+    .version = VERSION,
+    .synopsis = "Usage: ppexp run SPEC.json|PRESET [--out DIR] [--seed N] [OPTION]...\n"
+                "       ppexp list\n"
+                "       ppexp plot DIR\n"
+                "Runs the paper's experiments (and yours) through the manager's REST API, the\n"
+                "testbed and loadgen: every configuration of a spec's factors, replicated in\n"
+                "seeded random order with a direct-to-origin baseline in every block; writes\n"
+                "meta.json, each run's loadgen JSON and CSV, summary.csv, results.csv (mean\n"
+                "with a Student-t 95% CI over replicate means, median, p99, rps, errors, the\n"
+                "intermediate host's CPU and memory), stats.csv, gnuplot plots (SVG, PNG) and\n"
+                "claims.md (the paper's claims C2-C6: holds, inverted or inconclusive).\n"
+                "`plot DIR` redraws the plots and claims.md from a directory's CSVs.\n"
+                "Needs root (namespaces, cgroups).\n",
+    .epilog =
+        "Spec (JSON): {\"name\", \"clients\", \"object_size\", \"requests\", \"concurrency\",\n"
+        "  \"replicates\", \"warmup_s\", \"seed\", \"baseline\", \"measure\": "
+        "\"requests\"|\"instantiate\",\n"
+        "  \"factors\": {\"forwarding\": [nat, route, balancer], \"replicas\": [1..32],\n"
+        "  \"worker\": [proxyd, squid, nginx], \"runtime\": [process, container],\n"
+        "  \"cache\": [true, false], \"stress\": [0..64], \"placement\": [split, shared]}}.\n"
+        "requests and concurrency are per client. Invalid combinations are skipped and\n"
+        "listed: route with the process runtime; squid or nginx until the manager has\n"
+        "--worker. placement split: the intermediate host (manager, proxies, balancer,\n"
+        "stress) on the first CPU, loadgen and the origin on the others; shared: all\n"
+        "on all. Presets (`ppexp list`): fig2, fig3, fig4, table2, table3 at the paper's\n"
+        "sizes and each -quick (3 replicates, small, no stress), and fig4-balancer.\n"
+        "Ctrl-C stops the run: the directory keeps what finished, the testbed is cleaned.\n"
+        "Example: ppexp run fig4-quick && ppexp plot results/fig4-quick-*/\n",
+    .defs = option_defs,
+    .ndefs = sizeof(option_defs) / sizeof(option_defs[0]),
+    .positional = 0,
+};
+
+static void defaults(struct ppexp_cli *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->run.prefix, sizeof(c->run.prefix), "ppx");
+    snprintf(c->run.mgr_prefix, sizeof(c->run.mgr_prefix), "ppxm");
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(c->run.bin_dir, sizeof(c->run.bin_dir), "%.400s", exe);
+    } else {
+        snprintf(c->run.bin_dir, sizeof(c->run.bin_dir), ".");
+    }
+}
+
+/* The options apart from the words: options may come anywhere ("ppexp run
+ * fig4 --out d"); options_load sees them alone. */
+static int split_args(int argc, char **argv, char **opts, int *nopts, char **words, int *nwords)
+{
+    *nopts = 0;
+    *nwords = 0;
+    opts[(*nopts)++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1]) {
+            opts[(*nopts)++] = argv[i];
+            if (strncmp(argv[i], "--", 2) == 0 && !strchr(argv[i], '=')) {
+                const char *name = argv[i] + 2;
+                int takes = !strcmp(name, "config");
+                for (size_t k = 0; k < cli_spec.ndefs; k++)
+                    if (!strcmp(name, cli_spec.defs[k].name) && cli_spec.defs[k].arg)
+                        takes = 1;
+                if (takes && i + 1 < argc)
+                    opts[(*nopts)++] = argv[++i];
+            }
+        } else {
+            words[(*nwords)++] = argv[i];
+        }
+    }
+    opts[*nopts] = NULL;
+    return 0;
+}
+
+static int cmd_list(void)
+{
+    for (size_t i = 0; i < ppexp_preset_count(); i++) {
+        const struct ppexp_preset *p = ppexp_preset_at(i);
+        printf("%-14s %s\n", p->name, p->paper);
+    }
+    return EXIT_DONE;
+}
+
+static int cmd_plot(const char *dir)
+{
+    char err[512];
+    int rc = EXIT_DONE;
+    if (ppexp_plot_dir(dir, err, sizeof(err)) < 0) {
+        log_error("plot %s: %s", dir, err);
+        rc = EXIT_FAILED;
+    }
+    if (ppexp_claims_write(dir, err, sizeof(err)) < 0) {
+        log_error("claims %s: %s", dir, err);
+        rc = EXIT_FAILED;
+    }
+    if (rc == EXIT_DONE)
+        printf("%s/time_vs_proxies.svg (if more than one proxy count), %s/bars.svg, "
+               "%s/claims.md\n",
+               dir, dir, dir);
+    return rc;
+}
+
+static void print_plan(const struct ppexp_spec *s, const struct ppexp_plan *plan)
+{
+    printf("%s: %zu configurations x %d replicates = %zu runs (seed %llu)\n", s->name,
+           plan->nconfigs, s->replicates, plan->nconfigs * (size_t)s->replicates,
+           (unsigned long long)s->seed);
+    for (size_t i = 0; i < plan->nconfigs; i++)
+        printf("  run   %s\n", plan->configs[i].id);
+    for (size_t i = 0; i < plan->nskips; i++)
+        printf("  skip  %s: %s\n", plan->skips[i].config.id, plan->skips[i].reason);
+}
+
+static int cmd_run(struct ppexp_cli *cli, const char *what, int argc, char **argv)
+{
+    char err[512];
+    struct ppexp_spec s;
+    const struct ppexp_preset *p = ppexp_preset_find(what);
+    int rc = p ? ppexp_spec_parse(p->json, &s, err, sizeof(err))
+               : ppexp_spec_load(what, &s, err, sizeof(err));
+    if (rc < 0) {
+        if (!p && access(what, F_OK) != 0)
+            fprintf(stderr, "ppexp: '%s' is neither a preset (ppexp list) nor a file\n", what);
+        else
+            fprintf(stderr, "ppexp: invalid spec: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (cli->seed_set)
+        s.seed = cli->seed;
+    if (!cli->run.testbed[0])
+        snprintf(cli->run.testbed, sizeof(cli->run.testbed), "%.400s/../../deploy/testbed",
+                 cli->run.bin_dir);
+    snprintf(cli->run.repo, sizeof(cli->run.repo), "%.400s/../..", cli->run.bin_dir);
+    size_t len = 0;
+    for (int i = 0; i < argc && len + 2 < sizeof(cli->run.argv_line); i++)
+        len += (size_t)snprintf(cli->run.argv_line + len, sizeof(cli->run.argv_line) - len, "%s%s",
+                                i ? " " : "", argv[i]);
+    /* Capabilities of the manager decide the skips. */
+    char help[16384] = "", mgr[600];
+    snprintf(mgr, sizeof(mgr), "%s/manager", cli->run.bin_dir);
+    FILE *h = NULL;
+    if (access(mgr, X_OK) == 0) {
+        char cmd[700];
+        snprintf(cmd, sizeof(cmd), "'%s' --help 2>/dev/null", mgr);
+        h = popen(cmd, "r");
+    }
+    if (h) {
+        size_t n = fread(help, 1, sizeof(help) - 1, h);
+        help[n] = '\0';
+        pclose(h);
+    } else if (!cli->dry_run) {
+        fprintf(stderr, "ppexp: no manager at %s (--bin-dir)\n", mgr);
+        return EXIT_FAILED;
+    }
+    struct ppexp_caps caps;
+    ppexp_caps_from_help(help, &caps);
+    struct ppexp_plan plan;
+    if (ppexp_plan_build(&s, &caps, &plan, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ppexp: %s\n", err);
+        return EXIT_USAGE;
+    }
+    print_plan(&s, &plan);
+    fflush(stdout);
+    if (cli->dry_run) {
+        ppexp_plan_release(&plan);
+        return EXIT_DONE;
+    }
+    if (geteuid() != 0) {
+        fprintf(stderr, "ppexp: run needs root (network namespaces, cgroups)\n");
+        ppexp_plan_release(&plan);
+        return EXIT_FAILED;
+    }
+    char dir[600];
+    rc = ppexp_runner_run(&cli->run, &s, &plan, dir, sizeof(dir));
+    ppexp_plan_release(&plan);
+    if (ppexp_results_print(dir, stdout, err, sizeof(err)) == 0) {
+        printf("\nresults: %s/results.csv  plots: %s/time_vs_proxies.svg %s/bars.svg  claims: "
+               "%s/claims.md\n",
+               dir, dir, dir, dir);
+    }
+    if (rc == 1) {
+        fprintf(stderr, "ppexp: interrupted; %s holds what finished\n", dir);
+        return EXIT_INTERRUPTED;
+    }
+    return rc == 0 ? EXIT_DONE : EXIT_FAILED;
+}
+
+int main(int argc, char **argv)
+{
+    log_init("ppexp", NULL);
+    struct ppexp_cli cli;
+    defaults(&cli);
+    char **opts = calloc((size_t)argc + 1, sizeof(char *));
+    char **words = calloc((size_t)argc + 1, sizeof(char *));
+    if (!opts || !words)
+        return EXIT_FAILED;
+    int nopts, nwords;
+    split_args(argc, argv, opts, &nopts, words, &nwords);
+    char err[512];
+    int rc = options_load(&cli_spec, &cli, nopts, opts, NULL, err, sizeof(err));
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "ppexp: %s\n", err);
+        free(opts);
+        free(words);
+        return rc < 0 ? EXIT_USAGE : EXIT_DONE;
+    }
+    int out = EXIT_USAGE;
+    if (nwords == 0)
+        fprintf(stderr, "ppexp: no command (run, list, plot; see --help)\n");
+    else if (!strcmp(words[0], "list") && nwords == 1)
+        out = cmd_list();
+    else if (!strcmp(words[0], "plot") && nwords == 2)
+        out = cmd_plot(words[1]);
+    else if (!strcmp(words[0], "run") && nwords == 2)
+        out = cmd_run(&cli, words[1], argc, argv);
+    else
+        fprintf(stderr, "ppexp: usage: ppexp run SPEC|PRESET, ppexp list, ppexp plot DIR "
+                        "(see --help)\n");
+    free(opts);
+    free(words);
+    return out;
+}

@@ -1,0 +1,179 @@
+/* Cross product, skips with reasons, and the seeded per-replicate order.
+ * The random source is splitmix64 (Steele et al., 2014): tiny, well mixed,
+ * the same sequence on every machine, so a seed reproduces a run order. */
+#include "plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ppexp_caps_from_help(const char *help_text, struct ppexp_caps *caps)
+{
+    memset(caps, 0, sizeof(*caps));
+    if (!help_text)
+        return;
+    caps->has_worker = strstr(help_text, "--worker") != NULL;
+    /* The --forwarding line lists the modes: "none|nat|route|balancer". */
+    const char *fwd = strstr(help_text, "--forwarding");
+    if (fwd) {
+        const char *eol = strchr(fwd, '\n');
+        size_t len = eol ? (size_t)(eol - fwd) : strlen(fwd);
+        char line[256];
+        snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) ? len : sizeof(line) - 1),
+                 fwd);
+        caps->has_balancer = strstr(line, "balancer") != NULL;
+    }
+}
+
+void ppexp_config_name(struct ppexp_config *c)
+{
+    char b1[16], b2[16];
+    const int *l = c->level;
+    const char *placement =
+        ppexp_level_str(PPEXP_F_PLACEMENT, l[PPEXP_F_PLACEMENT], b1, sizeof(b1));
+    if (c->baseline) {
+        snprintf(c->id, sizeof(c->id), "direct-s%d-%s", l[PPEXP_F_STRESS], placement);
+        return;
+    }
+    snprintf(c->id, sizeof(c->id), "%s-r%d-%s-%s-%s-s%d-%s",
+             ppexp_level_str(PPEXP_F_FORWARDING, l[PPEXP_F_FORWARDING], b2, sizeof(b2)),
+             l[PPEXP_F_REPLICAS],
+             ppexp_level_str(PPEXP_F_WORKER, l[PPEXP_F_WORKER], b2, sizeof(b2)),
+             ppexp_level_str(PPEXP_F_RUNTIME, l[PPEXP_F_RUNTIME], b2, sizeof(b2)),
+             l[PPEXP_F_CACHE] ? "cache" : "nocache", l[PPEXP_F_STRESS], placement);
+}
+
+int ppexp_config_differs_only_in(const struct ppexp_config *a, const struct ppexp_config *b,
+                                 enum ppexp_factor f)
+{
+    if (a->baseline || b->baseline || a->level[f] == b->level[f])
+        return 0;
+    for (int i = 0; i < PPEXP_NFACTORS; i++)
+        if (i != (int)f && a->level[i] != b->level[i])
+            return 0;
+    return 1;
+}
+
+/* Why c cannot run here, or NULL. */
+static const char *skip_reason(const struct ppexp_config *c, const struct ppexp_caps *caps)
+{
+    if (c->level[PPEXP_F_FORWARDING] == PPEXP_FWD_ROUTE &&
+        c->level[PPEXP_F_RUNTIME] == PPEXP_RUNTIME_PROCESS)
+        return "route needs the container runtime (each container owns the VIP on its "
+               "loopback; processes share one)";
+    if (c->level[PPEXP_F_WORKER] != PPEXP_WORKER_PROXYD && !caps->has_worker)
+        return "the manager has no --worker yet";
+    if (c->level[PPEXP_F_FORWARDING] == PPEXP_FWD_BALANCER && !caps->has_balancer)
+        return "the manager has no balancer forwarding";
+    return NULL;
+}
+
+int ppexp_plan_build(const struct ppexp_spec *s, const struct ppexp_caps *caps,
+                     struct ppexp_plan *plan, char *err, size_t errlen)
+{
+    memset(plan, 0, sizeof(*plan));
+    size_t product = 1;
+    for (int f = 0; f < PPEXP_NFACTORS; f++) {
+        product *= (size_t)s->factors[f].n;
+        if (product > PPEXP_CONFIGS_MAX) {
+            snprintf(err, errlen, "the factors make more than %d configurations",
+                     PPEXP_CONFIGS_MAX);
+            return -1;
+        }
+    }
+    /* One baseline per (stress, placement): both change what "direct" means. */
+    size_t nbase =
+        s->baseline ? (size_t)(s->factors[PPEXP_F_STRESS].n * s->factors[PPEXP_F_PLACEMENT].n) : 0;
+    plan->configs = calloc(product + nbase, sizeof(*plan->configs));
+    plan->skips = calloc(product, sizeof(*plan->skips));
+    if (!plan->configs || !plan->skips) {
+        ppexp_plan_release(plan);
+        snprintf(err, errlen, "out of memory planning %zu configurations", product);
+        return -1;
+    }
+    /* Odometer over the level indices, the last factor fastest. */
+    int idx[PPEXP_NFACTORS] = {0};
+    for (size_t k = 0; k < product; k++) {
+        struct ppexp_config c;
+        memset(&c, 0, sizeof(c));
+        for (int f = 0; f < PPEXP_NFACTORS; f++)
+            c.level[f] = s->factors[f].v[idx[f]];
+        ppexp_config_name(&c);
+        const char *why = skip_reason(&c, caps);
+        if (why) {
+            plan->skips[plan->nskips].config = c;
+            snprintf(plan->skips[plan->nskips].reason, sizeof(plan->skips[0].reason), "%s", why);
+            plan->nskips++;
+        } else {
+            plan->configs[plan->nconfigs++] = c;
+        }
+        for (int f = PPEXP_NFACTORS - 1; f >= 0; f--) {
+            if (++idx[f] < s->factors[f].n)
+                break;
+            idx[f] = 0;
+        }
+    }
+    if (plan->nconfigs == 0) {
+        snprintf(err, errlen, "every configuration is skipped (first: %s: %s)",
+                 plan->skips[0].config.id, plan->skips[0].reason);
+        ppexp_plan_release(plan);
+        return -1;
+    }
+    for (int i = 0; i < s->factors[PPEXP_F_STRESS].n && nbase; i++)
+        for (int j = 0; j < s->factors[PPEXP_F_PLACEMENT].n; j++) {
+            struct ppexp_config *c = &plan->configs[plan->nconfigs++];
+            memset(c, 0, sizeof(*c));
+            c->baseline = 1;
+            c->level[PPEXP_F_FORWARDING] = PPEXP_FWD_DIRECT;
+            c->level[PPEXP_F_REPLICAS] = 0;
+            c->level[PPEXP_F_WORKER] = PPEXP_WORKER_PROXYD;
+            c->level[PPEXP_F_RUNTIME] = PPEXP_RUNTIME_PROCESS;
+            c->level[PPEXP_F_CACHE] = 0;
+            c->level[PPEXP_F_STRESS] = s->factors[PPEXP_F_STRESS].v[i];
+            c->level[PPEXP_F_PLACEMENT] = s->factors[PPEXP_F_PLACEMENT].v[j];
+            ppexp_config_name(c);
+        }
+    return 0;
+}
+
+void ppexp_plan_release(struct ppexp_plan *plan)
+{
+    if (!plan)
+        return;
+    free(plan->configs);
+    free(plan->skips);
+    memset(plan, 0, sizeof(*plan));
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n) without modulo bias (rejection of the short tail). */
+static size_t uniform_below(uint64_t *state, size_t n)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t r;
+    do {
+        r = splitmix64(state);
+    } while (r >= limit);
+    return (size_t)(r % n);
+}
+
+void ppexp_plan_order(const struct ppexp_plan *plan, uint64_t seed, int replicate, size_t *order)
+{
+    uint64_t state = seed ^ ((uint64_t)replicate * 0xd1b54a32d192ed03ULL);
+    for (size_t i = 0; i < plan->nconfigs; i++)
+        order[i] = i;
+    /* Fisher-Yates. */
+    for (size_t i = plan->nconfigs; i > 1; i--) {
+        size_t j = uniform_below(&state, i);
+        size_t t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+}

@@ -1,0 +1,61 @@
+/* The plan of an experiment: the cross product of a spec's factors, the
+ * combinations that cannot run (each with its reason), the direct-to-origin
+ * baselines, and per replicate a seeded random order of all of them
+ * (randomized interleaved blocks: slow drift on a shared machine then
+ * spreads over every configuration instead of masquerading as an effect). */
+#ifndef PPEXP_PLAN_H
+#define PPEXP_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spec.h"
+
+/* 3 x 32 x 3 x 2 x 2 x 32 x 2 levels would be 73728; a run of that many
+ * configurations is no experiment anyone waits for. */
+#define PPEXP_CONFIGS_MAX 4096
+
+struct ppexp_config {
+    int level[PPEXP_NFACTORS]; /* values, not indices; forwarding DIRECT for a baseline */
+    int baseline;              /* clients fetch from the origin directly */
+    char id[96];               /* "nat-r4-proxyd-container-cache-s0-split", "direct-s0-split" */
+};
+
+struct ppexp_skip {
+    struct ppexp_config config;
+    char reason[128];
+};
+
+/* What the manager at hand can do, read from its --help. */
+struct ppexp_caps {
+    int has_worker;   /* --worker proxyd|squid|nginx */
+    int has_balancer; /* --forwarding ... balancer */
+};
+
+struct ppexp_plan {
+    struct ppexp_config *configs; /* runnable: the product's, then the baselines */
+    size_t nconfigs;
+    struct ppexp_skip *skips;
+    size_t nskips;
+};
+
+/* Reads capabilities from a manager's --help text. */
+void ppexp_caps_from_help(const char *help_text, struct ppexp_caps *caps);
+
+/* Expands s; 0, or -1 with err (too many configurations, nothing runnable,
+ * out of memory). The plan is freed with ppexp_plan_release. */
+int ppexp_plan_build(const struct ppexp_spec *s, const struct ppexp_caps *caps,
+                     struct ppexp_plan *plan, char *err, size_t errlen);
+void ppexp_plan_release(struct ppexp_plan *plan);
+
+/* order[0..nconfigs) = a permutation of the configuration indices for this
+ * replicate (1-based), a pure function of (seed, replicate, nconfigs). */
+void ppexp_plan_order(const struct ppexp_plan *plan, uint64_t seed, int replicate, size_t *order);
+
+/* The id of a configuration from its levels (fills c->id). */
+void ppexp_config_name(struct ppexp_config *c);
+/* Whether two configurations differ only in factor f (and neither is a baseline). */
+int ppexp_config_differs_only_in(const struct ppexp_config *a, const struct ppexp_config *b,
+                                 enum ppexp_factor f);
+
+#endif

@@ -1,0 +1,85 @@
+/* An experiment specification: what to vary (factors and their levels), how
+ * much load, how many replicates. Parsed from JSON (a file or a preset) and
+ * validated whole before anything runs: a spec that parses is one ppexp can
+ * run. The plan (plan.c) expands it into configurations. */
+#ifndef PPEXP_SPEC_H
+#define PPEXP_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Levels per factor: replicas 1..32 is the longest sensible list. */
+#define PPEXP_LEVELS_MAX 32
+/* The testbed's client LAN holds 64770 clients; loadgen opens every client's
+ * sockets in one process, so a thousand is already far past the paper's 64. */
+#define PPEXP_CLIENTS_MAX 1024
+/* The manager's limit (1..32 instances). */
+#define PPEXP_REPLICAS_MAX 32
+/* An object larger than the proxies' cache (260 MB) would test nothing more. */
+#define PPEXP_OBJECT_MAX (256ULL << 20)
+#define PPEXP_REQUESTS_MAX 100000
+#define PPEXP_CONCURRENCY_MAX 10000
+#define PPEXP_REPLICATES_MAX 100
+#define PPEXP_WARMUP_MAX_S 600
+/* stress -c N: the paper used 12 hogs on 4 cores; 64 is past any use. */
+#define PPEXP_STRESS_MAX 64
+
+enum ppexp_factor {
+    PPEXP_F_FORWARDING = 0,
+    PPEXP_F_REPLICAS,
+    PPEXP_F_WORKER,
+    PPEXP_F_RUNTIME,
+    PPEXP_F_CACHE,
+    PPEXP_F_STRESS,
+    PPEXP_F_PLACEMENT,
+    PPEXP_NFACTORS
+};
+
+/* Values of the enumerated factors (stored as ints in a level list). */
+enum ppexp_forwarding { PPEXP_FWD_NAT = 0, PPEXP_FWD_ROUTE, PPEXP_FWD_BALANCER, PPEXP_FWD_DIRECT };
+enum ppexp_worker { PPEXP_WORKER_PROXYD = 0, PPEXP_WORKER_SQUID, PPEXP_WORKER_NGINX };
+enum ppexp_runtime { PPEXP_RUNTIME_PROCESS = 0, PPEXP_RUNTIME_CONTAINER };
+enum ppexp_placement { PPEXP_PLACEMENT_SPLIT = 0, PPEXP_PLACEMENT_SHARED };
+
+/* What one run measures: loadgen's request times, or how long the manager
+ * takes to bring `replicas` instances up (the paper's Table 3). */
+enum ppexp_measure { PPEXP_MEASURE_REQUESTS = 0, PPEXP_MEASURE_INSTANTIATE };
+
+struct ppexp_levels {
+    int n;
+    int v[PPEXP_LEVELS_MAX];
+};
+
+struct ppexp_spec {
+    char name[64];
+    char description[256];
+    int clients;
+    uint64_t object_bytes;
+    char object_size[32]; /* as given, for the testbed's --object-size */
+    int requests;         /* per client */
+    int concurrency;      /* per client */
+    int replicates;
+    double warmup_s;
+    uint64_t seed;
+    int baseline;
+    enum ppexp_measure measure;
+    struct ppexp_levels factors[PPEXP_NFACTORS];
+};
+
+/* "forwarding", "replicas", ... as in the JSON and in the CSV header. */
+const char *ppexp_factor_name(enum ppexp_factor f);
+/* A level's text: "nat", "4", "true", "split"; buf for the numeric ones. */
+const char *ppexp_level_str(enum ppexp_factor f, int v, char *buf, size_t buflen);
+/* The inverse, for CSV readers: 0, or -1 when text is no level of f. */
+int ppexp_level_parse(enum ppexp_factor f, const char *text, int *v);
+
+void ppexp_spec_defaults(struct ppexp_spec *s);
+/* Parses and validates a whole spec; 0, or -1 with err naming what is wrong
+ * and where (the key, the level). s is left in an unspecified state on error. */
+int ppexp_spec_parse(const char *json, struct ppexp_spec *s, char *err, size_t errlen);
+/* Reads and parses a spec file. */
+int ppexp_spec_load(const char *path, struct ppexp_spec *s, char *err, size_t errlen);
+/* The spec as JSON (for meta.json); the caller frees it with free(). */
+char *ppexp_spec_to_json(const struct ppexp_spec *s);
+
+#endif

@@ -1,0 +1,156 @@
+/* Unit tests for ppexp/plan.c: the cross product of the factors, the skips
+ * (route with processes; squid and nginx until the manager has --worker)
+ * with their reasons, one baseline per stress x placement, and the seeded
+ * per-replicate order: reproducible, a permutation, different per block. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../ppexp/plan.h"
+#include "../../ppexp/spec.h"
+#include "check_main.h"
+
+static char err[512];
+
+static void parse(const char *json, struct ppexp_spec *s)
+{
+    ck_assert_msg(ppexp_spec_parse(json, s, err, sizeof(err)) == 0, "%s", err);
+}
+
+static const char *FIG2 = "{\"name\": \"f\", \"factors\": {\"forwarding\": [\"nat\", \"route\"],"
+                          " \"runtime\": [\"process\", \"container\"], \"replicas\": [1, 2],"
+                          " \"worker\": [\"proxyd\", \"squid\"]}}";
+
+START_TEST(test_ppexp_plan_cross_product_with_skips)
+{
+    /* 2 forwarding x 2 runtime x 2 replicas x 2 workers = 16. The 4
+     * route+process ones are skipped for that (whatever the worker), the 6
+     * other squid ones for want of --worker; 6 proxyd ones run, plus 1
+     * baseline: 7 to run, 10 skipped. */
+    struct ppexp_spec s;
+    parse(FIG2, &s);
+    struct ppexp_caps caps = {0, 1};
+    struct ppexp_plan p;
+    ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
+    ck_assert_uint_eq(p.nconfigs, 7);
+    ck_assert_uint_eq(p.nskips, 10);
+    size_t route_proc = 0, worker = 0;
+    for (size_t i = 0; i < p.nskips; i++) {
+        if (strstr(p.skips[i].reason, "route needs the container runtime"))
+            route_proc++;
+        if (!strcmp(p.skips[i].reason, "the manager has no --worker yet"))
+            worker++;
+    }
+    ck_assert_uint_eq(route_proc, 4);
+    ck_assert_uint_eq(worker, 6);
+    ck_assert_int_eq(p.configs[6].baseline, 1);
+    ck_assert_str_eq(p.configs[6].id, "direct-s0-split");
+    ck_assert_str_eq(p.configs[0].id, "nat-r1-proxyd-process-cache-s0-split");
+    for (size_t i = 0; i < 6; i++) {
+        ck_assert_int_eq(p.configs[i].baseline, 0);
+        ck_assert(!(p.configs[i].level[PPEXP_F_FORWARDING] == PPEXP_FWD_ROUTE &&
+                    p.configs[i].level[PPEXP_F_RUNTIME] == PPEXP_RUNTIME_PROCESS));
+    }
+    ppexp_plan_release(&p);
+}
+END_TEST
+
+START_TEST(test_ppexp_plan_workers_run_once_the_manager_has_worker)
+{
+    struct ppexp_spec s;
+    parse(FIG2, &s);
+    struct ppexp_caps caps;
+    ppexp_caps_from_help("  --runtime process|container\n  --worker proxyd|squid|nginx\n"
+                         "  --forwarding none|nat|route|balancer\n",
+                         &caps);
+    ck_assert_int_eq(caps.has_worker, 1);
+    ck_assert_int_eq(caps.has_balancer, 1);
+    struct ppexp_plan p;
+    ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
+    ck_assert_uint_eq(p.nconfigs, 13); /* 16 - 4 route+process + 1 baseline */
+    ck_assert_uint_eq(p.nskips, 4);
+    ppexp_plan_release(&p);
+    ppexp_caps_from_help("  --forwarding none|nat|route\n        how clients reach balancer",
+                         &caps);
+    ck_assert_int_eq(caps.has_worker, 0);
+    ck_assert_int_eq(caps.has_balancer, 0);
+}
+END_TEST
+
+START_TEST(test_ppexp_plan_baseline_per_stress_and_placement)
+{
+    struct ppexp_spec s;
+    parse("{\"name\": \"b\", \"factors\": {\"stress\": [0, 12], \"placement\": [\"split\", "
+          "\"shared\"]}}",
+          &s);
+    struct ppexp_caps caps = {1, 1};
+    struct ppexp_plan p;
+    ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
+    ck_assert_uint_eq(p.nconfigs, 4 + 4);
+    ck_assert_str_eq(p.configs[7].id, "direct-s12-shared");
+    ppexp_plan_release(&p);
+    s.baseline = 0;
+    ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
+    ck_assert_uint_eq(p.nconfigs, 4);
+    ppexp_plan_release(&p);
+}
+END_TEST
+
+START_TEST(test_ppexp_plan_all_skipped_is_an_error)
+{
+    struct ppexp_spec s;
+    parse("{\"name\": \"n\", \"baseline\": false, \"factors\": {\"worker\": [\"nginx\"]}}", &s);
+    struct ppexp_caps caps = {0, 1};
+    struct ppexp_plan p;
+    ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no --worker"));
+}
+END_TEST
+
+START_TEST(test_ppexp_plan_order_is_seeded_permutation)
+{
+    struct ppexp_spec s;
+    parse("{\"name\": \"o\", \"factors\": {\"forwarding\": [\"nat\", \"route\", \"balancer\"],"
+          " \"replicas\": [1, 2, 4, 8, 16, 32]}}",
+          &s);
+    struct ppexp_caps caps = {1, 1};
+    struct ppexp_plan p;
+    ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
+    ck_assert_uint_eq(p.nconfigs, 19);
+    size_t a[19], b[19], c[19];
+    ppexp_plan_order(&p, 4, 1, a);
+    ppexp_plan_order(&p, 4, 1, b);
+    ck_assert_mem_eq(a, b, sizeof(a)); /* reproducible */
+    int seen[19] = {0};
+    for (size_t i = 0; i < 19; i++) {
+        ck_assert_uint_lt(a[i], 19);
+        seen[a[i]]++;
+    }
+    for (size_t i = 0; i < 19; i++)
+        ck_assert_int_eq(seen[i], 1); /* a permutation: the baseline (18) in every block */
+    ppexp_plan_order(&p, 4, 2, c);
+    ck_assert(memcmp(a, c, sizeof(a)) != 0); /* another block, another order */
+    ppexp_plan_order(&p, 5, 1, c);
+    ck_assert(memcmp(a, c, sizeof(a)) != 0); /* another seed, another order */
+    int identity = 1;
+    for (size_t i = 0; i < 19; i++)
+        identity &= a[i] == i;
+    ck_assert(!identity);
+    ppexp_plan_release(&p);
+}
+END_TEST
+
+static Suite *ppexp_plan_suite(void)
+{
+    Suite *s = suite_create("ppexp_plan");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_ppexp_plan_cross_product_with_skips);
+    tcase_add_test(tc, test_ppexp_plan_workers_run_once_the_manager_has_worker);
+    tcase_add_test(tc, test_ppexp_plan_baseline_per_stress_and_placement);
+    tcase_add_test(tc, test_ppexp_plan_all_skipped_is_an_error);
+    tcase_add_test(tc, test_ppexp_plan_order_is_seeded_permutation);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+PP_CHECK_MAIN(ppexp_plan_suite)

@@ -5,7 +5,8 @@
 #   make asan       the same build and tests under AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets into build-fuzz/
 #   make deps       install the Debian packages (deploy/setup.sh)
-#   make demo       build, then run proxyd before a local nginx: a MISS, then a HIT
+#   make demo       build, then a MISS and a HIT through proxyd, then the paper's Fig. 4
+#                   experiment in its quick form (ppexp fig4-quick) with its table and plots
 
 BUILD    ?= build
 .DEFAULT_GOAL := all

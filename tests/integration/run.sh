@@ -58,6 +58,9 @@ for scenario in "$here"/[0-9][0-9]_*.sh; do
         [ "$rc" -eq 124 ] && why="timed out after ${limit}s"
         printf 'FAIL  %-44s %4ds  (%s)\n' "$name" "$took" "$why"
         if [ "${PP_VERBOSE:-0}" != 1 ]; then
+            # The assertion that failed first (the logs dumped after it can
+            # push it out of the tail), then the tail.
+            grep -m 3 -E '\] FAIL: ' "$log" | sed 's/^/    > /'
             tail -n 60 "$log" | sed 's/^/    | /'
         fi
     fi

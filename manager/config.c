@@ -8,6 +8,7 @@
 
 #include "options.h"
 #include "size.h"
+#include "worker.h"
 
 #define VERSION "0.1.0"
 
@@ -52,6 +53,29 @@ static int set_proxyd(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
     return set_path(c->proxyd_path, sizeof(c->proxyd_path), v, e, n);
+}
+
+static int set_worker(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (!worker_kind_find(v)) {
+        snprintf(e, n, "is proxyd, squid or nginx, not '%s'", v);
+        return -1;
+    }
+    snprintf(c->worker, sizeof(c->worker), "%s", v);
+    return 0;
+}
+
+static int set_squid(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return set_path(c->squid_path, sizeof(c->squid_path), v, e, n);
+}
+
+static int set_nginx(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    return set_path(c->nginx_path, sizeof(c->nginx_path), v, e, n);
 }
 
 static int add_arg(char **args, size_t *nargs, size_t max, const char *v, char *e, size_t n)
@@ -292,10 +316,21 @@ static const struct option_def options[] = {
      "PID, mount, UTS and IPC namespaces with a veth to the manager's bridge and cgroup limits",
      "process", set_runtime},
     {"replicas", "N", "instances to start with, 1..32", "1", set_replicas},
+    {"worker", "proxyd|squid|nginx",
+     "what each instance runs: proxyd; Debian's Squid 5 with a generated squid.conf (the "
+     "paper's memory cache: 260 MB, objects up to 1024 KB, the limit raised by 16 KB because "
+     "Squid 5 counts headers in it); or nginx with a generated nginx.conf (one worker process, "
+     "proxy_cache of 260 MB on tmpfs in /dev/shm, proxy_cache_lock on). Squid and nginx have "
+     "no admin endpoint: their readiness is probed on their service port. They take "
+     "--proxy-arg=--no-cache, --cache-mem=SIZE and --max-object-size=SIZE only",
+     "proxyd", set_worker},
     {"proxyd", "PATH", "the proxyd binary", "proxyd beside the manager binary", set_proxyd},
+    {"squid", "PATH", "the squid binary (--worker squid)", "/usr/sbin/squid", set_squid},
+    {"nginx", "PATH", "the nginx binary (--worker nginx)", "/usr/sbin/nginx", set_nginx},
     {"proxy-arg", "ARG",
      "argument passed to every proxyd (e.g. --proxy-arg=--cache-mem=260M); "
-     "repeatable",
+     "repeatable. Squid and nginx workers read --no-cache, --cache-mem and "
+     "--max-object-size from these into their configuration",
      NULL, set_proxy_arg},
     {"base-port", "PORT",
      "process runtime: instance k listens on PORT+k, its admin endpoint on PORT+100+k", "3128",
@@ -348,15 +383,17 @@ static const struct options_spec manager_options = {
     .program = "manager",
     .version = VERSION,
     .synopsis = "Usage: manager [OPTION]...\n"
-                "Keeps N proxyd instances (1..32) running as processes or namespace containers,\n"
-                "restarts crashed ones, and scales the pool through a REST API\n"
+                "Keeps N proxy instances (1..32: proxyd, Squid or nginx, see --worker) running\n"
+                "as processes or namespace containers, restarts crashed ones, and scales the\n"
+                "pool through a REST API\n"
                 "(GET/PUT /v1/pool, /v1/pool/instances/{id}, GET/PUT /v1/forwarding,\n"
                 "GET /v1/partition, /healthz, /metrics). Clients reach the instances through\n"
                 "the VIP by nat, route or balancer forwarding.\n",
     .epilog = "SIZE: 512M, 4G. DURATION: 500ms, 10s. Signals: SIGTERM and SIGINT drain and stop\n"
               "every instance and remove what the manager made, then exit.\n"
               "Example: manager --runtime process --replicas 4 --state-dir /tmp/pp\n"
-              "         manager --replicas 4 --forwarding balancer --vip 198.19.255.10:3128\n",
+              "         manager --replicas 4 --forwarding balancer --vip 198.19.255.10:3128\n"
+              "         manager --worker squid --runtime container --replicas 4\n",
     .defs = options,
     .ndefs = sizeof(options) / sizeof(options[0]),
 };
@@ -367,6 +404,9 @@ static void manager_config_defaults(struct manager_config *c, const char *argv0)
     char err[64];
     addr_parse("127.0.0.1:9090", -1, &c->api, err, sizeof(err));
     snprintf(c->runtime, sizeof(c->runtime), "process");
+    snprintf(c->worker, sizeof(c->worker), "proxyd");
+    snprintf(c->squid_path, sizeof(c->squid_path), "/usr/sbin/squid");
+    snprintf(c->nginx_path, sizeof(c->nginx_path), "/usr/sbin/nginx");
     c->replicas = 1;
     /* proxyd beside the manager binary: build/bin/manager -> build/bin/proxyd. */
     char self[sizeof(c->proxyd_path) - 8];
@@ -411,11 +451,9 @@ int manager_config_load(struct manager_config *cfg, int argc, char **argv, char 
     int rc = options_load(&manager_options, cfg, argc, argv, NULL, err, errlen);
     if (rc != 0)
         return rc;
-    if (access(cfg->proxyd_path, X_OK) != 0) {
-        snprintf(err, errlen, "proxyd not found or not executable at %s (see --proxyd)",
-                 cfg->proxyd_path);
+    /* The binary is there and the --proxy-arg ones mean something to it. */
+    if (worker_kind_find(cfg->worker)->check(cfg, err, errlen) < 0)
         return -1;
-    }
     /* Entering balancer mode later (PUT /v1/forwarding) says so when it fails. */
     if (strcmp(cfg->forwarding, "balancer") == 0 && access(cfg->balancer_path, X_OK) != 0) {
         snprintf(err, errlen, "balancer not found or not executable at %s (see --balancer)",

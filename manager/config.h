@@ -18,7 +18,10 @@ struct manager_config {
     struct addr api;        /* default 127.0.0.1:9090 */
     char runtime[16];       /* "process" or "container" */
     int replicas;           /* initial desired count, 1..32 (default 1) */
+    char worker[16];        /* what instances run: proxyd (default), squid, nginx */
     char proxyd_path[1024]; /* default: proxyd beside the manager binary */
+    char squid_path[1024];  /* default /usr/sbin/squid */
+    char nginx_path[1024];  /* default /usr/sbin/nginx */
     char *proxy_args[MANAGER_MAX_PROXY_ARGS];
     size_t nproxy_args;
     int base_port;              /* process runtime: instance k listens on base_port + k */

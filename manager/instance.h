@@ -27,7 +27,9 @@ struct instance {
     enum instance_state state;
     pid_t pid;                    /* in the manager's PID namespace; 0 when not running */
     struct addr address;          /* where clients send proxy requests */
-    struct addr admin;            /* proxyd's admin endpoint (/healthz, /metrics) */
+    struct addr admin;            /* proxyd's admin endpoint (/healthz, /metrics); none for
+                                   * squid and nginx workers */
+    struct addr probe;            /* where the readiness probe asks GET /healthz */
     int64_t started_at_ms;        /* wall clock of the last spawn */
     int64_t spawn_mono_us;        /* monotonic clock of the last spawn */
     int64_t ready_ms;             /* spawn to first healthy answer, -1 until then */

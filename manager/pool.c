@@ -1,5 +1,6 @@
 /* The pool: slots 1..32, each holding an instance or nothing. A tick runs
- * while anything is in motion: it probes starting instances' /healthz,
+ * while anything is in motion: it probes starting instances' /healthz (the
+ * admin endpoint's for proxyd, the service port's for Squid and nginx),
  * respawns crashed ones when their backoff has passed, kills instances that
  * overstay a drain or a start, and tells a waiting change (scale, restart)
  * when it is done. Exits arrive by SIGCHLD and are reaped here. */
@@ -21,6 +22,7 @@
 #include "config.h"
 #include "histogram.h"
 #include "log.h"
+#include "worker.h"
 
 /* Probing cadence while an instance starts: the instantiation time is
  * measured to this resolution (a refused probe costs ~50 us). */
@@ -213,7 +215,7 @@ static void probe_done(struct evhttp_request *req, void *arg)
     s->probing = 0;
     if (!s->used || s->inst.state != INSTANCE_STARTING)
         return;
-    if (req && evhttp_request_get_response_code(req) == 200) {
+    if (req && p->rt.worker->ready(evhttp_request_get_response_code(req))) {
         struct instance *inst = &s->inst;
         int64_t us = mono_us() - inst->spawn_mono_us;
         inst->ready_ms = us / 1000;
@@ -231,9 +233,9 @@ static void slot_probe(struct slot *s)
         return;
     if (!s->probe_conn) {
         char host[ADDR_STRLEN];
-        addr_format_host(&s->inst.admin, host, sizeof(host));
+        addr_format_host(&s->inst.probe, host, sizeof(host));
         s->probe_conn = evhttp_connection_base_new(s->pool->base, NULL, host,
-                                                   (unsigned short)addr_port(&s->inst.admin));
+                                                   (unsigned short)addr_port(&s->inst.probe));
         if (!s->probe_conn)
             return;
         evhttp_connection_set_timeout(s->probe_conn, 1);
@@ -350,7 +352,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
             if (now > s->deadline_us && inst->pid > 0) {
                 log_warn("pool: %s not healthy %llu ms after its start; killing it", inst->name,
                          (unsigned long long)p->cfg->ready_timeout_ms);
-                kill(inst->pid, SIGKILL);
+                worker_kind_kill(inst);
                 s->deadline_us = INT64_MAX;
             } else {
                 slot_probe(s);
@@ -363,7 +365,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
                          "connections cut)",
                          inst->name, (unsigned long long)p->cfg->drain_timeout_ms,
                          (unsigned long long)s->flows_cut);
-                kill(inst->pid, SIGKILL);
+                worker_kind_kill(inst);
                 s->deadline_us = INT64_MAX;
             }
             break;
@@ -482,8 +484,10 @@ static int process_alive(int pid)
 }
 
 /* A manager that crashed leaves its instances running (fail-static: they
- * keep serving). The next one finds them by their pid files and stops them
- * before starting its own. */
+ * keep serving). The next one finds them by their pid files and stops them,
+ * every process of each (its process group), before starting its own, then
+ * has every worker kind remove the files they left (caches on tmpfs, pid
+ * files, shared memory). */
 static void pool_remove_leftovers(struct pool *p)
 {
     DIR *d = opendir(p->cfg->state_dir);
@@ -516,10 +520,12 @@ static void pool_remove_leftovers(struct pool *p)
             target[tl] = '\0';
             const char *base = strrchr(target, '/');
             base = base ? base + 1 : target;
-            if (strncmp(base, "proxyd", 6) == 0) {
-                log_info("pool: stopping proxyd pid %d left by an earlier run (%s)", pid,
+            if (worker_kind_is_exe(base)) {
+                log_info("pool: stopping %s pid %d left by an earlier run (%s)", base, pid,
                          e->d_name);
-                kill(pid, SIGKILL);
+                /* It leads its session: the group is it and its children. */
+                if (getpgid(pid) != pid || kill(-pid, SIGKILL) < 0)
+                    kill(pid, SIGKILL);
                 for (int i = 0; i < 100 && process_alive(pid); i++)
                     usleep(10000);
             }
@@ -527,6 +533,7 @@ static void pool_remove_leftovers(struct pool *p)
         unlink(path);
     }
     closedir(d);
+    worker_kind_remove_leftovers(p->cfg);
 }
 
 static int mkdir_p(const char *path)
@@ -559,6 +566,12 @@ struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
     p->cfg = cfg;
     p->rt.ops = ops;
     p->rt.cfg = cfg;
+    p->rt.worker = worker_kind_find(cfg->worker);
+    if (!p->rt.worker) { /* config.c accepts known kinds only */
+        snprintf(err, errlen, "unknown worker '%s'", cfg->worker);
+        free(p);
+        return NULL;
+    }
     p->tick = evtimer_new(base, tick_cb, p);
     p->sigchld = evsignal_new(base, SIGCHLD, sigchld_cb, p);
     p->ready_hist = histogram_new();
@@ -739,6 +752,11 @@ void pool_set_steer(struct pool *p, int (*fn)(void *ctx, int n, char *err, size_
 const char *pool_runtime_name(const struct pool *p)
 {
     return p->rt.ops->name;
+}
+
+const char *pool_worker_name(const struct pool *p)
+{
+    return p->rt.worker->name;
 }
 
 int pool_desired(const struct pool *p)

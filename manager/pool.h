@@ -1,6 +1,6 @@
 /* The pool: desired vs actual proxy instances. Scaling starts or drains
- * instances through the runtime, waits until each answers its admin
- * /healthz (ready), restarts crashed ones with backoff, and reports when the
+ * instances through the runtime, waits until each answers /healthz (ready:
+ * proxyd's admin endpoint, Squid's or nginx's service port), restarts crashed ones with backoff, and reports when the
  * pool has reached what was asked. One change at a time: a second one while
  * the first runs is refused (the API answers 409). */
 #ifndef PP_POOL_H
@@ -72,6 +72,8 @@ struct pool_step {
 const struct pool_step *pool_last_step(const struct pool *p);
 
 const char *pool_runtime_name(const struct pool *p);
+/* What the instances run: "proxyd", "squid" or "nginx" (--worker). */
+const char *pool_worker_name(const struct pool *p);
 int pool_desired(const struct pool *p);
 size_t pool_ready_count(const struct pool *p);
 int pool_busy(const struct pool *p);

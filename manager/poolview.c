@@ -159,6 +159,7 @@ struct cJSON *poolview_json(const struct pool *p, const struct steer *st)
     cJSON *o = cJSON_CreateObject();
     int ok = o != NULL;
     ok = ok && cJSON_AddStringToObject(o, "runtime", pool_runtime_name(p)) != NULL;
+    ok = ok && cJSON_AddStringToObject(o, "worker", pool_worker_name(p)) != NULL;
     ok = ok && cJSON_AddNumberToObject(o, "replicas", pool_desired(p)) != NULL;
     ok = ok && cJSON_AddNumberToObject(o, "ready", (double)pool_ready_count(p)) != NULL;
     /* The last scale step's timings (ms from its start; null when the step

@@ -10,12 +10,13 @@ struct pool;
 struct steer;
 struct prom;
 
-/* {"runtime", "replicas" (desired), "ready", "instances": [...]}, or NULL
+/* {"runtime", "worker" (proxyd, squid or nginx), "replicas" (desired),
+ * "ready", "instances": [...]}, or NULL
  * when out of memory. The caller cJSON_Deletes it. */
 struct cJSON *poolview_json(const struct pool *p, const struct steer *st);
 
 /* {"id", "name", "state", "address" and "admin" ("IP:PORT", null before the
- * first spawn), "pid" (null when not running), "started_at" (RFC 3339 UTC,
+ * first spawn; admin is null for squid and nginx workers, which have none), "pid" (null when not running), "started_at" (RFC 3339 UTC,
  * null before the first spawn), "ready_ms" (null until ready), "restarts"},
  * and "clients" {"first", "last", "count"} when st partitions clients
  * (st may be NULL), and in balancer mode "balancer" {"state", "removed",

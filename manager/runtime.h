@@ -9,10 +9,12 @@
 #include "instance.h"
 
 struct manager_config;
+struct worker_kind;
 
 struct runtime {
     const struct runtime_ops *ops;
     const struct manager_config *cfg;
+    const struct worker_kind *worker; /* what instances run (worker.h) */
     void *priv;
 };
 
@@ -23,14 +25,17 @@ struct runtime_ops {
      * (its namespaces, veths, cgroups; processes are the pool's), logging
      * each removal. */
     int (*init)(struct runtime *rt, char *err, size_t errlen);
-    /* Starts the instance's proxyd: sets inst->pid, address and admin, with
-     * stdout and stderr to inst->log_path. Returns 0 or -1 with err filled
-     * (and nothing left behind). */
+    /* Starts the instance's worker (proxyd, Squid or nginx) at the
+     * addresses the runtime gives it: sets inst->pid, address, admin and
+     * probe, with stdout and stderr to inst->log_path. Returns 0 or -1 with
+     * err filled (and nothing left behind). */
     int (*spawn)(struct runtime *rt, struct instance *inst, char *err, size_t errlen);
-    /* Asks it to stop (SIGTERM: proxyd finishes in-flight requests). */
+    /* Asks it to stop (the worker's drain signal: it finishes in-flight
+     * requests). */
     void (*stop)(struct runtime *rt, struct instance *inst);
-    /* After the process was reaped: removes the instance's veth, cgroup and
-     * whatever else it had. Safe to call twice. */
+    /* After the process was reaped: removes the instance's veth, cgroup,
+     * processes its main one left (process runtime; a PID namespace ends
+     * with its init) and the worker's files. Safe to call twice. */
     void (*release)(struct runtime *rt, struct instance *inst);
     /* On manager exit, after every instance was released: removes the
      * host-side state init made (the bridge). */

@@ -1,9 +1,10 @@
-/* The container runtime: each proxyd in new network, PID, mount, UTS and IPC
- * namespaces, joined by a veth pair to a bridge the manager owns, with its own
- * address from the subnet (instance k is host k+1, the bridge host 1) and
- * cgroup CPU and memory limits: what Docker does, without Docker. The pool
- * calls spawn, stop and release; every kernel object made here carries
- * cfg->prefix, so a manager that crashed can find what it left. */
+/* The container runtime: each worker (proxyd, Squid or nginx) in new
+ * network, PID, mount, UTS and IPC namespaces, joined by a veth pair to a
+ * bridge the manager owns, with its own address from the subnet (instance k
+ * is host k+1, the bridge host 1) and cgroup CPU and memory limits: what
+ * Docker does, without Docker. The pool calls spawn, stop and release; every
+ * kernel object made here carries cfg->prefix, so a manager that crashed can
+ * find what it left. */
 #include "runtime.h"
 
 #include <arpa/inet.h>
@@ -28,6 +29,7 @@
 #include "log.h"
 #include "netdev.h"
 #include "spawn.h"
+#include "worker.h"
 
 /* Squid's port, as the paper's proxy containers listen on. */
 #define CONTAINER_PROXY_PORT 3128
@@ -167,7 +169,7 @@ static int fd_send(int chan, int fd)
 /* Runs in the new namespaces, on a copy of the manager's memory. It hands
  * the manager a netlink socket made here (so the manager can configure this
  * network namespace without entering it), waits until the manager has
- * wired the veth, address, route and cgroup, then becomes proxyd. */
+ * wired the veth, address, route and cgroup, then becomes the worker. */
 static int container_child(void *arg)
 {
     struct child_args *a = arg;
@@ -351,20 +353,19 @@ static int container_spawn(struct runtime *rt, struct instance *inst, char *err,
     /* Two listeners: the instance's own address (nat, none, health) and
      * the VIP (route mode delivers clients' packets to it unchanged). */
     const struct sockaddr_in *vip_sin = (const struct sockaddr_in *)&cfg->vip.ss;
-    struct addr listen_addr, admin_addr, vip_addr;
-    container_endpoint(&listen_addr, addr, CONTAINER_PROXY_PORT);
-    container_endpoint(&admin_addr, addr, CONTAINER_ADMIN_PORT);
-    container_endpoint(&vip_addr, vip_sin->sin_addr, addr_port(&cfg->vip));
-    char listen[ADDR_STRLEN], admin[ADDR_STRLEN], vip_listen[ADDR_STRLEN];
-    addr_format(&listen_addr, listen, sizeof(listen));
-    addr_format(&admin_addr, admin, sizeof(admin));
-    addr_format(&vip_addr, vip_listen, sizeof(vip_listen));
-    const char *fixed[] = {"--name",  inst->name, "--listen", listen,
-                           "--admin", admin,      "--listen", vip_listen};
     int have_vip = cfg->vip.ss.ss_family == AF_INET && vip_sin->sin_addr.s_addr != 0;
-    size_t nfixed = sizeof(fixed) / sizeof(fixed[0]) - (have_vip ? 0 : 2);
-    char *argv[1 + sizeof(fixed) / sizeof(fixed[0]) + MANAGER_MAX_PROXY_ARGS + 1];
-    spawn_proxyd_argv(cfg, fixed, nfixed, argv, sizeof(argv) / sizeof(argv[0]));
+    struct worker_endpoints ep;
+    memset(&ep, 0, sizeof(ep));
+    container_endpoint(&ep.listen[0], addr, CONTAINER_PROXY_PORT);
+    ep.nlisten = 1;
+    if (have_vip)
+        container_endpoint(&ep.listen[ep.nlisten++], vip_sin->sin_addr, addr_port(&cfg->vip));
+    container_endpoint(&ep.admin, addr, CONTAINER_ADMIN_PORT);
+    static struct worker_cmd cmd; /* ~4.5 KiB: off the stack; the loop is single-threaded */
+    if (worker_kind_prepare(rt->worker, cfg, inst, &ep, &cmd, err, errlen) < 0)
+        goto fail;
+    char listen[ADDR_STRLEN];
+    addr_format(&ep.listen[0], listen, sizeof(listen));
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0) {
         snprintf(err, errlen, "socketpair: %s", strerror(errno));
@@ -379,7 +380,7 @@ static int container_spawn(struct runtime *rt, struct instance *inst, char *err,
                               .parent_chan = chan[0],
                               .name = inst->name,
                               .log_path = inst->log_path,
-                              .argv = argv};
+                              .argv = cmd.argv};
     /* Without CLONE_VM the child runs on its own copy of this stack. It
      * starts with every signal blocked (see container_child). */
     sigset_t all, old;
@@ -426,8 +427,6 @@ static int container_spawn(struct runtime *rt, struct instance *inst, char *err,
     close(chan[0]);
 
     inst->pid = pid;
-    inst->address = listen_addr;
-    inst->admin = admin_addr;
     inst->rt = c;
     log_debug("container: %s pid %d on %s: cgroup %lld us, clone %lld us, handshake %lld us, "
               "cgroup join %lld us, veth %lld us, netns config %lld us",
@@ -455,16 +454,18 @@ fail:
 static void container_stop(struct runtime *rt, struct instance *inst)
 {
     (void)rt;
-    /* proxyd is its PID namespace's init: from here only signals it has a
-     * handler for arrive, and it handles SIGTERM by draining. One sent in
-     * the instant between spawn and proxyd's start is lost; the pool's
-     * drain deadline covers that. */
-    if (inst->pid > 0)
-        kill(inst->pid, SIGTERM);
+    /* The worker is its PID namespace's init: from here only signals it
+     * has a handler for arrive, and it handles its stop signal (proxyd and
+     * Squid SIGTERM, nginx SIGQUIT) by draining. One sent in the instant
+     * between spawn and the worker's start is lost; the pool's drain
+     * deadline covers that. */
+    worker_kind_stop(rt->worker, inst);
 }
 
 static void container_release(struct runtime *rt, struct instance *inst)
 {
+    /* Every other process of the instance died with its namespace's init. */
+    worker_kind_release(rt->worker, rt->cfg, inst, 0);
     struct container *c = inst->rt;
     if (!c)
         return;

@@ -1,7 +1,9 @@
-/* The process runtime: proxyd children in the manager's own network
- * namespace, instance k on port base+k (the paper's native Linux: one Squid
- * per port), admin on base+100+k. Each child gets its own session so a ^C at
- * the manager's terminal reaches the manager only, which then drains them. */
+/* The process runtime: worker children (proxyd, Squid or nginx) in the
+ * manager's own network namespace, instance k on port base+k (the paper's
+ * native Linux: one Squid per port), proxyd's admin on base+100+k. Each child
+ * leads its own session, so a ^C at the manager's terminal reaches the
+ * manager only, which then drains them, and its process group holds every
+ * process the worker forks (nginx's worker, cache manager and loader). */
 #include "runtime.h"
 
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "spawn.h"
+#include "worker.h"
 
 static int process_init(struct runtime *rt, char *err, size_t errlen)
 {
@@ -27,16 +30,16 @@ static int process_init(struct runtime *rt, char *err, size_t errlen)
 static int process_spawn(struct runtime *rt, struct instance *inst, char *err, size_t errlen)
 {
     const struct manager_config *cfg = rt->cfg;
-    inst->address = cfg->process_addr;
-    addr_set_port(&inst->address, cfg->base_port + inst->id);
-    inst->admin = cfg->process_addr;
-    addr_set_port(&inst->admin, cfg->base_port + 100 + inst->id);
-    char listen[ADDR_STRLEN], admin[ADDR_STRLEN];
-    addr_format(&inst->address, listen, sizeof(listen));
-    addr_format(&inst->admin, admin, sizeof(admin));
-    const char *fixed[] = {"--name", inst->name, "--listen", listen, "--admin", admin};
-    char *argv[4 + 6 + MANAGER_MAX_PROXY_ARGS];
-    size_t argc = spawn_proxyd_argv(cfg, fixed, 6, argv, sizeof(argv) / sizeof(argv[0]));
+    struct worker_endpoints ep;
+    memset(&ep, 0, sizeof(ep));
+    ep.listen[0] = cfg->process_addr;
+    addr_set_port(&ep.listen[0], cfg->base_port + inst->id);
+    ep.nlisten = 1;
+    ep.admin = cfg->process_addr;
+    addr_set_port(&ep.admin, cfg->base_port + 100 + inst->id);
+    static struct worker_cmd cmd; /* ~4.5 KiB: off the stack; the loop is single-threaded */
+    if (worker_kind_prepare(rt->worker, cfg, inst, &ep, &cmd, err, errlen) < 0)
+        return -1;
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, errlen, "fork: %s", strerror(errno));
@@ -44,26 +47,23 @@ static int process_spawn(struct runtime *rt, struct instance *inst, char *err, s
     }
     if (pid == 0) {
         spawn_child_prepare(inst->log_path);
-        execv(cfg->proxyd_path, argv);
-        dprintf(2, "manager: exec %s: %s\n", cfg->proxyd_path, strerror(errno));
+        execv(cmd.argv[0], cmd.argv);
+        dprintf(2, "manager: exec %s: %s\n", cmd.argv[0], strerror(errno));
         _exit(127);
     }
-    (void)argc;
     inst->pid = pid;
     return 0;
 }
 
 static void process_stop(struct runtime *rt, struct instance *inst)
 {
-    (void)rt;
-    if (inst->pid > 0)
-        kill(inst->pid, SIGTERM);
+    worker_kind_stop(rt->worker, inst);
 }
 
 static void process_release(struct runtime *rt, struct instance *inst)
 {
-    (void)rt;
-    (void)inst;
+    /* The group's other processes, which no PID namespace ends here. */
+    worker_kind_release(rt->worker, rt->cfg, inst, 1);
 }
 
 static void process_shutdown(struct runtime *rt)

@@ -1,5 +1,5 @@
-/* Starting proxyd children: argument vectors and the child-side setup
- * shared by the process and container runtimes. */
+/* Starting children (instances, the balancer): the child-side setup shared
+ * by the process and container runtimes; worker.c builds the commands. */
 #include "spawn.h"
 
 #include <fcntl.h>
@@ -7,21 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "config.h"
-
-size_t spawn_proxyd_argv(const struct manager_config *cfg, const char *const *fixed, size_t nfixed,
-                         char **argv, size_t max)
-{
-    size_t n = 0;
-    argv[n++] = (char *)cfg->proxyd_path;
-    for (size_t i = 0; i < nfixed && n + 1 < max; i++)
-        argv[n++] = (char *)fixed[i];
-    for (size_t i = 0; i < cfg->nproxy_args && n + 1 < max; i++)
-        argv[n++] = cfg->proxy_args[i];
-    argv[n] = NULL;
-    return n;
-}
 
 void spawn_child_prepare(const char *log_path)
 {

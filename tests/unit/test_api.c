@@ -165,6 +165,12 @@ const char *pool_runtime_name(const struct pool *p)
     return "process";
 }
 
+const char *pool_worker_name(const struct pool *p)
+{
+    fake.touched++;
+    return "proxyd";
+}
+
 int pool_desired(const struct pool *p)
 {
     fake.touched++;
@@ -490,7 +496,7 @@ START_TEST(test_api_get_pool_lists_instances)
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(
         r.body,
-        "{\"runtime\":\"process\",\"replicas\":2,\"ready\":2,"
+        "{\"runtime\":\"process\",\"worker\":\"proxyd\",\"replicas\":2,\"ready\":2,"
                      "\"last_step\":{\"ready_ms\":null,\"rules_ms\":null,\"drain_ms\":null,"
                      "\"drained\":0,\"cut\":0},\"instances\":["
         "{\"id\":1,\"name\":\"pp1\",\"state\":\"ready\",\"address\":\"127.0.0.1:3129\","

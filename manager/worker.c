@@ -1,0 +1,223 @@
+/* What every worker kind shares: finding a kind by name, the instance's
+ * state dir, the cache settings read from --proxy-arg, stopping and killing
+ * an instance's processes, and the files it leaves. The kinds themselves are
+ * worker_proxyd.c, worker_squid.c and worker_nginx.c. */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "instance.h"
+#include "size.h"
+
+/* The paper's cache (Squid "3.0"): 260 MB of memory, objects up to 1024 KB. */
+#define WORKER_PAPER_CACHE_MEM_BYTES (260ull << 20)
+#define WORKER_PAPER_MAX_OBJECT_BYTES (1024ull << 10)
+/* nftw's descriptor budget: cache trees are two levels deep (levels=1:2). */
+#define WORKER_TREE_FDS 16
+
+static const struct worker_kind *const kinds[] = {&worker_kind_proxyd, &worker_kind_squid,
+                                                  &worker_kind_nginx};
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+const struct worker_kind *worker_kind_find(const char *name)
+{
+    for (size_t i = 0; i < NKINDS; i++)
+        if (strcmp(kinds[i]->name, name) == 0)
+            return kinds[i];
+    return NULL;
+}
+
+int worker_kind_is_exe(const char *exe_base)
+{
+    for (size_t i = 0; i < NKINDS; i++)
+        if (strncmp(exe_base, kinds[i]->exe, strlen(kinds[i]->exe)) == 0)
+            return 1;
+    return 0;
+}
+
+void worker_kind_dir(const struct manager_config *cfg, const struct instance *inst, char *out,
+                     size_t outlen)
+{
+    snprintf(out, outlen, "%s/%s", cfg->state_dir, inst->name);
+}
+
+int worker_cmd_add(struct worker_cmd *cmd, const char *arg, char *err, size_t errlen)
+{
+    size_t len = strlen(arg) + 1;
+    if (cmd->argc == WORKER_ARGV_MAX || cmd->used + len > sizeof(cmd->text)) {
+        snprintf(err, errlen, "command line too long at '%s'", arg);
+        return -1;
+    }
+    char *dst = cmd->text + cmd->used;
+    memcpy(dst, arg, len);
+    cmd->used += len;
+    cmd->argv[cmd->argc++] = dst;
+    cmd->argv[cmd->argc] = NULL;
+    return 0;
+}
+
+int worker_kind_write_file(const char *path, const char *text, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    if (close(fd) < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (type == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+int worker_kind_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -1;
+    nftw(path, remove_entry, WORKER_TREE_FDS, FTW_DEPTH | FTW_PHYS);
+    return lstat(path, &st) < 0 && errno == ENOENT ? 0 : -1;
+}
+
+/* "--opt=VALUE" or "--opt": the value after '=', "" without one, NULL when
+ * arg is not opt. */
+static const char *arg_value(const char *arg, const char *opt)
+{
+    size_t n = strlen(opt);
+    if (strncmp(arg, opt, n) != 0)
+        return NULL;
+    if (arg[n] == '=')
+        return arg + n + 1;
+    return arg[n] == '\0' ? "" : NULL;
+}
+
+int worker_kind_cache_args(const struct manager_config *cfg, struct worker_settings *s, char *err,
+                           size_t errlen)
+{
+    s->cache_on = 1;
+    s->cache_mem_bytes = WORKER_PAPER_CACHE_MEM_BYTES;
+    s->max_object_bytes = WORKER_PAPER_MAX_OBJECT_BYTES;
+    for (size_t i = 0; i < cfg->nproxy_args; i++) {
+        const char *a = cfg->proxy_args[i], *v;
+        char e[128];
+        if ((v = arg_value(a, "--no-cache")) && !v[0]) {
+            s->cache_on = 0;
+        } else if ((v = arg_value(a, "--cache-mem")) && v[0]) {
+            if (size_parse(v, &s->cache_mem_bytes, e, sizeof(e)) < 0 || s->cache_mem_bytes == 0) {
+                snprintf(err, errlen, "--proxy-arg %s: %s", a, s->cache_mem_bytes ? e : "is 0");
+                return -1;
+            }
+        } else if ((v = arg_value(a, "--max-object-size")) && v[0]) {
+            if (size_parse(v, &s->max_object_bytes, e, sizeof(e)) < 0 || s->max_object_bytes == 0) {
+                snprintf(err, errlen, "--proxy-arg %s: %s", a, s->max_object_bytes ? e : "is 0");
+                return -1;
+            }
+        } else {
+            snprintf(err, errlen,
+                     "--proxy-arg %s means nothing to the %s worker (it takes --no-cache, "
+                     "--cache-mem=SIZE and --max-object-size=SIZE)",
+                     a, cfg->worker);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int mkdir_one(const char *path, char *err, size_t errlen)
+{
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int worker_kind_prepare(const struct worker_kind *k, const struct manager_config *cfg,
+                        struct instance *inst, const struct worker_endpoints *ep,
+                        struct worker_cmd *cmd, char *err, size_t errlen)
+{
+    char dir[600];
+    if (ep->nlisten == 0) {
+        snprintf(err, errlen, "%s has no address to listen on", inst->name);
+        return -1;
+    }
+    worker_kind_dir(cfg, inst, dir, sizeof(dir));
+    if (mkdir_one(dir, err, errlen) < 0)
+        return -1;
+    memset(cmd, 0, sizeof(*cmd));
+    if (k->prepare(cfg, inst, ep, dir, cmd, err, errlen) < 0)
+        return -1;
+    inst->address = ep->listen[0];
+    memset(&inst->admin, 0, sizeof(inst->admin));
+    if (k->has_admin)
+        inst->admin = ep->admin;
+    inst->probe = k->has_admin ? ep->admin : ep->listen[0];
+    return 0;
+}
+
+void worker_kind_stop(const struct worker_kind *k, const struct instance *inst)
+{
+    if (inst->pid > 0)
+        kill(inst->pid, k->stop_signal);
+}
+
+void worker_kind_kill(const struct instance *inst)
+{
+    if (inst->pid <= 0)
+        return;
+    /* Not yet reaped, so the number is still this instance's: its group
+     * (it leads its own session) holds every process it started. */
+    if (kill(-inst->pid, SIGKILL) < 0)
+        kill(inst->pid, SIGKILL);
+}
+
+void worker_kind_release(const struct worker_kind *k, const struct manager_config *cfg,
+                         const struct instance *inst, int kill_group)
+{
+    /* nginx's worker, cache manager and loader outlive a master killed
+     * with SIGKILL; they keep the group's id in use, so it names no one
+     * else. */
+    if (kill_group && k->forks && inst->pid > 0)
+        kill(-inst->pid, SIGKILL);
+    char dir[600];
+    worker_kind_dir(cfg, inst, dir, sizeof(dir));
+    k->release(cfg, inst, dir);
+}
+
+void worker_kind_remove_leftovers(const struct manager_config *cfg)
+{
+    for (size_t i = 0; i < NKINDS; i++)
+        kinds[i]->remove_leftovers(cfg);
+}

@@ -181,3 +181,22 @@ int ppexp_child_capture(char *const argv[], char *out, size_t outlen, int timeou
         return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+/* The end of a child's log on one line, for an error message that says why. */
+void ppexp_child_log_tail(const char *path, char *out, size_t len)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    long from = size > (long)len - 1 ? size - (long)len + 1 : 0;
+    fseek(f, from, SEEK_SET);
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    for (char *p = out; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    fclose(f);
+}

@@ -30,6 +30,9 @@ int ppexp_child_stop(pid_t pid, int sig, int timeout_ms);
  * stdout captured into out (NUL-terminated, truncated to outlen); returns the
  * exit status, or -1 on spawn failure or timeout. */
 int ppexp_child_capture(char *const argv[], char *out, size_t outlen, int timeout_ms);
+/* The last len - 1 bytes of the log file at path, newlines made spaces, into
+ * out ("" if it cannot be read). */
+void ppexp_child_log_tail(const char *path, char *out, size_t len);
 
 /* Milliseconds on the monotonic clock. */
 double ppexp_now_ms(void);

@@ -1,0 +1,295 @@
+/* The measurement of one run: loadgen spawned in the clients' cgroup and
+ * polled, never waited on blindly, while the intermediate host's memory is
+ * sampled; its JSON read back into a run record; then the manager's metrics
+ * saved beside it. Stress started here is stopped here, by its pid. */
+#include "measure.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cJSON.h>
+
+#include "child.h"
+#include "log.h"
+
+#define ORIGIN "198.19.1.2"
+#define LOADGEN_STOP_TIMEOUT_MS (15 * 1000)
+/* Memory is sampled this often while loadgen runs. */
+#define SAMPLE_INTERVAL_MS 100
+/* A loadgen run is given warm-up + this + its bytes at this rate, at most an hour. */
+#define LOADGEN_SLACK_S 60
+#define LOADGEN_MIN_RATE_BPS (4.0 * 1024 * 1024)
+#define LOADGEN_MAX_S 3600
+
+void ppexp_measure_stress_stop(struct ppexp_measure_ctx *mc)
+{
+    if (mc->stress > 0)
+        ppexp_child_stop(mc->stress, SIGTERM, 3000);
+    mc->stress = 0;
+}
+
+static int stress_start(struct ppexp_measure_ctx *mc, int hogs, char *err, size_t errlen)
+{
+    char n[16], log[700];
+    snprintf(n, sizeof(n), "%d", hogs);
+    snprintf(log, sizeof(log), "%s/logs/stress.log", mc->dir);
+    char *argv[] = {"/usr/bin/stress", "-c", n, NULL};
+    struct ppexp_child_opts co = {0};
+    co.netns = mc->netns_mid;
+    co.log = log;
+    co.ncgroups = ppexp_hostcg_procs_files(mc->cg, PPEXP_CG_MID, co.cgroup_procs, 3);
+    mc->stress = ppexp_child_spawn(argv, &co, err, errlen);
+    if (mc->stress < 0) {
+        mc->stress = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static double json_num(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b)
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+}
+
+static cJSON *read_json_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    cJSON *j = NULL;
+    char *buf = size > 0 && size < (64L << 20) ? malloc((size_t)size + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)size, f) == (size_t)size) {
+        buf[size] = '\0';
+        j = cJSON_Parse(buf);
+    }
+    free(buf);
+    fclose(f);
+    return j;
+}
+
+static void collect_metrics(struct ppexp_measure_ctx *mc, const struct ppexp_config *c,
+                            const char *stem)
+{
+    char path[800], err[256];
+    if (c->baseline || mc->mgr->pid <= 0)
+        return;
+    snprintf(path, sizeof(path), "%s/runs/%s.metrics.txt", mc->dir, stem);
+    if (ppexp_api_save(mc->api, &mc->api->manager, "/metrics", path, err, sizeof(err)) < 0)
+        log_warn("metrics of %s: %s", stem, err);
+    snprintf(path, sizeof(path), "%s/runs/%s.pool.json", mc->dir, stem);
+    if (ppexp_api_save(mc->api, &mc->api->manager, "/v1/pool", path, err, sizeof(err)) < 0)
+        log_warn("pool of %s: %s", stem, err);
+    if (c->level[PPEXP_F_FORWARDING] == PPEXP_FWD_BALANCER) {
+        snprintf(path, sizeof(path), "%s/runs/%s.backends.json", mc->dir, stem);
+        if (ppexp_api_save(mc->api, &mc->api->balancer, "/v1/backends", path, err, sizeof(err)) < 0)
+            log_warn("balancer backends of %s: %s", stem, err);
+    }
+}
+
+int ppexp_measure_requests(struct ppexp_measure_ctx *mc, const struct ppexp_config *c,
+                           int placement, const char *stem, struct ppexp_run_record *rec, char *err,
+                           size_t errlen)
+{
+    char url[128], n[16], conc[16], clients[16], warm[32], json[1000], csv[1000], log[1000];
+    snprintf(url, sizeof(url), "http://%s/obj", ORIGIN);
+    snprintf(n, sizeof(n), "%d", mc->s->requests);
+    snprintf(conc, sizeof(conc), "%d", mc->s->concurrency);
+    snprintf(clients, sizeof(clients), "%d", mc->s->clients);
+    snprintf(warm, sizeof(warm), "%gs", mc->s->warmup_s);
+    snprintf(rec->json, sizeof(rec->json), "runs/%s.json", stem);
+    snprintf(rec->csv, sizeof(rec->csv), "runs/%s.csv", stem);
+    snprintf(json, sizeof(json), "%s/%s", mc->dir, rec->json);
+    snprintf(csv, sizeof(csv), "%s/%s", mc->dir, rec->csv);
+    snprintf(log, sizeof(log), "%s/runs/%s.log", mc->dir, stem);
+    char lg[600];
+    snprintf(lg, sizeof(lg), "%s/loadgen", mc->bin_dir);
+    char *argv[32];
+    int k = 0;
+    argv[k++] = lg;
+    argv[k++] = url;
+    argv[k++] = "--testbed";
+    argv[k++] = clients;
+    argv[k++] = "--testbed-prefix";
+    argv[k++] = (char *)mc->prefix;
+    argv[k++] = "-n";
+    argv[k++] = n;
+    argv[k++] = "-c";
+    argv[k++] = conc;
+    argv[k++] = "--warmup";
+    argv[k++] = warm;
+    argv[k++] = "--json";
+    argv[k++] = json;
+    argv[k++] = "--csv";
+    argv[k++] = csv;
+    argv[k++] = "--label";
+    argv[k++] = (char *)c->id;
+    argv[k++] = "--no-progress";
+    argv[k++] = "--quiet";
+    if (!c->baseline) {
+        argv[k++] = "--proxy";
+        argv[k++] = PPEXP_MANAGER_VIP;
+    }
+    argv[k] = NULL;
+
+    if (c->level[PPEXP_F_STRESS] > 0 && stress_start(mc, c->level[PPEXP_F_STRESS], err, errlen) < 0)
+        return -1;
+    double bytes = (double)mc->s->object_bytes * mc->s->requests * mc->s->clients;
+    double bound_s = mc->s->warmup_s + LOADGEN_SLACK_S + bytes / LOADGEN_MIN_RATE_BPS;
+    if (bound_s > LOADGEN_MAX_S)
+        bound_s = LOADGEN_MAX_S;
+    struct ppexp_child_opts co = {0};
+    co.log = log;
+    co.ncgroups = ppexp_hostcg_procs_files(mc->cg, PPEXP_CG_CLI, co.cgroup_procs, 3);
+    uint64_t cpu0 = ppexp_hostcg_mid_cpu_ns(mc->cg);
+    double t0 = ppexp_now_ms();
+    pid_t pid = ppexp_child_spawn(argv, &co, err, errlen);
+    if (pid < 0) {
+        ppexp_measure_stress_stop(mc);
+        return -1;
+    }
+    double mem_sum = 0, mem_max = 0;
+    long samples = 0;
+    int st = 0, interrupted = 0, timed_out = 0;
+    for (;;) {
+        if (ppexp_child_poll(pid, &st))
+            break;
+        if (*mc->stop_requested && !interrupted) {
+            interrupted = 1;
+            kill(pid, SIGINT);
+        }
+        if (ppexp_now_ms() - t0 > bound_s * 1000 && !timed_out) {
+            timed_out = 1;
+            kill(pid, SIGINT);
+        }
+        if ((interrupted || timed_out) &&
+            ppexp_now_ms() - t0 > bound_s * 1000 + LOADGEN_STOP_TIMEOUT_MS) {
+            st = ppexp_child_stop(pid, SIGKILL, 1000);
+            break;
+        }
+        double m = (double)ppexp_hostcg_mid_mem_bytes(mc->cg);
+        mem_sum += m;
+        mem_max = m > mem_max ? m : mem_max;
+        samples++;
+        ppexp_sleep_ms(SAMPLE_INTERVAL_MS);
+    }
+    double wall_ms = ppexp_now_ms() - t0;
+    uint64_t cpu1 = ppexp_hostcg_mid_cpu_ns(mc->cg);
+    ppexp_measure_stress_stop(mc);
+    if (interrupted) {
+        /* A partial run would bias its configuration: it leaves no file. */
+        unlink(json);
+        unlink(csv);
+        return 1;
+    }
+    if (timed_out) {
+        snprintf(err, errlen, "loadgen did not finish in %.0f s (see %.300s)", bound_s, log);
+        return -1;
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char tail[300];
+        ppexp_child_log_tail(log, tail, sizeof(tail));
+        snprintf(err, errlen, "loadgen failed (status %d): %s", st, tail);
+        return -1;
+    }
+    cJSON *j = read_json_file(json);
+    if (!j) {
+        snprintf(err, errlen, "loadgen wrote no readable JSON at %.300s", json);
+        return -1;
+    }
+    rec->requests = (long)json_num(j, "requests", NULL);
+    rec->ok = (long)json_num(j, "ok", NULL);
+    rec->errors = (long)json_num(j, "errors", "total");
+    rec->mean_ms = json_num(j, "latency_ms", "mean");
+    rec->p50_ms = json_num(j, "latency_ms", "p50");
+    rec->p90_ms = json_num(j, "latency_ms", "p90");
+    rec->p99_ms = json_num(j, "latency_ms", "p99");
+    rec->max_ms = json_num(j, "latency_ms", "max");
+    rec->ttfb_ms = json_num(j, "ttfb_ms", "mean");
+    rec->rps = json_num(j, "rps", NULL);
+    rec->mbps = json_num(j, "mbps", NULL);
+    rec->duration_s = json_num(j, "duration_s", NULL);
+    rec->loadgen_cpu_pct = json_num(j, "loadgen_cpu_pct", NULL);
+    rec->saturated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "saturated"));
+    cJSON_Delete(j);
+    double mid_cpus = placement == PPEXP_PLACEMENT_SPLIT ? 1 : (mc->cg->ncpus ? mc->cg->ncpus : 1);
+    rec->cpu_pct = wall_ms > 0 ? 100.0 * (double)(cpu1 - cpu0) / (wall_ms * 1e6) : NAN;
+    rec->cpu_pct_all = rec->cpu_pct / mid_cpus;
+    rec->mem_pct = samples ? 100.0 * mem_sum / samples / mc->mem_total_bytes : NAN;
+    rec->mem_max_pct = 100.0 * mem_max / mc->mem_total_bytes;
+    collect_metrics(mc, c, stem);
+    return 0;
+}
+
+static double cmp_median(double *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return n == 0 ? NAN : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Table 3: a fresh manager asked for N instances at once; the time from its
+ * spawn until all N answer their health checks, and each one's ready_ms. */
+int ppexp_measure_instantiate(struct ppexp_measure_ctx *mc, const struct ppexp_config *c,
+                              const char *stem, struct ppexp_run_record *rec, char *err,
+                              size_t errlen)
+{
+    ppexp_managerctl_stop(mc->mgr);
+    double total_ms;
+    cJSON *pool = NULL;
+    if (ppexp_managerctl_start(mc->mgr, c, c->level[PPEXP_F_REPLICAS], &total_ms, &pool, err,
+                               errlen) < 0)
+        return *mc->stop_requested ? 1 : -1;
+    double ready[PPEXP_REPLICAS_MAX];
+    int n = 0;
+    const cJSON *inst;
+    cJSON_ArrayForEach(inst, cJSON_GetObjectItemCaseSensitive(pool, "instances"))
+    {
+        double v = json_num(inst, "ready_ms", NULL);
+        if (isfinite(v) && n < PPEXP_REPLICAS_MAX)
+            ready[n++] = v;
+    }
+    char *text = cJSON_Print(pool);
+    snprintf(rec->json, sizeof(rec->json), "runs/%s.pool.json", stem);
+    if (text) {
+        char path[800], e2[256];
+        snprintf(path, sizeof(path), "%s", rec->json);
+        if (ppexp_write_file(mc->dir, path, text, e2, sizeof(e2)) < 0)
+            log_warn("%s", e2);
+        free(text);
+    }
+    cJSON_Delete(pool);
+    double sum = 0, max = 0;
+    for (int i = 0; i < n; i++) {
+        sum += ready[i];
+        max = ready[i] > max ? ready[i] : max;
+    }
+    rec->requests = c->level[PPEXP_F_REPLICAS];
+    rec->ok = n;
+    rec->errors = c->level[PPEXP_F_REPLICAS] - n;
+    rec->mean_ms = total_ms;          /* the batch: spawn of the manager to all N ready */
+    rec->ttfb_ms = n ? sum / n : NAN; /* per instance: spawn to health */
+    rec->p50_ms = cmp_median(ready, n);
+    rec->p90_ms = rec->p99_ms = rec->max_ms = max;
+    rec->rps = rec->mbps = rec->cpu_pct = rec->cpu_pct_all = NAN;
+    rec->mem_pct = 100.0 * (double)ppexp_hostcg_mid_mem_bytes(mc->cg) / mc->mem_total_bytes;
+    rec->mem_max_pct = rec->mem_pct;
+    rec->loadgen_cpu_pct = NAN;
+    rec->duration_s = total_ms / 1000.0;
+    collect_metrics(mc, c, stem);
+    ppexp_managerctl_stop(mc->mgr);
+    return 0;
+}

@@ -107,21 +107,6 @@ static void log_tail(const char *path, char *out, size_t outlen)
     fclose(fp);
 }
 
-/* Alive and not a zombie (an orphan's zombie waits for init to reap it). */
-static int lb_process_alive(int pid)
-{
-    char path[64], buf[256];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *fp = fopen(path, "re");
-    if (!fp)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-    fclose(fp);
-    buf[n] = '\0';
-    const char *rp = strrchr(buf, ')');
-    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
-}
-
 static void log_removed_address(void *ctx, const char *addr)
 {
     log_info("balancer: removing address %s (label %s) from lo", addr, (const char *)ctx);
@@ -189,7 +174,7 @@ int fwd_balancer_remove_leftovers(const struct fwd_config *cfg, char *err, size_
                 log_info("balancer: stopping balancer pid %d left by an earlier run (%s)", pid,
                          pid_path);
                 kill(pid, SIGKILL);
-                for (int i = 0; i < LB_LEFTOVER_WAIT_MS / 10 && lb_process_alive(pid); i++)
+                for (int i = 0; i < LB_LEFTOVER_WAIT_MS / 10 && spawn_process_alive(pid); i++)
                     usleep(10000);
             }
         }

@@ -5,6 +5,7 @@
  * overstay a drain or a start, and tells a waiting change (scale, restart)
  * when it is done. Exits arrive by SIGCHLD and are reaped here. */
 #include "pool.h"
+#include "spawn.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -468,21 +469,6 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
     pool_kick(p);
 }
 
-/* Alive and not a zombie (an orphan's zombie waits for init to reap it). */
-static int process_alive(int pid)
-{
-    char path[64], buf[256];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *rp = strrchr(buf, ')'); /* the state follows "(comm)" */
-    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
-}
-
 /* A manager that crashed leaves its instances running (fail-static: they
  * keep serving). The next one finds them by their pid files and stops them,
  * every process of each (its process group), before starting its own, then
@@ -526,7 +512,7 @@ static void pool_remove_leftovers(struct pool *p)
                 /* It leads its session: the group is it and its children. */
                 if (getpgid(pid) != pid || kill(-pid, SIGKILL) < 0)
                     kill(pid, SIGKILL);
-                for (int i = 0; i < 100 && process_alive(pid); i++)
+                for (int i = 0; i < 100 && spawn_process_alive(pid); i++)
                     usleep(10000);
             }
         }

@@ -28,3 +28,17 @@ void spawn_child_prepare(const char *log_path)
     /* Close everything else the manager had open (listeners, netlink). */
     close_range(3, ~0u, 0);
 }
+
+int spawn_process_alive(int pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')'); /* the state follows "(comm)" */
+    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}

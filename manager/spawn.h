@@ -10,4 +10,8 @@
  * prepares; errors are written to the log (which the pool shows). */
 void spawn_child_prepare(const char *log_path);
 
+/* Whether pid runs: alive and not a zombie (an orphan's zombie waits for
+ * init to reap it), read from /proc/PID/stat. */
+int spawn_process_alive(int pid);
+
 #endif

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,4 +221,19 @@ void worker_kind_remove_leftovers(const struct manager_config *cfg)
 {
     for (size_t i = 0; i < NKINDS; i++)
         kinds[i]->remove_leftovers(cfg);
+}
+
+int worker_kind_check_foreign(const struct manager_config *cfg, const char *what, const char *path,
+                              const char *option, const char *user, char *err, size_t errlen)
+{
+    if (access(path, X_OK) != 0) {
+        snprintf(err, errlen, "%s not found or not executable at %s (see %s)", what, path, option);
+        return -1;
+    }
+    if (!getpwnam(user)) {
+        snprintf(err, errlen, "the %s worker runs as user '%s', which does not exist", what, user);
+        return -1;
+    }
+    struct worker_settings s;
+    return worker_kind_cache_args(cfg, &s, err, errlen);
 }

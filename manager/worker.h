@@ -101,6 +101,11 @@ int worker_kind_is_exe(const char *exe_base);
 /* The instance's state dir: <state-dir>/<name>. */
 void worker_kind_dir(const struct manager_config *cfg, const struct instance *inst, char *out,
                      size_t outlen);
+/* A worker binary that is not ours (squid, nginx) can run here: path is
+ * executable (else the error names option, "--squid"), user exists, and
+ * --proxy-arg holds only the cache settings it understands. */
+int worker_kind_check_foreign(const struct manager_config *cfg, const char *what, const char *path,
+                              const char *option, const char *user, char *err, size_t errlen);
 /* The cache settings --proxy-arg gives (--no-cache, --cache-mem=SIZE,
  * --max-object-size=SIZE; the paper's 260 MB and 1024 KB by default) into s;
  * -1 with err for any other argument, which only proxyd would understand. */

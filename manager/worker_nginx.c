@@ -7,7 +7,6 @@
 #include "worker.h"
 
 #include <dirent.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -136,18 +135,7 @@ static void cache_dir(const struct manager_config *cfg, const struct instance *i
 
 static int nginx_check(const struct manager_config *cfg, char *err, size_t errlen)
 {
-    if (access(cfg->nginx_path, X_OK) != 0) {
-        snprintf(err, errlen, "nginx not found or not executable at %s (see --nginx)",
-                 cfg->nginx_path);
-        return -1;
-    }
-    if (!getpwnam(NGINX_USER)) {
-        snprintf(err, errlen, "the nginx worker runs as user '%s', which does not exist",
-                 NGINX_USER);
-        return -1;
-    }
-    struct worker_settings s;
-    return worker_kind_cache_args(cfg, &s, err, errlen);
+    return worker_kind_check_foreign(cfg, "nginx", cfg->nginx_path, "--nginx", NGINX_USER, err, errlen);
 }
 
 static int nginx_prepare(const struct manager_config *cfg, const struct instance *inst,

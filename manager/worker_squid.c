@@ -115,18 +115,7 @@ int worker_kind_squid_conf(const struct worker_settings *s, char *out, size_t ou
 
 static int squid_check(const struct manager_config *cfg, char *err, size_t errlen)
 {
-    if (access(cfg->squid_path, X_OK) != 0) {
-        snprintf(err, errlen, "squid not found or not executable at %s (see --squid)",
-                 cfg->squid_path);
-        return -1;
-    }
-    if (!getpwnam(SQUID_USER)) {
-        snprintf(err, errlen, "the squid worker runs as user '%s', which does not exist",
-                 SQUID_USER);
-        return -1;
-    }
-    struct worker_settings s;
-    return worker_kind_cache_args(cfg, &s, err, errlen);
+    return worker_kind_check_foreign(cfg, "squid", cfg->squid_path, "--squid", SQUID_USER, err, errlen);
 }
 
 static int squid_prepare(const struct manager_config *cfg, const struct instance *inst,

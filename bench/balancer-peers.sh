@@ -27,6 +27,9 @@
 #      lists: the proxy on SERVER_CPUS, wrk and nginx on CLIENT_CPUS; default
 #      0 and the rest).
 set -euo pipefail
+BENCH_NAME="balancer-peers"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy no_proxy NO_PROXY
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -84,7 +87,6 @@ while [ "$#" -gt 0 ]; do
     shift
 done
 
-is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 bad() { echo "balancer-peers: $*" >&2 && exit 64; }
 # in_range VALUE LOW HIGH
 in_range() { is_uint "$1" && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
@@ -96,7 +98,6 @@ in_range "$t" 1 "$T_MAX" || bad "T must be 1..$T_MAX"
 [ -z "$proxy_cpu" ] || in_range "$proxy_cpu" 1 100 || bad "--proxy-cpu must be 1..100 (% of one CPU)"
 case "$algo" in p2c-ewma | leastconn | roundrobin | source) ;; *) bad "unknown --algo $algo" ;; esac
 
-want() { [[ ",$2," == *",$1,"* ]]; }
 
 targets=()
 for x in direct haproxy haproxy-mt balancer; do
@@ -153,23 +154,7 @@ cgroups=() # --proxy-cpu cgroups, removed at exit
 wrk_pid=""
 perf_pid=""
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-stop_pids() {
-    local pid i alive
-    [ "$#" -gt 0 ] || return 0
-    kill -TERM "$@" 2>/dev/null || true
-    for i in $(seq 1 50); do
-        alive=0
-        for pid in "$@"; do
-            if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" 2>/dev/null)" != Z ]; then alive=1; fi
-        done
-        [ "$alive" = 1 ] || break
-        [ "$i" = 50 ] || sleep 0.1
-    done
-    kill -KILL "$@" 2>/dev/null || true
-    wait "$@" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?
@@ -186,22 +171,6 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-free_port() {
-    local low port
-    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    [ "$low" -gt 12000 ] || low=32768
-    for _ in $(seq 1 200); do
-        port=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
-        if grep -qx "$port" "$work/.ports" 2>/dev/null; then continue; fi
-        if [ -z "$(ss -Htan "sport = :$port")" ]; then
-            echo "$port" >>"$work/.ports"
-            echo "$port"
-            return 0
-        fi
-    done
-    echo "balancer-peers: no free port" >&2
-    return 1
-}
 
 wait_port() {
     local port=$1 pid=$2 name=$3
@@ -265,13 +234,6 @@ machine_ticks() {
     echo $((f[1] + f[2] + f[3] + f[8]))
 }
 
-# CPU time (ticks) of this script's finished children: wrk, once waited for.
-children_ticks() {
-    local line f
-    read -r line <"/proc/$$/stat"
-    read -ra f <<<"${line##*) }"
-    echo $((f[13] + f[14]))
-}
 
 # ------------------------------------------------------------------ servers
 
@@ -456,7 +418,6 @@ run_wrk() {
 
 # ------------------------------------------------------------------ report
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # run_median SIZE TARGET AWK_EXPR: the median over the measured rounds of an
 # expression of one CSV row ($6 requests, $7 req/s, $8 p50 ms, $9 p99 ms,
@@ -477,13 +438,6 @@ paired() {
         awk '{ printf "%.2f", $1 }'
 }
 
-ratio() {
-    if [ -n "$1" ] && [ -n "$2" ] && awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
-        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
-    else
-        echo "n/a"
-    fi
-}
 
 minus() {
     if [ -n "$1" ] && [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", a - b }'; else echo "n/a"; fi

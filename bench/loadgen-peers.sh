@@ -15,6 +15,9 @@
 #      default 5), OUT, PP_BUILD (loadgen's build dir), SERVER_CPUS /
 #      CLIENT_CPUS (taskset lists; default 0 and 1).
 set -euo pipefail
+BENCH_NAME="loadgen-peers"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 PP_BUILD=${PP_BUILD:-$repo/build}
@@ -51,7 +54,6 @@ while [ "$#" -gt 0 ]; do
     shift
 done
 
-is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 if ! is_uint "$rounds" || [ "$rounds" -lt 1 ] || [ "$rounds" -gt "$ROUNDS_MAX" ]; then
     echo "loadgen-peers: --rounds must be 1..$ROUNDS_MAX" >&2
     exit 64
@@ -90,28 +92,16 @@ csv=$out/results.csv
 work=$(mktemp -d "${TMPDIR:-/tmp}/pp-lgbench.XXXXXX")
 chmod 755 "$work"
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 nginx_pid=""
 gen_pid=""
 
-stop_pid() {
-    local pid=$1 i
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        [ "$i" = 50 ] || sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    stop_pid "$gen_pid"
-    stop_pid "$nginx_pid"
+    stop_pids "$gen_pid"
+    stop_pids "$nginx_pid"
     rm -rf "$work"
     exit "$rc"
 }
@@ -119,20 +109,6 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-free_port() {
-    local low port
-    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    [ "$low" -gt 12000 ] || low=32768
-    for _ in $(seq 1 200); do
-        port=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
-        if [ -z "$(ss -Htan "sport = :$port")" ]; then
-            echo "$port"
-            return 0
-        fi
-    done
-    echo "loadgen-peers: no free port" >&2
-    return 1
-}
 
 # ------------------------------------------------------------------ nginx
 
@@ -184,13 +160,6 @@ EOF
 
 # ------------------------------------------------------------------ measuring
 
-# CPU ticks of this script's waited-for children so far (the generators).
-children_ticks() {
-    local line f
-    read -r line <"/proc/$$/stat"
-    read -ra f <<<"${line##*) }"
-    echo $((f[13] + f[14]))
-}
 
 # run_one TOOL OBJECT ROUND: one run of one generator; appends a CSV row.
 run_one() {
@@ -253,7 +222,6 @@ run_one() {
     tail -n 1 "$csv" | awk -F, '{ printf "  %-3s round %s %-8s %9.1f req/s  %6.2f us CPU/request  errors %s\n", $1, $2, $3, $6, $9, $7 }' >&2
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 col_median() { # OBJECT TOOL COLUMN
     awk -F, -v o="$1" -v t="$2" -v k="$3" 'NR > 1 && $1 == o && $3 == t { print $k }' "$csv" | median
@@ -271,13 +239,6 @@ paired_median() {
         median | awk '{ if ($1 == "") print "n/a"; else printf "%.2f", $1 }'
 }
 
-ratio() {
-    if [ -n "$1" ] && [ -n "$2" ] && awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
-        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
-    else
-        echo "n/a"
-    fi
-}
 
 verdict() { # RATIO OP TARGET
     if [ "$1" = n/a ]; then

@@ -13,6 +13,9 @@
 #      ROUNDS (default 5), OUT (result dir), PP_BUILD (proxyd's build dir),
 #      SERVER_CPUS / CLIENT_CPUS (taskset lists; default 0 and the rest).
 set -euo pipefail
+BENCH_NAME="proxy-peers"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 PP_BUILD=${PP_BUILD:-$repo/build}
@@ -52,7 +55,6 @@ while [ "$#" -gt 0 ]; do
     shift
 done
 
-is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 if ! is_uint "$n" || [ "$n" -lt 1 ] || [ "$n" -gt "$N_MAX" ]; then
     echo "proxy-peers: N must be 1..$N_MAX" >&2
     exit 64
@@ -70,7 +72,6 @@ for tool in ab nginx squid curl taskset ss; do
     command -v "$tool" >/dev/null || { echo "proxy-peers: $tool missing (deploy/setup.sh)" >&2 && exit 1; }
 done
 
-want() { [[ ",$2," == *",$1,"* ]]; }
 
 if want proxyd "$peers_wanted" && [ ! -x "$PROXYD" ]; then
     echo "proxy-peers: $PROXYD not built: skipping proxyd (run make)" >&2
@@ -108,23 +109,7 @@ fi
 pids=()
 ab_pid=""
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-stop_pids() {
-    local pid i alive
-    [ "$#" -gt 0 ] || return 0
-    kill -TERM "$@" 2>/dev/null || true
-    for i in $(seq 1 50); do
-        alive=0
-        for pid in "$@"; do
-            if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" 2>/dev/null)" != Z ]; then alive=1; fi
-        done
-        [ "$alive" = 1 ] || break
-        [ "$i" = 50 ] || sleep 0.1
-    done
-    kill -KILL "$@" 2>/dev/null || true
-    wait "$@" 2>/dev/null || true
-}
 
 # Every server this script started, with whatever it forked (nginx workers).
 stop_all() {
@@ -150,22 +135,6 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-free_port() {
-    local low port
-    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    [ "$low" -gt 12000 ] || low=32768
-    for _ in $(seq 1 200); do
-        port=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
-        if grep -qx "$port" "$work/.ports" 2>/dev/null; then continue; fi
-        if [ -z "$(ss -Htan "sport = :$port")" ]; then
-            echo "$port" >>"$work/.ports"
-            echo "$port"
-            return 0
-        fi
-    done
-    echo "proxy-peers: no free port" >&2
-    return 1
-}
 
 wait_port() {
     local port=$1 pid=$2 name=$3
@@ -208,13 +177,6 @@ cpu_ticks() {
     echo "$total"
 }
 
-# CPU time (ticks) of this script's finished children: ab, once waited for.
-children_ticks() {
-    local line f
-    read -r line <"/proc/$$/stat"
-    read -ra f <<<"${line##*) }"
-    echo $((f[13] + f[14]))
-}
 
 # ------------------------------------------------------------------ peers
 
@@ -484,7 +446,6 @@ stop_phase() {
 
 # ------------------------------------------------------------------ report
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # run_median PHASE PEER AWK_EXPR: the median over rounds of an expression of
 # one CSV row ($7 req/s, $8 p50, $9 p99, $17 elapsed s, $18 server CPU s,
@@ -493,13 +454,6 @@ run_median() {
     awk -F, -v ph="$1" -v p="$2" "NR > 1 && \$1 == ph && \$3 == p { print $3 }" "$csv" | median
 }
 
-ratio() {
-    if [ -n "$1" ] && [ -n "$2" ] && awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
-        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
-    else
-        echo "n/a"
-    fi
-}
 
 verdict() {
     local r=$1 target=$2

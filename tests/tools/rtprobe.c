@@ -19,6 +19,7 @@
 
 #include "../../manager/config.h"
 #include "../../manager/runtime.h"
+#include "../../manager/worker.h"
 #include "log.h"
 #include "size.h"
 
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
     snprintf(cfg.state_dir, sizeof(cfg.state_dir), "/tmp/rtprobe");
     snprintf(cfg.proxyd_path, sizeof(cfg.proxyd_path), "build/bin/proxyd");
     snprintf(cfg.runtime, sizeof(cfg.runtime), "container");
+    snprintf(cfg.worker, sizeof(cfg.worker), "proxyd");
     cfg.cpus = 4;
     cfg.memory_bytes = 4ULL << 30;
     for (int i = 1; i < argc; i++) {
@@ -257,7 +259,8 @@ int main(int argc, char **argv)
     }
     int container = strcmp(cfg.runtime, "container") == 0;
     struct runtime rt = {.ops = container ? &runtime_container_ops : &runtime_process_ops,
-                         .cfg = &cfg};
+                         .cfg = &cfg,
+                         .worker = worker_kind_find(cfg.worker)};
     int64_t t0 = now_us();
     if (rt.ops->init(&rt, err, sizeof(err)) < 0) {
         fprintf(stderr, "rtprobe: init: %s\n", err);

@@ -50,7 +50,7 @@ static const struct ppexp_preset presets[] = {
      "requests, 1, 2, 8 and 32 proxies (the paper's ends and the 8 where its curve turns up), "
      "nat, route and balancer, every worker, 3 replicates, no stress",
      "{\"name\": \"fig4-quick\", \"clients\": 64, \"object_size\": \"1M\", \"requests\": 3,"
-     " \"concurrency\": 3, \"replicates\": 3, \"warmup_s\": 0.3, \"seed\": 4,"
+     " \"concurrency\": 3, \"replicates\": 3, \"warmup_s\": 0.15, \"seed\": 4,"
      " \"baseline\": true, \"factors\": {\"forwarding\": [\"nat\", \"route\", "
      "\"balancer\"], \"replicas\": [1, 2, 8, 32], " ALL_WORKERS
      ", \"runtime\": [\"container\"], \"cache\": [true],"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# ppexp end to end: a tiny experiment (4 clients, 1 and 2 proxies, nat and
-# route, proxyd and Squid workers, 2 replicates, a 32 KiB object) in a testbed of its own.
+# ppexp end to end: a tiny experiment (4 clients, 1 and 2 proxies, nat,
+# route and the balancer, proxyd and Squid workers, 2 replicates, a 32 KiB
+# object) in a testbed of its own.
 # Every output file exists and parses; results.csv's n equals the replicates
 # and its mean is the mean of the loadgen JSONs it came from; the plots are
 # drawn; nothing (namespace, manager, cgroup) is left after. Then SIGINT in
@@ -28,7 +29,7 @@ nothing_left() {
 cat >"$PP_TMP/tiny.json" <<'JSON'
 {"name": "tiny", "clients": 4, "object_size": "32K", "requests": 6, "concurrency": 2,
  "replicates": 2, "warmup_s": 0.2, "seed": 11, "baseline": true,
- "factors": {"forwarding": ["nat", "route"], "replicas": [1, 2], "worker": ["proxyd", "squid"],
+ "factors": {"forwarding": ["nat", "route", "balancer"], "replicas": [1, 2], "worker": ["proxyd", "squid"],
              "runtime": ["container"], "cache": [true], "stress": [0], "placement": ["split"]}}
 JSON
 
@@ -44,7 +45,7 @@ expect_eq "$(find /run/netns -maxdepth 1 -name "$P-*" | wc -l | tr -d ' ')" 0 "n
 OUT=$PP_TMP/out
 "$PPEXP" run "$PP_TMP/tiny.json" --out "$OUT" --prefix "$P" --manager-prefix "$MP" \
     >"$PP_TMP/run.out" 2>"$PP_TMP/run.err" || pp_die "ppexp run failed: $(tail -5 "$PP_TMP/run.err")"
-expect_match "$(cat "$PP_TMP/run.err")" 'configuration 9 of 9, replicate 2 of 2' "progress line"
+expect_match "$(cat "$PP_TMP/run.err")" 'configuration 13 of 13, replicate 2 of 2' "progress line"
 for f in meta.json summary.csv results.csv stats.csv claims.md time_vs_proxies.gp bars.gp \
     time_vs_proxies.svg time_vs_proxies.png bars.svg bars.png; do
     [ -s "$OUT/$f" ] || pp_die "$f missing or empty"
@@ -52,26 +53,29 @@ done
 pp_log "ok: every output file exists"
 jq -e . "$OUT/meta.json" >/dev/null || pp_die "meta.json does not parse"
 expect_eq "$(jq -r .status "$OUT/meta.json")" complete "meta status"
-expect_eq "$(jq '.run_order | length' "$OUT/meta.json")" 18 "runs in meta's order"
+expect_eq "$(jq '.run_order | length' "$OUT/meta.json")" 26 "runs in meta's order"
 expect_match "$(jq -r .git.commit "$OUT/meta.json")" '^[0-9a-f]{40}$' "commit in meta"
 expect_match "$(jq -r .versions.kernel "$OUT/meta.json")" '.' "kernel version in meta"
 expect_match "$(jq -r .cgroup_mode "$OUT/meta.json")" '^v[12]$' "cgroup mode in meta"
 for j in "$OUT"/runs/*.json; do jq -e . "$j" >/dev/null || pp_die "$j does not parse"; done
-expect_eq "$(find "$OUT/runs" -name 'r0*-*-split.json' | wc -l | tr -d ' ')" 18 "loadgen JSONs"
-expect_eq "$(find "$OUT/runs" -name 'r0*-*-split.csv' | wc -l | tr -d ' ')" 18 "loadgen CSVs"
+expect_eq "$(find "$OUT/runs" -name 'r0*-*-split.json' | wc -l | tr -d ' ')" 26 "loadgen JSONs"
+expect_eq "$(find "$OUT/runs" -name 'r0*-*-split.csv' | wc -l | tr -d ' ')" 26 "loadgen CSVs"
 ncols() { awk -F, '{ print NF }' "$1" | sort -u | tr '\n' ' '; }
 expect_eq "$(ncols "$OUT/summary.csv")" "$(head -1 "$OUT/summary.csv" | awk -F, '{ print NF }') " "summary.csv column counts"
 expect_eq "$(ncols "$OUT/results.csv")" "17 " "results.csv column counts"
 expect_eq "$(head -1 "$OUT/results.csv")" \
     "forwarding,replicas,worker,runtime,cache,stress,placement,n,mean_ms,ci95_lo_ms,ci95_hi_ms,median_ms,p99_ms,rps,errors,cpu_pct,mem_pct" \
     "results.csv header"
-expect_eq "$(($(wc -l <"$OUT/summary.csv") - 1))" 18 "summary rows"
-expect_eq "$(($(wc -l <"$OUT/results.csv") - 1))" 9 "results rows"
-expect_eq "$(awk -F, 'NR > 1 && $3 == "squid"' "$OUT/results.csv" | wc -l | tr -d ' ')" 4 "Squid rows"
+expect_eq "$(($(wc -l <"$OUT/summary.csv") - 1))" 26 "summary rows"
+expect_eq "$(($(wc -l <"$OUT/results.csv") - 1))" 13 "results rows"
+expect_eq "$(awk -F, 'NR > 1 && $3 == "squid"' "$OUT/results.csv" | wc -l | tr -d ' ')" 6 "Squid rows"
 expect_eq "$(awk -F, 'NR > 1 && $15 != 0' "$OUT/results.csv" | wc -l | tr -d ' ')" 0 "configurations with failed requests"
 squid_run=$OUT/runs/r01-nat-r2-squid-container-cache-s0-split.json
 expect_ge "$(jq --arg mp "$MP" '[.per_proxy | to_entries[] | select(.key | test("^" + $mp + "[0-9]+$")) | .value.requests] | add // 0' "$squid_run")" 1 \
     "requests Squid instances served, named by their X-Cache"
+bal_run=$OUT/runs/r01-balancer-r2-proxyd-container-cache-s0-split.json
+expect_ge "$(jq --arg mp "$MP" '[.per_proxy | to_entries[] | select(.key | test("^" + $mp + "[0-9]+$")) | .value.requests] | add // 0' "$bal_run")" 1 \
+    "requests proxyd instances served through the balancer (container runtime)"
 expect_eq "$(awk -F, 'NR > 1 { print $8 }' "$OUT/results.csv" | sort -u)" 2 "n = replicates on every row"
 # results.csv's mean = the mean over replicates of the loadgen JSONs' latency_ms.mean
 while IFS=, read -r fwd reps worker _ _ _ _ _ mean _; do

@@ -152,7 +152,6 @@ void balancer_remove(struct balancer *bal, struct backend *b, const char *cause)
 int balancer_replace(struct balancer *bal, const struct backend_spec *specs, size_t n, char *err,
                      size_t errlen)
 {
-    size_t members = backend_set_members(bal->set);
     /* Room check first, so a refused PUT changes nothing. */
     size_t added = 0;
     for (size_t i = 0; i < n; i++)
@@ -161,7 +160,6 @@ int balancer_replace(struct balancer *bal, const struct backend_spec *specs, siz
         snprintf(err, errlen, "too many backends still draining to add %zu more", added);
         return -1;
     }
-    (void)members;
     int64_t now = balancer_now_us();
     /* Members not named again leave: picked out first, because a removal
      * may free (reap) a backend and so shift the set's array under a loop. */

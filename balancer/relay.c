@@ -141,9 +141,11 @@ static void relay_free(struct relay *r, int reset_client, const char *why)
         /* A request sent and no byte back when the connection ends: what the
          * client waited counts as a latency sample, so a backend that
          * accepts and never answers scores as slow, not as unmeasured. */
-        if (r->t_first_up && !r->t_first_down)
-            ewma_observe(&b->ewma, (double)(balancer_now_us() - r->t_first_up),
-                         balancer_now_us(), (double)bal->cfg->ewma_decay_ms * 1000.0);
+        if (r->t_first_up && !r->t_first_down) {
+            int64_t now = balancer_now_us();
+            ewma_observe(&b->ewma, (double)(now - r->t_first_up), now,
+                         (double)bal->cfg->ewma_decay_ms * 1000.0);
+        }
     }
     log_debug("relay: connection from client fd %d to %s closed (%s), %llu bytes up, %llu down",
               r->cfd, b ? b->spec.name : "-", why, (unsigned long long)r->up.bytes,

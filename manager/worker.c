@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,4 +237,16 @@ int worker_kind_check_foreign(const struct manager_config *cfg, const char *what
     }
     struct worker_settings s;
     return worker_kind_cache_args(cfg, &s, err, errlen);
+}
+
+void worker_text_put(struct worker_text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= t->cap - t->len)
+        t->overflow = 1;
+    else
+        t->len += (size_t)n;
 }

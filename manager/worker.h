@@ -101,6 +101,17 @@ int worker_kind_is_exe(const char *exe_base);
 /* The instance's state dir: <state-dir>/<name>. */
 void worker_kind_dir(const struct manager_config *cfg, const struct instance *inst, char *out,
                      size_t outlen);
+/* A generated configuration file being written into a fixed buffer: p
+ * holds len bytes of cap; overflow is set (and nothing more added) once a
+ * line does not fit. */
+struct worker_text {
+    char *p;
+    size_t cap, len;
+    int overflow;
+};
+void worker_text_put(struct worker_text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* A worker binary that is not ours (squid, nginx) can run here: path is
  * executable (else the error names option, "--squid"), user exists, and
  * --proxy-arg holds only the cache settings it understands. */

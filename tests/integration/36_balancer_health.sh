@@ -46,7 +46,7 @@ expect_le "$(failures "$PP_TMP/load1.out")" 6 "failed requests (at most those in
 pp_wait_until 5 pp_bal_state_is p2 down || pp_die "p2 never went down"
 cause=$(curl -s "$PP_BAL_ADMIN/v1/backends/p2" | jq -r '.transitions[-1].cause')
 expect_match "$cause" "consecutive failures" "cause of p2's down transition: $cause"
-expect_ge "$(curl -s "$PP_BAL_ADMIN/v1/backends" | jq .connections.redispatched)" 0 "redispatched connects"
+pp_log "connects redispatched to another backend: $(curl -s "$PP_BAL_ADMIN/v1/backends" | jq .connections.redispatched)"
 before=$(pp_bal_backend p2 total)
 load 600 6 "$PP_TMP/load2.out"
 expect_eq "$(failures "$PP_TMP/load2.out")" 0 "failed requests once p2 is known down"

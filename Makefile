@@ -1,12 +1,16 @@
 # proxypool — one Makefile for every program, its tests, sanitizer and fuzz builds.
 #
-#   make            build every program into $(BUILD)/bin
+#   make            build every program into $(BUILD)/bin (V=1 shows full commands)
 #   make check      build, then run unit tests (Check) and integration tests
 #   make asan       the same build and tests under AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets into build-fuzz/
 #   make deps       install the Debian packages (deploy/setup.sh)
 #   make demo       build, then a MISS and a HIT through proxyd, then the paper's Fig. 4
 #                   experiment in its quick form (ppexp fig4-quick) with its table and plots
+#
+# `make deps demo` and `make deps check` work in one go on a machine that has
+# none of the packages: library flags are asked of pkg-config only when the
+# first recipe needs them (after deps has run), never while this file is parsed.
 
 BUILD    ?= build
 .DEFAULT_GOAL := all
@@ -17,14 +21,47 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -D_GNU_SOURCE -pthread -Icommon -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS  += -pthread $(EXTRA_LDFLAGS)
 
-# Every program links against the same set of libraries; pkg-config says how.
-PKGS       := libevent libevent_pthreads libcjson libnl-3.0 libnl-route-3.0 libiptc \
-              libnetfilter_conntrack
-TEST_PKGS  := check
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(TEST_PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
-TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS))
-CFLAGS     += $(PKG_CFLAGS)
+# Quiet by default: one short line per step; V=1 prints every command.
+ifeq ($(V),1)
+Q        :=
+say      :=
+else
+Q        := @
+say       = @printf '  %-3s %s\n' $(1) $(2);
+endif
+
+# ---------------------------------------------------------------- libraries
+#
+# What each program links, by pkg-config name (why each is there: README).
+# common/ uses libevent's HTTP and cJSON, so every program that links one of
+# those modules names them too; the static archive pulls in only what is used.
+proxyd_PKGS   := libevent libevent_pthreads libcjson
+balancer_PKGS := libevent libcjson
+manager_PKGS  := libevent libcjson libnl-3.0 libnl-route-3.0 libiptc libnetfilter_conntrack
+ppctl_PKGS    := libevent libcjson
+loadgen_PKGS  := libevent libcjson
+ppexp_PKGS    := libevent libcjson
+ALL_PKGS      := $(sort $(foreach p,proxyd balancer manager ppctl loadgen ppexp,$($(p)_PKGS)))
+TEST_PKGS     := check
+
+# pkg_flags WHAT,PKGS: pkg-config's answer, or a stop naming the missing
+# library. Called from recipes only, so it runs after `make deps`.
+pkg_flags = $(if $(PKG_CONFIG_OK),,$(error pkg-config not found; run: make deps))$(strip \
+  $(foreach l,$(2),$(if $(filter 0,$(shell pkg-config --exists $(l); echo $$?)),,\
+  $(error library $(l) not found by pkg-config; run: make deps)))\
+  $(shell pkg-config $(1) $(2)))
+PKG_CONFIG_OK = $(shell command -v pkg-config)
+
+# Each is computed once, on first use (the $(eval) replaces the variable with
+# its value), so a build asks pkg-config a handful of times, not per file.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg_flags,--cflags,$(ALL_PKGS) $(TEST_PKGS)))$(PKG_CFLAGS)
+ALL_LIBS   = $(eval ALL_LIBS := $(call pkg_flags,--libs,$(ALL_PKGS)))$(ALL_LIBS)
+TEST_LIBS  = $(eval TEST_LIBS := $(call pkg_flags,--libs,$(TEST_PKGS)))$(TEST_LIBS)
+libs_of    = $(call pkg_flags,--libs,$($(1)_PKGS))
+
+# With deps among the goals, every rule that compiles or links waits for it
+# (an order-only prerequisite, so it holds under -j too).
+AFTER_DEPS := $(filter deps,$(MAKECMDGOALS))
 
 PROGRAMS := proxyd manager ppctl balancer loadgen ppexp
 
@@ -40,10 +77,10 @@ $(1)_OBJ := $$($(1)_SRC:%.c=$$(BUILD)/obj/%.o)
 $(1)_LIB := $$(BUILD)/lib/lib$(1).a
 $$($(1)_LIB): $$($(1)_OBJ)
 	@mkdir -p $$(@D)
-	$$(AR) rcs $$@ $$^
-$$(BUILD)/bin/$(1): $$(BUILD)/obj/$(1)/main.o $$($(1)_LIB) $$(COMMON_LIB)
+	$$(call say,AR,$$@)$$(AR) rcs $$@ $$^
+$$(BUILD)/bin/$(1): $$(BUILD)/obj/$(1)/main.o $$($(1)_LIB) $$(COMMON_LIB) | $$(AFTER_DEPS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(call say,LD,$$@)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(call libs_of,$(1)) -lm
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_rules,$(p))))
 
@@ -63,19 +100,19 @@ all: $(PROGRAM_BINS) $(TOOL_BINS)
 
 $(COMMON_LIB): $(COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)$(AR) rcs $@ $^
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | $(AFTER_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tools/%: tests/tools/%.c $(PROGRAM_LIBS) $(COMMON_LIB)
+$(BUILD)/tools/%: tests/tools/%.c $(PROGRAM_LIBS) $(COMMON_LIB) | $(AFTER_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(call say,CC,$@)$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) -lm
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(PROGRAM_LIBS) $(COMMON_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(PROGRAM_LIBS) $(COMMON_LIB) | $(AFTER_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -lm
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS) -lm
 
 unit: $(UNIT_BINS)
 	@tests/unit/run.sh $(UNIT_BINS)
@@ -89,28 +126,32 @@ check: all $(UNIT_BINS)
 	@tests/unit/run.sh $(UNIT_BINS)
 	@PP_BUILD=$(abspath $(BUILD)) tests/integration/run.sh
 
-# Sanitizers: a separate build tree, the same tests.
+# Sanitizers: a separate build tree, the same tests. PP_TEST_HOOKS compiles
+# in the test-only faults (a planted overflow the tests use to prove that a
+# managed instance's sanitizer report fails its scenario); the normal build
+# has none of them.
 asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 \
-	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DPP_TEST_HOOKS" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
 
 # Fuzz targets: tests/fuzz/fuzz_*.c, built with clang's libFuzzer.
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
-FUZZ_FLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Icommon -Iproxyd $(PKG_CFLAGS) \
-              -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+FUZZ_FLAGS = -O1 -g -std=gnu11 -D_GNU_SOURCE -Icommon -Iproxyd $(PKG_CFLAGS) \
+             -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
 fuzz: $(FUZZ_BINS)
-build-fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard proxyd/*.h)
+build-fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard proxyd/*.h) | $(AFTER_DEPS)
 	@mkdir -p $(@D)
-	clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out proxyd/main.c,$(wildcard proxyd/*.c)) $(PKG_LIBS) -lm
+	$(call say,CC,$@)clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out proxyd/main.c,$(wildcard proxyd/*.c)) $(call libs_of,proxyd) -lm
 # The balancer's admin input: its modules instead of proxyd's.
-build-fuzz/fuzz_balancer_%: tests/fuzz/fuzz_balancer_%.c $(COMMON_SRC) $(wildcard balancer/*.[ch])
+build-fuzz/fuzz_balancer_%: tests/fuzz/fuzz_balancer_%.c $(COMMON_SRC) $(wildcard balancer/*.[ch]) | $(AFTER_DEPS)
 	@mkdir -p $(@D)
-	clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out balancer/main.c,$(wildcard balancer/*.c)) $(PKG_LIBS) -lm
+	$(call say,CC,$@)clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out balancer/main.c,$(wildcard balancer/*.c)) $(call libs_of,balancer) -lm
 
 deps:
-	deploy/setup.sh
+	$(Q)deploy/setup.sh
+
 
 demo: all
 	PP_BUILD=$(abspath $(BUILD)) deploy/demo.sh

@@ -267,8 +267,9 @@ static const struct option_def options[] = {
      "wrk2)",
      "none (closed loop)", set_rate},
     {"warmup", "DURATION",
-     "requests started in this first part of the run are written to the CSV with warmup=1 and "
-     "left out of every summary; -n and --duration count after it",
+     "requests that finish in this first part of the run are written to the CSV with "
+     "warmup=1 and left out of every summary; the measured window starts at its end (those "
+     "in flight then are measured there, and count against -n); --duration counts after it",
      "0", set_warmup},
     {"timeout", "DURATION", "per request, from its start (connect included): then error timeout",
      "60s", set_timeout},

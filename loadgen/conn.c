@@ -77,7 +77,7 @@ static void finish(struct loadgen_conn *c, enum loadgen_error error, int complet
         .body_bytes = c->resp.body_bytes,
         .proxy = c->resp.proxy,
         .cache = c->resp.cache,
-        .warmup = c->warmup,
+        .warmup = 0, /* the run's to say: it knows when the warm-up ends */
         .complete = complete,
     };
     if (complete && error == LOADGEN_ERR_NONE && r.status >= 400)
@@ -137,13 +137,12 @@ static void open_and_connect(struct loadgen_conn *c)
         fail_soon(c, LOADGEN_ERR_CONNECT, ENOMEM);
 }
 
-void loadgen_conn_start(struct loadgen_conn *c, uint64_t seq, uint64_t intended_us, int warmup)
+void loadgen_conn_start(struct loadgen_conn *c, uint64_t seq, uint64_t intended_us)
 {
     assert(c->magic == LOADGEN_CONN_MAGIC && !c->busy);
     uint64_t now = loadgen_now_us();
     c->busy = 1;
     c->seq = seq;
-    c->warmup = warmup;
     c->intended_us = intended_us;
     c->start_us = now;
     c->base_us = intended_us ? intended_us : now;

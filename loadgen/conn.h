@@ -60,7 +60,6 @@ struct loadgen_conn {
     int busy; /* a request is in flight (any state but CLOSED/IDLE) */
     /* The request in flight: */
     uint64_t seq;
-    int warmup;
     uint64_t intended_us; /* monotonic; 0 in closed loop */
     uint64_t start_us;    /* monotonic: when it was started here */
     uint64_t base_us;     /* what times count from: intended (open loop) or start */
@@ -74,9 +73,10 @@ struct loadgen_conn {
 void loadgen_conn_init(struct loadgen_conn *c, struct loadgen_conn_env *env, void *owner,
                        const struct loadgen_source *source, uint32_t client_id, uint32_t id);
 /* Starts request seq on this idle or closed connection: sends at once on a
- * kept-alive socket, else connects first. intended_us is the monotonic time
- * it was scheduled for (0 in closed loop: times count from now). */
-void loadgen_conn_start(struct loadgen_conn *c, uint64_t seq, uint64_t intended_us, int warmup);
+ * kept-alive socket, else connects first; the connect is inside the timed
+ * span. intended_us is the monotonic time it was scheduled for (0 in closed
+ * loop: times count from now). */
+void loadgen_conn_start(struct loadgen_conn *c, uint64_t seq, uint64_t intended_us);
 /* The request has passed its deadline: fail it as a timeout. Returns 1 if
  * it did (env->done was called). */
 int loadgen_conn_check_timeout(struct loadgen_conn *c, uint64_t now_us);

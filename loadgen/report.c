@@ -54,6 +54,22 @@ static void add_rates(cJSON *o, const struct loadgen_tally *t, double secs)
     cJSON_AddNumberToObject(o, "mbps", round_to(per_second(t->bytes_in, secs) / 1e6, 0.001));
 }
 
+double loadgen_report_littles_ratio(const struct loadgen_tallies *ts)
+{
+    struct loadgen_latency l;
+    loadgen_latency_of(ts->all.total, &l);
+    double rps = per_second(ts->all.responses, ts->measured_s);
+    double in_flight = ts->in_flight_target ? (double)ts->in_flight_target : ts->in_flight_mean;
+    if (!(rps > 0) || !(l.mean_ms > 0) || !(in_flight > 0))
+        return NAN;
+    return in_flight / (l.mean_ms / 1000.0) / rps;
+}
+
+int loadgen_report_littles_ok(double ratio)
+{
+    return isfinite(ratio) && fabs(ratio - 1.0) <= LOADGEN_LITTLE_TOLERANCE;
+}
+
 char *loadgen_report_json(const struct loadgen_config *cfg, const struct loadgen_tallies *ts)
 {
     cJSON *root = cJSON_CreateObject();
@@ -118,6 +134,19 @@ char *loadgen_report_json(const struct loadgen_config *cfg, const struct loadgen
         cJSON_AddItemToObject(c, "ttfb_ms", latency_json(t->ttfb));
         cJSON_AddItemToArray(clients, c);
     }
+    cJSON *inf = cJSON_AddObjectToObject(root, "in_flight");
+    if (ts->in_flight_target)
+        cJSON_AddNumberToObject(inf, "target", (double)ts->in_flight_target);
+    else
+        cJSON_AddNullToObject(inf, "target");
+    cJSON_AddNumberToObject(inf, "mean", round_to(ts->in_flight_mean, 0.01));
+    cJSON *little = cJSON_AddObjectToObject(root, "littles_law");
+    double ratio = loadgen_report_littles_ratio(ts);
+    if (isfinite(ratio))
+        cJSON_AddNumberToObject(little, "ratio", round_to(ratio, 0.0001));
+    else
+        cJSON_AddNullToObject(little, "ratio");
+    cJSON_AddBoolToObject(little, "ok", loadgen_report_littles_ok(ratio));
     cJSON_AddNumberToObject(root, "loadgen_cpu_pct", round_to(ts->cpu_pct, 0.1));
     cJSON *lag = cJSON_AddObjectToObject(root, "loop_lag_ms");
     cJSON_AddNumberToObject(lag, "p99", (double)ts->lag_p99_us / 1000.0);
@@ -211,6 +240,21 @@ void loadgen_report_text(FILE *out, const struct loadgen_config *cfg,
             per_second(all->bytes_in, ts->measured_s) / 1e6);
     print_latency(out, "latency ms", all->total);
     print_latency(out, "ttfb ms", all->ttfb);
+    double ratio = loadgen_report_littles_ratio(ts);
+    if (isfinite(ratio)) {
+        struct loadgen_latency l;
+        loadgen_latency_of(all->total, &l);
+        double in_flight = ts->in_flight_target ? (double)ts->in_flight_target : ts->in_flight_mean;
+        fprintf(
+            out,
+            "  in flight   %.1f on average (%s %.0f): %.0f / %.3f s = %.1f req/s, %.2fx the "
+            "measured%s\n",
+            ts->in_flight_mean, ts->in_flight_target ? "claimed" : "open loop", in_flight,
+            in_flight, l.mean_ms / 1000.0, in_flight / (l.mean_ms / 1000.0), ratio,
+            loadgen_report_littles_ok(ratio)
+                ? ""
+                : " (NOT one steady run: Little's law off by more than 10%; a ramp or a tail?)");
+    }
     for (size_t i = 0; i < ts->nproxies; i++) {
         const struct loadgen_tally *t = &ts->proxies[i].t;
         struct loadgen_latency l;

@@ -5,7 +5,14 @@
  * implicit queue (the due indexes not yet started) so their latency, timed
  * from the intended start, includes the wait (wrk2's correction for
  * coordinated omission). Timeouts are found by a periodic sweep rather than
- * a timer per request, which would cost two heap operations each. */
+ * a timer per request, which would cost two heap operations each.
+ * The measuring window runs from the warm-up's end (a timer) to the end of
+ * the run: a request is measured when it *finishes* inside it, wherever it
+ * started, so throughput is the window's completions over its length (a
+ * request in flight when the warm-up ends is capacity the window used; one
+ * cut at the end is not counted, and in steady state the two edges cancel).
+ * The window's time-average of requests in flight is kept too, for the
+ * Little's-law check (in flight = throughput x mean time). */
 #include "run.h"
 
 #include <assert.h>
@@ -60,6 +67,7 @@ struct loadgen_client {
     uint64_t measured_started; /* closed loop: requests started after the warm-up */
     uint64_t sched_next;       /* open loop: the next index to start */
     uint64_t sched_limit;      /* open loop: indexes below this are scheduled */
+    int limit_set;             /* open loop: sched_limit counts -n from the warm-up's end */
     struct event *timer;       /* open loop: the next due time */
     int done;
 };
@@ -76,14 +84,15 @@ struct loadgen_run {
     struct loadgen_tallies *tallies;
     struct loadgen_csv *csv;
     struct loadgen_selfwatch *watch;
-    struct event *ev_int, *ev_term, *sweep, *progress, *end_timer, *starter;
+    struct event *ev_int, *ev_term, *sweep, *progress, *end_timer, *starter, *warmup_timer;
     size_t start_client; /* the next connection to start: client, then connection */
     uint32_t start_conn;
     uint64_t t0_us, warmup_end_us, end_us; /* end_us 0: no --duration */
     uint64_t stop_us, last_done_us;
+    int warming;               /* the warm-up has not ended: what finishes now is not measured */
+    uint64_t in_flight_us_sum; /* request-microseconds in flight inside the window */
     uint32_t conns_per_client; /* -c, or fewer when descriptors are short */
     double interval_us;        /* open loop */
-    uint64_t warmup_sched;     /* open loop: scheduled indexes inside the warm-up */
     size_t clients_done;
     int stopping;
     int progress_on, progress_shown;
@@ -99,6 +108,7 @@ static struct timeval tv_of_us(uint64_t us)
 /* ------------------------------------------------------------ ending */
 
 static void client_check_done(struct loadgen_client *cl);
+static void open_dispatch(struct loadgen_client *cl);
 static void on_start(evutil_socket_t fd, short what, void *arg);
 
 static void run_break(struct loadgen_run *run)
@@ -106,6 +116,18 @@ static void run_break(struct loadgen_run *run)
     if (run->stop_us == 0)
         run->stop_us = loadgen_now_us();
     event_base_loopbreak(run->base);
+}
+
+/* Adds the part of a request's time in flight (from when it was due, or
+ * started, to until_us) that lies inside the measuring window. */
+static void count_in_flight(struct loadgen_run *run, const struct loadgen_conn *c,
+                            uint64_t until_us)
+{
+    if (run->warming)
+        return;
+    uint64_t from = c->base_us > run->warmup_end_us ? c->base_us : run->warmup_end_us;
+    if (until_us > from)
+        run->in_flight_us_sum += until_us - from;
 }
 
 /* Stops everything now: requests in flight are counted as unfinished and
@@ -120,8 +142,10 @@ static void run_stop(struct loadgen_run *run, int interrupted)
     for (size_t i = 0; i < run->nclients; i++) {
         struct loadgen_client *cl = &run->clients[i];
         for (uint32_t k = 0; k < cl->nconns; k++) {
-            if (cl->conns[k].busy)
+            if (cl->conns[k].busy) {
                 run->tallies->unfinished++;
+                count_in_flight(run, &cl->conns[k], run->stop_us);
+            }
             loadgen_conn_close(&cl->conns[k]);
         }
         cl->busy = 0;
@@ -157,6 +181,29 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
     run_stop(arg, 0);
 }
 
+/* The warm-up ends: from now on what finishes is measured. The requests in
+ * flight now finish inside the window, so they count against -n. */
+static void on_warmup_end(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct loadgen_run *run = arg;
+    assert(run->magic == RUN_MAGIC);
+    run->warming = 0;
+    run->warmup_end_us = loadgen_now_us();
+    uint64_t n = run->cfg->requests;
+    for (size_t i = 0; i < run->nclients; i++) {
+        struct loadgen_client *cl = &run->clients[i];
+        if (run->cfg->rate == 0) {
+            cl->measured_started += cl->busy;
+        } else if (cl->limit_set) {
+            /* The due requests still queued start later and are measured. */
+            cl->sched_limit =
+                n == 0 ? UINT64_MAX : cl->sched_next + (n > cl->busy ? n - cl->busy : 0);
+            open_dispatch(cl);
+        }
+    }
+}
+
 /* ------------------------------------------------------------ closed loop */
 
 /* Starts the next request on c if the client's bounds allow; 0 if not. */
@@ -165,14 +212,12 @@ static int closed_next(struct loadgen_client *cl, struct loadgen_conn *c)
     struct loadgen_run *run = cl->run;
     if (run->stopping)
         return 0;
-    uint64_t now = loadgen_now_us();
-    int warmup = now < run->warmup_end_us;
-    if (!warmup && run->cfg->requests && cl->measured_started >= run->cfg->requests)
+    if (!run->warming && run->cfg->requests && cl->measured_started >= run->cfg->requests)
         return 0;
-    if (!warmup)
+    if (!run->warming)
         cl->measured_started++;
     cl->busy++;
-    loadgen_conn_start(c, cl->next_seq++, 0, warmup);
+    loadgen_conn_start(c, cl->next_seq++, 0);
     return 1;
 }
 
@@ -205,10 +250,9 @@ static void open_dispatch(struct loadgen_client *cl)
         if (cl->nfree == 0)
             break; /* waits for a connection: on_done dispatches again */
         struct loadgen_conn *c = &cl->conns[cl->free_conns[--cl->nfree]];
-        int warmup = cl->sched_next < run->warmup_sched;
         cl->busy++;
         cl->next_seq = cl->sched_next + 1;
-        loadgen_conn_start(c, cl->sched_next++, due, warmup);
+        loadgen_conn_start(c, cl->sched_next++, due);
         if ((cl->sched_next & 63) == 0)
             now = loadgen_now_us(); /* a long burst takes time too */
     }
@@ -244,6 +288,8 @@ static void on_done(struct loadgen_conn *c, struct loadgen_result *r)
     struct loadgen_run *run = cl->run;
     assert(cl->magic == CLIENT_MAGIC && run->magic == RUN_MAGIC);
     run->last_done_us = loadgen_now_us();
+    r->warmup = run->warming;
+    count_in_flight(run, c, run->last_done_us);
     loadgen_tallies_add(run->tallies, r);
     if (run->csv)
         loadgen_csv_write(run->csv, r);
@@ -350,9 +396,10 @@ static int setup_events(struct loadgen_run *run, char *err, size_t errlen)
     run->progress = event_new(run->base, -1, EV_PERSIST, on_progress, run);
     run->end_timer = evtimer_new(run->base, on_end, run);
     run->starter = event_new(run->base, -1, 0, on_start, run);
+    run->warmup_timer = evtimer_new(run->base, on_warmup_end, run);
     run->watch = loadgen_selfwatch_new(run->base);
     if (!run->ev_int || !run->ev_term || !run->sweep || !run->progress || !run->end_timer ||
-        !run->starter || !run->watch) {
+        !run->starter || !run->warmup_timer || !run->watch) {
         snprintf(err, errlen, "cannot create the event loop's events");
         return -1;
     }
@@ -460,7 +507,9 @@ static void on_start(evutil_socket_t fd, short what, void *arg)
     while (run->start_client < run->nclients && budget > 0 && !run->stopping) {
         struct loadgen_client *cl = &run->clients[run->start_client];
         if (cfg->rate > 0) {
-            cl->sched_limit = cfg->requests ? run->warmup_sched + cfg->requests : UINT64_MAX;
+            /* During the warm-up the schedule runs on; its end sets -n's limit. */
+            cl->sched_limit = cfg->requests && !run->warming ? cfg->requests : UINT64_MAX;
+            cl->limit_set = 1;
             open_dispatch(cl);
             run->start_client++;
             budget -= 16;
@@ -491,7 +540,15 @@ static void fill_tallies(struct loadgen_run *run)
     if (end == 0)
         end = run->stop_us ? run->stop_us : loadgen_now_us();
     ts->elapsed_s = (double)(end - run->t0_us) / 1e6;
-    ts->measured_s = end > run->warmup_end_us ? (double)(end - run->warmup_end_us) / 1e6 : 0.0;
+    ts->measured_s =
+        !run->warming && end > run->warmup_end_us ? (double)(end - run->warmup_end_us) / 1e6 : 0.0;
+    ts->in_flight_mean =
+        ts->measured_s > 0 ? (double)run->in_flight_us_sum / (ts->measured_s * 1e6) : 0.0;
+    /* Closed loop keeps every connection busy: that is the concurrency the
+     * run claims. Open loop has none to claim. */
+    ts->in_flight_target = 0;
+    for (size_t i = 0; run->cfg->rate == 0 && i < run->nclients; i++)
+        ts->in_flight_target += run->clients[i].nconns;
     ts->connections = run->env.connections_opened;
     ts->cpu_pct = loadgen_selfwatch_cpu_pct(run->watch);
     ts->lag_p99_us = loadgen_selfwatch_lag_p99_us(run->watch);
@@ -504,13 +561,12 @@ int loadgen_run_exec(struct loadgen_run *run, char *err, size_t errlen)
     const struct loadgen_config *cfg = run->cfg;
     run->t0_us = loadgen_now_us();
     run->env.wall_offset_us = wall_now_us() - run->t0_us;
-    run->warmup_end_us = run->t0_us + cfg->warmup_ms * 1000u;
+    run->warmup_end_us = run->t0_us + cfg->warmup_ms * 1000u; /* the timer sets it exactly */
+    run->warming = cfg->warmup_ms > 0;
     if (cfg->duration_ms)
         run->end_us = run->warmup_end_us + cfg->duration_ms * 1000u;
-    if (cfg->rate > 0) {
+    if (cfg->rate > 0)
         run->interval_us = 1e6 / cfg->rate;
-        run->warmup_sched = (uint64_t)ceil((double)cfg->warmup_ms * 1000.0 / run->interval_us);
-    }
     uint64_t sweep_us = cfg->timeout_ms * 1000u / 20;
     sweep_us = sweep_us < SWEEP_MIN_US   ? SWEEP_MIN_US
                : sweep_us > SWEEP_MAX_US ? SWEEP_MAX_US
@@ -523,6 +579,10 @@ int loadgen_run_exec(struct loadgen_run *run, char *err, size_t errlen)
     if (run->end_us) {
         struct timeval tv_end = tv_of_us(run->end_us - run->t0_us);
         event_add(run->end_timer, &tv_end);
+    }
+    if (run->warming) {
+        struct timeval tv_warm = tv_of_us(cfg->warmup_ms * 1000u);
+        event_add(run->warmup_timer, &tv_warm);
     }
     loadgen_selfwatch_start(run->watch);
     event_active(run->starter, EV_TIMEOUT, 1);
@@ -561,8 +621,8 @@ void loadgen_run_free(struct loadgen_run *run)
     char ignored[64];
     loadgen_csv_close(run->csv, ignored, sizeof(ignored));
     loadgen_selfwatch_free(run->watch);
-    struct event *evs[] = {run->ev_int,   run->ev_term,   run->sweep,
-                           run->progress, run->end_timer, run->starter};
+    struct event *evs[] = {run->ev_int,    run->ev_term, run->sweep,       run->progress,
+                           run->end_timer, run->starter, run->warmup_timer};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
         if (evs[i])
             event_free(evs[i]);

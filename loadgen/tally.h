@@ -1,7 +1,8 @@
 /* What loadgen adds up while it runs: one tally overall, one per client and
  * one per proxy (named by X-Cache), each with request and error counts,
  * bytes, and histograms of total time and time to first byte. Warm-up
- * requests are counted apart and enter no tally. */
+ * requests (those that finished before the warm-up ended) are counted apart
+ * and enter no tally. */
 #ifndef PP_LOADGEN_TALLY_H
 #define PP_LOADGEN_TALLY_H
 
@@ -51,13 +52,15 @@ struct loadgen_tallies {
     size_t nproxies;
     uint64_t warmup_requests;
     /* Filled by the run: */
-    uint32_t concurrency; /* connections per client actually used */
-    uint64_t connections; /* opened */
-    uint64_t unfinished;  /* in flight when the run stopped */
-    uint64_t unsent;      /* open loop: due but never sent before the end */
-    double measured_s;    /* from the end of the warm-up to the end */
-    double elapsed_s;     /* the whole run */
-    double cpu_pct;       /* loadgen's CPU over the run, % of one core */
+    uint32_t concurrency;      /* connections per client actually used */
+    uint64_t connections;      /* opened */
+    uint64_t unfinished;       /* in flight when the run stopped */
+    uint64_t unsent;           /* open loop: due but never sent before the end */
+    double measured_s;         /* from the end of the warm-up to the end */
+    double in_flight_mean;     /* requests in flight, time-averaged over the measured window */
+    uint64_t in_flight_target; /* closed loop: every connection busy; 0 in open loop */
+    double elapsed_s;          /* the whole run */
+    double cpu_pct;            /* loadgen's CPU over the run, % of one core */
     uint64_t lag_p99_us, lag_max_us;
     int saturated;
     int interrupted; /* SIGINT or SIGTERM */

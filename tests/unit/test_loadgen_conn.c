@@ -144,7 +144,7 @@ static void run_until_done(int want)
 START_TEST(test_loadgen_conn_keepalive_reuses_the_socket)
 {
     reply = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Cache: HIT from p9\r\n\r\nhello";
-    loadgen_conn_start(&conn, 0, 0, 0);
+    loadgen_conn_start(&conn, 0, 0);
     run_until_done(1);
     ck_assert_int_eq(results[0].status, 200);
     ck_assert_int_eq(results[0].error, LOADGEN_ERR_NONE);
@@ -154,7 +154,7 @@ START_TEST(test_loadgen_conn_keepalive_reuses_the_socket)
     ck_assert_str_eq(results[0].cache, "HIT");
     ck_assert_uint_ge(results[0].total_us, results[0].ttfb_us);
     ck_assert_int_eq(conn.state, LOADGEN_CONN_IDLE);
-    loadgen_conn_start(&conn, 1, 0, 0);
+    loadgen_conn_start(&conn, 1, 0);
     run_until_done(2);
     ck_assert_int_eq(results[1].error, LOADGEN_ERR_NONE);
     ck_assert_uint_eq(results[1].req, 1);
@@ -167,11 +167,11 @@ END_TEST
 START_TEST(test_loadgen_conn_connection_close_is_honoured)
 {
     reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-    loadgen_conn_start(&conn, 0, 0, 0);
+    loadgen_conn_start(&conn, 0, 0);
     run_until_done(1);
     ck_assert_int_eq(results[0].error, LOADGEN_ERR_NONE);
     ck_assert_int_eq(conn.state, LOADGEN_CONN_CLOSED);
-    loadgen_conn_start(&conn, 1, 0, 0);
+    loadgen_conn_start(&conn, 1, 0);
     run_until_done(2);
     ck_assert_uint_eq(env.connections_opened, 2);
 }
@@ -180,7 +180,7 @@ END_TEST
 START_TEST(test_loadgen_conn_bytes_past_the_response_stop_reuse)
 {
     reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n";
-    loadgen_conn_start(&conn, 0, 0, 0);
+    loadgen_conn_start(&conn, 0, 0);
     run_until_done(1);
     ck_assert_int_eq(results[0].error, LOADGEN_ERR_NONE);
     ck_assert_int_eq(conn.state, LOADGEN_CONN_CLOSED);
@@ -193,7 +193,7 @@ START_TEST(test_loadgen_conn_refused_is_reported_from_the_loop)
     accept_ev = NULL;
     close(listen_fd);
     listen_fd = -1;
-    loadgen_conn_start(&conn, 0, 0, 0);
+    loadgen_conn_start(&conn, 0, 0);
     ck_assert_int_eq(nresults, 0); /* not from inside start */
     run_until_done(1);
     ck_assert_int_eq(results[0].error, LOADGEN_ERR_CONNECT);
@@ -211,7 +211,7 @@ START_TEST(test_loadgen_conn_immediate_failure_is_deferred)
     loadgen_source_bound(&bad, &a); /* not an address of this host: bind fails at once */
     struct loadgen_conn c2;
     loadgen_conn_init(&c2, &env, NULL, &bad, 1, 1);
-    loadgen_conn_start(&c2, 0, 0, 0);
+    loadgen_conn_start(&c2, 0, 0);
     ck_assert_int_eq(nresults, 0);
     run_until_done(1);
     ck_assert_int_eq(results[0].error, LOADGEN_ERR_CONNECT);
@@ -222,7 +222,7 @@ END_TEST
 START_TEST(test_loadgen_conn_silence_times_out)
 {
     reply = NULL;
-    loadgen_conn_start(&conn, 0, 0, 0);
+    loadgen_conn_start(&conn, 0, 0);
     struct timeval t = {0, 100000};
     event_base_loopexit(base, &t);
     event_base_dispatch(base); /* connected, request sent, nothing back */
@@ -239,7 +239,7 @@ START_TEST(test_loadgen_conn_cut_body_is_short)
 {
     reply = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this";
     close_after = 1;
-    loadgen_conn_start(&conn, 0, 0, 0);
+    loadgen_conn_start(&conn, 0, 0);
     run_until_done(1);
     ck_assert_int_eq(results[0].error, LOADGEN_ERR_SHORT_BODY);
     ck_assert_int_eq(results[0].status, 200);
@@ -251,7 +251,7 @@ START_TEST(test_loadgen_conn_open_loop_times_from_intended)
 {
     reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
     uint64_t intended = loadgen_now_us() - 200000; /* due 200 ms ago */
-    loadgen_conn_start(&conn, 0, intended, 0);
+    loadgen_conn_start(&conn, 0, intended);
     run_until_done(1);
     ck_assert_uint_ge(results[0].total_us, 200000);
     ck_assert_uint_ge(results[0].ts_start_us, results[0].intended_us + 200000);

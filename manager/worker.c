@@ -141,6 +141,14 @@ int worker_kind_cache_args(const struct manager_config *cfg, struct worker_setti
                 snprintf(err, errlen, "--proxy-arg %s: %s", a, s->cache_mem_bytes ? e : "is 0");
                 return -1;
             }
+        } else if ((v = arg_value(a, "--origin")) && v[0]) {
+            struct addr o;
+            if (addr_parse(v, 80, &o, e, sizeof(e)) < 0 || strlen(v) >= sizeof(s->origin)) {
+                snprintf(err, errlen, "--proxy-arg %s: %s", a,
+                         strlen(v) >= sizeof(s->origin) ? "too long" : e);
+                return -1;
+            }
+            snprintf(s->origin, sizeof(s->origin), "%s", v);
         } else if ((v = arg_value(a, "--max-object-size")) && v[0]) {
             if (size_parse(v, &s->max_object_bytes, e, sizeof(e)) < 0 || s->max_object_bytes == 0) {
                 snprintf(err, errlen, "--proxy-arg %s: %s", a, s->max_object_bytes ? e : "is 0");
@@ -149,7 +157,7 @@ int worker_kind_cache_args(const struct manager_config *cfg, struct worker_setti
         } else {
             snprintf(err, errlen,
                      "--proxy-arg %s means nothing to the %s worker (it takes --no-cache, "
-                     "--cache-mem=SIZE and --max-object-size=SIZE)",
+                     "--cache-mem=SIZE, --max-object-size=SIZE and --origin=HOST[:PORT])",
                      a, cfg->worker);
             return -1;
         }

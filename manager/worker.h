@@ -46,6 +46,10 @@ struct worker_settings {
     int cache_on;
     uint64_t cache_mem_bytes;
     uint64_t max_object_bytes;
+    /* --proxy-arg=--origin=HOST[:PORT]: the origin the experiment serves
+     * from, to which nginx keeps upstream connections alive (a forward
+     * proxy cannot name an upstream it does not know); "" when not given. */
+    char origin[64];
 };
 
 struct worker_kind {
@@ -118,8 +122,9 @@ void worker_text_put(struct worker_text *t, const char *fmt, ...)
 int worker_kind_check_foreign(const struct manager_config *cfg, const char *what, const char *path,
                               const char *option, const char *user, char *err, size_t errlen);
 /* The cache settings --proxy-arg gives (--no-cache, --cache-mem=SIZE,
- * --max-object-size=SIZE; the paper's 260 MB and 1024 KB by default) into s;
- * -1 with err for any other argument, which only proxyd would understand. */
+ * --max-object-size=SIZE; the paper's 260 MB and 1024 KB by default) and
+ * --origin=HOST[:PORT] into s; -1 with err for any other argument, which only
+ * proxyd would understand. */
 int worker_kind_cache_args(const struct manager_config *cfg, struct worker_settings *s, char *err,
                            size_t errlen);
 /* Appends one argument (copied) to cmd; -1 with err when it is full. */

@@ -2,7 +2,9 @@
  * and one worker process, plus the cache manager and loader), with an
  * nginx.conf generated into the instance's state dir: a forward proxy for
  * absolute-form requests, a proxy_cache on tmpfs sized as the paper's memory
- * cache, X-Cache naming the instance, and GET /healthz for the probe.
+ * cache, X-Cache naming the instance, and GET /healthz for the probe; tuned
+ * as an nginx user tunes a caching proxy (sendfile, tcp_nopush, kept-alive
+ * HTTP/1.1 upstream connections to the origin; docs/peers.md says why).
  * SIGQUIT drains it (SIGTERM would be its fast stop). */
 #include "worker.h"
 
@@ -30,6 +32,13 @@
 #define NGINX_WORKER_CONNECTIONS 65536
 #define NGINX_RLIMIT_NOFILE (2 * NGINX_WORKER_CONNECTIONS)
 #define NGINX_SHM_DIR "/dev/shm"
+/* Idle upstream connections each worker keeps to the origin: with
+ * proxy_cache_lock one miss per object goes out at a time, and with the
+ * cache off the relay holds one per request in flight; 64 covers a client's
+ * burst without holding hundreds of idle sockets per instance. */
+#define NGINX_UPSTREAM_KEEPALIVE 64
+/* The upstream group the origin's requests are mapped to. */
+#define NGINX_UPSTREAM "pp_origin"
 
 int worker_kind_nginx_conf(const struct worker_settings *s, char *out, size_t outlen)
 {
@@ -49,6 +58,10 @@ int worker_kind_nginx_conf(const struct worker_settings *s, char *out, size_t ou
     worker_text_put(&t, "events { worker_connections %d; }\n", NGINX_WORKER_CONNECTIONS);
     worker_text_put(&t, "http {\n");
     worker_text_put(&t, "    access_log off;\n"); /* as proxyd and the Squid worker */
+    /* A hit is a file in the tmpfs cache: sendfile sends it without a copy
+     * through user space (nginx's default is off), and tcp_nopush sends the
+     * head with the body's first bytes. */
+    worker_text_put(&t, "    sendfile on;\n    tcp_nopush on;\n");
     worker_text_put(&t, "    client_body_temp_path %s/client_body;\n", s->dir);
     worker_text_put(&t, "    proxy_temp_path %s/proxy_temp;\n", s->dir);
     worker_text_put(&t,
@@ -73,6 +86,36 @@ int worker_kind_nginx_conf(const struct worker_settings *s, char *out, size_t ou
                         "        \"~^[A-Z]+ http://(?<authority>[^/ ]+)\" $authority;\n"
                         "        default $http_host;\n"
                         "    }\n");
+    /* The origin's authority, as a request names it, goes to a named
+     * upstream group: only such a group keeps connections alive (a
+     * proxy_pass to a variable's address opens one per request). Other
+     * origins are still reached, without kept-alive connections. */
+    if (s->origin[0]) {
+        struct addr o;
+        char host[ADDR_STRLEN], err[128];
+        if (addr_parse(s->origin, 80, &o, err, sizeof(err)) < 0)
+            return -1;
+        addr_format_host(&o, host, sizeof(host));
+        int port = addr_port(&o);
+        worker_text_put(&t,
+                        "    upstream " NGINX_UPSTREAM " {\n"
+                        "        server %s:%d;\n"
+                        "        keepalive %d;\n"
+                        "    }\n",
+                        host, port, NGINX_UPSTREAM_KEEPALIVE);
+        worker_text_put(&t, "    map $pp_origin $pp_upstream {\n");
+        if (port == 80)
+            worker_text_put(&t, "        \"%s\" " NGINX_UPSTREAM ";\n", host);
+        worker_text_put(&t,
+                        "        \"%s:%d\" " NGINX_UPSTREAM ";\n"
+                        "        default $pp_origin;\n"
+                        "    }\n",
+                        host, port);
+    } else {
+        worker_text_put(&t, "    map $pp_origin $pp_upstream {\n"
+                            "        default $pp_origin;\n"
+                            "    }\n");
+    }
     worker_text_put(&t, "    map $upstream_cache_status $pp_cache_status {\n"
                         "        \"\" MISS;\n"
                         "        default $upstream_cache_status;\n"
@@ -83,11 +126,18 @@ int worker_kind_nginx_conf(const struct worker_settings *s, char *out, size_t ou
         addr_format(&s->listen[i], a, sizeof(a));
         worker_text_put(&t, "        listen %s default_server;\n", a);
     }
+    /* HTTP/1.1 with Connection cleared: what upstream keepalive needs
+     * (nginx sends HTTP/1.0 and "Connection: close" otherwise). Host and
+     * the cache key name the origin, not the upstream group. */
     worker_text_put(&t, "        location / {\n"
-                        "            proxy_pass http://$pp_origin$request_uri;\n");
+                        "            proxy_pass http://$pp_upstream$request_uri;\n"
+                        "            proxy_http_version 1.1;\n"
+                        "            proxy_set_header Connection \"\";\n"
+                        "            proxy_set_header Host $pp_origin;\n");
     if (s->cache_on)
         worker_text_put(&t,
                         "            proxy_cache %s;\n"
+                        "            proxy_cache_key $scheme://$pp_origin$request_uri;\n"
                         "            proxy_cache_lock on;\n"
                         "            proxy_cache_valid 200 301 302 %s;\n",
                         s->name, NGINX_DEFAULT_VALID);

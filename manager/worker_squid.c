@@ -1,8 +1,10 @@
 /* The Squid worker: Debian's Squid 5 in the foreground (-N, one process),
  * with a squid.conf generated into the instance's state dir that keeps the
  * paper's settings (memory cache 260 MB, objects up to 1024 KB, memory
- * only) and Squid's defaults otherwise. Squid has no admin endpoint: any HTTP
- * answer from its own port is readiness. SIGTERM drains it. */
+ * only) as Squid's documentation sets up a memory-only cache, and Squid's
+ * defaults otherwise (docs/peers.md goes through them). Squid has no admin
+ * endpoint: any HTTP answer from its own port is readiness. SIGTERM drains
+ * it. */
 #include "worker.h"
 
 #include <dirent.h>
@@ -76,13 +78,23 @@ int worker_kind_squid_conf(const struct worker_settings *s, char *out, size_t ou
     worker_text_put(&t, "coredump_dir %s\n", s->dir);
     /* proxyd keeps no access log either; the state dir is tmpfs. */
     worker_text_put(&t, "access_log none\ncache_store_log none\nlogfile_rotate 0\n");
-    /* The paper's cache, in memory only (no cache_dir). */
+    /* The paper's cache, in memory only: no cache_dir (Squid 3.1+ then
+     * keeps objects in cache_mem alone, and the largest it caches is
+     * maximum_object_size_in_memory); memory_cache_mode always (the
+     * default, said) keeps what came from the network. */
     put_size(&t, "cache_mem", s->cache_mem_bytes);
+    worker_text_put(&t, "memory_cache_mode always\n");
     put_size(&t, "maximum_object_size_in_memory",
              s->max_object_bytes + SQUID_HEADER_ALLOWANCE_BYTES);
     put_size(&t, "maximum_object_size", s->max_object_bytes + SQUID_HEADER_ALLOWANCE_BYTES);
     if (!s->cache_on)
         worker_text_put(&t, "cache deny all\n");
+    /* Simultaneous misses of one object wait for one fetch, as proxyd's
+     * collapsing and nginx's proxy_cache_lock do (Squid's default is off). */
+    worker_text_put(&t, "collapsed_forwarding on\n");
+    /* Kept-alive connections to the origin and to clients (the defaults,
+     * said: the nginx worker's upstream keepalive is the same thing). */
+    worker_text_put(&t, "server_persistent_connections on\nclient_persistent_connections on\n");
     /* The testbed's clients (198.18.0.0/15) and this host. */
     worker_text_put(&t, "acl pp_clients src 198.18.0.0/15 127.0.0.0/8 ::1\n"
                         "http_access allow pp_clients\n"

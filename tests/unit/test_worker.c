@@ -214,7 +214,7 @@ START_TEST(test_worker_nginx_conf_is_a_caching_forward_proxy)
     ck_assert_line(conf, "            proxy_cache pp3;");
     ck_assert_line(conf, "            proxy_cache_lock on;");
     ck_assert_line(conf, "            proxy_cache_valid 200 301 302 10m;");
-    ck_assert_line(conf, "            proxy_pass http://$pp_origin$request_uri;");
+    ck_assert_line(conf, "            proxy_pass http://$pp_upstream$request_uri;");
     ck_assert_line(conf, "            add_header X-Cache \"$pp_cache_status from pp3\" always;");
     ck_assert_line(conf, "        listen 198.19.0.4:3128 default_server;");
     ck_assert_line(conf, "        listen 198.19.255.10:3128 default_server;");

@@ -123,6 +123,13 @@ const struct http1_header *http1_header_next(const struct http1_header *h, size_
 int http1_str_eq(struct http1_str s, const char *lit);     /* exact */
 int http1_str_caseeq(struct http1_str s, const char *lit); /* ASCII case-insensitive */
 
+/* Decimal numbers in field values (Max-Forwards, Content-Length, Age):
+ * 1*DIGIT read within s.p[0..s.len) only, never past it (values point into
+ * a head that is not NUL-terminated, so strtol & co. would read on). No sign,
+ * no whitespace, no other byte; a value above max is an error, checked
+ * before it could overflow. Returns 0 with *out set, or -1. */
+int http1_parse_uint(struct http1_str s, uint64_t max, uint64_t *out);
+
 /* Comma-separated list values (Connection, Cache-Control, Vary, ...): yields
  * each element with surrounding whitespace removed, skipping empty ones.
  * *pos starts at 0. Returns 1 with *tok set, 0 at the end. */

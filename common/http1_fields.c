@@ -46,6 +46,23 @@ static int is_hex(char c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+int http1_parse_uint(struct http1_str s, uint64_t max, uint64_t *out)
+{
+    if (s.len == 0)
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (!is_digit(s.p[i]))
+            return -1;
+        unsigned d = (unsigned)(s.p[i] - '0');
+        if (d > max || v > (max - d) / 10) /* v * 10 + d > max, without overflow */
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
 int http1_str_eq(struct http1_str s, const char *lit)
 {
     size_t n = strlen(lit);

@@ -521,11 +521,6 @@ static void client_answer_locally(struct client *c)
     txn_end(c, 0);
 }
 
-static int max_forwards_zero(const struct http1_request *r)
-{
-    const struct http1_header *h = http1_header_find(r->headers, r->nheaders, "Max-Forwards");
-    return h && h->value.len == 1 && h->value.p[0] == '0';
-}
 
 static void client_deny(struct client *c, const char *reason)
 {
@@ -592,7 +587,7 @@ static void client_dispatch(struct client *c)
         return;
     }
     if ((http1_str_eq(r->method, "OPTIONS") || http1_str_eq(r->method, "TRACE")) &&
-        max_forwards_zero(r)) {
+        t->max_forwards == 0) {
         client_answer_locally(c);
         return;
     }

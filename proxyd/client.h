@@ -57,6 +57,7 @@ struct txn {
     int req_body_done;
     int req_body_paused;
     char hier[300]; /* Squid's hierarchy field: HIER_DIRECT/addr or HIER_NONE/- */
+    int64_t max_forwards; /* the request's Max-Forwards, checked; -1 without one */
 };
 
 struct client {

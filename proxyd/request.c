@@ -41,6 +41,31 @@ static int make_key(struct txn *t)
     return 0;
 }
 
+/* Max-Forwards is 1*DIGIT (RFC 9110 §7.6.2); anything else, or several of
+ * them, is refused rather than guessed at. Beyond this a count means nothing. */
+#define REQUEST_MAX_FORWARDS_MAX 0x7fffffff
+
+static int max_forwards_parse(struct txn *t, const char **reason)
+{
+    const struct http1_request *r = &t->req;
+    const struct http1_header *mf = http1_header_find(r->headers, r->nheaders, "Max-Forwards");
+    uint64_t v;
+    t->max_forwards = -1;
+    if (!mf)
+        return 0;
+    if (http1_header_next(r->headers, r->nheaders, mf, "Max-Forwards")) {
+        *reason = "several Max-Forwards headers";
+        return -1;
+    }
+    /* Within the value's own bytes: the head is not NUL-terminated. */
+    if (http1_parse_uint(mf->value, REQUEST_MAX_FORWARDS_MAX, &v) < 0) {
+        *reason = "Max-Forwards is not a decimal number";
+        return -1;
+    }
+    t->max_forwards = (int64_t)v;
+    return 0;
+}
+
 int request_route(struct client *c, int *status, const char **reason)
 {
     struct txn *t = &c->txn;
@@ -48,6 +73,9 @@ int request_route(struct client *c, int *status, const char **reason)
     const struct http1_header *host_h = http1_header_find(r->headers, r->nheaders, "Host");
     struct http1_str host;
     *status = 400;
+
+    if (max_forwards_parse(t, reason) < 0)
+        return -1;
 
     /* RFC 9112 §3.2: a 1.1 request without exactly one Host is refused. */
     if (r->version_minor == 1 &&
@@ -182,13 +210,9 @@ int request_build(struct client *c, struct evbuffer *out, int strip_conditionals
         evbuffer_add(out, h->value.p, h->value.len);
         evbuffer_add(out, "\r\n", 2);
     }
-    const struct http1_header *mf = http1_header_find(r->headers, r->nheaders, "Max-Forwards");
-    if (mf) {
-        long v = strtol(mf->value.p, NULL, 10);
-        if (v > 0)
-            v--;
-        evbuffer_add_printf(out, "Max-Forwards: %ld\r\n", v);
-    }
+    if (t->max_forwards >= 0)
+        evbuffer_add_printf(out, "Max-Forwards: %lld\r\n",
+                            (long long)(t->max_forwards > 0 ? t->max_forwards - 1 : 0));
     if (r->body == HTTP1_BODY_LENGTH)
         evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)r->content_length);
     else if (r->body == HTTP1_BODY_CHUNKED)

@@ -44,8 +44,13 @@ void respond_object_head(struct client *c, const struct object *o, int status)
          * origin's Content-Length tells what a GET would carry (RFC 9110
          * §8.6); the parser has checked it is a number (or a list of one). */
         const struct http1_header *cl = object_header(o, "Content-Length");
-        if (cl)
-            evbuffer_add_printf(out, "Content-Length: %llu\r\n", strtoull(cl->value.p, NULL, 10));
+        size_t pos = 0;
+        struct http1_str first;
+        uint64_t len;
+        /* Read within the value: the stored head is not NUL-terminated. */
+        if (cl && http1_list_next(cl->value, &pos, &first) &&
+            http1_parse_uint(first, UINT64_MAX, &len) == 0)
+            evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)len);
         t->framing = OUT_NONE;
     } else if (o->content_length >= 0) {
         evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)o->content_length);

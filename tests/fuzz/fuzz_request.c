@@ -1,7 +1,11 @@
 /* libFuzzer target for http1_parse_request: no crash or overread on any
  * input, and the answer must not depend on how much of the stream has
  * arrived (a prefix that errs or completes must give the same answer as the
- * whole buffer), since proxyd parses whatever the socket has delivered. */
+ * whole buffer), since proxyd parses whatever the socket has delivered.
+ * Heads are parsed, and their values read by the helpers proxyd uses, from
+ * an exactly-sized heap copy with no NUL after it, as proxyd keeps them: a
+ * helper that reads a value past its length (strtol on an empty
+ * Max-Forwards) is then an ASan report, not a read of the next bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,11 +94,68 @@ static void check_prefix(const char *buf, size_t size, size_t cut, const struct 
         abort(); /* complete in the prefix but different in the whole */
 }
 
+/* Every value through the helpers proxyd reads values with; each must stay
+ * within value.p[0..value.len). */
+static void read_values(const struct http1_request *q)
+{
+    for (size_t i = 0; i < q->nheaders; i++) {
+        struct http1_str v = q->headers[i].value;
+        uint64_t n;
+        if (http1_parse_uint(v, UINT64_MAX, &n) == 0) {
+            if (v.len == 0 || v.len > 20)
+                abort();
+            for (size_t j = 0; j < v.len; j++)
+                if (v.p[j] < '0' || v.p[j] > '9')
+                    abort();
+        }
+        uint64_t small;
+        if (http1_parse_uint(v, 255, &small) == 0 && small > 255)
+            abort();
+        size_t pos = 0;
+        struct http1_str tok;
+        int first = 1;
+        while (http1_list_next(v, &pos, &tok)) {
+            if (tok.len == 0 || tok.p < v.p || tok.p + tok.len > v.p + v.len)
+                abort();
+            if (first) /* a Content-Length list's first element, as respond.c reads it */
+                (void)http1_parse_uint(tok, UINT64_MAX, &n);
+            first = 0;
+        }
+        struct http1_str host;
+        int port;
+        if (http1_split_authority(v, 80, &host, &port) == 0 &&
+            (host.p < v.p || host.p + host.len > v.p + v.len || port < 1 || port > 65535))
+            abort();
+    }
+    struct http1_str host, path;
+    int port;
+    if (http1_split_absolute(q->target, &host, &port, &path) == 0 &&
+        (host.p < q->target.p || host.p + host.len > q->target.p + q->target.len))
+        abort();
+}
+
+/* The complete head alone in a buffer of its own size, as proxyd's
+ * client.c copies it (t->head), parsed again and its values read. */
+static void reread_head(const char *buf, int r, const struct http1_limits *lim)
+{
+    char err[128];
+    char *head = malloc((size_t)r);
+    if (!head)
+        return;
+    memcpy(head, buf, (size_t)r);
+    if (http1_parse_request(head, (size_t)r, lim, &req2, err, sizeof(err)) != r)
+        abort();
+    read_values(&req2);
+    free(head);
+}
+
 static void run(const char *buf, size_t size, const struct http1_limits *lim)
 {
     char err[128];
     int r = http1_parse_request(buf, size, lim, &req, err, sizeof(err));
     check_request(buf, size, lim, r);
+    if (r > 0)
+        reread_head(buf, r, lim);
     if (r > 0 &&
         http1_parse_request(buf, (size_t)r - 1, lim, &req2, err, sizeof(err)) != HTTP1_INCOMPLETE)
         abort(); /* one byte short of a complete head must wait for it */
@@ -107,12 +168,19 @@ static void run(const char *buf, size_t size, const struct http1_limits *lim)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    /* An exactly-sized copy, whatever the fuzzer's own buffer is: one byte
+     * read past the input is a heap overflow ASan reports. */
+    char *buf = malloc(size ? size : 1);
+    if (!buf)
+        return 0;
+    memcpy(buf, data, size);
     struct http1_limits lim;
     http1_limits_default(&lim);
-    run((const char *)data, size, &lim);
+    run(buf, size, &lim);
 
     /* Small limits reach the limit paths with small inputs. */
     struct http1_limits small = {.max_line_bytes = 40, .max_head_bytes = 120, .max_headers = 4};
-    run((const char *)data, size, &small);
+    run(buf, size, &small);
+    free(buf);
     return 0;
 }

@@ -1,7 +1,11 @@
 /* libFuzzer target for http1_parse_response: no crash or overread, framing
  * that matches the status and the HEAD flag, and the same answer whether
  * the head arrives in one read or several. The first input byte chooses
- * whether the request was HEAD; the rest is the response. */
+ * whether the request was HEAD; the rest is the response. The response is
+ * parsed from an exactly-sized heap copy with no NUL after it, and the
+ * stored head (the complete head alone, as an object keeps it) has its
+ * numbers read as proxyd reads them, so reading past a value is an ASan
+ * report. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,11 +67,38 @@ static void check_response(const char *buf, size_t size, const struct http1_limi
         abort();
 }
 
+/* The head alone, as proxyd stores it, and its numbers read as respond.c
+ * and the freshness code do: within each value's length. */
+static void reread_head(const char *buf, int r, const struct http1_limits *lim, int was_head)
+{
+    char err[128];
+    char *head = malloc((size_t)r);
+    if (!head)
+        return;
+    memcpy(head, buf, (size_t)r);
+    if (http1_parse_response(head, (size_t)r, lim, was_head, &resp2, err, sizeof(err)) != r)
+        abort();
+    for (size_t i = 0; i < resp2.nheaders; i++) {
+        struct http1_str v = resp2.headers[i].value;
+        size_t pos = 0;
+        struct http1_str first;
+        uint64_t n;
+        if (http1_list_next(v, &pos, &first) && http1_parse_uint(first, UINT64_MAX, &n) == 0 &&
+            http1_str_caseeq(resp2.headers[i].name, "Content-Length") &&
+            resp2.body == HTTP1_BODY_LENGTH && n != resp2.content_length)
+            abort(); /* the stored value and the parsed framing disagree */
+        (void)http1_parse_uint(v, UINT64_MAX, &n);
+    }
+    free(head);
+}
+
 static void run(const char *buf, size_t size, const struct http1_limits *lim, int was_head)
 {
     char err[128];
     int r = http1_parse_response(buf, size, lim, was_head, &resp, err, sizeof(err));
     check_response(buf, size, lim, was_head, r);
+    if (r > 0)
+        reread_head(buf, r, lim, was_head);
     if (r > 0 && http1_parse_response(buf, (size_t)r - 1, lim, was_head, &resp2, err,
                                       sizeof(err)) != HTTP1_INCOMPLETE)
         abort();
@@ -86,13 +117,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     int was_head = data[0] & 1;
-    const char *buf = (const char *)data + 1;
     size--;
+    /* An exactly-sized copy: one byte read past the input is an overflow. */
+    char *buf = malloc(size ? size : 1);
+    if (!buf)
+        return 0;
+    memcpy(buf, data + 1, size);
 
     struct http1_limits lim;
     http1_limits_default(&lim);
     run(buf, size, &lim, was_head);
     struct http1_limits small = {.max_line_bytes = 40, .max_head_bytes = 120, .max_headers = 4};
     run(buf, size, &small, was_head);
+    free(buf);
     return 0;
 }

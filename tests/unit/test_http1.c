@@ -2,7 +2,9 @@
  * strict HTTP/1.1 parser accepts, every framing defect it must refuse (the
  * request-smuggling vectors of RFC 9112 §6 and §7.1), the limits that bound
  * what a client can make us buffer, and the header helpers. */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http1.h"
@@ -1391,6 +1393,84 @@ START_TEST(test_split_authority_rejects_bad_values)
 }
 END_TEST
 
+/* A value that is not NUL-terminated, in a buffer of its own size: reading
+ * one byte past it is a heap overflow under ASan (the Max-Forwards bug). */
+static struct http1_str heap_str(const char *lit, char **owned)
+{
+    size_t n = strlen(lit);
+    *owned = malloc(n ? n : 1);
+    ck_assert_ptr_nonnull(*owned);
+    memcpy(*owned, lit, n);
+    return (struct http1_str){*owned, n};
+}
+
+START_TEST(test_parse_uint_reads_decimals_within_the_value)
+{
+    char *b;
+    uint64_t v = 7;
+    ck_assert_int_eq(http1_parse_uint(heap_str("0", &b), UINT64_MAX, &v), 0);
+    ck_assert_uint_eq(v, 0);
+    free(b);
+    ck_assert_int_eq(http1_parse_uint(heap_str("10", &b), UINT64_MAX, &v), 0);
+    ck_assert_uint_eq(v, 10);
+    free(b);
+    ck_assert_int_eq(http1_parse_uint(heap_str("18446744073709551615", &b), UINT64_MAX, &v), 0);
+    ck_assert_uint_eq(v, UINT64_MAX);
+    free(b);
+    ck_assert_int_eq(http1_parse_uint(heap_str("007", &b), 7, &v), 0);
+    ck_assert_uint_eq(v, 7);
+    free(b);
+    /* A value that ends where a digit would follow in memory stops there. */
+    const char mem[] = "123456";
+    struct http1_str three = {mem, 3};
+    ck_assert_int_eq(http1_parse_uint(three, UINT64_MAX, &v), 0);
+    ck_assert_uint_eq(v, 123);
+}
+END_TEST
+
+START_TEST(test_parse_uint_rejects_empty_signed_spaced_and_overflowing_values)
+{
+    static const char *bad[] = {"", " 1", "1 ", "+1", "-1", "0x10", "1.0", "1e3", "1,2",
+                                "18446744073709551616", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *b;
+        uint64_t v = 7;
+        ck_assert_msg(http1_parse_uint(heap_str(bad[i], &b), UINT64_MAX, &v) == -1,
+                      "'%s' accepted", bad[i]);
+        ck_assert_uint_eq(v, 7);
+        free(b);
+    }
+    char *b;
+    uint64_t v;
+    ck_assert_int_eq(http1_parse_uint(heap_str("256", &b), 255, &v), -1);
+    free(b);
+    ck_assert_int_eq(http1_parse_uint(heap_str("255", &b), 255, &v), 0);
+    free(b);
+    ck_assert_int_eq(http1_parse_uint(heap_str("2147483648", &b), 0x7fffffff, &v), -1);
+    free(b);
+    ck_assert_int_eq(http1_parse_uint(heap_str("5", &b), 0, &v), -1);
+    free(b);
+}
+END_TEST
+
+/* The request that over-read in proxyd: an empty Max-Forwards as the last
+ * header of a head copied into a buffer of exactly its size. */
+START_TEST(test_parse_uint_on_empty_last_header_stays_inside_the_head)
+{
+    const char *lit = "TRACE / HTTP/1.1\r\nHost: x\r\nMax-Forwards:\r\n\r\n";
+    size_t n = strlen(lit);
+    char *head = malloc(n);
+    memcpy(head, lit, n);
+    ck_assert_int_eq(http1_parse_request(head, n, NULL, &req, err, sizeof(err)), (int)n);
+    const struct http1_header *mf = http1_header_find(req.headers, req.nheaders, "Max-Forwards");
+    ck_assert_ptr_nonnull(mf);
+    ck_assert_uint_eq(mf->value.len, 0);
+    uint64_t v;
+    ck_assert_int_eq(http1_parse_uint(mf->value, UINT64_MAX, &v), -1);
+    free(head);
+}
+END_TEST
+
 START_TEST(test_reason_names_common_statuses)
 {
     ck_assert_str_eq(http1_reason(200), "OK");
@@ -1552,6 +1632,9 @@ static Suite *http1_suite(void)
     tcase_add_test(t, test_split_absolute_rejects_bad_targets);
     tcase_add_test(t, test_split_authority_parses_host_and_port);
     tcase_add_test(t, test_split_authority_rejects_bad_values);
+    tcase_add_test(t, test_parse_uint_reads_decimals_within_the_value);
+    tcase_add_test(t, test_parse_uint_rejects_empty_signed_spaced_and_overflowing_values);
+    tcase_add_test(t, test_parse_uint_on_empty_last_header_stays_inside_the_head);
     tcase_add_test(t, test_reason_names_common_statuses);
     suite_add_tcase(s, t);
 

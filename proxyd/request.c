@@ -183,9 +183,15 @@ int request_build(struct client *c, struct evbuffer *out, int strip_conditionals
     evbuffer_add(out, t->path.p, t->path.len);
     evbuffer_add(out, " HTTP/1.1\r\n", 11);
 
-    /* Host: the client's in intercept and reverse mode, the URL's otherwise. */
+    /* Host: the client's in intercept mode (it names the site the client
+     * reached, checked against the original destination by request_route);
+     * the URL's in forward mode; in reverse mode the configured origin's, as
+     * nginx's proxy_set_header Host $proxy_host default: the cache key names
+     * the configured origin whatever Host the client sent, so the origin must
+     * be asked the same question for every client, or one Host (a virtual
+     * host the origin also serves) would be stored under every client's key. */
     const struct http1_header *host_h = http1_header_find(r->headers, r->nheaders, "Host");
-    if (c->ls->mode != LISTEN_FORWARD && host_h) {
+    if (c->ls->mode == LISTEN_INTERCEPT && host_h) {
         evbuffer_add_printf(out, "Host: %.*s\r\n", (int)host_h->value.len, host_h->value.p);
     } else if (t->port == 80) {
         evbuffer_add_printf(out, "Host: %s\r\n", t->host);

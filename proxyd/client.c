@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,9 @@
  * cache keeps are never held: their memory is bounded by the object limit). */
 #define CLIENT_WRITE_HIGH_BYTES (1024 * 1024)
 #define CLIENT_WRITE_LOW_BYTES (256 * 1024)
+
+/* Client connections open in all worker threads (--max-connections). */
+static atomic_uint_fast64_t clients_open;
 
 static void client_process_input(struct client *c);
 static void client_dispatch(struct client *c);
@@ -73,6 +77,7 @@ static void client_free(struct client *c)
     stats_sub(&w->stats.connections_open, 1);
     c->magic = 0;
     free(c);
+    atomic_fetch_sub(&clients_open, 1);
     worker_client_gone(w);
 }
 
@@ -508,12 +513,15 @@ static void client_serve_cacheable(struct client *c)
     client_start_fetch(c, 1, NULL);
 }
 
+/* Allow lines for OPTIONS and the 405 that refuses TRACE. */
+#define CLIENT_ALLOW "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, CONNECT\r\n"
+#define CLIENT_ALLOW_TRACE "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, CONNECT\r\n"
+
 static void client_answer_locally(struct client *c)
 {
     struct txn *t = &c->txn;
     if (http1_str_eq(t->req.method, "OPTIONS")) {
-        respond_local(c, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, CONNECT\r\n",
-                      "", 0);
+        respond_local(c, 200, c->w->cfg->allow_trace ? CLIENT_ALLOW_TRACE : CLIENT_ALLOW, "", 0);
     } else { /* TRACE: the request as received, as RFC 9110 §9.3.8 says */
         respond_local(c, 200, "Content-Type: message/http\r\n", t->head, t->head_len);
     }
@@ -546,6 +554,25 @@ static void client_dispatch(struct client *c)
     t->body_wanted = !t->is_head;
     if (!acl_check_client(w->cfg->acl, (struct sockaddr *)&c->peer.ss, &reason)) {
         client_deny(c, reason);
+        return;
+    }
+    if (http1_str_eq(r->method, "TRACE") && !w->cfg->allow_trace) {
+        /* TRACE echoes the request, Cookie and Authorization included, to
+         * whatever sent it (cross-site tracing): neither here nor at the
+         * origin unless asked for (nginx answers 405, Squid's docs advise
+         * denying it). A TRACE has no body to skip, so a body closes. */
+        char body[160];
+        int n = snprintf(body, sizeof(body),
+                         "405 %s: TRACE is refused by this proxy (proxyd --allow-trace)\n",
+                         http1_reason(405));
+        if (r->body != HTTP1_BODY_NONE)
+            c->keep_alive = 0;
+        t->log_tag = "TCP_DENIED";
+        respond_local(c, 405,
+                      CLIENT_ALLOW "Content-Type: text/plain; charset=utf-8\r\n"
+                                   "Cache-Control: no-store\r\n",
+                      body, (size_t)n);
+        txn_end(c, 0);
         return;
     }
     if (http1_str_eq(r->method, "CONNECT")) {
@@ -796,12 +823,16 @@ static void client_find_original_dst(struct client *c, int fd)
 void client_accept(struct worker *w, const struct listen_spec *ls, int fd,
                    const struct sockaddr *peer, int peer_len)
 {
-    if (w->stats.connections_open >= w->cfg->max_connections) {
-        close(fd); /* HAProxy maxconn: refuse rather than fall over */
+    /* HAProxy maxconn: refuse rather than fall over. One count for all
+     * threads, so --max-connections means what it says whatever --threads. */
+    if (atomic_fetch_add(&clients_open, 1) >= w->cfg->max_connections) {
+        atomic_fetch_sub(&clients_open, 1);
+        close(fd);
         return;
     }
     struct client *c = calloc(1, sizeof(*c));
     if (!c) {
+        atomic_fetch_sub(&clients_open, 1);
         close(fd);
         return;
     }
@@ -831,6 +862,7 @@ void client_accept(struct worker *w, const struct listen_spec *ls, int fd,
         if (c->next_ev)
             event_free(c->next_ev);
         free(c);
+        atomic_fetch_sub(&clients_open, 1);
         return;
     }
     TAILQ_INSERT_TAIL(&w->clients, c, link);

@@ -192,6 +192,13 @@ static int set_max_conns(void *cfg, const char *v, char *e, size_t n)
     c->max_connections = (uint64_t)m;
     return 0;
 }
+static int set_allow_trace(void *cfg, const char *v, char *e, size_t n)
+{
+    struct proxyd_config *c = cfg;
+    (void)v, (void)e, (void)n;
+    c->allow_trace = 1;
+    return 0;
+}
 static int set_log_level(void *cfg, const char *v, char *e, size_t n)
 {
     struct proxyd_config *c = cfg;
@@ -242,8 +249,13 @@ static const struct option_def options[] = {
     {"client-timeout", "DURATION", "client send or receive inactivity", "60s", set_client_timeout},
     {"shutdown-timeout", "DURATION", "on SIGTERM, in-flight requests get this long", "30s",
      set_shutdown_timeout},
-    {"max-connections", "N", "client connections at once; beyond, new ones are closed", "16384",
+    {"max-connections", "N",
+     "client connections at once, all threads together; beyond, new ones are closed", "16384",
      set_max_conns},
+    {"allow-trace", NULL,
+     "serve TRACE (refused with 405 by default: its echo of the request hands Cookie and "
+     "Authorization to a script that can send it)",
+     NULL, set_allow_trace},
     {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))

@@ -41,7 +41,8 @@ struct proxyd_config {
     uint64_t idle_timeout_ms;     /* keep-alive wait for the next request */
     uint64_t client_timeout_ms;   /* client send/receive inactivity */
     uint64_t shutdown_timeout_ms; /* SIGTERM: in-flight requests get this long */
-    uint64_t max_connections;     /* client connections per process */
+    uint64_t max_connections;     /* client connections of all threads together */
+    int allow_trace;              /* serve TRACE (refused with 405 by default) */
     enum log_level log_level;
     /* Derived at load: the Via and X-Cache lines every response carries,
      * formatted once instead of on each request. */

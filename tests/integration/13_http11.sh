@@ -2,7 +2,8 @@
 # HTTP/1.1 on the client side: one connection carries several requests
 # (keep-alive) and pipelined ones are answered in order; a chunked request
 # body streams through to the origin byte for byte; OPTIONS and TRACE with
-# Max-Forwards: 0 are answered by proxyd itself; hop-by-hop fields (and those
+# Max-Forwards: 0 are answered by proxyd itself (TRACE only with --allow-trace:
+# it is refused by default, see 26_security_requests); hop-by-hop fields (and those
 # the client's Connection names) never reach the origin, and Via is added.
 # timeout: 60
 # shellcheck source=tests/integration/lib.sh
@@ -34,7 +35,7 @@ pp_start_nginx_origin "$PP_TMP/www" '
             dav_methods PUT;
             client_max_body_size 10m;
         }'
-pp_start_proxyd --name h11
+pp_start_proxyd --name h11 --allow-trace
 o=$PP_ORIGIN_URL
 
 # --- keep-alive: three URLs, one connection

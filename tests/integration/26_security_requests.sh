@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Request fields proxyd reads itself (issue 13, door 6): Max-Forwards is read
-# within its own bytes (an empty one as the last header read past the head
-# under ASan) and must be 1*DIGIT, else 400; a valid one reaches the origin
-# decremented.
+# Request fields proxyd reads itself, and methods it refuses (issue 13, doors
+# 6 and 12): Max-Forwards is read within its own bytes (an empty one as the
+# last header read past the head under ASan) and must be 1*DIGIT, else 400;
+# a valid one reaches the origin decremented. TRACE, which echoes Cookie and
+# Authorization back, is refused with 405 unless --allow-trace; OPTIONS no
+# longer offers it. --max-connections counts the connections of all threads
+# together, not of each thread.
 # timeout: 60
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -42,3 +45,41 @@ expect_eq "$(cat "$PP_TMP/last.body")" "mf=[0]" "a GET with Max-Forwards 0 is st
 expect_eq "$(pp_curl_proxy "$o/mf?c")" 200 "no Max-Forwards: status"
 expect_eq "$(cat "$PP_TMP/last.body")" "mf=[]" "none is added"
 
+# --- TRACE is refused by default (door 12)
+for mf in 'Max-Forwards: 0\r\n' ''; do
+    pp_raw "$PP_PROXY" --quiet --timeout-ms 2000 \
+        --send "TRACE $o/ok HTTP/1.1\r\nHost: x\r\n${mf}Cookie: session=s3cr3t\r\nAuthorization: Basic dTpw\r\nConnection: close\r\n\r\n"
+    expect_eq "$(pp_raw_status)" 405 "TRACE (${mf:-no Max-Forwards}): status"
+    expect_no_match "$(cat "$PP_RAW_OUT")" 's3cr3t|dTpw' "TRACE: no Cookie or Authorization echoed"
+    expect_match "$(tr -d '\r' <"$PP_RAW_OUT")" $'\nAllow: [A-Z, ]+\n' "TRACE: 405 says what is allowed"
+    expect_no_match "$(tr -d '\r' <"$PP_RAW_OUT" | grep '^Allow:')" 'TRACE' "TRACE: not in Allow"
+done
+expect_eq "$(awk '$2 == "TRACE"' "$PP_ORIGIN_LOG" | wc -l)" 0 "TRACE requests at the origin"
+pp_raw "$PP_PROXY" --quiet --timeout-ms 2000 \
+    --send "OPTIONS $o/ok HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n"
+expect_eq "$(pp_raw_status)" 200 "OPTIONS with Max-Forwards 0: status"
+expect_no_match "$(tr -d '\r' <"$PP_RAW_OUT" | grep '^Allow:')" 'TRACE' "OPTIONS does not offer TRACE"
+
+# --allow-trace: answered as RFC 9110 §9.3.8 says, on purpose.
+pp_start_proxyd --name sec-trace --allow-trace
+pp_raw "$PP_PROXY" --quiet --timeout-ms 2000 \
+    --send "TRACE $o/ok HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\nCookie: session=s3cr3t\r\nConnection: close\r\n\r\n"
+expect_eq "$(pp_raw_status)" 200 "TRACE with --allow-trace: status"
+expect_match "$(cat "$PP_RAW_OUT")" 'message/http' "TRACE with --allow-trace: the echo"
+
+# --- --max-connections is one count for all threads (door 12)
+pp_start_proxyd --name sec-conns --threads 2 --max-connections 2
+fds=()
+for i in $(seq 1 8); do
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PP_PROXY_PORT" || pp_die "connect $i failed"
+    fds+=("$fd")
+done
+sleep 0.5 # refused ones are closed at accept; the others stay open
+expect_eq "$(pp_stat .connections.open)" 2 "connections open with --threads 2 --max-connections 2"
+for fd in "${fds[@]}"; do exec {fd}>&-; done
+open_is() { test "$(pp_stat .connections.open)" = "$1"; } # for the wait: read anew each time
+pp_wait_until 5 open_is 0 || pp_die "connections did not close"
+# Room again once they are gone.
+expect_eq "$(pp_curl_proxy "$o/ok")" 200 "a request after the others left"
+"$PP_BIN/proxyd" --help | grep -q 'all threads together' || pp_die "--help does not say the limit is global"
+pp_log "ok: --help says --max-connections counts all threads together"

@@ -37,6 +37,18 @@
 #define CLIENT_WRITE_HIGH_BYTES (1024 * 1024)
 #define CLIENT_WRITE_LOW_BYTES (256 * 1024)
 
+/* Lingering close (nginx's lingering_close on): after an answer that ends a
+ * request we did not read to its end, closing with input unread or still on
+ * its way makes the kernel send RST, and the client may lose the answer it
+ * was sent. So: shut down writing, read and discard for at most
+ * CLIENT_LINGER_READ_MS between reads (nginx lingering_timeout 5 s) and
+ * CLIENT_LINGER_TOTAL_MS in all (lingering_time 30 s), and at most
+ * CLIENT_LINGER_MAX_BYTES (a 1 MiB upload in flight; beyond that the client
+ * is not listening), then close. */
+#define CLIENT_LINGER_READ_MS 5000
+#define CLIENT_LINGER_TOTAL_MS 30000
+#define CLIENT_LINGER_MAX_BYTES (1024 * 1024)
+
 /* Client connections open in all worker threads (--max-connections). */
 static atomic_uint_fast64_t clients_open;
 
@@ -86,9 +98,56 @@ void client_close(struct client *c)
     client_free(c);
 }
 
+static void client_linger_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct client *c = arg;
+    assert(c->magic == CLIENT_MAGIC);
+    struct evbuffer *in = bufferevent_get_input(bev);
+    c->linger_bytes += evbuffer_get_length(in);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    if (c->linger_bytes > CLIENT_LINGER_MAX_BYTES)
+        client_free(c);
+}
+
+static void client_linger_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct client *c = arg;
+    assert(c->magic == CLIENT_MAGIC);
+    (void)bev;
+    (void)what;
+    client_free(c); /* the client closed (EOF), went silent (timeout), or reset */
+}
+
+/* The answer is written: close now, or linger first when the client may
+ * still be sending. */
+static void client_finish_close(struct client *c)
+{
+    if (!c->linger || c->w->stopping) {
+        client_free(c);
+        return;
+    }
+    c->state = CLIENT_LINGERING;
+    if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) < 0) {
+        client_free(c);
+        return;
+    }
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    c->linger_bytes = evbuffer_get_length(in);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    bufferevent_setcb(c->bev, client_linger_read_cb, NULL, client_linger_event_cb, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+    struct timeval rt = {CLIENT_LINGER_READ_MS / 1000, (CLIENT_LINGER_READ_MS % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, &rt, NULL);
+    bufferevent_disable(c->bev, EV_WRITE);
+    bufferevent_enable(c->bev, EV_READ);
+    timer_arm(c, CLIENT_LINGER_TOTAL_MS);
+}
+
 /* Closes once everything queued has been written. */
 static void client_close_after_flush(struct client *c)
 {
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+        c->linger = 1; /* unread input: closing now would reset */
     c->state = CLIENT_CLOSING;
     c->keep_alive = 0;
     bufferevent_disable(c->bev, EV_READ);
@@ -98,6 +157,10 @@ static void client_close_after_flush(struct client *c)
 
 void client_drain(struct client *c)
 {
+    if (c->state == CLIENT_LINGERING) {
+        client_free(c); /* its answer is out; stopping does not wait on it */
+        return;
+    }
     c->keep_alive = 0;
     if (c->state == CLIENT_READ_HEAD && !c->in_txn) {
         if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
@@ -146,6 +209,8 @@ static void txn_end(struct client *c, int failed)
     }
     if (failed || t->framing == OUT_CLOSE || !t->req_body_done)
         c->keep_alive = 0;
+    if (!t->req_body_done)
+        c->linger = 1; /* answered before the body was all read */
     log_request(c);
     struct object *o = t->sub.obj;
     if (o) {
@@ -179,6 +244,8 @@ static void txn_end(struct client *c, int failed)
 
 static void send_error_and_end(struct client *c, int status, const char *reason, int close)
 {
+    if (close)
+        c->linger = 1; /* the rest of the request (body, next bytes) may be in flight */
     respond_error(c, status, reason, close);
     txn_end(c, 0);
 }
@@ -722,7 +789,7 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
     assert(c->magic == CLIENT_MAGIC);
     struct evbuffer *out = bufferevent_get_output(bev);
     if (c->state == CLIENT_CLOSING && evbuffer_get_length(out) == 0) {
-        client_free(c);
+        client_finish_close(c);
         return;
     }
     if (c->in_txn && c->txn.sub.throttling && evbuffer_get_length(out) <= CLIENT_WRITE_LOW_BYTES)
@@ -769,6 +836,10 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
     struct client *c = arg;
     (void)fd;
     (void)what;
+    if (c->state == CLIENT_LINGERING) {
+        client_free(c); /* lingered CLIENT_LINGER_TOTAL_MS in all */
+        return;
+    }
     if (c->state != CLIENT_READ_HEAD || c->in_txn)
         return;
     if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
@@ -795,7 +866,7 @@ static void client_next_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (c->state == CLIENT_CLOSING) {
         if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-            client_free(c);
+            client_finish_close(c);
         return;
     }
     client_process_input(c);

@@ -24,6 +24,7 @@ enum client_state {
     CLIENT_SERVING,       /* a request is being answered */
     CLIENT_TUNNEL,        /* CONNECT: tunnel.c owns the connection */
     CLIENT_CLOSING,       /* flushing the last bytes, then close */
+    CLIENT_LINGERING,     /* written and shut down; discarding input until the client closes */
 };
 
 enum out_framing { OUT_LENGTH = 0, OUT_CHUNKED, OUT_CLOSE, OUT_NONE };
@@ -79,6 +80,8 @@ struct client {
     int in_txn;
     uint64_t requests;
     void *tunnel;
+    int linger;             /* input may still be on its way: close by lingering */
+    uint64_t linger_bytes;  /* discarded while lingering */
 };
 
 /* Accepted connection: takes ownership of fd. */

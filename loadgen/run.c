@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <event2/event.h>
@@ -30,6 +29,7 @@
 #include "config.h"
 #include "conn.h"
 #include "csv.h"
+#include "fdlimit.h"
 #include "selfwatch.h"
 #include "source.h"
 #include "tally.h"
@@ -441,25 +441,37 @@ struct loadgen_run *loadgen_run_new(const struct loadgen_config *cfg, char *err,
     if (cfg->testbed_clients > 0 && (run->home_ns_fd = loadgen_source_home_open(err, errlen)) < 0)
         goto fail;
 
-    size_t needed = run->nclients * ((size_t)cfg->concurrency + 1) + FD_SLACK;
+    /* Each client holds its namespace's descriptor (--testbed) and a
+     * socket per connection. */
+    const struct fdlimit_budget budget = {
+        .fixed = FD_SLACK, .units = run->nclients, .per_unit = 1, .per_conn = 1};
+    uint64_t needed = fdlimit_needed(&budget, (uint64_t)cfg->concurrency);
+    struct fdlimit lim;
     char msg[256];
     run->conns_per_client = (uint32_t)cfg->concurrency;
-    if (loadgen_source_raise_fd_limit(needed, msg, sizeof(msg)) < 0) {
+    if (fdlimit_raise(needed, &lim, msg, sizeof(msg)) < 0) {
         /* Fewer connections, said loudly, rather than requests failing on
          * EMFILE and counted as the system's connect errors. */
-        struct rlimit rl;
-        getrlimit(RLIMIT_NOFILE, &rl);
-        size_t per = rl.rlim_cur > FD_SLACK + run->nclients
-                         ? (rl.rlim_cur - FD_SLACK - run->nclients) / run->nclients
-                         : 0;
+        uint64_t per = fdlimit_reachable(&budget, lim.soft);
         if (per == 0) {
-            snprintf(err, errlen, "%s", msg);
+            snprintf(err, errlen, "%s for %zu client%s: not one connection each fits", msg,
+                     run->nclients, run->nclients == 1 ? "" : "s");
             goto fail;
         }
         if (per < run->conns_per_client)
             run->conns_per_client = (uint32_t)per;
-        fprintf(stderr, "loadgen: warning: %s: running with %u connections per client, not %ld\n",
-                msg, run->conns_per_client, cfg->concurrency);
+        fprintf(stderr,
+                "loadgen: warning: %s for %zu client%s x %ld connections: running with %u "
+                "connections per client (%llu in all)\n",
+                msg, run->nclients, run->nclients == 1 ? "" : "s", cfg->concurrency,
+                run->conns_per_client,
+                (unsigned long long)run->conns_per_client * (unsigned long long)run->nclients);
+    } else if (lim.hard_before < needed) {
+        fprintf(stderr,
+                "loadgen: the hard descriptor limit %llu was below the %llu that %zu client%s x "
+                "%ld connections need: raised to %llu\n",
+                (unsigned long long)lim.hard_before, (unsigned long long)needed, run->nclients,
+                run->nclients == 1 ? "" : "s", cfg->concurrency, (unsigned long long)lim.hard);
     }
     run->tallies->concurrency = run->conns_per_client;
 

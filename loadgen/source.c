@@ -11,12 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* Kernel ceiling for RLIMIT_NOFILE when /proc cannot be read (its default). */
-#define NR_OPEN_DEFAULT 1048576
 
 int loadgen_source_home_open(char *err, size_t errlen)
 {
@@ -109,50 +105,4 @@ fail:
     *err_no = errno;
     close(fd);
     return -1;
-}
-
-static rlim_t nr_open(void)
-{
-    FILE *f = fopen("/proc/sys/fs/nr_open", "r");
-    unsigned long long v = 0;
-    if (f) {
-        if (fscanf(f, "%llu", &v) != 1)
-            v = 0;
-        fclose(f);
-    }
-    return v > 0 ? (rlim_t)v : NR_OPEN_DEFAULT;
-}
-
-int loadgen_source_raise_fd_limit(size_t needed, char *msg, size_t msglen)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        snprintf(msg, msglen, "cannot read the descriptor limit: %s", strerror(errno));
-        return -1;
-    }
-    if (rl.rlim_cur >= needed)
-        return 0;
-    struct rlimit want = rl;
-    if (rl.rlim_max < needed) {
-        rlim_t top = nr_open();
-        want.rlim_max = needed < top ? needed : top;
-    }
-    want.rlim_cur = want.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
-        /* Not root (or capped): take what the hard limit allows. */
-        int why = errno;
-        want = rl;
-        want.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &want);
-        getrlimit(RLIMIT_NOFILE, &rl);
-        snprintf(msg, msglen, "the host refused a descriptor limit of %zu (%s); it stays %llu",
-                 needed, strerror(why), (unsigned long long)rl.rlim_cur);
-        return rl.rlim_cur >= needed ? 0 : -1;
-    }
-    if (want.rlim_cur < needed) {
-        snprintf(msg, msglen, "fs.nr_open caps descriptors at %llu, below the %zu needed",
-                 (unsigned long long)want.rlim_cur, needed);
-        return -1;
-    }
-    return 0;
 }

@@ -2,7 +2,8 @@
  * testbed client's network namespace (--testbed), bound to a local address
  * (--source), or neither. A socket belongs to the namespace it was created
  * in, so loadgen enters the client's namespace just around socket(2) and
- * always returns to its own. Also: the descriptor limit those sockets need. */
+ * always returns to its own. (The descriptor limit those sockets need is
+ * run.c's, through common/fdlimit.) */
 #ifndef PP_LOADGEN_SOURCE_H
 #define PP_LOADGEN_SOURCE_H
 
@@ -35,10 +36,5 @@ void loadgen_source_release(struct loadgen_source *s);
  * trusted. */
 int loadgen_source_connect(const struct loadgen_source *s, int home_fd, const struct addr *to,
                            int *err_no);
-
-/* Raises RLIMIT_NOFILE to at least `needed` (the hard limit too, as root,
- * up to fs.nr_open). 0 when the limit now suffices; -1 with msg filled
- * (what the limit is and what was refused) when it does not. */
-int loadgen_source_raise_fd_limit(size_t needed, char *msg, size_t msglen);
 
 #endif

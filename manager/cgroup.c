@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #define CGROUP_CFS_PERIOD_US 100000
 /* The kernel refuses quotas below 1 ms (cpu.cfs_quota_us, cpu.max). */
 #define CGROUP_CFS_QUOTA_MIN_US 1000
+/* A mount table longer than this (thousands of mounts) is read in part. */
+#define CGROUP_MOUNTINFO_MAX (1024 * 1024)
 /* rmdir of a group whose last task has just been reaped can see EBUSY for
  * a moment (v2 updates "populated" asynchronously): retry for up to
  * 50 x 2 ms. */
@@ -112,6 +115,163 @@ static int v2_enable_controllers(const char *dir, char *err, size_t errlen)
     return file_write(path, "+cpu +memory", err, errlen);
 }
 
+/* Whether mount point mp (as mountinfo escapes it) is dir or below it. */
+static int mount_under(const char *mp, size_t mplen, const char *dir)
+{
+    size_t n = strlen(dir);
+    return mplen >= n && strncmp(mp, dir, n) == 0 && (mplen == n || mp[n] == '/');
+}
+
+void cgroup_mountinfo_scan(const char *text, const char *root, struct cgroup_mounts *m)
+{
+    memset(m, 0, sizeof(*m));
+    for (const char *line = text; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAG...] - FSTYPE SOURCE ...":
+         * the mount point is the fifth field, the type the first after " - ". */
+        const char *f = line, *end = line + len, *mp = NULL;
+        size_t mplen = 0;
+        for (int field = 1; f < end && field <= 5; field++) {
+            const char *sp = memchr(f, ' ', (size_t)(end - f));
+            if (field == 5) {
+                mp = f;
+                mplen = (size_t)((sp ? sp : end) - f);
+            }
+            f = sp ? sp + 1 : end;
+        }
+        const char *dash = NULL;
+        for (const char *p = f; p + 3 <= end && !dash; p++)
+            if (p > line && p[-1] == ' ' && p[0] == '-' && p[1] == ' ')
+                dash = p;
+        if (mp && dash) {
+            char type[32] = "", source[sizeof(m->sysfs_source)] = "";
+            const char *t = dash + 2;
+            const char *t_end = memchr(t, ' ', (size_t)(end - t));
+            if (t_end) {
+                snprintf(type, sizeof(type), "%.*s", (int)(t_end - t), t);
+                const char *src = t_end + 1;
+                const char *src_end = memchr(src, ' ', (size_t)(end - src));
+                snprintf(source, sizeof(source), "%.*s", (int)((src_end ? src_end : end) - src),
+                         src);
+            }
+            if (!strcmp(type, "sysfs") && mplen == 4 && !strncmp(mp, "/sys", 4)) {
+                /* The last one wins: it is the one mounted on top. */
+                m->sysfs_at_sys = 1;
+                snprintf(m->sysfs_source, sizeof(m->sysfs_source), "%s", source);
+            }
+            if ((!strcmp(type, "cgroup") || !strcmp(type, "cgroup2")) &&
+                mount_under(mp, mplen, root))
+                m->cgroups_under_root++;
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+}
+
+/* A mount table whole (NULL if unreadable); mountinfo has no size in stat. */
+static char *file_slurp(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    size_t cap = 16384, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - 1 - len, f);
+        if (len < cap - 1 || cap >= CGROUP_MOUNTINFO_MAX)
+            break;
+        char *bigger = realloc(buf, cap * 2);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+/* The name under /run/netns of this process's network namespace: `want` if
+ * that one is it, else any that is; 0, or -1 when none is. */
+static int netns_name(const char *want, char *name, size_t namelen)
+{
+    struct stat self, st;
+    char path[PATH_MAX];
+    if (stat("/proc/self/ns/net", &self) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "/run/netns/%s", want);
+    if (want[0] && !strchr(want, '/') && stat(path, &st) == 0 && st.st_dev == self.st_dev &&
+        st.st_ino == self.st_ino) {
+        snprintf(name, namelen, "%.*s", NAME_MAX, want);
+        return 0;
+    }
+    DIR *d = opendir("/run/netns");
+    struct dirent *e;
+    int rc = -1;
+    while (d && rc < 0 && (e = readdir(d))) {
+        snprintf(path, sizeof(path), "/run/netns/%s", e->d_name);
+        if (e->d_name[0] != '.' && stat(path, &st) == 0 && st.st_dev == self.st_dev &&
+            st.st_ino == self.st_ino) {
+            snprintf(name, namelen, "%.*s", NAME_MAX, e->d_name);
+            rc = 0;
+        }
+    }
+    if (d)
+        closedir(d);
+    return rc;
+}
+
+/* Appends to err how to start the manager when the hierarchy is missing only
+ * because /sys was remounted for this process. `ip netns exec NAME` does
+ * that: it unshares the mount namespace, detaches /sys (and with it every
+ * cgroup mount below) and mounts a fresh sysfs whose source is NAME, so
+ * that /sys/class/net shows the namespace's links. Two signals, either
+ * enough, and both read from mountinfo: our /sys is a sysfs with no cgroup
+ * mount under root and (a) its source names our own network namespace in
+ * /run/netns (ip netns exec's fingerprint), or (b) PID 1 does see cgroup
+ * mounts under root. Comparing /proc/self/ns/mnt with /proc/1/ns/mnt would
+ * be weaker: reading PID 1's link needs ptrace access, refused in some
+ * sandboxes, and a separate mount namespace alone (systemd's PrivateTmp)
+ * hides nothing. */
+static void hint_hidden_hierarchy(const char *root, char *err, size_t errlen)
+{
+    if (strncmp(root, "/sys/", 5) != 0)
+        return;
+    char *self = file_slurp("/proc/self/mountinfo");
+    if (!self)
+        return;
+    struct cgroup_mounts here, init = {0};
+    cgroup_mountinfo_scan(self, root, &here);
+    free(self);
+    if (!here.sysfs_at_sys || here.cgroups_under_root > 0)
+        return;
+    char name[sizeof(here.sysfs_source)];
+    int fingerprint =
+        netns_name(here.sysfs_source, name, sizeof(name)) == 0 && !strcmp(name, here.sysfs_source);
+    if (!fingerprint) {
+        char *pid1 = file_slurp("/proc/1/mountinfo");
+        if (pid1)
+            cgroup_mountinfo_scan(pid1, root, &init);
+        free(pid1);
+        if (init.cgroups_under_root == 0)
+            return;
+        if (netns_name("", name, sizeof(name)) < 0)
+            snprintf(name, sizeof(name), "NAME");
+    }
+    size_t used = strlen(err);
+    if (used + 1 >= errlen)
+        return;
+    snprintf(err + used, errlen - used,
+             "; /sys here is a separately mounted sysfs (as `ip netns exec` mounts one) "
+             "without the cgroup hierarchies%s: start the manager with "
+             "`nsenter --net=/run/netns/%s manager ...` instead of `ip netns exec`",
+             init.cgroups_under_root ? " PID 1 sees" : "", name);
+}
+
 int cgroup_tree_init(struct cgroup_tree *t, const char *root, const char *prefix, char *err,
                      size_t errlen)
 {
@@ -146,6 +306,7 @@ int cgroup_tree_init(struct cgroup_tree *t, const char *root, const char *prefix
         if (!path_exists(path)) {
             snprintf(err, errlen, "no cgroup v2 (%s/cgroup.controllers) nor v1 %s hierarchy (%s)",
                      root, controllers[i], path);
+            hint_hidden_hierarchy(root, err, errlen);
             return -1;
         }
     }

@@ -22,9 +22,22 @@ struct cgroup_tree {
     size_t nparents;
 };
 
+/* What a mount table (/proc/PID/mountinfo) holds that explains a missing
+ * hierarchy: the sysfs on /sys (the last mounted, and its source; `ip netns
+ * exec NAME` mounts one with source NAME) and the cgroup and cgroup2 mounts
+ * at or under root. */
+struct cgroup_mounts {
+    int sysfs_at_sys;
+    char sysfs_source[256]; /* a network namespace's name: NAME_MAX + 1 */
+    int cgroups_under_root;
+};
+void cgroup_mountinfo_scan(const char *text, const char *root, struct cgroup_mounts *m);
+
 /* Detects the cgroup version under root (CGROUP_ROOT in production) and
  * creates the prefix's parent directories (v2: with cpu and memory enabled
- * for its children). Returns 0 or -1. */
+ * for its children). Returns 0 or -1; when no hierarchy is found because
+ * /sys was remounted for this process (`ip netns exec`), err also says how
+ * to start the manager instead (nsenter --net). */
 int cgroup_tree_init(struct cgroup_tree *t, const char *root, const char *prefix, char *err,
                      size_t errlen);
 /* Removes the parent directories; fails (EBUSY, ENOTEMPTY) while groups remain. */

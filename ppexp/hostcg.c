@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +262,55 @@ int ppexp_hostcg_move(const struct ppexp_hostcg *cg, enum ppexp_cg_side side, pi
         if (write_file(files[i], v, err, errlen) < 0)
             return -1;
     return 0;
+}
+
+int ppexp_hostcg_move_netns(const struct ppexp_hostcg *cg, enum ppexp_cg_side side,
+                            const char *nsfile, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(nsfile, &st) < 0) {
+        snprintf(err, errlen, "%s: %s", nsfile, strerror(errno));
+        return -1;
+    }
+    char want[64];
+    snprintf(want, sizeof(want), "net:[%lu]", (unsigned long)st.st_ino);
+    DIR *d = opendir("/proc");
+    if (!d) {
+        snprintf(err, errlen, "/proc: %s", strerror(errno));
+        return -1;
+    }
+    int moved = 0, rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && rc == 0) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300], link[64];
+        snprintf(path, sizeof(path), "/proc/%s/ns/net", e->d_name);
+        ssize_t k = readlink(path, link, sizeof(link) - 1);
+        if (k <= 0)
+            continue;
+        link[k] = '\0';
+        if (strcmp(link, want) != 0)
+            continue;
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (ppexp_hostcg_move(cg, side, pid, err, errlen) < 0) {
+            if (kill(pid, 0) < 0)
+                continue; /* it exited meanwhile */
+            rc = -1;
+            break;
+        }
+        if (side == PPEXP_CG_CLI && !cg->v2) {
+            static const char *const acct[] = {"cpuacct", "memory"};
+            for (size_t i = 0; i < 2 && rc == 0; i++) {
+                char procs[PPEXP_CG_PATH];
+                snprintf(procs, sizeof(procs), "%s/%s/cgroup.procs", cg->root, acct[i]);
+                rc = write_file(procs, e->d_name, err, errlen);
+            }
+        }
+        moved++;
+    }
+    closedir(d);
+    return rc < 0 ? -1 : moved;
 }
 
 int ppexp_hostcg_place(struct ppexp_hostcg *cg, enum ppexp_placement placement, char *desc,

@@ -37,6 +37,12 @@ size_t ppexp_hostcg_procs_files(const struct ppexp_hostcg *cg, enum ppexp_cg_sid
                                 char files[][PPEXP_CG_PATH], size_t max);
 int ppexp_hostcg_move(const struct ppexp_hostcg *cg, enum ppexp_cg_side side, pid_t pid, char *err,
                       size_t errlen);
+/* Every process in network namespace nsfile (/run/netns/NAME) to side.
+ * To the clients' side it also leaves v1's time and memory hierarchies for
+ * their root groups, so it stops counting as the intermediate host's. The
+ * number moved, or -1 with err. */
+int ppexp_hostcg_move_netns(const struct ppexp_hostcg *cg, enum ppexp_cg_side side,
+                            const char *nsfile, char *err, size_t errlen);
 /* Sets both groups' CPU sets for placement; fills desc ("mid 0, clients 1"). */
 int ppexp_hostcg_place(struct ppexp_hostcg *cg, enum ppexp_placement placement, char *desc,
                        size_t desclen, char *err, size_t errlen);

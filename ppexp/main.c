@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "claims.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "options.h"
 #include "plan.h"
@@ -230,6 +231,28 @@ static void print_plan(const struct ppexp_spec *s, const struct ppexp_plan *plan
         printf("  skip  %s: %s\n", plan->skips[i].config.id, plan->skips[i].reason);
 }
 
+/* Raises the descriptor limit for what the plan needs (every process ppexp
+ * starts inherits it), and says so when it cannot: the requests beyond it
+ * would fail on EMFILE and read as the system's errors. */
+static void fd_limit_check(const struct ppexp_spec *s, const struct ppexp_plan *plan)
+{
+    struct ppexp_fd_need need;
+    ppexp_plan_fd_need(s, plan, 0, &need);
+    if (need.needed == 0)
+        return;
+    struct fdlimit lim;
+    char err[256];
+    if (fdlimit_raise(need.needed, &lim, err, sizeof(err)) == 0) {
+        if (lim.hard_before < need.needed)
+            log_info("hard descriptor limit raised from %llu to %llu for %s",
+                     (unsigned long long)lim.hard_before, (unsigned long long)lim.hard, need.who);
+        return;
+    }
+    ppexp_plan_fd_need(s, plan, lim.soft, &need);
+    log_warn("%s by %s: at most %llu simultaneous requests per client are reachable, not %d", err,
+             need.who, (unsigned long long)need.reachable, s->concurrency);
+}
+
 static int cmd_run(struct ppexp_cli *cli, const char *what, int argc, char **argv)
 {
     char err[512];
@@ -280,6 +303,7 @@ static int cmd_run(struct ppexp_cli *cli, const char *what, int argc, char **arg
     }
     print_plan(&s, &plan);
     fflush(stdout);
+    fd_limit_check(&s, &plan);
     if (cli->dry_run) {
         ppexp_plan_release(&plan);
         return EXIT_DONE;

@@ -128,6 +128,10 @@ int ppexp_managerctl_start(struct ppexp_managerctl *m, const struct ppexp_config
     if (m->has_worker) {
         argv[n++] = "--worker";
         argv[n++] = (char *)ppexp_level_str(PPEXP_F_WORKER, c->level[PPEXP_F_WORKER], wk_b, 16);
+        /* nginx keeps upstream connections alive only to an origin it was
+         * told of (docs/peers.md); proxyd and Squid do it unasked. */
+        if (c->level[PPEXP_F_WORKER] == PPEXP_WORKER_NGINX)
+            argv[n++] = "--proxy-arg=--origin=" PPEXP_ORIGIN_ADDR;
     }
     argv[n] = NULL;
 

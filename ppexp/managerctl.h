@@ -17,6 +17,8 @@
 
 /* The address the manager serves and loadgen is pointed at. */
 #define PPEXP_MANAGER_VIP "198.19.255.10:3128"
+/* The testbed's origin (deploy/testbed's server namespace). */
+#define PPEXP_ORIGIN_ADDR "198.19.1.2"
 /* Both APIs listen on loopback inside the intermediate host. */
 #define PPEXP_MANAGER_API_ADDR "127.0.0.1:9090"
 #define PPEXP_BALANCER_API_ADDR "127.0.0.1:9101"

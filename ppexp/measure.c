@@ -1,7 +1,11 @@
-/* The measurement of one run: loadgen spawned in the clients' cgroup and
- * polled, never waited on blindly, while the intermediate host's memory is
- * sampled; its JSON read back into a run record; then the manager's metrics
- * saved beside it. Stress started here is stopped here, by its pid. */
+/* The measurement of one run: the instances' caches filled and checked as
+ * hits first (steady state, as the paper measures it), then loadgen spawned
+ * in the clients' cgroup and polled, never waited on blindly, while the
+ * intermediate host's memory is sampled; its JSON read back into a run
+ * record (with its Little's-law check and the intermediate host's CPU time
+ * per request); then the manager's metrics saved beside it. A `direct` run
+ * has the origin on the intermediate host's CPUs, the budget a proxy has.
+ * Stress started here is stopped here, by its pid. */
 #include "measure.h"
 
 #include <math.h>
@@ -16,7 +20,6 @@
 #include "child.h"
 #include "log.h"
 
-#define ORIGIN "198.19.1.2"
 #define LOADGEN_STOP_TIMEOUT_MS (15 * 1000)
 /* Memory is sampled this often while loadgen runs. */
 #define SAMPLE_INTERVAL_MS 100
@@ -24,6 +27,11 @@
 #define LOADGEN_SLACK_S 60
 #define LOADGEN_MIN_RATE_BPS (4.0 * 1024 * 1024)
 #define LOADGEN_MAX_S 3600
+/* Filling the caches: one request per client a pass; the first fills, the
+ * next must be all hits. A cold instance (a balancer's pick missing it)
+ * gets filled by the pass that finds it cold, so a few passes suffice. */
+#define PRIME_PASSES_MAX 4
+#define PRIME_TIMEOUT_S 120
 
 void ppexp_measure_stress_stop(struct ppexp_measure_ctx *mc)
 {
@@ -56,6 +64,125 @@ static double json_num(const cJSON *o, const char *a, const char *b)
     if (b)
         x = cJSON_GetObjectItemCaseSensitive(x, b);
     return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+}
+
+static cJSON *read_json_file(const char *path);
+
+/* Runs loadgen to its end, bounded. 0 done (exit 0), 1 interrupted, -1
+ * failed (err). */
+static int loadgen_sync(struct ppexp_measure_ctx *mc, char *const argv[], const char *log,
+                        double bound_s, char *err, size_t errlen)
+{
+    struct ppexp_child_opts co = {0};
+    co.log = log;
+    co.ncgroups = ppexp_hostcg_procs_files(mc->cg, PPEXP_CG_CLI, co.cgroup_procs, 3);
+    pid_t pid = ppexp_child_spawn(argv, &co, err, errlen);
+    if (pid < 0)
+        return -1;
+    double t0 = ppexp_now_ms();
+    int st = 0;
+    while (!ppexp_child_poll(pid, &st)) {
+        if (*mc->stop_requested) {
+            ppexp_child_stop(pid, SIGINT, LOADGEN_STOP_TIMEOUT_MS);
+            return 1;
+        }
+        if (ppexp_now_ms() - t0 > bound_s * 1000) {
+            ppexp_child_stop(pid, SIGINT, LOADGEN_STOP_TIMEOUT_MS);
+            snprintf(err, errlen, "loadgen did not finish in %.0f s (see %.300s)", bound_s, log);
+            return -1;
+        }
+        ppexp_sleep_ms(20);
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char tail[300];
+        ppexp_child_log_tail(log, tail, sizeof(tail));
+        snprintf(err, errlen, "loadgen failed (status %d): %s", st, tail);
+        return -1;
+    }
+    return 0;
+}
+
+/* Steady state before a configuration is measured: every instance that
+ * serves a client holds the object. A pass sends one request from every
+ * client through the VIP; it must be answered in full, and (cache on) a
+ * pass must find every instance a client reaches answering HIT (X-Cache
+ * names it). rec->primed: the passes it took. 0 done, 1 interrupted, -1
+ * failed (err). */
+static int prime_caches(struct ppexp_measure_ctx *mc, const struct ppexp_config *c,
+                        const char *stem, struct ppexp_run_record *rec, char *err, size_t errlen)
+{
+    char url[128], clients[16], json[1000], log[1000], lg[600];
+    snprintf(url, sizeof(url), "http://%s/obj", PPEXP_ORIGIN_ADDR);
+    snprintf(clients, sizeof(clients), "%d", mc->s->clients);
+    snprintf(json, sizeof(json), "%s/runs/%s.prime.json", mc->dir, stem);
+    snprintf(log, sizeof(log), "%s/runs/%s.prime.log", mc->dir, stem);
+    snprintf(lg, sizeof(lg), "%s/loadgen", mc->bin_dir);
+    char *argv[] = {lg,       url,  "--testbed", clients, "--testbed-prefix", (char *)mc->prefix,
+                    "-n",     "1",  "-c",        "1",     "--proxy",          PPEXP_MANAGER_VIP,
+                    "--json", json, "--label",   "prime", "--no-progress",    "--quiet",
+                    NULL};
+    int cache_on = c->level[PPEXP_F_CACHE] != 0;
+    int replicas = c->level[PPEXP_F_REPLICAS];
+    int want = replicas < mc->s->clients ? replicas : mc->s->clients;
+    char cold[300] = "";
+    for (int pass = 1; pass <= PRIME_PASSES_MAX; pass++) {
+        int rc = loadgen_sync(mc, argv, log, PRIME_TIMEOUT_S, err, errlen);
+        if (rc != 0)
+            return rc;
+        cJSON *j = read_json_file(json);
+        if (!j) {
+            snprintf(err, errlen, "priming: loadgen wrote no readable JSON at %.300s", json);
+            return -1;
+        }
+        long ok = (long)json_num(j, "ok", NULL);
+        if (ok != mc->s->clients) {
+            snprintf(err, errlen, "priming pass %d: %ld of %d requests answered (see %.300s)", pass,
+                     ok, mc->s->clients, json);
+            cJSON_Delete(j);
+            return -1;
+        }
+        int names = 0, all_hits = 1;
+        size_t used = 0;
+        cold[0] = '\0';
+        const cJSON *p;
+        cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(j, "per_proxy"))
+        {
+            names++;
+            double req = json_num(p, "requests", NULL), hits = json_num(p, "hits", NULL);
+            if (hits != req) {
+                all_hits = 0;
+                if (used + 1 < sizeof(cold))
+                    used += (size_t)snprintf(cold + used, sizeof(cold) - used, " %s (%.0f of %.0f)",
+                                             p->string, req - hits, req);
+            }
+        }
+        cJSON_Delete(j);
+        if (!cache_on || (all_hits && names >= want)) {
+            rec->primed = pass;
+            return 0;
+        }
+        if (names < want && used + 1 < sizeof(cold))
+            snprintf(cold + used, sizeof(cold) - used, "; %d of %d instances answered", names,
+                     want);
+    }
+    snprintf(err, errlen, "caches not warm after %d passes: not HIT from%s", PRIME_PASSES_MAX,
+             cold);
+    return -1;
+}
+
+/* The origin's processes to `side` (a direct run puts them on the
+ * intermediate host's CPUs, and takes them back after). */
+static int origin_to(struct ppexp_measure_ctx *mc, enum ppexp_cg_side side, char *err,
+                     size_t errlen)
+{
+    char srv[160];
+    snprintf(srv, sizeof(srv), "/run/netns/%s-srv", mc->prefix);
+    int n = ppexp_hostcg_move_netns(mc->cg, side, srv, err, errlen);
+    if (n == 0) {
+        snprintf(err, errlen, "no process in %s (the origin)", srv);
+        return -1;
+    }
+    return n < 0 ? -1 : 0;
 }
 
 static cJSON *read_json_file(const char *path)
@@ -101,8 +228,10 @@ int ppexp_measure_requests(struct ppexp_measure_ctx *mc, const struct ppexp_conf
                            size_t errlen)
 {
     char url[128], n[16], conc[16], clients[16], warm[32], json[1000], csv[1000], log[1000];
-    snprintf(url, sizeof(url), "http://%s/obj", ORIGIN);
+    char dur[32];
+    snprintf(url, sizeof(url), "http://%s/obj", PPEXP_ORIGIN_ADDR);
     snprintf(n, sizeof(n), "%d", mc->s->requests);
+    snprintf(dur, sizeof(dur), "%gs", mc->s->duration_s);
     snprintf(conc, sizeof(conc), "%d", mc->s->concurrency);
     snprintf(clients, sizeof(clients), "%d", mc->s->clients);
     snprintf(warm, sizeof(warm), "%gs", mc->s->warmup_s);
@@ -121,8 +250,10 @@ int ppexp_measure_requests(struct ppexp_measure_ctx *mc, const struct ppexp_conf
     argv[k++] = clients;
     argv[k++] = "--testbed-prefix";
     argv[k++] = (char *)mc->prefix;
-    argv[k++] = "-n";
-    argv[k++] = n;
+    /* Time-based (the spec's duration_s): the window after the warm-up is
+     * steady, and rps is its completions over its length. */
+    argv[k++] = mc->s->duration_s > 0 ? "--duration" : "-n";
+    argv[k++] = mc->s->duration_s > 0 ? dur : n;
     argv[k++] = "-c";
     argv[k++] = conc;
     argv[k++] = "--warmup";
@@ -141,10 +272,19 @@ int ppexp_measure_requests(struct ppexp_measure_ctx *mc, const struct ppexp_conf
     }
     argv[k] = NULL;
 
-    if (c->level[PPEXP_F_STRESS] > 0 && stress_start(mc, c->level[PPEXP_F_STRESS], err, errlen) < 0)
+    if (!c->baseline) {
+        int rc = prime_caches(mc, c, stem, rec, err, errlen);
+        if (rc != 0)
+            return rc;
+    } else if (origin_to(mc, PPEXP_CG_MID, err, errlen) < 0) {
         return -1;
+    }
+    if (c->level[PPEXP_F_STRESS] > 0 && stress_start(mc, c->level[PPEXP_F_STRESS], err, errlen) < 0)
+        goto fail_origin;
     double bytes = (double)mc->s->object_bytes * mc->s->requests * mc->s->clients;
-    double bound_s = mc->s->warmup_s + LOADGEN_SLACK_S + bytes / LOADGEN_MIN_RATE_BPS;
+    double bound_s = mc->s->duration_s > 0
+                         ? mc->s->warmup_s + mc->s->duration_s + LOADGEN_SLACK_S
+                         : mc->s->warmup_s + LOADGEN_SLACK_S + bytes / LOADGEN_MIN_RATE_BPS;
     if (bound_s > LOADGEN_MAX_S)
         bound_s = LOADGEN_MAX_S;
     struct ppexp_child_opts co = {0};
@@ -155,7 +295,7 @@ int ppexp_measure_requests(struct ppexp_measure_ctx *mc, const struct ppexp_conf
     pid_t pid = ppexp_child_spawn(argv, &co, err, errlen);
     if (pid < 0) {
         ppexp_measure_stress_stop(mc);
-        return -1;
+        goto fail_origin;
     }
     double mem_sum = 0, mem_max = 0;
     long samples = 0;
@@ -185,6 +325,11 @@ int ppexp_measure_requests(struct ppexp_measure_ctx *mc, const struct ppexp_conf
     double wall_ms = ppexp_now_ms() - t0;
     uint64_t cpu1 = ppexp_hostcg_mid_cpu_ns(mc->cg);
     ppexp_measure_stress_stop(mc);
+    if (c->baseline) {
+        char e2[256];
+        if (origin_to(mc, PPEXP_CG_CLI, e2, sizeof(e2)) < 0)
+            log_warn("the origin back beside the clients: %s", e2);
+    }
     if (interrupted) {
         /* A partial run would bias its configuration: it leaves no file. */
         unlink(json);
@@ -220,7 +365,21 @@ int ppexp_measure_requests(struct ppexp_measure_ctx *mc, const struct ppexp_conf
     rec->duration_s = json_num(j, "duration_s", NULL);
     rec->loadgen_cpu_pct = json_num(j, "loadgen_cpu_pct", NULL);
     rec->saturated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "saturated"));
+    rec->in_flight = json_num(j, "in_flight", "mean");
+    rec->little_ratio = json_num(j, "littles_law", "ratio");
+    rec->little_ok = !isfinite(rec->little_ratio)
+                         ? -1
+                         : cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+                               cJSON_GetObjectItemCaseSensitive(j, "littles_law"), "ok"));
+    double finished = json_num(j, "requests", NULL) + json_num(j, "warmup_requests", NULL);
     cJSON_Delete(j);
+    if (rec->little_ok == 0)
+        log_warn("%s: Little's law off by more than 10%% (in flight / mean time = %.2f x rps): "
+                 "not one steady run",
+                 stem, rec->little_ratio);
+    /* The intermediate host's CPU over loadgen's whole life, per request
+     * finished in it (warm-up included: it ran under the same load). */
+    rec->cpu_ms_per_req = finished > 0 ? (double)(cpu1 - cpu0) / 1e6 / finished : NAN;
     double mid_cpus = placement == PPEXP_PLACEMENT_SPLIT ? 1 : (mc->cg->ncpus ? mc->cg->ncpus : 1);
     rec->cpu_pct = wall_ms > 0 ? 100.0 * (double)(cpu1 - cpu0) / (wall_ms * 1e6) : NAN;
     rec->cpu_pct_all = rec->cpu_pct / mid_cpus;
@@ -228,6 +387,13 @@ int ppexp_measure_requests(struct ppexp_measure_ctx *mc, const struct ppexp_conf
     rec->mem_max_pct = 100.0 * mem_max / mc->mem_total_bytes;
     collect_metrics(mc, c, stem);
     return 0;
+fail_origin:
+    if (c->baseline) {
+        char e2[256];
+        if (origin_to(mc, PPEXP_CG_CLI, e2, sizeof(e2)) < 0)
+            log_warn("the origin back beside the clients: %s", e2);
+    }
+    return -1;
 }
 
 static double cmp_median(double *v, int n)
@@ -288,6 +454,8 @@ int ppexp_measure_instantiate(struct ppexp_measure_ctx *mc, const struct ppexp_c
     rec->mem_pct = 100.0 * (double)ppexp_hostcg_mid_mem_bytes(mc->cg) / mc->mem_total_bytes;
     rec->mem_max_pct = rec->mem_pct;
     rec->loadgen_cpu_pct = NAN;
+    rec->in_flight = rec->little_ratio = rec->cpu_ms_per_req = NAN;
+    rec->little_ok = -1;
     rec->duration_s = total_ms / 1000.0;
     collect_metrics(mc, c, stem);
     ppexp_managerctl_stop(mc->mgr);

@@ -3,6 +3,7 @@
  * the same sequence on every machine, so a seed reproduces a run order. */
 #include "plan.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,67 @@ void ppexp_plan_release(struct ppexp_plan *plan)
     free(plan->configs);
     free(plan->skips);
     memset(plan, 0, sizeof(*plan));
+}
+
+/* Descriptors per process apart from the requests': loadgen's own slack
+ * (loadgen/run.c's FD_SLACK); a daemon's listeners, admin API, logs, health
+ * checks and the manager's instances, the room balancer/main.c keeps. */
+#define PPEXP_FD_LOADGEN_FIXED 64
+#define PPEXP_FD_DAEMON_FIXED 1024
+/* Per simultaneous request: a proxy holds the client's socket and, on a
+ * miss, the origin's; the balancer two sockets and up to four pipe ends
+ * (balancer/main.c). */
+#define PPEXP_FD_PROXY_PER_REQUEST 2
+#define PPEXP_FD_BALANCER_PER_REQUEST 6
+
+static void fd_consider(const struct fdlimit_budget *b, uint64_t concurrency, uint64_t limit,
+                        const char *what, struct ppexp_fd_need *need)
+{
+    uint64_t needed = fdlimit_needed(b, concurrency);
+    uint64_t reachable = fdlimit_reachable(b, limit);
+    if (reachable < need->reachable)
+        need->reachable = reachable;
+    if (needed <= need->needed)
+        return;
+    need->needed = needed;
+    snprintf(need->who, sizeof(need->who),
+             "%s (%" PRIu64 " clients x %" PRIu64 " simultaneous requests x %" PRIu64 " + %" PRIu64
+             "%s)",
+             what, b->units, concurrency, b->per_conn, b->fixed,
+             b->per_unit ? " + 1 per client" : "");
+}
+
+void ppexp_plan_fd_need(const struct ppexp_spec *s, const struct ppexp_plan *plan, uint64_t limit,
+                        struct ppexp_fd_need *need)
+{
+    memset(need, 0, sizeof(*need));
+    need->reachable = UINT64_MAX;
+    if (s->measure == PPEXP_MEASURE_INSTANTIATE || s->clients < 1 || s->concurrency < 1)
+        return;
+    uint64_t clients = (uint64_t)s->clients, conc = (uint64_t)s->concurrency;
+    const struct fdlimit_budget loadgen = {PPEXP_FD_LOADGEN_FIXED, clients, 1, 1};
+    fd_consider(&loadgen, conc, limit, "loadgen", need);
+    for (size_t i = 0; i < plan->nconfigs; i++) {
+        const struct ppexp_config *c = &plan->configs[i];
+        int r = c->level[PPEXP_F_REPLICAS];
+        if (c->baseline || r < 1)
+            continue;
+        /* The manager gives an instance ceil(clients / replicas) of them. */
+        const struct fdlimit_budget proxy = {PPEXP_FD_DAEMON_FIXED,
+                                             (clients + (uint64_t)r - 1) / (uint64_t)r, 0,
+                                             PPEXP_FD_PROXY_PER_REQUEST};
+        char what[64];
+        if (r == 1)
+            snprintf(what, sizeof(what), "the one proxy instance");
+        else
+            snprintf(what, sizeof(what), "one of %d proxy instances", r);
+        fd_consider(&proxy, conc, limit, what, need);
+        if (c->level[PPEXP_F_FORWARDING] == PPEXP_FWD_BALANCER) {
+            const struct fdlimit_budget bal = {PPEXP_FD_DAEMON_FIXED, clients, 0,
+                                               PPEXP_FD_BALANCER_PER_REQUEST};
+            fd_consider(&bal, conc, limit, "the balancer", need);
+        }
+    }
 }
 
 static uint64_t splitmix64(uint64_t *state)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fdlimit.h"
 #include "spec.h"
 
 /* 3 x 32 x 3 x 2 x 2 x 32 x 2 levels would be 73728; a run of that many
@@ -51,6 +52,21 @@ void ppexp_plan_release(struct ppexp_plan *plan);
 /* order[0..nconfigs) = a permutation of the configuration indices for this
  * replicate (1-based), a pure function of (seed, replicate, nconfigs). */
 void ppexp_plan_order(const struct ppexp_plan *plan, uint64_t seed, int replicate, size_t *order);
+
+/* What the plan's busiest process needs of the descriptor limit, which every
+ * process ppexp starts (loadgen, the manager, its instances, the balancer)
+ * inherits from it. */
+struct ppexp_fd_need {
+    uint64_t needed;    /* at the spec's concurrency; 0: no requests (instantiate) */
+    uint64_t reachable; /* simultaneous requests per client that fit a limit */
+    char who[160];      /* the process that needs the most, and its arithmetic */
+};
+/* Over every configuration of the plan: loadgen (every client's sockets),
+ * one proxy instance (its share of the clients, a client and an origin
+ * socket per request) and the balancer (every request: two sockets and up to
+ * four pipe ends). reachable is the least any of them allows within limit. */
+void ppexp_plan_fd_need(const struct ppexp_spec *s, const struct ppexp_plan *plan, uint64_t limit,
+                        struct ppexp_fd_need *need);
 
 /* The id of a configuration from its levels (fills c->id). */
 void ppexp_config_name(struct ppexp_config *c);

@@ -1,7 +1,10 @@
 /* summary.csv -> results.csv and stats.csv. Statistics are over replicate
  * values (one per run), n stated on every row. results.csv's columns are
  * exactly the issue's; what else a reader needs (the median's interval and
- * its coverage, sd, CV, intervals of rps, CPU and memory) is in stats.csv. */
+ * its coverage, sd, CV, intervals of rps, CPU and memory, the intermediate
+ * host's CPU time per request, how many runs broke Little's law) is in
+ * stats.csv. summary.csv has each run's Little's-law ratio (in flight / mean
+ * time against rps; 1 in one steady run) and whether it held within 10%. */
 #include "results.h"
 
 #include <errno.h>
@@ -103,7 +106,7 @@ int ppexp_results_write_summary(const char *dir, const struct ppexp_plan *plan,
         sb_printf(&b, "%s,", ppexp_results_factor_cols[f]);
     sb_printf(&b, "requests,ok,errors,mean_ms,p50_ms,p90_ms,p99_ms,max_ms,ttfb_mean_ms,rps,mbps,"
                   "duration_s,cpu_pct,cpu_pct_all,mem_pct,mem_max_pct,loadgen_cpu_pct,saturated,"
-                  "json,csv\n");
+                  "in_flight,little_ratio,little_ok,cpu_ms_per_req,primed,json,csv\n");
     for (size_t i = 0; i < nruns; i++) {
         const struct ppexp_run_record *r = &runs[i];
         const struct ppexp_config *c = &plan->configs[r->config];
@@ -116,7 +119,15 @@ int ppexp_results_write_summary(const char *dir, const struct ppexp_plan *plan,
                             r->mem_max_pct, r->loadgen_cpu_pct};
         for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
             sb_num(&b, v[k], ",");
-        sb_printf(&b, "%d,%s,%s\n", r->saturated, r->json, r->csv);
+        sb_printf(&b, "%d,", r->saturated);
+        sb_num(&b, r->in_flight, ",");
+        sb_num(&b, r->little_ratio, ",");
+        if (r->little_ok < 0)
+            sb_printf(&b, ",");
+        else
+            sb_printf(&b, "%d,", r->little_ok);
+        sb_num(&b, r->cpu_ms_per_req, ",");
+        sb_printf(&b, "%d,%s,%s\n", r->primed, r->json, r->csv);
     }
     if (!b.p) {
         snprintf(err, errlen, "out of memory writing summary.csv");
@@ -278,9 +289,9 @@ int ppexp_results_write_tables(const char *dir, char *err, size_t errlen)
     int c_fac[PPEXP_NFACTORS];
     for (int f = 0; f < PPEXP_NFACTORS; f++)
         c_fac[f] = ppexp_table_col(&s, ppexp_results_factor_cols[f]);
-    const char *vals[] = {"mean_ms", "p99_ms",  "rps",        "errors",
-                          "cpu_pct", "mem_pct", "cpu_pct_all"};
-    enum { V_MEAN, V_P99, V_RPS, V_ERR, V_CPU, V_MEM, V_CPUALL, V_N };
+    const char *vals[] = {"mean_ms", "p99_ms",      "rps",       "errors",        "cpu_pct",
+                          "mem_pct", "cpu_pct_all", "little_ok", "cpu_ms_per_req"};
+    enum { V_MEAN, V_P99, V_RPS, V_ERR, V_CPU, V_MEM, V_CPUALL, V_LITTLE, V_CPUREQ, V_N };
     int c_val[V_N];
     for (int i = 0; i < V_N; i++)
         c_val[i] = ppexp_table_col(&s, vals[i]);
@@ -297,7 +308,8 @@ int ppexp_results_write_tables(const char *dir, char *err, size_t errlen)
     sb_printf(&r, "n,mean_ms,ci95_lo_ms,ci95_hi_ms,median_ms,p99_ms,rps,errors,cpu_pct,mem_pct\n");
     sb_printf(&st, "config,n,sd_ms,cv_pct,median_lo_ms,median_hi_ms,median_coverage,rps_ci95_lo,"
                    "rps_ci95_hi,cpu_pct_ci95_lo,cpu_pct_ci95_hi,cpu_pct_all,mem_pct_ci95_lo,"
-                   "mem_pct_ci95_hi,p99_ci95_lo_ms,p99_ci95_hi_ms\n");
+                   "mem_pct_ci95_hi,p99_ci95_lo_ms,p99_ci95_hi_ms,cpu_ms_per_req,"
+                   "cpu_ms_per_req_ci95_lo,cpu_ms_per_req_ci95_hi,little_broken\n");
     double *x[V_N];
     for (int i = 0; i < V_N; i++)
         x[i] = calloc(s.nrows ? s.nrows : 1, sizeof(double));
@@ -331,15 +343,19 @@ int ppexp_results_write_tables(const char *dir, char *err, size_t errlen)
                 x[i][n] = ppexp_table_num(&s, k, c_val[i]);
             n++;
         }
-        struct ppexp_summary m, p99, rps, cpu, mem;
+        struct ppexp_summary m, p99, rps, cpu, mem, cpureq;
         ppexp_stats_summarize(x[V_MEAN], n, &m);
         ppexp_stats_summarize(x[V_P99], n, &p99);
         ppexp_stats_summarize(x[V_RPS], n, &rps);
         ppexp_stats_summarize(x[V_CPU], n, &cpu);
         ppexp_stats_summarize(x[V_MEM], n, &mem);
+        ppexp_stats_summarize(x[V_CPUREQ], n, &cpureq);
         double errors = 0;
-        for (size_t k = 0; k < n; k++)
+        int broken = 0;
+        for (size_t k = 0; k < n; k++) {
             errors += isfinite(x[V_ERR][k]) ? x[V_ERR][k] : 0;
+            broken += x[V_LITTLE][k] == 0; /* NAN (nothing to check) is not 0 */
+        }
         for (int f = 0; f < PPEXP_NFACTORS; f++) {
             sb_printf(&r, "%s,", ppexp_table_str(&s, row, c_fac[f]));
             sb_printf(&st, "%s,", ppexp_table_str(&s, row, c_fac[f]));
@@ -368,7 +384,11 @@ int ppexp_results_write_tables(const char *dir, char *err, size_t errlen)
         sb_num(&st, mem.ci_lo, ",");
         sb_num(&st, mem.ci_hi, ",");
         sb_num(&st, p99.ci_lo, ",");
-        sb_num(&st, p99.ci_hi, "\n");
+        sb_num(&st, p99.ci_hi, ",");
+        sb_num(&st, cpureq.mean, ",");
+        sb_num(&st, cpureq.ci_lo, ",");
+        sb_num(&st, cpureq.ci_hi, ",");
+        sb_printf(&st, "%d\n", broken);
     }
     if (rc < 0 || !r.p || !st.p)
         snprintf(err, errlen, "out of memory computing results.csv");

@@ -25,6 +25,11 @@ struct ppexp_run_record {
     double mem_max_pct;
     double loadgen_cpu_pct;
     int saturated;
+    double in_flight;         /* loadgen's time-average over the measured window */
+    double little_ratio;      /* (in flight / mean time) / rps; 1 in one steady run */
+    int little_ok;            /* within 10%; -1 when there is nothing to check */
+    double cpu_ms_per_req;    /* intermediate host's CPU time per request */
+    int primed;               /* passes that filled and checked the caches; 0: none (direct) */
     char json[256], csv[256]; /* paths relative to the results directory */
 };
 

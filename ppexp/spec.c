@@ -232,9 +232,9 @@ static int parse_factors(const cJSON *obj, struct ppexp_spec *s, char *err, size
     return 0;
 }
 
-static const char *const spec_keys[] = {"name",     "description", "clients",    "object_size",
-                                        "requests", "concurrency", "replicates", "warmup_s",
-                                        "seed",     "baseline",    "measure",    "factors"};
+static const char *const spec_keys[] = {
+    "name",     "description", "clients",  "object_size", "requests", "concurrency", "replicates",
+    "warmup_s", "seed",        "baseline", "measure",     "factors",  "duration_s"};
 
 static int parse_root(const cJSON *root, struct ppexp_spec *s, char *err, size_t errlen)
 {
@@ -253,7 +253,7 @@ static int parse_root(const cJSON *root, struct ppexp_spec *s, char *err, size_t
             snprintf(err, errlen,
                      "unknown key \"%.64s\" (keys: name, description, clients, object_size, "
                      "requests, concurrency, replicates, warmup_s, seed, baseline, measure, "
-                     "factors)",
+                     "factors, duration_s)",
                      item->string);
             return -1;
         }
@@ -333,6 +333,15 @@ static int parse_root(const cJSON *root, struct ppexp_spec *s, char *err, size_t
             return -1;
         }
         s->warmup_s = item->valuedouble;
+    }
+    if ((item = cJSON_GetObjectItemCaseSensitive(root, "duration_s"))) {
+        if (!cJSON_IsNumber(item) || !(item->valuedouble > 0) ||
+            item->valuedouble > PPEXP_DURATION_MAX_S) {
+            snprintf(err, errlen, "\"duration_s\" must be a number of seconds above 0, up to %d",
+                     PPEXP_DURATION_MAX_S);
+            return -1;
+        }
+        s->duration_s = item->valuedouble;
     }
     if ((item = cJSON_GetObjectItemCaseSensitive(root, "seed"))) {
         /* 2^53: the largest integer a JSON number carries exactly. */
@@ -431,6 +440,8 @@ char *ppexp_spec_to_json(const struct ppexp_spec *s)
     cJSON_AddNumberToObject(o, "concurrency", s->concurrency);
     cJSON_AddNumberToObject(o, "replicates", s->replicates);
     cJSON_AddNumberToObject(o, "warmup_s", s->warmup_s);
+    if (s->duration_s > 0)
+        cJSON_AddNumberToObject(o, "duration_s", s->duration_s);
     cJSON_AddNumberToObject(o, "seed", (double)s->seed);
     cJSON_AddBoolToObject(o, "baseline", s->baseline);
     cJSON_AddStringToObject(o, "measure",

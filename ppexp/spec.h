@@ -21,6 +21,8 @@
 #define PPEXP_CONCURRENCY_MAX 10000
 #define PPEXP_REPLICATES_MAX 100
 #define PPEXP_WARMUP_MAX_S 600
+/* A time-based run's measured part: an hour is past any sensible cell. */
+#define PPEXP_DURATION_MAX_S 3600
 /* stress -c N: the paper used 12 hogs on 4 cores; 64 is past any use. */
 #define PPEXP_STRESS_MAX 64
 
@@ -60,6 +62,8 @@ struct ppexp_spec {
     int concurrency;      /* per client */
     int replicates;
     double warmup_s;
+    double duration_s; /* > 0: each run measures this long after the warm-up (time-based);
+                          0: "requests" per client */
     uint64_t seed;
     int baseline;
     enum ppexp_measure measure;

@@ -1,7 +1,8 @@
 /* Unit tests for ppexp/plan.c: the cross product of the factors, the skips
  * (route with processes; squid and nginx until the manager has --worker)
  * with their reasons, one baseline per stress x placement, and the seeded
- * per-replicate order: reproducible, a permutation, different per block. */
+ * per-replicate order: reproducible, a permutation, different per block;
+ * the descriptors the plan's busiest process needs. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,55 @@ START_TEST(test_ppexp_plan_order_is_seeded_permutation)
 }
 END_TEST
 
+START_TEST(test_ppexp_plan_fd_need_names_the_busiest_process)
+{
+    struct ppexp_caps caps = {1, 1};
+    struct ppexp_plan p;
+    struct ppexp_fd_need need;
+    struct ppexp_spec s;
+    /* Fig. 4's load: one instance holds 64 x 1000 requests, two sockets
+     * each, plus 1024: 129024; at 20000, (20000 - 1024) / 128 = 148 each. */
+    parse("{\"name\": \"f\", \"clients\": 64, \"concurrency\": 1000,"
+          " \"factors\": {\"forwarding\": [\"nat\"], \"replicas\": [1, 4]}}",
+          &s);
+    ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
+    ppexp_plan_fd_need(&s, &p, 20000, &need);
+    ck_assert_uint_eq(need.needed, 129024);
+    ck_assert_uint_eq(need.reachable, 148);
+    ck_assert_msg(strstr(need.who, "the one proxy instance (64 clients x 1000") != NULL, "%s",
+                  need.who);
+    ppexp_plan_release(&p);
+    /* At 4 replicas and more, loadgen is the busiest: 64 x 1001 + 64. */
+    parse("{\"name\": \"f\", \"clients\": 64, \"concurrency\": 1000,"
+          " \"factors\": {\"forwarding\": [\"nat\"], \"replicas\": [4, 8]}}",
+          &s);
+    ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
+    ppexp_plan_fd_need(&s, &p, 1000000, &need);
+    ck_assert_uint_eq(need.needed, 64 * 1001 + 64);
+    ck_assert_msg(!strncmp(need.who, "loadgen (", 9), "%s", need.who);
+    ppexp_plan_release(&p);
+    /* The balancer holds every request at six descriptors. */
+    parse("{\"name\": \"f\", \"clients\": 64, \"concurrency\": 1000,"
+          " \"factors\": {\"forwarding\": [\"balancer\"], \"replicas\": [4]}}",
+          &s);
+    ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
+    ppexp_plan_fd_need(&s, &p, 20000, &need);
+    ck_assert_uint_eq(need.needed, 64 * 1000 * 6 + 1024);
+    ck_assert_uint_eq(need.reachable, (20000 - 1024) / (64 * 6));
+    ck_assert_msg(!strncmp(need.who, "the balancer", 12), "%s", need.who);
+    ppexp_plan_release(&p);
+    /* Instantiation sends no requests. */
+    parse("{\"name\": \"f\", \"measure\": \"instantiate\", \"baseline\": false,"
+          " \"clients\": 64,"
+          " \"factors\": {\"replicas\": [1, 2]}}",
+          &s);
+    ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
+    ppexp_plan_fd_need(&s, &p, 256, &need);
+    ck_assert_uint_eq(need.needed, 0);
+    ppexp_plan_release(&p);
+}
+END_TEST
+
 static Suite *ppexp_plan_suite(void)
 {
     Suite *s = suite_create("ppexp_plan");
@@ -149,6 +199,7 @@ static Suite *ppexp_plan_suite(void)
     tcase_add_test(tc, test_ppexp_plan_baseline_per_stress_and_placement);
     tcase_add_test(tc, test_ppexp_plan_all_skipped_is_an_error);
     tcase_add_test(tc, test_ppexp_plan_order_is_seeded_permutation);
+    tcase_add_test(tc, test_ppexp_plan_fd_need_names_the_busiest_process);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -253,8 +253,11 @@ static int parse_entry(const cJSON *e, struct backend_spec *spec, char *err, siz
             if (health)
                 spec->has_health = 1;
         } else if (strcmp(f->string, "weight") == 0) {
-            if (!cJSON_IsNumber(f) || f->valuedouble != (double)(int)f->valuedouble ||
-                f->valuedouble < 1 || f->valuedouble > BALANCER_WEIGHT_MAX) {
+            /* The range first: a cast to int of a double beyond INT_MAX
+             * ({"weight": 1e300}) is undefined behaviour. */
+            if (!cJSON_IsNumber(f) || !(f->valuedouble >= 1) ||
+                f->valuedouble > BALANCER_WEIGHT_MAX ||
+                f->valuedouble != (double)(int)f->valuedouble) {
                 snprintf(err, errlen, "\"weight\" is not an integer in 1..%d",
                          BALANCER_WEIGHT_MAX);
                 return -1;

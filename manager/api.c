@@ -276,8 +276,9 @@ static const char *json_kind(const cJSON *j)
 /* The shortest text that reads back as d: 2.5, not 2.5000000000000000. */
 static void format_number(double d, char *out, size_t outlen)
 {
-    /* Whole numbers of a sane size as integers: 50, not 5e+01. */
-    if (d == (double)(long long)d && d > -1e15 && d < 1e15) {
+    /* Whole numbers of a sane size as integers: 50, not 5e+01. The size is
+     * checked before the cast: casting 1e300 to long long is undefined. */
+    if (d > -1e15 && d < 1e15 && d == (double)(long long)d) {
         snprintf(out, outlen, "%lld", (long long)d);
         return;
     }

@@ -12,6 +12,15 @@
 #include "../../balancer/backendview.h"
 #include "../../balancer/config.h"
 
+/* Undefined behaviour is a finding, not a note in the log: without this,
+ * UBSan prints "runtime error" (a float cast out of range, an overflow) and
+ * the fuzzer carries on. */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+    return "halt_on_error=1:print_stacktrace=1";
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct backend_spec specs[BALANCER_MAX_BACKENDS];

@@ -70,6 +70,15 @@ static void compare(const struct outcome *a, const struct outcome *b)
         abort();
 }
 
+/* Undefined behaviour is a finding, not a note in the log: without this,
+ * UBSan prints "runtime error" (a float cast out of range, an overflow) and
+ * the fuzzer carries on. */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+    return "halt_on_error=1:print_stacktrace=1";
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* An exactly-sized heap copy with no NUL after it, as a body arrives in

@@ -112,6 +112,15 @@ static void run(const char *buf, size_t size, const struct http1_limits *lim, in
     }
 }
 
+/* Undefined behaviour is a finding, not a note in the log: without this,
+ * UBSan prints "runtime error" (a float cast out of range, an overflow) and
+ * the fuzzer carries on. */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+    return "halt_on_error=1:print_stacktrace=1";
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)

@@ -704,6 +704,19 @@ START_TEST(test_api_put_non_integer_replicas_is_400)
 }
 END_TEST
 
+/* Far out of range: the number is checked before any cast (a cast of 1e300
+ * to an integer type is undefined; UBSan's float-cast-overflow catches it),
+ * and the error says which number it was. */
+START_TEST(test_api_put_huge_replicas_is_400_with_the_number)
+{
+    start(NULL);
+    assert_put_refused("{\"replicas\": 1e300}", 400, "integer from 1 to 32, not 1e+300");
+    assert_put_refused("{\"replicas\": -1e300}", 400, "integer from 1 to 32, not -1e+300");
+    assert_put_refused("{\"replicas\": 1e19}", 400, "integer from 1 to 32, not 1e+19");
+    assert_put_refused("{\"replicas\": 4294967297}", 400, "not 4294967297");
+}
+END_TEST
+
 START_TEST(test_api_put_replicas_out_of_range_is_400)
 {
     start(NULL);
@@ -1194,6 +1207,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_api_put_body_not_an_object_is_400);
     tcase_add_test(tc, test_api_put_duplicate_replicas_is_400);
     tcase_add_test(tc, test_api_put_non_integer_replicas_is_400);
+    tcase_add_test(tc, test_api_put_huge_replicas_is_400_with_the_number);
     tcase_add_test(tc, test_api_put_replicas_out_of_range_is_400);
     tcase_add_test(tc, test_api_put_oversized_body_is_413);
     tcase_add_test(tc, test_api_put_body_at_the_limit_is_read);

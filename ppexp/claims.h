@@ -1,21 +1,116 @@
-/* claims.md: the paper's claims C2-C6 (C1 and C7 need KVM) checked against
- * results.csv: for each, the paper's statement, our numbers with their 95%
- * intervals and n, and a verdict — holds, inverted, or inconclusive (when
- * the intervals overlap) — with what differs here; a claim the data cannot
- * test is listed as not measured in this run. */
+/* The paper's claims C2-C6 (C1 and C7 need KVM) as data, and their verdicts
+ * from paired comparisons inside the randomized blocks: per block the
+ * log-ratio of two configurations' mean times, over the blocks a
+ * geometric-mean ratio with a t interval, and one of four verdicts against
+ * a declared margin. One evaluation serves the runner's after-each-block
+ * stopping check (from runs in memory) and claims.md (from summary.csv). */
 #ifndef PPEXP_CLAIMS_H
 #define PPEXP_CLAIMS_H
 
 #include <stddef.h>
 
-enum ppexp_verdict { PPEXP_HOLDS = 0, PPEXP_INVERTED, PPEXP_INCONCLUSIVE };
+#include "spec.h"
+#include "stats.h"
 
-/* Claim "a is slower than b" from two means and their 95% intervals:
- * holds when a's interval lies wholly above b's, inverted when wholly
- * below, inconclusive when they overlap or an interval is missing (n < 2). */
-enum ppexp_verdict ppexp_claims_compare(double a_lo, double a_hi, double b_lo, double b_hi);
-const char *ppexp_verdict_name(enum ppexp_verdict v);
+/* Claims in the table (C2, C3, C4, C5a, C5b, C6) with room to grow. */
+#define PPEXP_CLAIMS_MAX 8
+/* The overall error rate per claim: the paper's 95%. */
+#define PPEXP_CLAIMS_ALPHA 0.05
 
+/* One claim: "A is slower than B" between configurations that differ only
+ * in `factor`, A's level in [a_lo, a_hi], B's b; the other factors
+ * filtered by replicas (unless the claim is about replicas) and runtime. */
+struct ppexp_claim {
+    const char *id;      /* "C2" */
+    const char *figure;  /* "Fig. 2" */
+    const char *title;   /* one line */
+    const char *paper;   /* what the paper says, with its reason */
+    const char *reading; /* what holds / equivalent / inverted mean for it */
+    const char *differs; /* where this setup differs from the paper's */
+    enum ppexp_factor factor;
+    int a_lo, a_hi, b;
+    int replicas_lo, replicas_hi; /* of both, when factor is not replicas */
+    int runtime;                  /* -1: any */
+};
+
+size_t ppexp_claims_count(void);
+const struct ppexp_claim *ppexp_claim_at(size_t i);
+/* Index of a claim by id ("C2"), -1 if none. */
+int ppexp_claim_index(const char *id);
+
+/* One finished run as the verdicts see it. */
+struct ppexp_obs {
+    int level[PPEXP_NFACTORS];
+    int baseline;
+    int block; /* the replicate, 1-based */
+    double mean_ms;
+};
+
+struct ppexp_claims_opts {
+    double alpha;                    /* per look: 0.05, or stricter in an adaptive run */
+    double margin[PPEXP_CLAIMS_MAX]; /* fractions: 0.05 = +-5% */
+    double margin_default;           /* for comparisons that are no claim (ratios.csv) */
+};
+/* The spec's margins (default PPEXP_MARGIN_DEFAULT_PCT) at level alpha. */
+void ppexp_claims_opts_from_spec(const struct ppexp_spec *s, double alpha,
+                                 struct ppexp_claims_opts *o);
+
+struct ppexp_claim_result {
+    enum ppexp_verdict verdict; /* NOT_MEASURED when no cell */
+    struct ppexp_paired pooled; /* over blocks, the mean log-ratio of the cells */
+    double margin;
+    size_t ncells;
+    size_t cells_by_verdict[PPEXP_NOT_MEASURED + 1];
+};
+
+struct ppexp_claims_eval {
+    size_t n; /* = ppexp_claims_count() */
+    struct ppexp_claim_result r[PPEXP_CLAIMS_MAX];
+};
+
+/* Every claim's verdict from obs; 0, or -1 out of memory. */
+int ppexp_claims_evaluate(const struct ppexp_obs *obs, size_t nobs,
+                          const struct ppexp_claims_opts *o, struct ppexp_claims_eval *ev);
+
+/* The adaptive replication rule: at least min blocks, at most max; after
+ * each whole block from min on, stop when every claim the data measures is
+ * decided (not inconclusive), or when the next block would pass the budget.
+ * Every look uses the same stricter level (Pocock's constant boundary for
+ * the looks min..max) so that looking after every block keeps a claim's
+ * overall error near alpha. */
+struct ppexp_stopping {
+    int min, max;
+    double budget_s;   /* 0: none */
+    double alpha;      /* overall, per claim */
+    double alpha_look; /* two-sided, at each look; alpha when min == max */
+    double z_look;     /* Pocock's boundary behind it */
+};
+enum ppexp_stop {
+    PPEXP_GO_ON = 0,
+    PPEXP_STOP_DECIDED, /* every measured claim decided */
+    PPEXP_STOP_NOTHING, /* no claim measured: nothing to wait for past min */
+    PPEXP_STOP_MAX,
+    PPEXP_STOP_BUDGET
+};
+void ppexp_stopping_init(struct ppexp_stopping *st, int min, int max, double budget_s,
+                         double alpha);
+/* After `blocks` whole blocks, elapsed_s into the run, the next block
+ * expected to take next_block_s: whether (and why) to stop. Never before min. */
+enum ppexp_stop ppexp_stopping_check(const struct ppexp_stopping *st, int blocks,
+                                     double elapsed_s, double next_block_s,
+                                     const struct ppexp_claims_eval *ev);
+const char *ppexp_stop_reason(enum ppexp_stop why);
+/* The rule and what it does to the error rate, in words (meta.json,
+ * claims.md). */
+void ppexp_stopping_describe(const struct ppexp_stopping *st, char *buf, size_t len);
+
+/* One line per claim: "C3 1.21 [1.10, 1.33] +-5% holds" (progress). */
+void ppexp_claims_progress(const struct ppexp_claims_eval *ev, char *buf, size_t len);
+
+/* claims.md, claims_blocks.csv (the per-block data each verdict used),
+ * ratios.csv (nat/route and N/1 for every cell) and points.csv (each
+ * configuration's geometric mean with its paired interval, for the plots),
+ * from summary.csv and meta.json (margins, per-look level) in dir. */
 int ppexp_claims_write(const char *dir, char *err, size_t errlen);
 
 #endif

@@ -88,6 +88,16 @@ static int set_testbed(void *cfg, const char *v, char *err, size_t errlen)
     return 0;
 }
 
+static int set_budget(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppexp_cli *c = cfg;
+    uint64_t ms;
+    if (duration_parse_ms(v, &ms, err, errlen) < 0)
+        return -1;
+    c->run.budget_s = (double)ms / 1000.0;
+    return 0;
+}
+
 static int set_dry_run(void *cfg, const char *v, char *err, size_t errlen)
 {
     struct ppexp_cli *c = cfg;
@@ -108,6 +118,10 @@ static const struct option_def option_defs[] = {
     {"bin-dir", "DIR", "where manager, loadgen, proxyd and balancer are", "the directory of ppexp",
      set_bin_dir},
     {"testbed", "PATH", "the testbed script", "BIN_DIR/../../deploy/testbed", set_testbed},
+    {"budget", "DURATION",
+     "run: with adaptive replicates ({\"min\": a, \"max\": b}), start no block that would end "
+     "past this (10m, 90s, 1h); the minimum always runs",
+     "none", set_budget},
     {"dry-run", NULL, "run: validate and plan (configurations, skips, order), run nothing", NULL,
      set_dry_run},
 };
@@ -115,7 +129,8 @@ static const struct option_def option_defs[] = {
 static const struct options_spec cli_spec = {
     .program = "ppexp",
     .version = VERSION,
-    .synopsis = "Usage: ppexp run SPEC.json|PRESET [--out DIR] [--seed N] [OPTION]...\n"
+    .synopsis = "Usage: ppexp run SPEC.json|PRESET [--out DIR] [--seed N] [--budget 10m] "
+                "[OPTION]...\n"
                 "       ppexp list\n"
                 "       ppexp plot DIR\n"
                 "Runs the paper's experiments (and yours) through the manager's REST API, the\n"
@@ -124,13 +139,16 @@ static const struct options_spec cli_spec = {
                 "meta.json, each run's loadgen JSON and CSV, summary.csv, results.csv (mean\n"
                 "with a Student-t 95% CI over replicate means, median, p99, rps, errors, the\n"
                 "intermediate host's CPU and memory), stats.csv, gnuplot plots (SVG, PNG) and\n"
-                "claims.md (the paper's claims C2-C6: holds, inverted or inconclusive).\n"
+                "claims.md (the paper's claims C2-C6 from paired per-block ratios: holds,\n"
+                "inverted, equivalent within a declared margin, or inconclusive) with\n"
+                "claims_blocks.csv, the per-block data each verdict used.\n"
                 "`plot DIR` redraws the plots and claims.md from a directory's CSVs.\n"
                 "Needs root (namespaces, cgroups).\n",
     .epilog =
         "Spec (JSON): {\"name\", \"clients\", \"object_size\", \"requests\", \"concurrency\",\n"
-        "  \"replicates\", \"warmup_s\", \"seed\", \"baseline\", \"measure\": "
-        "\"requests\"|\"instantiate\",\n"
+        "  \"replicates\": N | {\"min\": a, \"max\": b}, \"warmup_s\", \"seed\", \"baseline\",\n"
+        "  \"measure\": \"requests\"|\"instantiate\", \"margins_pct\": 5 | {\"default\": 5, "
+        "\"C2\": 3},\n"
         "  \"factors\": {\"forwarding\": [nat, route, balancer], \"replicas\": [1..32],\n"
         "  \"worker\": [proxyd, squid, nginx], \"runtime\": [process, container],\n"
         "  \"cache\": [true, false], \"stress\": [0..64], \"placement\": [split, shared]}}.\n"
@@ -140,6 +158,10 @@ static const struct options_spec cli_spec = {
         "stress) on the first CPU, loadgen and the origin on the others; shared: all\n"
         "on all. Presets (`ppexp list`): fig2, fig3, fig4, table2, table3 at the paper's\n"
         "sizes and each -quick (3 replicates, small, no stress), and fig4-balancer.\n"
+        "Adaptive replicates: after min blocks, one more whole block at a time until every\n"
+        "claim the spec measures is decided, max is reached or --budget would be passed;\n"
+        "every look uses a stricter level (Pocock) so the error stays near 5% (meta.json's\n"
+        "stopping_rule says how).\n"
         "Ctrl-C stops the run: the directory keeps what finished, the testbed is cleaned.\n"
         "Example: ppexp run fig4-quick && ppexp plot results/fig4-quick-*/\n",
     .defs = option_defs,
@@ -205,26 +227,34 @@ static int cmd_plot(const char *dir)
 {
     char err[512];
     int rc = EXIT_DONE;
-    if (ppexp_plot_dir(dir, err, sizeof(err)) < 0) {
-        log_error("plot %s: %s", dir, err);
-        rc = EXIT_FAILED;
-    }
+    /* Claims first: the plots read their ratios.csv and points.csv. */
     if (ppexp_claims_write(dir, err, sizeof(err)) < 0) {
         log_error("claims %s: %s", dir, err);
         rc = EXIT_FAILED;
     }
+    if (ppexp_plot_dir(dir, err, sizeof(err)) < 0) {
+        log_error("plot %s: %s", dir, err);
+        rc = EXIT_FAILED;
+    }
     if (rc == EXIT_DONE)
-        printf("%s/time_vs_proxies.svg (if more than one proxy count), %s/bars.svg, "
-               "%s/claims.md\n",
-               dir, dir, dir);
+        printf("%s/time_vs_proxies.svg and %s/ratios.svg (if more than one proxy count), "
+               "%s/bars.svg, %s/claims.md\n",
+               dir, dir, dir, dir);
     return rc;
 }
 
 static void print_plan(const struct ppexp_spec *s, const struct ppexp_plan *plan)
 {
-    printf("%s: %zu configurations x %d replicates = %zu runs (seed %llu)\n", s->name,
-           plan->nconfigs, s->replicates, plan->nconfigs * (size_t)s->replicates,
-           (unsigned long long)s->seed);
+    if (s->replicates_min < s->replicates)
+        printf("%s: %zu configurations x %d to %d replicates (adaptive) = %zu to %zu runs "
+               "(seed %llu)\n",
+               s->name, plan->nconfigs, s->replicates_min, s->replicates,
+               plan->nconfigs * (size_t)s->replicates_min,
+               plan->nconfigs * (size_t)s->replicates, (unsigned long long)s->seed);
+    else
+        printf("%s: %zu configurations x %d replicates = %zu runs (seed %llu)\n", s->name,
+               plan->nconfigs, s->replicates, plan->nconfigs * (size_t)s->replicates,
+               (unsigned long long)s->seed);
     for (size_t i = 0; i < plan->nconfigs; i++)
         printf("  run   %s\n", plan->configs[i].id);
     for (size_t i = 0; i < plan->nskips; i++)

@@ -226,6 +226,12 @@ void ppexp_meta_set_num(struct ppexp_meta *m, const char *key, double value)
     cJSON_AddNumberToObject(m->root, key, value);
 }
 
+void ppexp_meta_set_item(struct ppexp_meta *m, const char *key, cJSON *item)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(m->root, key);
+    cJSON_AddItemToObject(m->root, key, item);
+}
+
 void ppexp_meta_add_run(struct ppexp_meta *m, int seq, int replicate, const char *config,
                         const char *status)
 {

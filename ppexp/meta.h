@@ -24,6 +24,8 @@ int ppexp_meta_init(struct ppexp_meta *m, const struct ppexp_spec *s, const stru
                     const char *netns, const char *repo, const char *argv_line);
 void ppexp_meta_set_str(struct ppexp_meta *m, const char *key, const char *value);
 void ppexp_meta_set_num(struct ppexp_meta *m, const char *key, double value);
+/* Sets key to item, which meta takes over (replacing what was there). */
+void ppexp_meta_set_item(struct ppexp_meta *m, const char *key, cJSON *item);
 void ppexp_meta_add_run(struct ppexp_meta *m, int seq, int replicate, const char *config,
                         const char *status);
 int ppexp_meta_write(const struct ppexp_meta *m, const char *dir, char *err, size_t errlen);

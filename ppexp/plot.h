@@ -1,9 +1,12 @@
-/* Plots drawn from results.csv only (never from memory of a run): gnuplot
+/* Plots drawn from the CSVs only (never from memory of a run): gnuplot
  * scripts written next to the CSVs and run there, each producing SVG and
- * PNG. time_vs_proxies: mean time per request against proxies on a log2
- * axis with 95% CI bars, one line per forwarding x worker (x runtime, cache,
- * stress, placement when they vary), the baseline dashed (the paper's
- * Fig. 4); bars: every configuration's mean with its CI (Figs. 2 and 3). */
+ * PNG. time_vs_proxies (points.csv): the paper's Fig. 4, geometric-mean
+ * time per request against proxies, log2 x and log y, one panel per worker,
+ * one line per forwarding (x runtime, cache, stress, placement when they
+ * vary), bars from the paired intervals, the baseline dashed; ratios
+ * (ratios.csv): nat/route and N/1 with their paired intervals and the
+ * equivalence band; bars (results.csv): every configuration's mean with its
+ * CI (Figs. 2 and 3). claims.c writes points.csv and ratios.csv first. */
 #ifndef PPEXP_PLOT_H
 #define PPEXP_PLOT_H
 

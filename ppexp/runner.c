@@ -61,6 +61,9 @@ struct runner {
     struct ppexp_run_record *runs;
     size_t nruns;
     double t_start_ms;
+    struct ppexp_stopping stop;
+    struct ppexp_claims_opts copts;
+    cJSON *looks; /* borrowed from meta.json's stopping_rule */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -232,6 +235,68 @@ static void cleanup(struct runner *r)
     r->api_open = 0;
 }
 
+/* The verdicts after a whole block, from the runs in memory (the same
+ * evaluation claims.md makes from summary.csv at the end); printed per
+ * claim and recorded as a look in meta.json. */
+static int block_check(struct runner *r, int blocks, struct ppexp_claims_eval *ev)
+{
+    struct ppexp_obs *obs = calloc(r->nruns ? r->nruns : 1, sizeof(*obs));
+    if (!obs)
+        return -1;
+    for (size_t i = 0; i < r->nruns; i++) {
+        const struct ppexp_config *c = &r->plan->configs[r->runs[i].config];
+        memcpy(obs[i].level, c->level, sizeof(obs[i].level));
+        obs[i].baseline = c->baseline;
+        obs[i].block = r->runs[i].replicate;
+        obs[i].mean_ms = r->runs[i].mean_ms;
+    }
+    int rc = ppexp_claims_evaluate(obs, r->nruns, &r->copts, ev);
+    free(obs);
+    if (rc < 0)
+        return -1;
+    char lines[2048], el[32];
+    ppexp_claims_progress(ev, lines, sizeof(lines));
+    fmt_duration((ppexp_now_ms() - r->t_start_ms) / 1000.0, el, sizeof(el));
+    if (lines[0]) {
+        if (isatty(2))
+            fputc('\n', stderr);
+        fprintf(stderr, "after block %d (%s), claims at %.1f%% per look:\n%s", blocks, el,
+                100 * (1 - r->stop.alpha_look), lines);
+    }
+    if (r->looks) {
+        cJSON *look = cJSON_CreateObject();
+        cJSON_AddNumberToObject(look, "blocks", blocks);
+        cJSON_AddNumberToObject(look, "elapsed_s", (ppexp_now_ms() - r->t_start_ms) / 1000.0);
+        cJSON *v = cJSON_AddObjectToObject(look, "verdicts");
+        for (size_t i = 0; i < ev->n; i++)
+            if (ev->r[i].verdict != PPEXP_NOT_MEASURED)
+                cJSON_AddStringToObject(v, ppexp_claim_at(i)->id,
+                                        ppexp_verdict_name(ev->r[i].verdict));
+        cJSON_AddItemToArray(r->looks, look);
+    }
+    return 0;
+}
+
+/* meta.json's stopping_rule, declared before the first run. */
+static void declare_stopping(struct runner *r)
+{
+    const struct ppexp_stopping *st = &r->stop;
+    char rule[2048];
+    ppexp_stopping_describe(st, rule, sizeof(rule));
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", st->min < st->max ? "adaptive" : "fixed");
+    cJSON_AddNumberToObject(o, "min_blocks", st->min);
+    cJSON_AddNumberToObject(o, "max_blocks", st->max);
+    cJSON_AddNumberToObject(o, "budget_s", st->budget_s);
+    cJSON_AddNumberToObject(o, "alpha", st->alpha);
+    cJSON_AddNumberToObject(o, "alpha_per_look", st->alpha_look);
+    if (isfinite(st->z_look))
+        cJSON_AddNumberToObject(o, "pocock_z", st->z_look);
+    cJSON_AddStringToObject(o, "rule", rule);
+    r->looks = cJSON_AddArrayToObject(o, "looks");
+    ppexp_meta_set_item(&r->meta, "stopping_rule", o);
+}
+
 /* Statistics, plots and claims from what finished. */
 static int finish_files(struct runner *r)
 {
@@ -243,12 +308,13 @@ static int finish_files(struct runner *r)
         log_error("%s", err);
         return -1;
     }
-    if (ppexp_plot_dir(r->dir, err, sizeof(err)) < 0) {
-        log_error("plots: %s", err);
-        rc = -1;
-    }
+    /* Claims first: the plots read their ratios.csv and points.csv. */
     if (ppexp_claims_write(r->dir, err, sizeof(err)) < 0) {
         log_error("claims: %s", err);
+        rc = -1;
+    }
+    if (ppexp_plot_dir(r->dir, err, sizeof(err)) < 0) {
+        log_error("plots: %s", err);
         rc = -1;
     }
     return rc;
@@ -374,6 +440,10 @@ int ppexp_runner_run(const struct ppexp_runner_opts *o, const struct ppexp_spec 
     ppexp_meta_set_str(&r->meta, "mem_pct_definition",
                        "intermediate host memory in use (cgroup, page cache included), mean "
                        "of samples every 100 ms over the run, % of the machine's memory");
+    ppexp_stopping_init(&r->stop, s->replicates_min, s->replicates, o->budget_s,
+                        PPEXP_CLAIMS_ALPHA);
+    ppexp_claims_opts_from_spec(s, r->stop.alpha_look, &r->copts);
+    declare_stopping(r);
     if (ppexp_meta_write(&r->meta, r->dir, err, sizeof(err)) < 0)
         log_warn("%s", err);
 
@@ -381,10 +451,14 @@ int ppexp_runner_run(const struct ppexp_runner_opts *o, const struct ppexp_spec 
     size_t *order = calloc(plan->nconfigs, sizeof(*order));
     if (!order)
         goto out;
-    int failed = 0;
-    for (int rep = 1; rep <= s->replicates && !stop_requested && !failed; rep++) {
+    int failed = 0, blocks = 0;
+    enum ppexp_stop why = PPEXP_GO_ON;
+    double blocks_ms = 0;
+    for (int rep = 1; rep <= s->replicates && !stop_requested && !failed && !why; rep++) {
         ppexp_plan_order(plan, s->seed, rep, order);
-        for (size_t k = 0; k < plan->nconfigs && !stop_requested; k++) {
+        double t_block = ppexp_now_ms();
+        size_t k;
+        for (k = 0; k < plan->nconfigs && !stop_requested; k++) {
             const struct ppexp_config *c = &plan->configs[order[k]];
             progress(r, done, total, rep, k + 1, c);
             int one = run_one(r, c, rep, (int)done + 1, err, sizeof(err));
@@ -407,8 +481,36 @@ int ppexp_runner_run(const struct ppexp_runner_opts *o, const struct ppexp_spec 
                 ppexp_meta_write(&r->meta, r->dir, err, sizeof(err)) < 0)
                 log_warn("%s", err);
         }
+        if (k < plan->nconfigs || failed || stop_requested)
+            break; /* a partial block is no look */
+        blocks = rep;
+        blocks_ms += ppexp_now_ms() - t_block;
+        struct ppexp_claims_eval ev;
+        if (block_check(r, rep, &ev) < 0) {
+            log_error("out of memory evaluating the claims");
+            failed = 1;
+            break;
+        }
+        why = ppexp_stopping_check(&r->stop, rep, (ppexp_now_ms() - r->t_start_ms) / 1000.0,
+                                   blocks_ms / 1000.0 / rep, &ev);
+        if (ppexp_meta_write(&r->meta, r->dir, err, sizeof(err)) < 0)
+            log_warn("%s", err);
     }
     free(order);
+    if (why) {
+        if (isatty(2))
+            fputc('\n', stderr);
+        log_info("stopped after %d of %d..%d blocks: %s", blocks, r->stop.min, r->stop.max,
+                 ppexp_stop_reason(why));
+    }
+    cJSON *sr = cJSON_GetObjectItemCaseSensitive(r->meta.root, "stopping_rule");
+    if (sr) {
+        cJSON_AddNumberToObject(sr, "blocks_run", blocks);
+        cJSON_AddStringToObject(sr, "stopped", why ? ppexp_stop_reason(why)
+                                                   : stop_requested ? "interrupted"
+                                                   : failed         ? "a run failed"
+                                                                    : "not stopped");
+    }
     if (isatty(2))
         fputc('\n', stderr);
     rc = stop_requested ? 1 : failed ? -1 : 0;

@@ -21,6 +21,7 @@ struct ppexp_runner_opts {
     char testbed[512];    /* deploy/testbed */
     char repo[512];       /* for git facts */
     char argv_line[1024]; /* the command as typed, for meta.json */
+    double budget_s;      /* adaptive runs: no block is started that would end past it; 0 none */
 };
 
 /* 0 when every run finished, 1 when interrupted (SIGINT/SIGTERM; the

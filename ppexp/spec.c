@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cJSON.h>
 
+#include "claims.h"
 #include "size.h"
 
 /* Largest spec file read: a spec is a few hundred bytes. */
@@ -103,6 +104,8 @@ void ppexp_spec_defaults(struct ppexp_spec *s)
     s->requests = 10;
     s->concurrency = 10;
     s->replicates = 3;
+    s->replicates_min = 3;
+    s->margin_default_pct = PPEXP_MARGIN_DEFAULT_PCT;
     s->warmup_s = 1;
     s->seed = 1;
     s->baseline = 1;
@@ -232,9 +235,106 @@ static int parse_factors(const cJSON *obj, struct ppexp_spec *s, char *err, size
     return 0;
 }
 
+/* "replicates": N (a fixed number of blocks) or {"min": a, "max": b}
+ * (adaptive: claims.h's stopping rule). */
+static int parse_replicates(const cJSON *item, struct ppexp_spec *s, char *err, size_t errlen)
+{
+    long x;
+    if (cJSON_IsNumber(item)) {
+        if (get_int(item, "replicates", 1, PPEXP_REPLICATES_MAX, &x, err, errlen) < 0)
+            return -1;
+        s->replicates = s->replicates_min = (int)x;
+        return 0;
+    }
+    if (!cJSON_IsObject(item)) {
+        snprintf(err, errlen, "\"replicates\" must be a whole number or {\"min\": N, \"max\": M}");
+        return -1;
+    }
+    const cJSON *k;
+    cJSON_ArrayForEach(k, item)
+    {
+        if (strcmp(k->string, "min") != 0 && strcmp(k->string, "max") != 0) {
+            snprintf(err, errlen, "unknown key \"replicates.%.64s\" (keys: min, max)",
+                     k->string);
+            return -1;
+        }
+    }
+    const cJSON *mn = cJSON_GetObjectItemCaseSensitive(item, "min");
+    const cJSON *mx = cJSON_GetObjectItemCaseSensitive(item, "max");
+    if (!mn || !mx) {
+        snprintf(err, errlen, "\"replicates\" needs both \"min\" and \"max\"");
+        return -1;
+    }
+    if (get_int(mn, "replicates.min", 1, PPEXP_REPLICATES_MAX, &x, err, errlen) < 0)
+        return -1;
+    s->replicates_min = (int)x;
+    if (get_int(mx, "replicates.max", 1, PPEXP_REPLICATES_MAX, &x, err, errlen) < 0)
+        return -1;
+    s->replicates = (int)x;
+    if (s->replicates < s->replicates_min) {
+        snprintf(err, errlen, "\"replicates\": max %d is below min %d", s->replicates,
+                 s->replicates_min);
+        return -1;
+    }
+    return 0;
+}
+
+static int margin_value(const cJSON *item, const char *key, double *pct, char *err, size_t errlen)
+{
+    if (!cJSON_IsNumber(item) || !(item->valuedouble > 0) ||
+        item->valuedouble >= PPEXP_MARGIN_MAX_PCT) {
+        snprintf(err, errlen, "\"%s\" must be a percentage above 0 and below %.0f", key,
+                 PPEXP_MARGIN_MAX_PCT);
+        return -1;
+    }
+    *pct = item->valuedouble;
+    return 0;
+}
+
+/* "margins_pct": N, or {"default": N, "C2": M, ...} naming claims. */
+static int parse_margins(const cJSON *item, struct ppexp_spec *s, char *err, size_t errlen)
+{
+    if (cJSON_IsNumber(item))
+        return margin_value(item, "margins_pct", &s->margin_default_pct, err, errlen);
+    if (!cJSON_IsObject(item)) {
+        snprintf(err, errlen, "\"margins_pct\" must be a percentage or an object of them");
+        return -1;
+    }
+    const cJSON *k;
+    cJSON_ArrayForEach(k, item)
+    {
+        char key[80];
+        snprintf(key, sizeof(key), "margins_pct.%.64s", k->string);
+        if (strcmp(k->string, "default") == 0) {
+            if (margin_value(k, key, &s->margin_default_pct, err, errlen) < 0)
+                return -1;
+            continue;
+        }
+        if (ppexp_claim_index(k->string) < 0) {
+            char list[128] = "";
+            for (size_t i = 0; i < ppexp_claims_count(); i++) {
+                strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+                strncat(list, ppexp_claim_at(i)->id, sizeof(list) - strlen(list) - 1);
+            }
+            snprintf(err, errlen, "\"%s\": no such claim (default, %s)", key, list);
+            return -1;
+        }
+        if (s->nmargins == PPEXP_MARGINS_MAX) {
+            snprintf(err, errlen, "\"margins_pct\": more than %d margins", PPEXP_MARGINS_MAX);
+            return -1;
+        }
+        struct ppexp_margin *m = &s->margins[s->nmargins];
+        if (margin_value(k, key, &m->pct, err, errlen) < 0)
+            return -1;
+        snprintf(m->claim, sizeof(m->claim), "%s", k->string);
+        s->nmargins++;
+    }
+    return 0;
+}
+
 static const char *const spec_keys[] = {
     "name",     "description", "clients",  "object_size", "requests", "concurrency", "replicates",
-    "warmup_s", "seed",        "baseline", "measure",     "factors",  "duration_s"};
+    "warmup_s", "seed",        "baseline", "measure",     "factors",  "margins_pct", "duration_s"};
 
 static int parse_root(const cJSON *root, struct ppexp_spec *s, char *err, size_t errlen)
 {
@@ -253,7 +353,7 @@ static int parse_root(const cJSON *root, struct ppexp_spec *s, char *err, size_t
             snprintf(err, errlen,
                      "unknown key \"%.64s\" (keys: name, description, clients, object_size, "
                      "requests, concurrency, replicates, warmup_s, seed, baseline, measure, "
-                     "factors, duration_s)",
+                     "factors, margins_pct, duration_s)",
                      item->string);
             return -1;
         }
@@ -290,7 +390,6 @@ static int parse_root(const cJSON *root, struct ppexp_spec *s, char *err, size_t
         {"clients", 1, PPEXP_CLIENTS_MAX, &s->clients},
         {"requests", 1, PPEXP_REQUESTS_MAX, &s->requests},
         {"concurrency", 1, PPEXP_CONCURRENCY_MAX, &s->concurrency},
-        {"replicates", 1, PPEXP_REPLICATES_MAX, &s->replicates},
     };
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
         if (!(item = cJSON_GetObjectItemCaseSensitive(root, ints[i].key)))
@@ -299,6 +398,12 @@ static int parse_root(const cJSON *root, struct ppexp_spec *s, char *err, size_t
             return -1;
         *ints[i].out = (int)x;
     }
+    if ((item = cJSON_GetObjectItemCaseSensitive(root, "replicates")) &&
+        parse_replicates(item, s, err, errlen) < 0)
+        return -1;
+    if ((item = cJSON_GetObjectItemCaseSensitive(root, "margins_pct")) &&
+        parse_margins(item, s, err, errlen) < 0)
+        return -1;
     if ((item = cJSON_GetObjectItemCaseSensitive(root, "object_size"))) {
         uint64_t bytes;
         char text[32];
@@ -438,7 +543,17 @@ char *ppexp_spec_to_json(const struct ppexp_spec *s)
     cJSON_AddNumberToObject(o, "object_size", (double)s->object_bytes);
     cJSON_AddNumberToObject(o, "requests", s->requests);
     cJSON_AddNumberToObject(o, "concurrency", s->concurrency);
-    cJSON_AddNumberToObject(o, "replicates", s->replicates);
+    if (s->replicates_min < s->replicates) {
+        cJSON *r = cJSON_AddObjectToObject(o, "replicates");
+        cJSON_AddNumberToObject(r, "min", s->replicates_min);
+        cJSON_AddNumberToObject(r, "max", s->replicates);
+    } else {
+        cJSON_AddNumberToObject(o, "replicates", s->replicates);
+    }
+    cJSON *m = cJSON_AddObjectToObject(o, "margins_pct");
+    cJSON_AddNumberToObject(m, "default", s->margin_default_pct);
+    for (int i = 0; i < s->nmargins; i++)
+        cJSON_AddNumberToObject(m, s->margins[i].claim, s->margins[i].pct);
     cJSON_AddNumberToObject(o, "warmup_s", s->warmup_s);
     if (s->duration_s > 0)
         cJSON_AddNumberToObject(o, "duration_s", s->duration_s);

@@ -47,6 +47,20 @@ enum ppexp_placement { PPEXP_PLACEMENT_SPLIT = 0, PPEXP_PLACEMENT_SHARED };
  * takes to bring `replicas` instances up (the paper's Table 3). */
 enum ppexp_measure { PPEXP_MEASURE_REQUESTS = 0, PPEXP_MEASURE_INSTANTIATE };
 
+/* A claim's equivalence margin when the spec names none: differences under
+ * 5% are within what two runs of one configuration differ by on a shared
+ * 2-core machine (the issue's default). */
+#define PPEXP_MARGIN_DEFAULT_PCT 5.0
+/* Margins are per claim, and there are six claims. */
+#define PPEXP_MARGINS_MAX 8
+/* A margin of 50% or more would call a 1.5x difference "equivalent". */
+#define PPEXP_MARGIN_MAX_PCT 50.0
+
+struct ppexp_margin {
+    char claim[8]; /* "C2" */
+    double pct;
+};
+
 struct ppexp_levels {
     int n;
     int v[PPEXP_LEVELS_MAX];
@@ -60,7 +74,8 @@ struct ppexp_spec {
     char object_size[32]; /* as given, for the testbed's --object-size */
     int requests;         /* per client */
     int concurrency;      /* per client */
-    int replicates;
+    int replicates;     /* the most blocks: "replicates": N, or {"min": a, "max": N} */
+    int replicates_min; /* = replicates unless adaptive (claims.h: ppexp_stopping) */
     double warmup_s;
     double duration_s; /* > 0: each run measures this long after the warm-up (time-based);
                           0: "requests" per client */
@@ -68,6 +83,11 @@ struct ppexp_spec {
     int baseline;
     enum ppexp_measure measure;
     struct ppexp_levels factors[PPEXP_NFACTORS];
+    /* Equivalence margins of the claims (claims.h), in percent: "margins_pct":
+     * N for all, or {"default": N, "C2": M, ...}. */
+    double margin_default_pct;
+    int nmargins;
+    struct ppexp_margin margins[PPEXP_MARGINS_MAX];
 };
 
 /* "forwarding", "replicas", ... as in the JSON and in the CSV header. */

@@ -85,8 +85,19 @@ while IFS=, read -r fwd reps worker _ _ _ _ _ mean _; do
     expect_eq "$(awk -v a="$mean" -v b="$want" 'BEGIN { d = a - b; print (d < 0 ? -d : d) <= 0.0002 ? "agrees" : a " vs " b }')" \
         agrees "mean of $fwd x$reps $worker against its loadgen JSONs"
 done < <(tail -n +2 "$OUT/results.csv")
-expect_match "$(grep -c '^## C' "$OUT/claims.md")" '^5$' "claims C2-C6 in claims.md"
+expect_match "$(grep -c '^## C' "$OUT/claims.md")" '^6$' "claims C2-C6 (C5 in two parts) in claims.md"
 expect_match "$(cat "$OUT/claims.md")" 'not measured in this run' "a claim the data cannot test"
+# C2 (nat vs route) and C3 (1 vs 2 proxies) are measured: each gets one of
+# the four verdicts, from paired ratios whose per-block data is beside it.
+for c in C2 C3; do
+    expect_match "$(awk -v c="## $c " 'index($0, c) == 1 { on = 1; next } /^## / { on = 0 } on && /^Verdict:/' "$OUT/claims.md")" \
+        '^Verdict: \*\*(holds|inverted|equivalent|inconclusive)\*\*' "$c has one of the four verdicts"
+done
+expect_eq "$(head -1 "$OUT/claims_blocks.csv")" "claim,a,b,block,a_mean_ms,b_mean_ms,log_ratio" "claims_blocks.csv header"
+expect_eq "$(awk -F, '$1 == "C3" && $2 == "all"' "$OUT/claims_blocks.csv" | wc -l | tr -d ' ')" 2 "C3's pooled log-ratio per block"
+expect_eq "$(jq -r .stopping_rule.kind "$OUT/meta.json")" fixed "a plain replicate count is a fixed design"
+for f in ratios.csv points.csv ratios.svg; do [ -s "$OUT/$f" ] || pp_die "$f missing or empty"; done
+expect_eq "$(awk -F, 'NR > 1 && $10 != "" && $10 < 0' "$OUT/results.csv" | wc -l | tr -d ' ')" 0 "no negative lower bound of a time"
 expect_match "$(head -c 200 "$OUT/time_vs_proxies.svg")" '<svg' "SVG plot"
 expect_eq "$(head -c 4 "$OUT/bars.png" | tail -c 3)" PNG "PNG plot"
 # plot DIR redraws from the CSVs only

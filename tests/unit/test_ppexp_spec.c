@@ -3,6 +3,7 @@
  * out of range, a wrong type, a duplicate level) is refused with a message
  * naming it. Every shipped preset parses. */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../ppexp/presets.h"
@@ -126,6 +127,52 @@ START_TEST(test_ppexp_spec_every_preset_parses)
 }
 END_TEST
 
+START_TEST(test_ppexp_spec_adaptive_replicates_and_margins)
+{
+    struct ppexp_spec s;
+    ck_assert_msg(ppexp_spec_parse("{\"name\": \"a\", \"replicates\": {\"min\": 3, \"max\": 30},"
+                                   " \"margins_pct\": {\"default\": 4, \"C2\": 2.5}}",
+                                   &s, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_int_eq(s.replicates_min, 3);
+    ck_assert_int_eq(s.replicates, 30);
+    ck_assert_double_eq(s.margin_default_pct, 4);
+    ck_assert_int_eq(s.nmargins, 1);
+    ck_assert_str_eq(s.margins[0].claim, "C2");
+    ck_assert_double_eq(s.margins[0].pct, 2.5);
+    /* The spec as meta.json keeps it round-trips. */
+    char *json = ppexp_spec_to_json(&s);
+    struct ppexp_spec t;
+    ck_assert_msg(ppexp_spec_parse(json, &t, err, sizeof(err)) == 0, "%s", err);
+    free(json);
+    ck_assert_int_eq(t.replicates_min, 3);
+    ck_assert_int_eq(t.replicates, 30);
+    ck_assert_double_eq(t.margins[0].pct, 2.5);
+    /* A plain integer keeps working: min = max. */
+    ck_assert_int_eq(ppexp_spec_parse("{\"name\": \"f\", \"replicates\": 7, \"margins_pct\": 3}",
+                                      &s, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(s.replicates_min, 7);
+    ck_assert_int_eq(s.replicates, 7);
+    ck_assert_double_eq(s.margin_default_pct, 3);
+    ck_assert_int_eq(ppexp_spec_parse("{\"name\": \"d\"}", &s, err, sizeof(err)), 0);
+    ck_assert_double_eq(s.margin_default_pct, PPEXP_MARGIN_DEFAULT_PCT);
+}
+END_TEST
+
+START_TEST(test_ppexp_spec_refuses_bad_replicates_and_margins)
+{
+    expect_refused("{\"name\": \"x\", \"replicates\": {\"min\": 5, \"max\": 3}}", "below min");
+    expect_refused("{\"name\": \"x\", \"replicates\": {\"min\": 3}}", "both");
+    expect_refused("{\"name\": \"x\", \"replicates\": {\"min\": 3, \"max\": 4, \"mx\": 1}}",
+                   "replicates.mx");
+    expect_refused("{\"name\": \"x\", \"replicates\": \"3\"}", "replicates");
+    expect_refused("{\"name\": \"x\", \"margins_pct\": {\"C9\": 3}}", "no such claim");
+    expect_refused("{\"name\": \"x\", \"margins_pct\": 0}", "above 0");
+    expect_refused("{\"name\": \"x\", \"margins_pct\": {\"C2\": 60}}", "below 50");
+}
+END_TEST
+
 static Suite *ppexp_spec_suite(void)
 {
     Suite *s = suite_create("ppexp_spec");
@@ -138,6 +185,8 @@ static Suite *ppexp_spec_suite(void)
     tcase_add_test(tc, test_ppexp_spec_refuses_out_of_range_values);
     tcase_add_test(tc, test_ppexp_spec_refuses_wrong_types_and_levels);
     tcase_add_test(tc, test_ppexp_spec_every_preset_parses);
+    tcase_add_test(tc, test_ppexp_spec_adaptive_replicates_and_margins);
+    tcase_add_test(tc, test_ppexp_spec_refuses_bad_replicates_and_margins);
     suite_add_tcase(s, tc);
     return s;
 }

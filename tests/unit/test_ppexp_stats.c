@@ -105,6 +105,93 @@ START_TEST(test_ppexp_stats_median_interval_small_n_is_the_range)
 }
 END_TEST
 
+START_TEST(test_ppexp_stats_time_interval_never_negative)
+{
+    /* 1, 1, 40: mean 14, s = 22.5167, half = 4.3026527 * 22.5167 / sqrt 3 =
+     * 55.93: the t interval would start at -41.9 ms; times cannot be
+     * negative, so the lower bound is clamped to 0 and flagged. */
+    const double x[] = {1, 1, 40};
+    struct ppexp_summary s;
+    ppexp_stats_summarize(x, 3, &s);
+    ck_assert_double_eq(s.ci_lo, 0);
+    ck_assert_int_eq(s.ci_clamped, 1);
+    ck_assert_double_eq_tol(s.ci_hi, 14 + 55.93, 0.01);
+    /* A series with negative values keeps its interval as computed. */
+    const double y[] = {-1, -1, 40};
+    ppexp_stats_summarize(y, 3, &s);
+    ck_assert(s.ci_lo < 0);
+    ck_assert_int_eq(s.ci_clamped, 0);
+}
+END_TEST
+
+START_TEST(test_ppexp_stats_t_quantile_any_level)
+{
+    /* Table values (NIST/SEMATECH 1.3.6.7.2): t(0.95, 2) = 2.920,
+     * t(0.95, 4) = 2.132, t(0.995, 5) = 4.032; and the tabulated 0.975. */
+    ck_assert_double_eq_tol(ppexp_stats_t_quantile(0.95, 2), 2.919986, 1e-5);
+    ck_assert_double_eq_tol(ppexp_stats_t_quantile(0.95, 4), 2.131847, 1e-5);
+    ck_assert_double_eq_tol(ppexp_stats_t_quantile(0.995, 5), 4.032143, 1e-5);
+    for (int df = 1; df <= 30; df++)
+        ck_assert_double_eq_tol(ppexp_stats_t_quantile(0.975, df), ppexp_stats_t975(df), 1e-5);
+    ck_assert_double_eq_tol(ppexp_stats_t_quantile(0.025, 9), -ppexp_stats_t975(9), 1e-6);
+    ck_assert_double_eq_tol(ppexp_stats_t_cdf(0, 3), 0.5, 1e-12);
+    ck_assert(isnan(ppexp_stats_t_quantile(0.95, 0)));
+}
+END_TEST
+
+START_TEST(test_ppexp_stats_paired_ratio_and_interval)
+{
+    /* log-ratios 0.1, 0.2, 0.3: mean 0.2, s = 0.1, se = 0.057735;
+     * 95%: t(0.975, 2) = 4.3026527 -> 0.2 -+ 0.248414 = [-0.048414, 0.448414]
+     * -> exp: [0.952739, 1.565826];
+     * TOST at 5%: t(0.95, 2) = 2.919986 -> 0.2 -+ 0.168585 = [0.031415, 0.368585]
+     * -> exp: [1.031913, 1.445688];
+     * ratio exp(0.2) = 1.221403. */
+    const double x[] = {0.1, 0.2, 0.3};
+    struct ppexp_paired p;
+    ppexp_stats_paired(x, 3, 0.05, &p);
+    ck_assert_double_eq_tol(p.ratio, 1.221403, 1e-6);
+    ck_assert_double_eq_tol(p.lo, 0.952739, 1e-5);
+    ck_assert_double_eq_tol(p.hi, 1.565826, 1e-5);
+    ck_assert_double_eq_tol(p.eq_lo, 1.031913, 1e-5);
+    ck_assert_double_eq_tol(p.eq_hi, 1.445688, 1e-5);
+    ck_assert_int_eq(ppexp_stats_verdict(&p, 0.05), PPEXP_INCONCLUSIVE);
+}
+END_TEST
+
+START_TEST(test_ppexp_stats_verdicts_are_symmetric)
+{
+    /* Swapping A and B negates the log-ratios: holds <-> inverted,
+     * equivalent stays. */
+    const double up[] = {0.09, 0.11, 0.10, 0.095}, down[] = {-0.09, -0.11, -0.10, -0.095};
+    const double flat[] = {0.01, -0.01, 0.005, -0.004};
+    struct ppexp_paired p;
+    ppexp_stats_paired(up, 4, 0.05, &p);
+    ck_assert_int_eq(ppexp_stats_verdict(&p, 0.05), PPEXP_HOLDS);
+    ppexp_stats_paired(down, 4, 0.05, &p);
+    ck_assert_int_eq(ppexp_stats_verdict(&p, 0.05), PPEXP_INVERTED);
+    ppexp_stats_paired(flat, 4, 0.05, &p);
+    ck_assert_int_eq(ppexp_stats_verdict(&p, 0.05), PPEXP_EQUIVALENT);
+    ck_assert_str_eq(ppexp_verdict_name(PPEXP_EQUIVALENT), "equivalent");
+}
+END_TEST
+
+START_TEST(test_ppexp_stats_pocock_reproduces_the_published_constants)
+{
+    /* Pocock (1977); Jennison & Turnbull (2000), Table 2.1, alpha = 0.05:
+     * K = 2: 2.178, K = 3: 2.289, K = 5: 2.413, K = 10: 2.555. */
+    double looks[10];
+    for (int i = 0; i < 10; i++)
+        looks[i] = i + 1;
+    ck_assert_double_eq_tol(ppexp_stats_pocock_z(looks, 1, 0.05), 1.960, 2e-3);
+    ck_assert_double_eq_tol(ppexp_stats_pocock_z(looks, 2, 0.05), 2.178, 3e-3);
+    ck_assert_double_eq_tol(ppexp_stats_pocock_z(looks, 3, 0.05), 2.289, 3e-3);
+    ck_assert_double_eq_tol(ppexp_stats_pocock_z(looks, 5, 0.05), 2.413, 3e-3);
+    ck_assert_double_eq_tol(ppexp_stats_pocock_z(looks, 10, 0.05), 2.555, 3e-3);
+    ck_assert(isnan(ppexp_stats_pocock_z(looks, 0, 0.05)));
+}
+END_TEST
+
 static Suite *ppexp_stats_suite(void)
 {
     Suite *s = suite_create("ppexp_stats");
@@ -115,6 +202,11 @@ static Suite *ppexp_stats_suite(void)
     tcase_add_test(tc, test_ppexp_stats_t_quantiles);
     tcase_add_test(tc, test_ppexp_stats_median_interval_of_ten);
     tcase_add_test(tc, test_ppexp_stats_median_interval_small_n_is_the_range);
+    tcase_add_test(tc, test_ppexp_stats_time_interval_never_negative);
+    tcase_add_test(tc, test_ppexp_stats_t_quantile_any_level);
+    tcase_add_test(tc, test_ppexp_stats_paired_ratio_and_interval);
+    tcase_add_test(tc, test_ppexp_stats_verdicts_are_symmetric);
+    tcase_add_test(tc, test_ppexp_stats_pocock_reproduces_the_published_constants);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,6 +26,7 @@
 #include "fetch.h"
 #include "histogram.h"
 #include "log.h"
+#include "origin.h"
 #include "tunnel.h"
 #include "worker.h"
 
@@ -54,6 +55,8 @@ static atomic_uint_fast64_t clients_open;
 
 static void client_process_input(struct client *c);
 static void client_dispatch(struct client *c);
+static void client_dispatch_routed(struct client *c);
+static void client_check_host(struct client *c);
 static void client_sub_cb(struct subscriber *s, enum subscriber_event ev);
 static void txn_end(struct client *c, int failed);
 
@@ -67,6 +70,7 @@ static void client_free(struct client *c)
 {
     struct worker *w = c->w;
     if (c->in_txn) {
+        origin_resolve_cancel(c->txn.host_check_req);
         struct object *o = c->txn.sub.obj;
         if (o) {
             object_ref(o);
@@ -473,7 +477,10 @@ static void client_start_fetch(struct client *c, int cache_candidate, struct obj
         .req_head_len = head_len,
         .is_head = t->is_head,
         .cache_candidate = fill,
-        .invalidates = !(t->is_get || t->is_head || http1_str_eq(t->req.method, "OPTIONS") ||
+        /* A request whose Host does not lead where it went must not
+         * touch the entries of the site it names. */
+        .invalidates = t->host_check != HOST_CHECK_MISMATCH &&
+                       !(t->is_get || t->is_head || http1_str_eq(t->req.method, "OPTIONS") ||
                          http1_str_eq(t->req.method, "TRACE")),
         .has_body = t->req_body != HTTP1_BODY_NONE,
         .body_chunked = t->req_body == HTTP1_BODY_CHUNKED,
@@ -596,7 +603,6 @@ static void client_answer_locally(struct client *c)
     txn_end(c, 0);
 }
 
-
 static void client_deny(struct client *c, const char *reason)
 {
     stats_add(&c->w->stats.denied, 1);
@@ -680,6 +686,52 @@ static void client_dispatch(struct client *c)
         client_deny(c, reason);
         return;
     }
+    if (t->host_check == HOST_CHECK_RESOLVE) {
+        client_check_host(c); /* dispatches when DNS has answered */
+        return;
+    }
+    client_dispatch_routed(c);
+}
+
+/* Intercepted, Host a name: does it resolve to the original destination?
+ * (request.c's intercept_check_authority says why it matters.) */
+static void client_host_checked(int match, void *arg)
+{
+    struct client *c = arg;
+    assert(c->magic == CLIENT_MAGIC);
+    struct txn *t = &c->txn;
+    t->host_check_req = NULL;
+    t->host_check = match ? HOST_CHECK_MATCH : HOST_CHECK_MISMATCH;
+    if (!t->host_check_sync)
+        client_dispatch_routed(c);
+}
+
+static void client_check_host(struct client *c)
+{
+    struct txn *t = &c->txn;
+    t->host_check_sync = 1;
+    if (origin_verify_host(c->w->origins, t->host, &c->orig_dst, client_host_checked, c,
+                           &t->host_check_req) < 0)
+        t->host_check = HOST_CHECK_MISMATCH; /* cannot tell: do not trust it */
+    t->host_check_sync = 0;
+    if (t->host_check != HOST_CHECK_RESOLVE)
+        client_dispatch_routed(c); /* answered at once (hosts file, error) */
+}
+
+/* A routed request whose origin and key are settled: answer it. */
+static void client_dispatch_routed(struct client *c)
+{
+    struct worker *w = c->w;
+    struct txn *t = &c->txn;
+    struct http1_request *r = &t->req;
+    if (t->host_check == HOST_CHECK_MISMATCH) {
+        char peer[ADDR_STRLEN], dst[ADDR_STRLEN];
+        addr_format(&c->peer, peer, sizeof(peer));
+        addr_format(&c->orig_dst, dst, sizeof(dst));
+        log_info("client %s: Host %s does not lead to the original destination %s: "
+                 "served from there, neither cached nor shared",
+                 peer, t->host, dst);
+    }
     if ((http1_str_eq(r->method, "OPTIONS") || http1_str_eq(r->method, "TRACE")) &&
         t->max_forwards == 0) {
         client_answer_locally(c);
@@ -690,7 +742,7 @@ static void client_dispatch(struct client *c)
          * for the origin's interim answer. */
         evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
     }
-    int cacheable = (t->is_get || t->is_head) && w->cache &&
+    int cacheable = t->host_check != HOST_CHECK_MISMATCH && (t->is_get || t->is_head) && w->cache &&
                     !http1_header_find(r->headers, r->nheaders, "Authorization");
     if (cacheable) {
         struct cache_control cc;
@@ -779,7 +831,8 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
     (void)bev;
     if (c->state == CLIENT_READ_HEAD)
         client_process_input(c);
-    else if (c->state == CLIENT_SERVING && c->in_txn && !c->txn.req_body_done)
+    else if (c->state == CLIENT_SERVING && c->in_txn && !c->txn.req_body_done &&
+             c->txn.host_check != HOST_CHECK_RESOLVE) /* no fetch to feed yet */
         client_pump_body(c);
 }
 

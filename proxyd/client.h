@@ -16,6 +16,7 @@
 struct worker;
 struct bufferevent;
 struct event;
+struct evdns_getaddrinfo_request;
 
 #define CLIENT_MAGIC 0xc11e47u
 
@@ -28,6 +29,13 @@ enum client_state {
 };
 
 enum out_framing { OUT_LENGTH = 0, OUT_CHUNKED, OUT_CLOSE, OUT_NONE };
+
+enum host_check {
+    HOST_CHECK_NONE = 0, /* nothing to check: forward, reverse, or routed intercept */
+    HOST_CHECK_RESOLVE,  /* a name: client.c resolves it, then MATCH or MISMATCH */
+    HOST_CHECK_MATCH,    /* the authority leads to the original destination */
+    HOST_CHECK_MISMATCH, /* it does not: served from there, but never cached or shared */
+};
 
 /* One request/response exchange. */
 struct txn {
@@ -57,8 +65,13 @@ struct txn {
     struct http1_chunked req_chunked;
     int req_body_done;
     int req_body_paused;
-    char hier[300]; /* Squid's hierarchy field: HIER_DIRECT/addr or HIER_NONE/- */
+    char hier[300];       /* Squid's hierarchy field: HIER_DIRECT/addr or HIER_NONE/- */
     int64_t max_forwards; /* the request's Max-Forwards, checked; -1 without one */
+    /* Intercept with an original destination: does Host (or the URL) lead
+     * there? See request.c's intercept_check_authority. */
+    enum host_check host_check;
+    struct evdns_getaddrinfo_request *host_check_req; /* HOST_CHECK_RESOLVE in flight */
+    int host_check_sync; /* inside the resolver call: its callback must not dispatch */
 };
 
 struct client {
@@ -80,8 +93,8 @@ struct client {
     int in_txn;
     uint64_t requests;
     void *tunnel;
-    int linger;             /* input may still be on its way: close by lingering */
-    uint64_t linger_bytes;  /* discarded while lingering */
+    int linger;            /* input may still be on its way: close by lingering */
+    uint64_t linger_bytes; /* discarded while lingering */
 };
 
 /* Accepted connection: takes ownership of fd. */

@@ -150,6 +150,59 @@ void origin_resolve_cancel(struct evdns_getaddrinfo_request *req)
         evdns_getaddrinfo_cancel(req);
 }
 
+struct verify_ctx {
+    origin_verify_cb cb;
+    void *ctx;
+    struct addr want;
+};
+
+static int same_host_address(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family != b->sa_family)
+        return 0;
+    if (a->sa_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                      &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
+    if (a->sa_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return 0;
+}
+
+static void verify_done(int result, struct evutil_addrinfo *res, void *arg)
+{
+    struct verify_ctx *vc = arg;
+    int match = 0;
+    for (struct evutil_addrinfo *ai = result == 0 ? res : NULL; ai && !match; ai = ai->ai_next)
+        match = same_host_address(ai->ai_addr, (const struct sockaddr *)&vc->want.ss);
+    if (res)
+        evutil_freeaddrinfo(res);
+    if (result != EVUTIL_EAI_CANCEL) /* a cancelled request's owner is gone */
+        vc->cb(match, vc->ctx);
+    free(vc);
+}
+
+int origin_verify_host(struct origin_pool *p, const char *host, const struct addr *want,
+                       origin_verify_cb cb, void *ctx, struct evdns_getaddrinfo_request **req)
+{
+    *req = NULL;
+    if (!p->dns)
+        return -1;
+    struct verify_ctx *vc = malloc(sizeof(*vc));
+    if (!vc)
+        return -1;
+    vc->cb = cb;
+    vc->ctx = ctx;
+    vc->want = *want;
+    struct evutil_addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = want->ss.ss_family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    *req = evdns_getaddrinfo(p->dns, host, NULL, &hints, verify_done, vc);
+    return 0;
+}
+
 /* Events on an idle connection: the origin closed it, timed it out, or sent
  * bytes nobody asked for. Any of them ends it. */
 static void idle_event_cb(struct bufferevent *bev, short what, void *arg)

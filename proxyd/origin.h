@@ -41,6 +41,14 @@ int origin_resolve(struct origin_pool *p, const char *host, int port, struct add
                    origin_resolve_cb cb, void *ctx, struct evdns_getaddrinfo_request **req);
 void origin_resolve_cancel(struct evdns_getaddrinfo_request *req);
 
+/* Whether the name host has want's address (port ignored) among all the
+ * addresses it resolves to: cb(match, ctx), from the event loop, or before
+ * this returns when the answer is at hand (hosts file, an error). Returns 0
+ * with *req cancellable until the callback (NULL once it has run), or -1. */
+typedef void (*origin_verify_cb)(int match, void *ctx);
+int origin_verify_host(struct origin_pool *p, const char *host, const struct addr *want,
+                       origin_verify_cb cb, void *ctx, struct evdns_getaddrinfo_request **req);
+
 /* An idle connection to a, or NULL. */
 struct origin_conn *origin_conn_take_idle(struct origin_pool *p, const struct addr *a);
 /* A new connection being connected (BEV_EVENT_CONNECTED arrives on the

@@ -6,6 +6,7 @@
  * the cache's own when it fills or revalidates. */
 #include "client.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,62 @@ static int max_forwards_parse(struct txn *t, const char **reason)
     return 0;
 }
 
+/* Intercept mode (CVE-2009-0801, Squid's host_verify): the fetch goes to
+ * the original destination, the address the client connected to, while
+ * the cache key is named by Host (or by an absolute URL's authority). If
+ * they disagree, one client could plant any response under any site's key.
+ * So the authority must lead to the original destination: same port, and a
+ * host that is that address, or a name that resolves to it (client.c asks
+ * DNS, HOST_CHECK_RESOLVE). When it does not, proxyd still serves the
+ * request from the original destination, as Squid does by default, but
+ * neither looks it up in the cache, nor stores, shares or invalidates
+ * anything for it: the client gets what it would have got without a proxy,
+ * and nobody else is affected. Refusing (409, Squid's host_verify_strict)
+ * would break clients whose DNS answers differ from the proxy's (CDNs,
+ * split horizons) for no gain in safety. A routed request (no DNAT) goes
+ * where Host says, so there key and connection agree by construction. */
+static void intercept_check_authority(struct client *c, struct http1_str host, int port)
+{
+    struct txn *t = &c->txn;
+    char lit[INET6_ADDRSTRLEN + 2];
+    if (t->host_check == HOST_CHECK_MATCH || t->host_check == HOST_CHECK_MISMATCH)
+        return; /* routed again (SUB_RETRY): decided already */
+    if (port != addr_port(&c->orig_dst)) {
+        t->host_check = HOST_CHECK_MISMATCH;
+        return;
+    }
+    const char *p = host.p;
+    size_t n = host.len;
+    if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
+        p++;
+        n -= 2;
+    }
+    if (n >= sizeof(lit)) {
+        t->host_check = HOST_CHECK_RESOLVE; /* too long for an address: a name */
+        return;
+    }
+    memcpy(lit, p, n);
+    lit[n] = '\0';
+    struct in_addr a4;
+    struct in6_addr a6;
+    const struct sockaddr *dst = (const struct sockaddr *)&c->orig_dst.ss;
+    if (inet_pton(AF_INET, lit, &a4) == 1) {
+        t->host_check =
+            dst->sa_family == AF_INET &&
+                    memcmp(&((const struct sockaddr_in *)dst)->sin_addr, &a4, sizeof(a4)) == 0
+                ? HOST_CHECK_MATCH
+                : HOST_CHECK_MISMATCH;
+    } else if (inet_pton(AF_INET6, lit, &a6) == 1) {
+        t->host_check =
+            dst->sa_family == AF_INET6 &&
+                    memcmp(&((const struct sockaddr_in6 *)dst)->sin6_addr, &a6, sizeof(a6)) == 0
+                ? HOST_CHECK_MATCH
+                : HOST_CHECK_MISMATCH;
+    } else {
+        t->host_check = HOST_CHECK_RESOLVE;
+    }
+}
+
 int request_route(struct client *c, int *status, const char **reason)
 {
     struct txn *t = &c->txn;
@@ -104,6 +161,9 @@ int request_route(struct client *c, int *status, const char **reason)
                 host.p = c->ls->origin_host;
                 host.len = strlen(c->ls->origin_host);
                 t->port = c->ls->origin_port;
+            } else if (c->have_orig_dst) {
+                intercept_check_authority(c, host, t->port);
+                t->port = addr_port(&c->orig_dst);
             }
             break;
         }
@@ -119,12 +179,10 @@ int request_route(struct client *c, int *status, const char **reason)
                 *reason = "intercepted request without a usable Host header";
                 return -1;
             }
-            /* The connection goes where the client was going (the original
-             * destination), whatever Host says: the key must say so too, or a
-             * forged Host could poison another site's entries (Squid's
-             * host_verify_strict). */
-            if (c->have_orig_dst)
+            if (c->have_orig_dst) {
+                intercept_check_authority(c, host, t->port);
                 t->port = addr_port(&c->orig_dst);
+            }
         }
         break;
     }

@@ -1430,13 +1430,22 @@ END_TEST
 
 START_TEST(test_parse_uint_rejects_empty_signed_spaced_and_overflowing_values)
 {
-    static const char *bad[] = {"", " 1", "1 ", "+1", "-1", "0x10", "1.0", "1e3", "1,2",
-                                "18446744073709551616", "99999999999999999999999"};
+    static const char *bad[] = {"",
+                                " 1",
+                                "1 ",
+                                "+1",
+                                "-1",
+                                "0x10",
+                                "1.0",
+                                "1e3",
+                                "1,2",
+                                "18446744073709551616",
+                                "99999999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *b;
         uint64_t v = 7;
-        ck_assert_msg(http1_parse_uint(heap_str(bad[i], &b), UINT64_MAX, &v) == -1,
-                      "'%s' accepted", bad[i]);
+        ck_assert_msg(http1_parse_uint(heap_str(bad[i], &b), UINT64_MAX, &v) == -1, "'%s' accepted",
+                      bad[i]);
         ck_assert_uint_eq(v, 7);
         free(b);
     }

@@ -132,8 +132,8 @@ check: all $(UNIT_BINS)
 # has none of them.
 asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
-	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DPP_TEST_HOOKS" \
-	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
+	  EXTRA_CFLAGS="-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow -DPP_TEST_HOOKS" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined,float-cast-overflow" check
 
 # Fuzz targets: tests/fuzz/fuzz_*.c, built with clang's libFuzzer.
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)

@@ -3,7 +3,8 @@
  * log-ratio of two configurations' mean times, over the blocks a
  * geometric-mean ratio with a t interval, and one of four verdicts against
  * a declared margin. One evaluation serves the runner's after-each-block
- * stopping check (from runs in memory) and claims.md (from summary.csv). */
+ * stopping check (stopping.c, from runs in memory) and claims.md (from
+ * summary.csv). */
 #ifndef PPEXP_CLAIMS_H
 #define PPEXP_CLAIMS_H
 
@@ -71,38 +72,6 @@ struct ppexp_claims_eval {
 /* Every claim's verdict from obs; 0, or -1 out of memory. */
 int ppexp_claims_evaluate(const struct ppexp_obs *obs, size_t nobs,
                           const struct ppexp_claims_opts *o, struct ppexp_claims_eval *ev);
-
-/* The adaptive replication rule: at least min blocks, at most max; after
- * each whole block from min on, stop when every claim the data measures is
- * decided (not inconclusive), or when the next block would pass the budget.
- * Every look uses the same stricter level (Pocock's constant boundary for
- * the looks min..max) so that looking after every block keeps a claim's
- * overall error near alpha. */
-struct ppexp_stopping {
-    int min, max;
-    double budget_s;   /* 0: none */
-    double alpha;      /* overall, per claim */
-    double alpha_look; /* two-sided, at each look; alpha when min == max */
-    double z_look;     /* Pocock's boundary behind it */
-};
-enum ppexp_stop {
-    PPEXP_GO_ON = 0,
-    PPEXP_STOP_DECIDED, /* every measured claim decided */
-    PPEXP_STOP_NOTHING, /* no claim measured: nothing to wait for past min */
-    PPEXP_STOP_MAX,
-    PPEXP_STOP_BUDGET
-};
-void ppexp_stopping_init(struct ppexp_stopping *st, int min, int max, double budget_s,
-                         double alpha);
-/* After `blocks` whole blocks, elapsed_s into the run, the next block
- * expected to take next_block_s: whether (and why) to stop. Never before min. */
-enum ppexp_stop ppexp_stopping_check(const struct ppexp_stopping *st, int blocks,
-                                     double elapsed_s, double next_block_s,
-                                     const struct ppexp_claims_eval *ev);
-const char *ppexp_stop_reason(enum ppexp_stop why);
-/* The rule and what it does to the error rate, in words (meta.json,
- * claims.md). */
-void ppexp_stopping_describe(const struct ppexp_stopping *st, char *buf, size_t len);
 
 /* One line per claim: "C3 1.21 [1.10, 1.33] +-5% holds" (progress). */
 void ppexp_claims_progress(const struct ppexp_claims_eval *ev, char *buf, size_t len);

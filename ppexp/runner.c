@@ -27,6 +27,7 @@
 #include "meta.h"
 #include "plot.h"
 #include "results.h"
+#include "stopping.h"
 
 #define MANAGER_API "http://" PPEXP_MANAGER_API_ADDR
 #define BALANCER_API "http://" PPEXP_BALANCER_API_ADDR

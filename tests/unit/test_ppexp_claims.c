@@ -1,4 +1,4 @@
-/* Unit tests for ppexp/claims.c: verdicts from constructed block data (a
+/* Unit tests for ppexp/claims.c and ppexp/stopping.c: verdicts from constructed block data (a
  * true 10% difference holds, its reverse is inverted, identical series are
  * equivalent, a 3% difference under large noise is inconclusive), the
  * claims table's cells, and the adaptive stopping rule (stops at the first
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../../ppexp/claims.h"
+#include "../../ppexp/stopping.h"
 #include "check_main.h"
 
 /* Block-to-block drift both configurations of a block share (a shared

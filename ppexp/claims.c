@@ -379,9 +379,10 @@ static void opts_from_meta(const char *dir, struct ppexp_claims_opts *o, char *r
         alpha = al->valuedouble;
     if (spec_text && ppexp_spec_parse(spec_text, &s, err, sizeof(err)) == 0) {
         ppexp_claims_opts_from_spec(&s, alpha, o);
-        snprintf(rule, len, "%s", cJSON_IsString(tx) ? tx->valuestring
-                                                     : "fixed (meta.json names no stopping "
-                                                       "rule): alpha = 0.05");
+        snprintf(rule, len, "%s",
+                 cJSON_IsString(tx) ? tx->valuestring
+                                    : "fixed (meta.json names no stopping "
+                                      "rule): alpha = 0.05");
     }
     free(spec_text);
     cJSON_Delete(root);
@@ -432,8 +433,8 @@ struct writers {
 };
 
 static void write_claim(struct writers *w, size_t ci, const struct ppexp_claim *c,
-                        const struct grid *g, const struct ppexp_claims_opts *o,
-                        struct cell *cells, double *buf)
+                        const struct grid *g, const struct ppexp_claims_opts *o, struct cell *cells,
+                        double *buf)
 {
     struct ppexp_claim_result r;
     evaluate_one(c, g, o->alpha, o->margin[ci], cells, buf, &r);
@@ -459,8 +460,9 @@ static void write_claim(struct writers *w, size_t ci, const struct ppexp_claim *
         return;
     }
     paired_text(&r.pooled, r.margin, text, sizeof(text));
-    fprintf(w->md, "Verdict: **%s**%s: %s, over %zu cell%s (%zu holds, %zu inverted, %zu "
-                   "equivalent, %zu inconclusive).\n\n",
+    fprintf(w->md,
+            "Verdict: **%s**%s: %s, over %zu cell%s (%zu holds, %zu inverted, %zu "
+            "equivalent, %zu inconclusive).\n\n",
             ppexp_verdict_name(r.verdict), direction_note(&r.pooled, r.verdict), text, r.ncells,
             r.ncells == 1 ? "" : "s", r.cells_by_verdict[PPEXP_HOLDS],
             r.cells_by_verdict[PPEXP_INVERTED], r.cells_by_verdict[PPEXP_EQUIVALENT],
@@ -519,8 +521,7 @@ static void write_ratios(FILE *f, const struct grid *g, const struct ppexp_claim
         size_t n = claim_cells(&views[vi], g, cells);
         /* cells come in grid order; sort them by A for the plot's lines. */
         for (size_t i = 1; i < n; i++)
-            for (size_t j = i; j > 0 && cmp_cfg(&cells[j].a, &cells[j - 1].a, (void *)g) < 0;
-                 j--) {
+            for (size_t j = i; j > 0 && cmp_cfg(&cells[j].a, &cells[j - 1].a, (void *)g) < 0; j--) {
                 struct cell t = cells[j];
                 cells[j] = cells[j - 1];
                 cells[j - 1] = t;

@@ -249,8 +249,8 @@ static void print_plan(const struct ppexp_spec *s, const struct ppexp_plan *plan
         printf("%s: %zu configurations x %d to %d replicates (adaptive) = %zu to %zu runs "
                "(seed %llu)\n",
                s->name, plan->nconfigs, s->replicates_min, s->replicates,
-               plan->nconfigs * (size_t)s->replicates_min,
-               plan->nconfigs * (size_t)s->replicates, (unsigned long long)s->seed);
+               plan->nconfigs * (size_t)s->replicates_min, plan->nconfigs * (size_t)s->replicates,
+               (unsigned long long)s->seed);
     else
         printf("%s: %zu configurations x %d replicates = %zu runs (seed %llu)\n", s->name,
                plan->nconfigs, s->replicates, plan->nconfigs * (size_t)s->replicates,

@@ -23,7 +23,14 @@ enum { COL_N = PPEXP_NFACTORS + 1, COL_MEAN, COL_LO, COL_HI };
 enum { PT_GM = PPEXP_NFACTORS + 2, PT_LO, PT_HI };
 /* ratios.csv: comparison, the factors, n, ratio, lo, hi, eq_lo, eq_hi,
  * band_lo, band_hi, verdict. */
-enum { RA_OFF = 1, RA_RATIO = PPEXP_NFACTORS + 3, RA_LO, RA_HI, RA_BAND_LO = RA_HI + 3, RA_BAND_HI };
+enum {
+    RA_OFF = 1,
+    RA_RATIO = PPEXP_NFACTORS + 3,
+    RA_LO,
+    RA_HI,
+    RA_BAND_LO = RA_HI + 3,
+    RA_BAND_HI
+};
 
 struct line {
     char key[PPEXP_NFACTORS][24]; /* factor values except replicas */

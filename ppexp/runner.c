@@ -507,10 +507,11 @@ int ppexp_runner_run(const struct ppexp_runner_opts *o, const struct ppexp_spec 
     cJSON *sr = cJSON_GetObjectItemCaseSensitive(r->meta.root, "stopping_rule");
     if (sr) {
         cJSON_AddNumberToObject(sr, "blocks_run", blocks);
-        cJSON_AddStringToObject(sr, "stopped", why ? ppexp_stop_reason(why)
-                                                   : stop_requested ? "interrupted"
-                                                   : failed         ? "a run failed"
-                                                                    : "not stopped");
+        cJSON_AddStringToObject(sr, "stopped",
+                                why              ? ppexp_stop_reason(why)
+                                : stop_requested ? "interrupted"
+                                : failed         ? "a run failed"
+                                                 : "not stopped");
     }
     if (isatty(2))
         fputc('\n', stderr);

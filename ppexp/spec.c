@@ -236,7 +236,7 @@ static int parse_factors(const cJSON *obj, struct ppexp_spec *s, char *err, size
 }
 
 /* "replicates": N (a fixed number of blocks) or {"min": a, "max": b}
- * (adaptive: claims.h's stopping rule). */
+ * (adaptive: stopping.h). */
 static int parse_replicates(const cJSON *item, struct ppexp_spec *s, char *err, size_t errlen)
 {
     long x;
@@ -254,8 +254,7 @@ static int parse_replicates(const cJSON *item, struct ppexp_spec *s, char *err, 
     cJSON_ArrayForEach(k, item)
     {
         if (strcmp(k->string, "min") != 0 && strcmp(k->string, "max") != 0) {
-            snprintf(err, errlen, "unknown key \"replicates.%.64s\" (keys: min, max)",
-                     k->string);
+            snprintf(err, errlen, "unknown key \"replicates.%.64s\" (keys: min, max)", k->string);
             return -1;
         }
     }

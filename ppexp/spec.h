@@ -74,8 +74,8 @@ struct ppexp_spec {
     char object_size[32]; /* as given, for the testbed's --object-size */
     int requests;         /* per client */
     int concurrency;      /* per client */
-    int replicates;     /* the most blocks: "replicates": N, or {"min": a, "max": N} */
-    int replicates_min; /* = replicates unless adaptive (claims.h: ppexp_stopping) */
+    int replicates;       /* the most blocks: "replicates": N, or {"min": a, "max": N} */
+    int replicates_min;   /* = replicates unless adaptive (stopping.h) */
     double warmup_s;
     double duration_s; /* > 0: each run measures this long after the warm-up (time-based);
                           0: "requests" per client */

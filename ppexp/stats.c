@@ -294,8 +294,8 @@ enum ppexp_verdict ppexp_stats_verdict(const struct ppexp_paired *p, double marg
 /* P(some look has |S_n| >= c sqrt(n)) for a Gaussian random walk with unit
  * variance per observation. Grid cells at i h, weighted by the part of the
  * cell inside the continuation region. */
-static double pocock_cross(const double *looks, size_t k, double c, double *f, double *g,
-                           double *w, long half)
+static double pocock_cross(const double *looks, size_t k, double c, double *f, double *g, double *w,
+                           long half)
 {
     const double h = POCOCK_STEP;
     long npts = 2 * half + 1;

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ppexp_stopping_init(struct ppexp_stopping *st, int min, int max, double budget_s,
-                         double alpha)
+void ppexp_stopping_init(struct ppexp_stopping *st, int min, int max, double budget_s, double alpha)
 {
     memset(st, 0, sizeof(*st));
     st->min = min < 1 ? 1 : min;
@@ -35,9 +34,8 @@ void ppexp_stopping_init(struct ppexp_stopping *st, int min, int max, double bud
     }
 }
 
-enum ppexp_stop ppexp_stopping_check(const struct ppexp_stopping *st, int blocks,
-                                     double elapsed_s, double next_block_s,
-                                     const struct ppexp_claims_eval *ev)
+enum ppexp_stop ppexp_stopping_check(const struct ppexp_stopping *st, int blocks, double elapsed_s,
+                                     double next_block_s, const struct ppexp_claims_eval *ev)
 {
     if (blocks < st->min)
         return PPEXP_GO_ON;

@@ -33,9 +33,8 @@ void ppexp_stopping_init(struct ppexp_stopping *st, int min, int max, double bud
                          double alpha);
 /* After `blocks` whole blocks, elapsed_s into the run, the next block
  * expected to take next_block_s: whether (and why) to stop. Never before min. */
-enum ppexp_stop ppexp_stopping_check(const struct ppexp_stopping *st, int blocks,
-                                     double elapsed_s, double next_block_s,
-                                     const struct ppexp_claims_eval *ev);
+enum ppexp_stop ppexp_stopping_check(const struct ppexp_stopping *st, int blocks, double elapsed_s,
+                                     double next_block_s, const struct ppexp_claims_eval *ev);
 const char *ppexp_stop_reason(enum ppexp_stop why);
 /* The rule and what it does to the error rate, in words (meta.json,
  * claims.md). */

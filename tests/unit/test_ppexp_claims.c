@@ -162,9 +162,9 @@ START_TEST(test_ppexp_claims_margin_comes_from_the_spec)
     size_t n = c3_data(obs, 8, 103, 100, 1);
     struct ppexp_spec s;
     char err[256];
-    ck_assert_int_eq(ppexp_spec_parse("{\"name\": \"m\", \"margins_pct\": {\"C3\": 2}}", &s, err,
-                                      sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        ppexp_spec_parse("{\"name\": \"m\", \"margins_pct\": {\"C3\": 2}}", &s, err, sizeof(err)),
+        0);
     struct ppexp_claims_opts o;
     struct ppexp_claims_eval ev;
     int i = ppexp_claim_index("C3");

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -54,6 +56,40 @@ static void raise_fd_limit(void)
     }
 }
 
+#ifdef PP_TEST_HOOKS
+/* Test builds only (make asan adds -DPP_TEST_HOOKS; the product has no trace
+ * of this). PP_TEST_HEAP_OVERFLOW=1 plants a one-byte heap overflow, once,
+ * in a forked copy of this proxyd at start, so the sanitizer's report lands
+ * in this instance's log while the instance itself goes on serving: then
+ * only the log scan can notice, which is what scenario 63 proves it does for
+ * instances the manager starts. Called before any thread exists. */
+static void testhook_heap_overflow(void)
+{
+    const char *v = getenv("PP_TEST_HEAP_OVERFLOW");
+    if (!v || strcmp(v, "1") != 0)
+        return;
+    log_warn("PP_TEST_HEAP_OVERFLOW=1: a forked copy overflows a heap buffer (test build)");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* volatile: the compiler can neither drop the store nor know the
+         * size (UBSan's object-size check would then stop it before ASan) */
+        volatile size_t size_bytes = 16;
+        volatile char *buf = malloc(size_bytes);
+        if (buf)
+            buf[size_bytes] = 'x';
+        free((void *)buf);
+        _exit(0);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+#else
+static void testhook_heap_overflow(void)
+{
+}
+#endif
+
 int main(int argc, char **argv)
 {
     static struct proxyd_config cfg;
@@ -67,6 +103,7 @@ int main(int argc, char **argv)
     }
     log_init("proxyd", cfg.name);
     log_set_level(cfg.log_level);
+    testhook_heap_overflow();
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     evthread_use_pthreads();

@@ -3,7 +3,9 @@
 # serves the object byte for byte, its access log counts one fetch, the tools
 # (badorigin, rawhttp) answer as documented, a failing assertion fails, and
 # cleanup leaves no process, temp dir, namespace or rule behind, even on a
-# failure or a timeout. Needs no proxyd.
+# failure or a timeout; pp_skip exits 77 (and no other 77 counts as a skip);
+# a sanitizer report in any log fails a scenario that passed every check.
+# Needs no proxyd.
 # timeout: 90
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -86,3 +88,56 @@ rc=0
 HANG=1 WITH_NS=$with_ns timeout 4 bash "$PP_TMP/child.sh" >"$PP_TMP/child2.log" 2>&1 || rc=$?
 expect_eq "$rc" 124 "exit code of timeout"
 check_child_left_nothing
+
+# --- pp_skip: exit 77 with its reason, and cleanup still runs; a 77 that
+# pp_skip did not say is a failure.
+cat >"$PP_TMP/skip.sh" <<EOF
+. "$PP_REPO/tests/integration/lib.sh"
+echo "tmp=\$PP_TMP" >"$PP_TMP/skip.vars"
+if [ "\${STRAY:-0}" = 1 ]; then exit 77; fi
+pp_skip "nothing to run here"
+EOF
+rc=0
+out=$(bash "$PP_TMP/skip.sh" 2>&1) || rc=$?
+expect_eq "$rc" 77 "exit code of a skipped scenario"
+expect_match "$out" '\] SKIP: nothing to run here' "skip reason"
+tmp=$(sed -n 's/^tmp=//p' "$PP_TMP/skip.vars")
+if [ -z "$tmp" ] || [ -e "$tmp" ]; then pp_die "a skipped scenario's temp dir ($tmp) is still there"; fi
+rc=0
+out=$(STRAY=1 bash "$PP_TMP/skip.sh" 2>&1) || rc=$?
+expect_eq "$rc" 1 "exit code of a scenario that exits 77 without pp_skip"
+
+# --- a sanitizer report in any log, at any depth under the temp dir or in a
+# pp_scan_also path, fails a scenario that passed every check, naming the log.
+# The reports are written by the child, and its output kept in a variable:
+# in a file here they would fail this scenario's own scan.
+outside=$(mktemp -d "${TMPDIR:-/tmp}/pp-it.scan-also.XXXXXX")
+pp_on_cleanup "rm -rf $(printf '%q' "$outside")"
+cat >"$PP_TMP/scan.sh" <<EOF
+. "$PP_REPO/tests/integration/lib.sh"
+mkdir -p "\$PP_TMP/state/deep"
+echo "ordinary line" >"\$PP_TMP/state/deep/quiet.log"
+case "\$KIND" in
+asan) printf '==7==%s: heap-buffer-overflow on address 0x1\n' "ERROR: Address""Sanitizer" >"\$PP_TMP/state/deep/x1.log" ;;
+ubsan) printf 'a.c:3:5: %s signed integer overflow\n' "runtime ""error:" >"\$PP_TMP/x.err" ;;
+lsan) printf '==7==%s: detected memory leaks\n' "ERROR: Leak""Sanitizer" >"\$PP_TMP/run.out" ;;
+also) pp_scan_also "$outside"
+      printf '==7==%s: SEGV\n' "ERROR: Address""Sanitizer" >"$outside/m.log" ;;
+esac
+expect_eq 1 1 "a check that passes"
+EOF
+for kind in none asan ubsan lsan also; do
+    rc=0
+    out=$(KIND=$kind bash "$PP_TMP/scan.sh" 2>&1) || rc=$?
+    case $kind in
+    none) want=0 where='' ;;
+    asan) want=1 where='/state/deep/x1\.log' ;;
+    ubsan) want=1 where='/x\.err' ;;
+    lsan) want=1 where='/run\.out' ;;
+    also) want=1 where="${outside//./\\.}/m\\.log" ;;
+    esac
+    expect_eq "$rc" "$want" "exit code with a $kind report"
+    if [ -n "$where" ]; then
+        expect_match "$out" "FAIL: sanitizer report in [^ ]*$where" "the failure names the log ($kind)"
+    fi
+done

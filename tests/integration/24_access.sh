@@ -7,6 +7,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+pp_need_root "a network namespace for the --deny-dest proxyd"
 printf 'ok\n' >"$PP_TMP/www-ok"
 mkdir -p "$PP_TMP/www" && mv "$PP_TMP/www-ok" "$PP_TMP/www/ok"
 pp_start_nginx_origin "$PP_TMP/www"
@@ -30,7 +31,6 @@ expect_eq "$(pp_origin_count /ok)" 0 "origin requests from a refused client"
 # its lookup could go nowhere.
 acl_ns=$(pp_netns acl)
 nslog=$PP_TMP/proxyd-acl-ns.log
-PP_PROXYD_LOGS+=("$nslog")
 ip netns exec "$acl_ns" "$PP_BIN/proxyd" --name acl2 --listen 127.0.0.1:3128 --admin 127.0.0.1:9090 \
     --deny-dest blocked.test --deny-dest .evil.test >"$nslog" 2>&1 </dev/null &
 pp_track $!

@@ -12,7 +12,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || pp_die "needs root (network namespaces)"
+pp_need_root "network namespaces"
 CLI_ADDR=198.18.201.1
 MID_ADDR=198.18.201.2
 ORIGIN_ADDR=198.18.250.2
@@ -72,7 +72,6 @@ pp_wait_until 10 in_mid_port_open "$ORIGIN_ADDR" 80 || pp_die "nginx in $mid did
 
 # --- proxyd --intercept in mid, on mid's veth address
 log=$PP_TMP/proxyd-mid.log
-PP_PROXYD_LOGS+=("$log")
 "$PP_BIN/proxyd" --help >/dev/null # fail early if missing
 ip netns exec "$mid" "$PP_BIN/proxyd" --name mid-proxy --intercept "$MID_ADDR:$PROXY_PORT" \
     --intercept "$VIP_ADDR:80" \

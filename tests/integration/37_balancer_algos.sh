@@ -8,6 +8,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+pp_need_root "a cgroup CPU quota"
 pp_make_file "$PP_TMP/www/obj10k" 10240
 pp_start_nginx_origin "$PP_TMP/www"
 url=$PP_ORIGIN_URL/obj10k

@@ -14,8 +14,9 @@
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$PP_BIN/manager" ] || pp_die "no $PP_BIN/manager (run make)"
-command -v squid >/dev/null || pp_die "no squid (deploy/setup.sh installs it)"
-command -v nginx >/dev/null || pp_die "no nginx (deploy/setup.sh installs it)"
+pp_need_root "namespaces, cgroups"
+pp_need_tool squid "deploy/setup.sh installs it"
+pp_need_tool nginx "deploy/setup.sh installs it"
 PREFIX=w$$
 PREFIX=${PREFIX:0:7}
 OBJ_BYTES=1048576 # the paper's 1024 KB object
@@ -107,7 +108,7 @@ instance_pids() {
             # nginx children carry no path: theirs is their parent's.
             if ps -o args= -p "$(ps -o ppid= -p "$p" | tr -d ' ')" 2>/dev/null | grep -q -- "$PP_TMP/state/"; then echo "$p"; fi
         done
-        for d in $(find /sys/fs/cgroup -maxdepth 3 -type d -name "${PREFIX}[0-9]*"); do cat "$d/cgroup.procs"; done
+        find /sys/fs/cgroup -maxdepth 3 -type d -name "${PREFIX}[0-9]*" -exec cat {}/cgroup.procs \;
     } | sort -u
 }
 

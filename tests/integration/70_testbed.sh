@@ -10,8 +10,8 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || pp_die "needs root (network namespaces)"
-command -v nginx >/dev/null || pp_die "nginx not installed"
+pp_need_root "network namespaces"
+pp_need_tool nginx
 
 TESTBED=$PP_REPO/deploy/testbed
 P=t$(($$ % 10000000)) # at most 8 characters, unique per run

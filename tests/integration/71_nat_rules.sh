@@ -11,7 +11,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || pp_die "needs root (network namespaces, nat table)"
+pp_need_root "network namespaces, nat table"
 VIP=198.19.255.10
 VIP_PORT=3128
 PREFIX=pp

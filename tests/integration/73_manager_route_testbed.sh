@@ -11,7 +11,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || pp_die "needs root (network namespaces)"
+pp_need_root "network namespaces"
 TESTBED=$PP_REPO/deploy/testbed
 P=r$(($$ % 10000000))
 MP=s$(($$ % 1000)) # the manager's prefix: instances s<pid>1.., bridge s<pid>br, cgroups s<pid>*
@@ -54,7 +54,6 @@ pp_bg manager nsenter --net="/run/netns/$P-mid" "$PP_BIN/manager" --runtime cont
     --state-dir "$PP_TMP/state" --prefix "$MP" --forwarding route --vip 198.19.255.10:3128 \
     --clients 198.18.1.1-198.18.1.64 --drain-timeout 2s --proxy-arg=--cache-mem=16M
 MANAGER_PID=$PP_LAST_PID
-PP_PROXYD_LOGS+=("$PP_TMP/manager.log")
 api() { in_mid curl -sS --max-time 60 "$@"; }
 ready_is() { [ "$(api "$API/v1/pool" 2>/dev/null | jq -r .ready)" = "$1" ]; }
 pp_wait_until 20 ready_is 1 || pp_die "manager not ready: $(tail -5 "$PP_TMP/manager.log")"

@@ -13,7 +13,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || pp_die "needs root (network namespaces)"
+pp_need_root "network namespaces"
 [ -x "$PP_BIN/balancer" ] || pp_die "no $PP_BIN/balancer (run make)"
 TESTBED=$PP_REPO/deploy/testbed
 P=b$(($$ % 10000000))
@@ -48,7 +48,6 @@ pp_bg manager nsenter --net="/run/netns/$P-mid" "$PP_BIN/manager" --runtime proc
     --prefix "$MP" --forwarding balancer --vip "$VIP:3128" --balancer-admin "127.0.0.1:$ADMIN_PORT" \
     --drain-timeout 8s --proxy-arg=--cache-mem=16M
 MANAGER_PID=$PP_LAST_PID
-PP_PROXYD_LOGS+=("$PP_TMP/manager.log" "$STATE/$MP-balancer.log")
 api() { in_mid curl -sS --max-time 60 "$@"; }
 ready_is() { [ "$(api "$API/v1/pool" 2>/dev/null | jq -r .ready)" = "$1" ]; }
 pp_wait_until 20 ready_is 1 || pp_die "manager not ready: $(tail -5 "$PP_TMP/manager.log")"

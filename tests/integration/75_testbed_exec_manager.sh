@@ -10,8 +10,8 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || pp_die "needs root (network namespaces, cgroups)"
-command -v nginx >/dev/null || pp_die "nginx not installed"
+pp_need_root "network namespaces, cgroups"
+pp_need_tool nginx
 [ -x "$PP_BIN/manager" ] || pp_die "no $PP_BIN/manager (run make)"
 
 TESTBED=$PP_REPO/deploy/testbed
@@ -50,7 +50,6 @@ expect_ge "$(tb exec mid -- grep -cE ' - cgroup2? ' /proc/self/mountinfo)" 1 "cg
 # ---- under `ip netns exec` the manager fails and says how to start it
 rc=0
 timeout 20 ip netns exec "$P-mid" "$PP_BIN/manager" "${MANAGER_ARGS[@]}" >"$PP_TMP/ipnetns.log" 2>&1 || rc=$?
-PP_PROXYD_LOGS+=("$PP_TMP/ipnetns.log")
 expect_eq "$rc" 1 "manager's exit status under ip netns exec"
 out=$(cat "$PP_TMP/ipnetns.log")
 expect_match "$out" "no cgroup v2 \\(/sys/fs/cgroup/cgroup.controllers\\) nor v1 cpu hierarchy" "what it did not find"
@@ -65,7 +64,6 @@ expect_eq "$(our_links)" 0 "no link of ours after the failed start"
 # the pid is the manager's, and SIGTERM below reaches it.
 pp_bg manager "$TESTBED" --prefix "$P" exec mid -- "$PP_BIN/manager" "${MANAGER_ARGS[@]}"
 MANAGER_PID=$PP_LAST_PID
-PP_PROXYD_LOGS+=("$PP_TMP/manager.log")
 api() { tb exec mid -- curl -sS --max-time 30 "$@"; }
 ready_is() {
     kill -0 "$MANAGER_PID" 2>/dev/null || pp_die "manager exited: $(tail -5 "$PP_TMP/manager.log")"

@@ -8,7 +8,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || pp_die "needs root (network namespaces)"
+pp_need_root "network namespaces"
 LOADGEN=$PP_BIN/loadgen
 [ -x "$LOADGEN" ] || pp_die "no $LOADGEN (run make)"
 

@@ -16,7 +16,7 @@ LOADGEN=$PP_BIN/loadgen
 PPEXP=$PP_BIN/ppexp
 [ -x "$LOADGEN" ] || pp_die "no $LOADGEN (run make)"
 [ -x "$PPEXP" ] || pp_die "no $PPEXP (run make)"
-command -v setpriv >/dev/null || pp_die "setpriv (util-linux) not installed"
+pp_need_tool setpriv "util-linux"
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] || [ "$hard" -ge 1024 ] || pp_die "this shell's hard descriptor limit $hard is below the 1024 the soft-limit case needs"
 

@@ -10,14 +10,17 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || pp_die "needs root (namespaces, cgroups)"
+pp_need_root "namespaces, cgroups"
 PPEXP=$PP_BIN/ppexp
 [ -x "$PPEXP" ] || pp_die "no $PPEXP (run make)"
-command -v gnuplot >/dev/null || pp_die "no gnuplot (make deps)"
+pp_need_tool gnuplot "make deps"
 TESTBED=$PP_REPO/deploy/testbed
 P=x$(($$ % 1000000))  # testbed prefix, at most 8 characters
 MP=y$(($$ % 1000))    # manager prefix
 pp_on_cleanup "$(printf '%q' "$TESTBED") --prefix $P down >/dev/null 2>&1 || true"
+# ppexp keeps the manager's state (its instances' and balancer's logs) in
+# /run/ppexp/PREFIX: into $PP_TMP for the sanitizer scan, then removed.
+pp_on_cleanup "pp_collect_logs /run/ppexp/$P; rm -rf --one-file-system /run/ppexp/$P"
 
 nothing_left() {
     local what=$1

@@ -16,16 +16,18 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || pp_die "needs root (namespaces, cgroups, tc)"
+pp_need_root "namespaces, cgroups, tc"
 PPEXP=$PP_BIN/ppexp
 [ -x "$PPEXP" ] || pp_die "no $PPEXP (run make)"
-command -v gnuplot >/dev/null || pp_die "no gnuplot (make deps)"
-command -v tc >/dev/null || pp_die "no tc (iproute2)"
+pp_need_tool gnuplot "make deps"
+pp_need_tool tc "iproute2"
 TESTBED=$PP_REPO/deploy/testbed
 P=k$(($$ % 1000000)) # testbed prefix, at most 8 characters
 MP=q$(($$ % 1000))   # manager prefix
 pp_on_cleanup "$(printf '%q' "$TESTBED") --prefix $P down >/dev/null 2>&1 || true"
-pp_on_cleanup "rm -rf --one-file-system /run/ppexp/$P"
+# The manager's state (its instances' logs) is in /run/ppexp/PREFIX: into
+# $PP_TMP for the sanitizer scan, then removed.
+pp_on_cleanup "pp_collect_logs /run/ppexp/$P; rm -rf --one-file-system /run/ppexp/$P"
 
 # The testbed first, so the origin's link can be limited before the runs
 # (ppexp finds it up, converges it and leaves it to our cleanup).

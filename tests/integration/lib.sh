@@ -29,10 +29,11 @@ PP_CURL_MAX_TIME=${PP_CURL_MAX_TIME:-15}
 PP_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pp-it.${PP_SCENARIO}.XXXXXX")
 chmod 755 "$PP_TMP" # nginx worker and squid may read from it under another uid
 
-PP_PIDS=()        # every background process started through this library
-PP_PROXYD_LOGS=() # scanned for sanitizer reports at cleanup
-PP_UNDO=()        # commands run at cleanup, last registered first
+PP_PIDS=()       # every background process started through this library
+PP_SCAN_ALSO=()  # files or directories outside $PP_TMP scanned for sanitizer reports
+PP_UNDO=()       # commands run at cleanup, last registered first
 PP_FAILED=0
+PP_SKIPPED=0
 PP_NGINX_SEQ=0
 PP_PROXYD_SEQ=0
 
@@ -43,6 +44,29 @@ pp_log() {
 pp_die() {
     pp_log "FAIL: $*"
     exit 1
+}
+
+# PP_SKIP_RC: the exit status of a scenario that could not run (automake's
+# convention). run.sh reports it as SKIP and, unless PP_ALLOW_SKIP=1, fails
+# the run: CI must not pass on scenarios it never ran.
+PP_SKIP_RC=77
+
+# pp_skip REASON: this scenario cannot run here (not root, a tool missing).
+# Only for what the machine lacks; a missing binary of ours is a failure.
+pp_skip() {
+    pp_log "SKIP: $*"
+    PP_SKIPPED=1
+    exit "$PP_SKIP_RC"
+}
+
+# pp_need_root WHY: skips the scenario unless it runs as root.
+pp_need_root() {
+    [ "$(id -u)" -eq 0 ] || pp_skip "needs root ($*)"
+}
+
+# pp_need_tool COMMAND [HINT]: skips the scenario if COMMAND is not installed.
+pp_need_tool() {
+    command -v "$1" >/dev/null 2>&1 || pp_skip "no $1${2:+ ($2)}"
 }
 
 # ---------------------------------------------------------------- cleanup
@@ -107,24 +131,70 @@ pp_stop_pids() {
     wait "$@" 2>/dev/null || true
 }
 
-# Sanitizer reports in a daemon's log fail the scenario even if every
-# response looked right (make asan runs the same scenarios).
+# What a sanitizer writes when it finds something: ASan's and LSan's
+# "==PID==ERROR: AddressSanitizer: ...", UBSan's "file:line: runtime error:",
+# and LeakSanitizer's own failures ("LeakSanitizer has encountered a fatal
+# error"), since a leak check that could not run proves nothing.
+PP_SANITIZER_RE='ERROR: [A-Za-z]*Sanitizer|LeakSanitizer|runtime error:'
+
+# pp_scan_also PATH...: files or directories outside $PP_TMP whose logs are
+# scanned too (under $PP_TMP, every log is scanned anyway).
+pp_scan_also() {
+    PP_SCAN_ALSO+=("$@")
+}
+
+# pp_collect_logs DIR: copies the logs under DIR (kept out of $PP_TMP by the
+# program that wrote them) into $PP_TMP/collected/, for the scan and the dump
+# on failure; for cleanup commands that remove DIR next.
+pp_collect_logs() {
+    local dest
+    [ -d "$1" ] || return 0
+    dest=$PP_TMP/collected/$(basename "$1")
+    mkdir -p "$dest"
+    (cd "$1" && find . -type f \( -name '*.log' -o -name '*.err' -o -name '*.out' \) \
+        -exec cp --parents -t "$dest" {} +) || pp_log "cleanup: could not collect the logs of $1"
+}
+
+# pp_sanitizer_logs: the files a sanitizer report may be in, one a line:
+# every log (*.log, *.err, *.out) under $PP_TMP, at any depth (instances the
+# manager starts write STATE/<name>.log, its balancer STATE/<prefix>-balancer.log,
+# ppexp OUT/logs/ and OUT/runs/), and those under the pp_scan_also paths.
+pp_sanitizer_logs() {
+    find "$PP_TMP" "${PP_SCAN_ALSO[@]}" -type f \( -name '*.log' -o -name '*.err' -o -name '*.out' \) \
+        2>/dev/null | sort -u
+}
+
+# pp_scan_sanitizer_reports: fails the scenario (PP_FAILED=1, returns 1) if
+# any of those logs holds a sanitizer report, even if every response looked
+# right (make asan runs the same scenarios): a managed instance that crashed
+# was restarted and would otherwise have passed unnoticed. Prints each log
+# with a report and the first report in it (the first three logs in full).
+# Run at cleanup, once every daemon has stopped and written its leak report.
 pp_scan_sanitizer_reports() {
-    local log
-    for log in "${PP_PROXYD_LOGS[@]}"; do
-        [ -f "$log" ] || continue
-        if grep -qE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' "$log"; then
-            pp_log "FAIL: sanitizer report in $log:"
-            grep -m 40 -A 30 -E 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' "$log" >&2 || true
-            PP_FAILED=1
+    local log found=0
+    while IFS= read -r log; do
+        grep -qaE "$PP_SANITIZER_RE" "$log" || continue
+        found=$((found + 1))
+        pp_log "FAIL: sanitizer report in $log"
+        if [ "$found" -le 3 ]; then
+            grep -a -m 1 -B 2 -A 40 -E "$PP_SANITIZER_RE" "$log" | sed 's/^/    | /' >&2 || true
         fi
-    done
+    done < <(pp_sanitizer_logs)
+    [ "$found" -eq 0 ] && return 0
+    pp_log "FAIL: sanitizer reports in $found log(s)"
+    PP_FAILED=1
+    return 1
 }
 
 pp_cleanup() {
     local rc=$? i pids
     trap - EXIT INT TERM
-    [ "$rc" -ne 0 ] && PP_FAILED=1
+    # A skip is a skip only if pp_skip said so: any other 77 is a failure.
+    if [ "$rc" -eq "$PP_SKIP_RC" ] && [ "$PP_SKIPPED" = 1 ]; then
+        rc=0
+    elif [ "$rc" -ne 0 ]; then
+        PP_FAILED=1
+    fi
     # Daemons first, politely, so they can finish and flush their reports;
     # then whatever they or the scenario left behind.
     if [ "${#PP_PIDS[@]}" -gt 0 ]; then
@@ -137,10 +207,12 @@ pp_cleanup() {
     for ((i = ${#PP_UNDO[@]} - 1; i >= 0; i--)); do
         eval "${PP_UNDO[$i]}" || pp_log "cleanup: '${PP_UNDO[$i]}' failed"
     done
-    pp_scan_sanitizer_reports
+    pp_scan_sanitizer_reports || true
     if [ "$PP_FAILED" != 0 ]; then
         pp_dump_logs
         rc=1
+    elif [ "$PP_SKIPPED" = 1 ]; then
+        rc=$PP_SKIP_RC
     fi
     if [ "${PP_KEEP_TMP:-0}" = 1 ]; then
         pp_log "kept $PP_TMP"
@@ -157,7 +229,7 @@ pp_dump_logs() {
         [ -s "$f" ] || continue
         echo "---- tail of ${f#"$PP_TMP"/}" >&2
         tail -n 25 "$f" >&2
-    done < <(find "$PP_TMP" -maxdepth 3 -type f \( -name '*.log' -o -name '*.err' \) | sort)
+    done < <(find "$PP_TMP" -maxdepth 4 -type f \( -name '*.log' -o -name '*.err' \) | sort)
 }
 
 trap pp_cleanup EXIT
@@ -250,6 +322,7 @@ pp_count_lines() {
 # PP_ORIGIN_PID, PP_ORIGIN_DIR (its config and logs).
 pp_start_nginx_origin() {
     local docroot=$1 extra=${2:-} dir port user_line=""
+    pp_need_tool nginx "make deps installs it"
     [ -d "$docroot" ] || pp_die "pp_start_nginx_origin: no docroot $docroot"
     docroot=$(cd "$docroot" && pwd)
     PP_NGINX_SEQ=$((PP_NGINX_SEQ + 1))
@@ -385,7 +458,6 @@ pp_start_proxyd() {
     [ "$have_name" = 1 ] || args+=(--name "$PP_PROXYD_NAME")
     PP_PROXYD_SEQ=$((PP_PROXYD_SEQ + 1))
     log=$PP_TMP/proxyd-$PP_PROXYD_SEQ.log
-    PP_PROXYD_LOGS+=("$log")
     pp_log "starting proxyd ${args[*]}"
     "$PP_BIN/proxyd" "${args[@]}" >"$log" 2>&1 </dev/null &
     PP_PROXYD_PID=$!
@@ -428,7 +500,6 @@ pp_start_balancer() {
     fi
     PP_BAL_SEQ=$((${PP_BAL_SEQ:-0} + 1))
     PP_BAL_LOG=$PP_TMP/balancer-$PP_BAL_SEQ.log
-    PP_PROXYD_LOGS+=("$PP_BAL_LOG") # scanned for sanitizer reports too
     pp_log "starting balancer ${args[*]}"
     "$PP_BIN/balancer" "${args[@]}" >"$PP_BAL_LOG" 2>&1 </dev/null &
     PP_BAL_PID=$!

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The manager scenario, sourced by 60_manager_process.sh (RUNTIME=process)
 # and 61_manager_container.sh (RUNTIME=container), against real proxyd
 # instances and a real nginx origin: scale 1 -> 8 -> 2 -> 32 -> 1 through the
@@ -11,6 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$PP_BIN/manager" ] || pp_die "no $PP_BIN/manager (run make)"
+[ "$RUNTIME" = process ] || pp_need_root "namespaces, cgroups"
 pp_make_file "$PP_TMP/www/obj" 65536
 PREFIX=t$$
 PREFIX=${PREFIX:0:7}
@@ -63,7 +65,6 @@ start_manager() {
         --drain-timeout 5s --proxy-arg=--cache-mem=16M --proxy-arg=--max-object-size=1M \
         "${EXTRA[@]}"
     MANAGER_PID=$PP_LAST_PID
-    PP_PROXYD_LOGS+=("$PP_TMP/manager-$1.log")
     pp_wait_until 20 api_up || pp_die "manager API not up: $(tail -5 "$PP_TMP/manager-$1.log")"
 }
 api_up() {

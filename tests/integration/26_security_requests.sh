@@ -13,6 +13,7 @@
 printf 'ok\n' >"$PP_TMP/www-ok"
 mkdir -p "$PP_TMP/www" && mv "$PP_TMP/www-ok" "$PP_TMP/www/ok"
 # /mf answers with the Max-Forwards the origin received (empty without one).
+# shellcheck disable=SC2016 # nginx's variables, not the shell's
 pp_start_nginx_origin "$PP_TMP/www" '
         location = /mf { add_header Cache-Control "no-store"; return 200 "mf=[$http_max_forwards]\n"; }'
 pp_start_proxyd --name sec

@@ -13,6 +13,7 @@ mkdir -p "$PP_TMP/www"
 printf 'the site\n' >"$PP_TMP/www/page"
 # The origin serves name-based virtual hosts: for Host evil.example every
 # path is a page of evil.example's; /host echoes the Host it got.
+# shellcheck disable=SC2016 # nginx's variables, not the shell's
 pp_start_nginx_origin "$PP_TMP/www" '
         add_header Cache-Control "max-age=3600" always;
         if ($http_host = "evil.example") { return 200 "planted by evil.example\n"; }

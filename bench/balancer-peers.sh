@@ -21,11 +21,19 @@
 #   --proxy-cpu PCT  each proxy in its own cgroup with PCT% of one CPU (a
 #           CFS quota): the same CPU budget for both, so req/s is set by how
 #           much each does with it, not by wrk and nginx on the other core
+# A verdict is met or missed only when every run behind it is valid; else it
+# reads invalid (why): a wrk socket error, timeout or non-2xx answer, zero
+# requests, wrk failing, a figure that did not parse, a proxy that did not
+# start, was gone after a run or used no CPU, or an object that did not come
+# back whole through it before the runs.
 # Env: ROUNDS (default 7), DURATION (s per wrk run, default 4), C (wrk
 #      connections, default 20), T (wrk threads, default 1), OUT, PP_BUILD,
 #      BENCH_OBJECT_SIZE (same as --sizes), SERVER_CPUS / CLIENT_CPUS (taskset
 #      lists: the proxy on SERVER_CPUS, wrk and nginx on CLIENT_CPUS; default
-#      0 and the rest).
+#      0 and the rest), BALANCER (the balancer binary, default
+#      PP_BUILD/bin/balancer; BALANCER=/bin/false checks the validity gate:
+#      the balancer never listens, and every verdict must read invalid),
+#      HAPROXY (default /usr/sbin/haproxy).
 set -euo pipefail
 BENCH_NAME="balancer-peers"
 # shellcheck source=bench/lib.sh
@@ -34,7 +42,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy no_proxy
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 PP_BUILD=${PP_BUILD:-$repo/build}
-BALANCER=$PP_BUILD/bin/balancer
+BALANCER=${BALANCER:-$PP_BUILD/bin/balancer}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 
 # Bounds, so a typo cannot run for hours: ROUNDS x targets x sizes x DURATION.
@@ -176,7 +184,7 @@ wait_port() {
     local port=$1 pid=$2 name=$3
     for _ in $(seq 1 300); do
         if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then return 0; fi
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! is_running "$pid"; then
             log "$name exited at start-up; its log:"
             tail -n 20 "$work/$name.log" >&2 2>/dev/null || true
             return 1
@@ -190,6 +198,9 @@ wait_port() {
 # start NAME CPUS COMMAND...: a foreground server as our child, pinned; a
 # proxy (not the origin) is also put under --proxy-cpu's quota.
 declare -A pid_of port_of
+# Why a target's runs cannot be trusted, by TARGET (did not start) and by
+# SIZE.TARGET (the object did not come back whole before the runs).
+declare -A why_of
 start() {
     local name=$1 cpus=$2
     shift 2
@@ -303,38 +314,45 @@ listen bench
     balance roundrobin
     server n 127.0.0.1:${port_of[direct]} check inter 2s rise 2 fall 3
 EOF
+    port_of[$name]=$port
     "$HAPROXY" -c -q -f "$dir/haproxy.cfg" >"$dir/check.log" 2>&1 ||
         { log "haproxy rejected $dir/haproxy.cfg:" && cat "$dir/check.log" >&2 && return 1; }
     # -db: foreground, one process (no master), its own pid for the CPU count.
     start "$name" "$cpus" "$HAPROXY" -db -f "$dir/haproxy.cfg"
     wait_port "$port" "${pid_of[$name]}" "$name"
-    port_of[$name]=$port
 }
 
 start_balancer() {
     local port admin
     port=$(free_port)
     admin=$(free_port)
+    port_of[balancer]=$port
+    # The admin API's token (the bench only reads /healthz, which needs none).
+    [ -s "$work/balancer.token" ] || (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$work/balancer.token")
     start balancer "$SERVER_CPUS" "$BALANCER" --listen "127.0.0.1:$port" --admin "127.0.0.1:$admin" \
+        --token-file "$work/balancer.token" \
         --backend "n=127.0.0.1:${port_of[direct]}" --algo "$algo" --log-level warn --max-conns "$MAX_CONNS" \
         --connect-timeout "$CONNECT_TIMEOUT" --idle-timeout "$IDLE_TIMEOUT"
-    wait_port "$port" "${pid_of[balancer]}" balancer
+    wait_port "$port" "${pid_of[balancer]}" balancer || return 1
     for _ in $(seq 1 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$admin/healthz")" = 200 ] && break
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$admin/healthz")" = 200 ] && return 0
         sleep 0.1
     done
-    port_of[balancer]=$port
+    log "balancer: /healthz did not answer 200 within 10 s"
+    return 1
 }
 
-# The whole object must come back through each target before any run.
+# The whole object must come back through each target before any run; if it
+# does not, the target's runs at that size are invalid.
 check_target() {
     local target=$1 size=$2 got
     got=$(curl -s --max-time 20 -o /dev/null -w '%{http_code} %{size_download}' \
         "http://127.0.0.1:${port_of[$target]}/obj$size") || true
     if [ "$got" != "200 ${object_bytes[$size]}" ]; then
-        log "$target: GET /obj$size answered '$got', expected '200 ${object_bytes[$size]}'"
+        why_of[$size.$target]="GET /obj$size answered '$got' before the runs, not '200 ${object_bytes[$size]}'"
         return 1
     fi
+    unset "why_of[$size.$target]"
 }
 
 # ------------------------------------------------------------------ measuring
@@ -342,7 +360,7 @@ check_target() {
 # run_wrk TARGET SIZE ROUND: one wrk run; appends a CSV row (ROUND "perf":
 # a profiled run, kept out of the medians).
 run_wrk() {
-    local target=$1 size=$2 round=$3 raw url rc=0 load t0 t1
+    local target=$1 size=$2 round=$3 raw url rc=0 load t0 t1 alive=1
     local px0 px1 ng0 ng1 cl0 cl1 mc0 mc1 pxpid=""
     raw=$out/wrk-$size-$target-r$round.txt
     url=http://127.0.0.1:${port_of[$target]}/obj$size
@@ -373,6 +391,7 @@ run_wrk() {
     px1=0
     [ -z "$pxpid" ] || px1=$(cpu_ticks "$pxpid")
     ng1=$(cpu_ticks "${pid_of[direct]}")
+    is_running "${pxpid:-${pid_of[direct]}}" || alive=0
     if [ -n "$perf_pid" ]; then
         wait "$perf_pid" 2>/dev/null || true
         perf_pid=""
@@ -384,9 +403,11 @@ run_wrk() {
         log "perf profile: $out/perf-$target-$size{,-flat}.txt"
     fi
     [ "$rc" -eq 0 ] || log "wrk against $target exited $rc (see $raw)"
-    # wrk prints latencies with their unit (us, ms, s): all to ms here.
+    # wrk prints latencies with their unit (us, ms, s): all to ms here. A
+    # figure wrk did not print stays empty in the CSV (never 0): the report
+    # reads an empty field as "did not parse".
     awk -v size="$size" -v round="$round" -v target="$target" -v c="$c" -v d="$duration" \
-        -v rc="$rc" -v load="$load" -v hz="$clk_tck" -v t0="$t0" -v t1="$t1" \
+        -v rc="$rc" -v load="$load" -v hz="$clk_tck" -v t0="$t0" -v t1="$t1" -v alive="$alive" \
         -v px="$((px1 - px0))" -v ng="$((ng1 - ng0))" -v cl="$((cl1 - cl0))" \
         -v mc="$((mc1 - mc0))" -v ob="${object_bytes[$size]}" '
         function ms(v) {
@@ -402,17 +423,20 @@ run_wrk() {
         /^Requests\/sec:/ { rps = $2 }
         /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
         /Non-2xx or 3xx responses:/ { non2xx = $5 }
+        function num(v, f) { return v == "" ? "" : sprintf(f, v) }
         END {
             other = (mc - px - ng - cl) / hz
             gb = reqs * ob / 1e9
-            printf "%s,%s,%s,%d,%d,%d,%.1f,%.3f,%.3f,%d,%d,%d,%s,%.3f,%.2f,%.2f,%.2f,%.2f,%.4f\n", size, round, target,
-                c, d, reqs, rps, p50, p99, errs, non2xx, rc, load, t1 - t0, px / hz, ng / hz, cl / hz,
-                (other < 0 ? 0 : other), (gb > 0 ? px / hz / gb : 0)
+            printf "%s,%s,%s,%d,%d,%s,%s,%s,%s,%d,%d,%d,%s,%.3f,%.2f,%.2f,%.2f,%.2f,%s,%d\n", size, round, target,
+                c, d, reqs, num(rps, "%.1f"), num(p50, "%.3f"), num(p99, "%.3f"), errs, non2xx, rc, load,
+                t1 - t0, px / hz, ng / hz, cl / hz, (other < 0 ? 0 : other), (gb > 0 ? sprintf("%.4f", px / hz / gb) : ""),
+                alive
         }' "$raw" >>"$csv"
     tail -n 1 "$csv" | awk -F, -v ob="${object_bytes[$size]}" '{ e = $14 > 0 ? $14 : 1
         gb = $6 * ob / 1e9
-        printf "  %-10s %-3s round %-4s: %8.1f req/s  p50 %7.3f ms  p99 %7.3f ms  proxy CPU %3.0f%%  %6s s/GB  nginx %3.0f%%  wrk %3.0f%%  others %3.0f%%  errors %d non-2xx %d\n",
-            $3, $1, $2, $7, $8, $9, 100 * $15 / e, (gb > 0 && $3 != "direct" ? sprintf("%.3f", $15 / gb) : "-"),
+        printf "  %-10s %-3s round %-4s: %8s req/s  p50 %7s ms  p99 %7s ms  proxy CPU %3.0f%%  %6s s/GB  nginx %3.0f%%  wrk %3.0f%%  others %3.0f%%  errors %d non-2xx %d\n",
+            $3, $1, $2, ($7 == "" ? "-" : $7), ($8 == "" ? "-" : $8), ($9 == "" ? "-" : $9), 100 * $15 / e,
+            (gb > 0 && $3 != "direct" ? sprintf("%.3f", $15 / gb) : "-"),
             100 * $16 / e, 100 * $17 / e, 100 * $18 / e, $10, $11 }' >&2
 }
 
@@ -422,20 +446,50 @@ run_wrk() {
 # run_median SIZE TARGET AWK_EXPR: the median over the measured rounds of an
 # expression of one CSV row ($6 requests, $7 req/s, $8 p50 ms, $9 p99 ms,
 # $14 elapsed s, $15 proxy CPU s, $16 nginx CPU s, $17 wrk CPU s, $18 the
-# other tenants' CPU s, $19 proxy CPU s per GB).
+# other tenants' CPU s, $19 proxy CPU s per GB, $20 the target still
+# running after the run); empty values are left out, "" for none.
 run_median() {
     awk -F, -v sz="$1" -v tg="$2" -v ob="${object_bytes[$1]}" \
-        "NR > 1 && \$1 == sz && \$3 == tg && \$2 != \"perf\" { print $3 }" "$csv" | median
+        "NR > 1 && \$1 == sz && \$3 == tg && \$2 != \"perf\" { v = $3; if (v != \"\") print v }" "$csv" | median
 }
 
 # paired SIZE TARGET COLUMN: the median over rounds of balancer/TARGET of one
-# column, each round's balancer run against the same round's TARGET run.
+# column, each round's balancer run against the same round's TARGET run
+# ("" when no round has both).
 paired() {
     awk -F, -v sz="$1" -v tg="$2" -v col="$3" '
         NR > 1 && $1 == sz && $2 != "perf" && $3 == "balancer" { b[$2] = $col }
         NR > 1 && $1 == sz && $2 != "perf" && $3 == tg { h[$2] = $col }
-        END { for (r in b) if ((r in h) && h[r] > 0) print b[r] / h[r] }' "$csv" | median |
-        awk '{ printf "%.2f", $1 }'
+        END { for (r in b) if ((r in h) && b[r] != "" && h[r] != "" && h[r] > 0) print b[r] / h[r] }' "$csv" |
+        median | awk '{ if ($1 != "") printf "%.2f", $1 }'
+}
+
+# run_why SIZE TARGET: why the target's measured runs at this size cannot be
+# judged; nothing when every run is valid.
+run_why() {
+    local size=$1 target=$2 from_csv
+    from_csv=$(awk -F, -v sz="$size" -v tg="$target" '
+        function add(s) { out = out (out == "" ? "" : "; ") s }
+        NR > 1 && $1 == sz && $3 == tg && $2 != "perf" {
+            k++
+            if ($20 != 1) dead++
+            if ($12 != 0) wrkfail++
+            if ($6 == "" || $7 == "" || $9 == "") noparse++
+            else if ($6 == 0) zero++
+            bad += $10 + $11
+            if (tg != "direct" && $15 <= 0) nocpu++
+        }
+        END {
+            if (k == 0) { print "no runs"; exit }
+            if (dead) add("not running after " dead " of " k " runs")
+            if (wrkfail) add("wrk failed in " wrkfail " of " k " runs")
+            if (noparse) add("wrk output did not parse in " noparse " runs")
+            if (zero) add("zero requests in " zero " runs")
+            if (bad) add(bad " socket errors, timeouts or non-2xx answers")
+            if (nocpu) add("no proxy CPU counted in " nocpu " runs")
+            print out
+        }' "$csv")
+    reasons "${why_of[$target]:-}" "${why_of[$size.$target]:-}" "$from_csv"
 }
 
 
@@ -443,21 +497,10 @@ minus() {
     if [ -n "$1" ] && [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", a - b }'; else echo "n/a"; fi
 }
 
-# verdict RATIO TARGET ge|le
-verdict() {
-    local r=$1 target=$2 how=$3
-    if [ "$r" = n/a ]; then
-        echo "n/a"
-    elif awk -v r="$r" -v t="$target" -v h="$how" 'BEGIN { exit !(h == "ge" ? r >= t : r <= t) }'; then
-        echo "met"
-    else
-        echo "MISSED"
-    fi
-}
 
 report() {
-    local size target rps p50 p99 cpu_gb us_req px_pct ng_pct wrk_pct oth_pct errs r rp
-    declare -A m_rps m_p50 m_p99 m_gb
+    local size target rps p50 p99 cpu_gb us_req px_pct ng_pct wrk_pct oth_pct errs r rp why
+    declare -A m_rps m_p50 m_p99 m_gb m_why
     # shellcheck disable=SC2016 # awk expressions, expanded by awk
     {
         echo
@@ -471,11 +514,17 @@ report() {
                   100 * ncpu, s / k, m, (m > 20 ? "  (a shared machine: expect noise)" : "") }' ncpu="$(nproc)" "$csv"
         for size in "${sizes[@]}"; do
             echo
-            printf '%-4s %-10s %9s %8s %8s %9s %10s %7s %7s %6s %7s %6s\n' size target "req/s" "p50 ms" "p99 ms" \
-                "CPU s/GB" "CPU us/req" "proxy%" "nginx%" "wrk%" "others%" errors
+            printf '%-4s %-10s %9s %8s %8s %9s %10s %7s %7s %6s %7s %6s  %s\n' size target "req/s" "p50 ms" "p99 ms" \
+                "CPU s/GB" "CPU us/req" "proxy%" "nginx%" "wrk%" "others%" errors validity
             for target in "${targets[@]}"; do
+                why=$(run_why "$size" "$target")
+                m_why[$size.$target]=$why
                 rps=$(run_median "$size" "$target" '$7')
-                [ -n "$rps" ] || continue
+                if [ -z "$rps" ]; then
+                    printf '%-4s %-10s %9s %8s %8s %9s %10s %7s %7s %6s %7s %6s  %s\n' "$size" "$target" - - - - - - - - - - \
+                        "invalid: $why"
+                    continue
+                fi
                 p50=$(run_median "$size" "$target" '$8')
                 p99=$(run_median "$size" "$target" '$9')
                 cpu_gb=$(run_median "$size" "$target" '($6 > 0 ? $15 / ($6 * ob / 1e9) : 0)')
@@ -486,11 +535,12 @@ report() {
                 oth_pct=$(run_median "$size" "$target" '($14 > 0 ? 100 * $18 / $14 : 0)')
                 errs=$(awk -F, -v sz="$size" -v tg="$target" 'NR > 1 && $1 == sz && $3 == tg && $2 != "perf" { s += $10 + $11 + ($12 != 0) } END { print s + 0 }' "$csv")
                 if [ "$target" = direct ]; then
-                    printf '%-4s %-10s %9.1f %8.3f %8.3f %9s %10s %7s %7.0f %6.0f %7.0f %6s\n' "$size" "$target" "$rps" \
-                        "$p50" "$p99" - - - "$ng_pct" "$wrk_pct" "$oth_pct" "$errs"
+                    printf '%-4s %-10s %9.1f %8.3f %8.3f %9s %10s %7s %7.0f %6.0f %7.0f %6s  %s\n' "$size" "$target" "$rps" \
+                        "${p50:-0}" "${p99:-0}" - - - "$ng_pct" "$wrk_pct" "$oth_pct" "$errs" "${why:+invalid: }${why:-valid}"
                 else
-                    printf '%-4s %-10s %9.1f %8.3f %8.3f %9.3f %10.1f %7.0f %7.0f %6.0f %7.0f %6s\n' "$size" "$target" "$rps" \
-                        "$p50" "$p99" "$cpu_gb" "$us_req" "$px_pct" "$ng_pct" "$wrk_pct" "$oth_pct" "$errs"
+                    printf '%-4s %-10s %9.1f %8.3f %8.3f %9.3f %10.1f %7.0f %7.0f %6.0f %7.0f %6s  %s\n' "$size" "$target" "$rps" \
+                        "${p50:-0}" "${p99:-0}" "${cpu_gb:-0}" "$us_req" "$px_pct" "$ng_pct" "$wrk_pct" "$oth_pct" "$errs" \
+                        "${why:+invalid: }${why:-valid}"
                 fi
                 m_rps[$size.$target]=$rps
                 m_p50[$size.$target]=$p50
@@ -502,21 +552,25 @@ report() {
             echo
             echo "$size: balancer against HAProxy (issue 5 target: req/s >= 1.10x, p99 <= 1.00x)"
             for target in haproxy haproxy-mt; do
-                if [ -z "${m_rps[$size.$target]:-}" ] || [ -z "${m_rps[$size.balancer]:-}" ]; then continue; fi
-                r=$(ratio "${m_rps[$size.balancer]}" "${m_rps[$size.$target]}")
-                rp=$(ratio "${m_p99[$size.balancer]}" "${m_p99[$size.$target]}")
+                if ! want "$target" "$targets_wanted" || ! want balancer "$targets_wanted"; then continue; fi
+                # The first reason of each side (the table above has them all).
+                why=$(reasons "${m_why[$size.balancer]:+balancer: ${m_why[$size.balancer]%%;*}}" \
+                    "${m_why[$size.$target]:+$target: ${m_why[$size.$target]%%;*}}")
+                r=$(ratio "${m_rps[$size.balancer]:-}" "${m_rps[$size.$target]:-}")
+                rp=$(ratio "${m_p99[$size.balancer]:-}" "${m_p99[$size.$target]:-}")
                 printf '  balancer/%-10s of medians: req/s %5s (%s)  p99 %5s (%s)  CPU/GB %5s\n' "$target" \
-                    "$r" "$(verdict "$r" 1.10 ge)" "$rp" "$(verdict "$rp" 1.00 le)" \
-                    "$(ratio "${m_gb[$size.balancer]}" "${m_gb[$size.$target]}")"
+                    "$r" "$(verdict "$r" '>=' 1.10 "$why")" "$rp" "$(verdict "$rp" '<=' 1.00 "$why")" \
+                    "$(ratio "${m_gb[$size.balancer]:-}" "${m_gb[$size.$target]:-}")"
                 r=$(paired "$size" "$target" 7)
                 rp=$(paired "$size" "$target" 9)
                 printf '  balancer/%-10s paired:     req/s %5s (%s)  p99 %5s (%s)  CPU/GB %5s\n' "$target" \
-                    "$r" "$(verdict "$r" 1.10 ge)" "$rp" "$(verdict "$rp" 1.00 le)" "$(paired "$size" "$target" 19)"
+                    "${r:--}" "$(verdict "$r" '>=' 1.10 "$why")" "${rp:--}" "$(verdict "$rp" '<=' 1.00 "$why")" \
+                    "$(r=$(paired "$size" "$target" 19) && echo "${r:--}")"
             done
             [ -n "${m_p50[$size.direct]:-}" ] || continue
             echo "$size: latency one hop adds over direct (median p50 / p99, ms)"
             for target in haproxy haproxy-mt balancer; do
-                [ -n "${m_p50[$size.$target]:-}" ] || continue
+                if [ -z "${m_p50[$size.$target]:-}" ] || [ -n "${m_why[$size.$target]}" ]; then continue; fi
                 printf '  %-10s p50 %8s  p99 %8s\n' "$target" "$(minus "${m_p50[$size.$target]}" "${m_p50[$size.direct]}")" \
                     "$(minus "${m_p99[$size.$target]}" "${m_p99[$size.direct]}")"
             done
@@ -533,28 +587,37 @@ report() {
 
 # ------------------------------------------------------------------ main
 
-echo "size,round,target,connections,duration_s,requests,rps,p50_ms,p99_ms,errors,non2xx,wrk_exit,load1,elapsed_s,proxy_cpu_s,nginx_cpu_s,wrk_cpu_s,others_cpu_s,proxy_cpu_s_per_gb" >"$csv"
+echo "size,round,target,connections,duration_s,requests,rps,p50_ms,p99_ms,errors,non2xx,wrk_exit,load1,elapsed_s,proxy_cpu_s,nginx_cpu_s,wrk_cpu_s,others_cpu_s,proxy_cpu_s_per_gb,running" >"$csv"
 log "results in $out"
 start_origin
 log "nginx on 127.0.0.1:${port_of[direct]} (CPU $CLIENT_CPUS)"
 for target in "${targets[@]}"; do
+    # A proxy that does not start is not fatal: its runs fail against a
+    # closed port and every verdict that names it reads invalid.
+    ok=1
     case "$target" in
-    haproxy) start_haproxy haproxy "$SERVER_CPUS" "nbthread 1" ;;
+    haproxy) start_haproxy haproxy "$SERVER_CPUS" "nbthread 1" || ok=0 ;;
     # No nbthread: HAProxy 2.6 starts one thread per CPU it is allowed on.
-    haproxy-mt) start_haproxy haproxy-mt "$ALL_CPUS" "" ;;
-    balancer) start_balancer ;;
+    haproxy-mt) start_haproxy haproxy-mt "$ALL_CPUS" "" || ok=0 ;;
+    balancer) start_balancer || ok=0 ;;
     esac
-    [ "$target" = direct ] || log "$target on 127.0.0.1:${port_of[$target]} (pid ${pid_of[$target]})"
+    if [ "$ok" = 0 ]; then
+        why_of[$target]="did not start"
+        log "$target did not start: its runs are invalid"
+    elif [ "$target" != direct ]; then
+        log "$target on 127.0.0.1:${port_of[$target]} (pid ${pid_of[$target]})"
+    fi
 done
 # Both proxies' active checks must have passed (rise 2 at 2 s for HAProxy).
 sleep 1
 for target in "${targets[@]}"; do
+    [ -z "${why_of[$target]:-}" ] || continue
     for size in "${sizes[@]}"; do
         for _ in $(seq 1 50); do
-            check_target "$target" "$size" 2>/dev/null && break
+            check_target "$target" "$size" && break
             sleep 0.2
         done
-        check_target "$target" "$size"
+        if [ -n "${why_of[$size.$target]:-}" ]; then log "$target: ${why_of[$size.$target]}: its $size runs are invalid"; fi
     done
 done
 for target in haproxy haproxy-mt; do

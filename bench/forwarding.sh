@@ -28,8 +28,13 @@
 # answers), last_swap_ms from GET /v1/forwarding after the scale, and the
 # origin's hits during the load (0 when the warmed caches answered
 # everything); then nat/route of req/s (sum and agg) and of p99 at each N when
-# both ran. The warm-up checks that each block is answered by the instance
-# the partition names. Route needs the container runtime and the manager's
+# both ran. The warm-up checks that each block is answered 200 by the
+# instance the partition names. Each step's verdict on issue 4's swap target
+# (last_swap_ms <= 10) is met or missed only when the step is valid; else it
+# reads invalid (why): a failed or non-2xx request, zero requests, a client
+# whose ab output did not parse, an origin fetch during the load (the caches
+# were warmed: every request should be a hit), a warm-up answered wrongly, or
+# a swap time that did not parse. Route needs the container runtime and the manager's
 # route mode: if the manager refuses it (400, or it cannot start), route is
 # skipped with the manager's reason. Both managers stay up in P-mid; the one
 # not measured is switched to mode none. Files in DIR: results.csv (one row
@@ -38,7 +43,14 @@
 # All traffic stays inside the testbed's namespaces; on exit (or Ctrl-C) the
 # managers get SIGTERM, the testbed goes down and the container runtime's
 # cgroups are removed.
+# Env: PP_BUILD (the build dir), BENCH_URL (the object, default
+#      http://198.19.1.2/obj1m; a closed port on the origin host, as
+#      BENCH_URL=http://198.19.1.2:81/obj1m, checks the validity gate: every
+#      request fails, and every verdict must read invalid).
 set -euo pipefail
+BENCH_NAME=forwarding
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy no_proxy NO_PROXY
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,7 +65,9 @@ SEED=
 OUT=
 NCLIENTS=64
 VIP=198.19.255.10:3128
-URL=http://198.19.1.2/obj1m
+URL=${BENCH_URL:-http://198.19.1.2/obj1m}
+# Issue 4's target for one apply of the forwarding rules.
+SWAP_TARGET_MS=10
 
 die() { echo "forwarding: $*" >&2; exit 2; }
 need_arg() { [ $# -ge 2 ] || die "$1 needs a value"; }
@@ -70,15 +84,16 @@ while [ $# -gt 0 ]; do
     *) die "unknown argument $1 (see --help)" ;;
     esac
 done
-isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
-isnum "$T" && [ "$T" -ge 1 ] && [ "$T" -le 120 ] || die "--duration is 1..120 seconds"
-isnum "$C" && [ "$C" -ge 1 ] && [ "$C" -le 16 ] || die "--concurrency is 1..16"
-isnum "$R" && [ "$R" -ge "$C" ] && [ "$R" -le 10000 ] || die "--requests is $C..10000 (at least --concurrency)"
-[ -z "$SEED" ] || isnum "$SEED" || die "--seed is a number"
+# in_range VALUE LOW HIGH
+in_range() { is_uint "$1" && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+in_range "$T" 1 120 || die "--duration is 1..120 seconds"
+in_range "$C" 1 16 || die "--concurrency is 1..16"
+in_range "$R" "$C" 10000 || die "--requests is $C..10000 (at least --concurrency)"
+[ -z "$SEED" ] || is_uint "$SEED" || die "--seed is a number"
 read -r -a NS_LIST <<<"$PROXIES"
 [ ${#NS_LIST[@]} -ge 1 ] || die "--proxies is empty"
 for n in "${NS_LIST[@]}"; do
-    isnum "$n" && [ "$n" -ge 1 ] && [ "$n" -le 32 ] || die "--proxies: $n is not 1..32"
+    in_range "$n" 1 32 || die "--proxies: $n is not 1..32"
 done
 IFS=, read -r -a MODE_LIST <<<"$MODES"
 [ ${#MODE_LIST[@]} -ge 1 ] || die "--modes is empty"
@@ -86,7 +101,7 @@ for m in "${MODE_LIST[@]}"; do
     [ "$m" = nat ] || [ "$m" = route ] || die "--modes: '$m' is not nat or route"
 done
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
-[ -x "$BIN/manager" ] && [ -x "$BIN/proxyd" ] || die "run make first ($BIN/manager, $BIN/proxyd)"
+if [ ! -x "$BIN/manager" ] || [ ! -x "$BIN/proxyd" ]; then die "run make first ($BIN/manager, $BIN/proxyd)"; fi
 for tool in ab curl jq nsenter timeout; do command -v "$tool" >/dev/null || die "$tool is missing"; done
 
 if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/pp-forwarding.XXXXXX); else mkdir -p "$OUT"; fi
@@ -95,6 +110,8 @@ P=fb$(($$ % 1000000))           # the testbed's prefix (P-mid, P-cK, ...)
 MPN=fn$(($$ % 10000))           # nat manager's prefix (process runtime)
 MPR=fr$(($$ % 10000))           # route manager's prefix: links, cgroups
 STATE=$(mktemp -d /tmp/pp-forwarding-state.XXXXXX)
+# Both managers take the same bearer token for their API writes.
+(umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$STATE/token")
 declare -A MPID=() API=() STARTED=()
 API[nat]=http://127.0.0.1:9081
 API[route]=http://127.0.0.1:9082
@@ -103,7 +120,8 @@ LOAD_PIDS=() # the running ab clients (timeout's pids)
 MID_NS=/run/netns/$P-mid
 
 in_mid() { nsenter --net="$MID_NS" "$@"; }
-api() { in_mid curl -sS --max-time 60 "$@"; }
+api() { in_mid curl -sS --max-time 60 -H "Authorization: Bearer $(cat "$STATE/token")" \
+    -H 'Content-Type: application/json' "$@"; }
 log() { echo "[$(date +%T)] $*" >&2; }
 
 stop_manager() { # mode: SIGTERM, up to 30 s to drain and clean up, then KILL
@@ -164,7 +182,7 @@ start_manager() {
         args=(--runtime container --prefix "$MPR" --bridge "${MPR}br" --cpus 1 --memory 256M)
     fi
     in_mid "$BIN/manager" "${args[@]}" --replicas "$n" --api "${API[$m]#http://}" \
-        --state-dir "$STATE/$m" --forwarding "$fwd" --vip "$VIP" \
+        --state-dir "$STATE/$m" --token-file "$STATE/token" --forwarding "$fwd" --vip "$VIP" \
         --clients "198.18.1.1-198.18.1.$NCLIENTS" --drain-timeout 2s \
         --proxy-arg=--cache-mem=64M >>"$OUT/manager-$m.log" 2>&1 &
     MPID[$m]=$!
@@ -176,7 +194,7 @@ start_manager() {
 activate() {
     local m=$1 n=$2 o code
     for o in nat route; do
-        [ "$o" != "$m" ] && [ -n "${MPID[$o]:-}" ] || continue
+        if [ "$o" = "$m" ] || [ -z "${MPID[$o]:-}" ]; then continue; fi
         code=$(api -X PUT --data '{"mode": "none"}' -o "$OUT/put-none.json" -w '%{http_code}' "${API[$o]}/v1/forwarding")
         [ "$code" = 200 ] || die "$o manager: PUT mode none answered $code: $(cat "$OUT/put-none.json")"
     done
@@ -215,20 +233,27 @@ activate() {
 client_of() { awk -F. '{ print ($3 - 1) * 254 + $4 }' <<<"$1"; }
 
 # warm mode n: one request through the VIP from the first client of each
-# block; the answer must come from the instance the partition names
+# block; the answer must be a 200 from the instance the partition names
 # (X-Cache: ... from <prefix><id>), which also shows the other mode is off.
+# What went wrong goes to WARM_WHY: the step's runs are then invalid.
+WARM_WHY=
 warm() {
     local m=$1 n=$2 k id first got want prefix=$MPN
     [ "$m" = nat ] || prefix=$MPR
+    WARM_WHY=
     api "${API[$m]}/v1/partition" >"$OUT/partition-$m-$n.json"
     while read -r id first; do
         k=$(client_of "$first")
         got=$(nsenter --net="/run/netns/$P-c$k" curl -sS --max-time 20 -o /dev/null -D - \
             -x "http://$VIP" "$URL" 2>&1 | tr -d '\r' |
-            awk -F': ' 'tolower($1) == "x-cache" { sub(/^(HIT|MISS) from /, "", $2); name = $2 }
-                        END { print name }') || true
+            awk -F': ' 'NR == 1 { split($0, w, " "); code = w[2] }
+                        tolower($1) == "x-cache" { sub(/^(HIT|MISS) from /, "", $2); name = $2 }
+                        END { print (code == "" ? "none" : code) " " name }') || true
         want=$prefix$id
-        [ "$got" = "$want" ] || die "$m, $n instances: warm-up from client $k answered by '$got', not $want"
+        if [ "$got" != "200 $want" ]; then
+            log "$m, $n instances: warm-up from client $k answered '$got', not '200 $want'"
+            WARM_WHY="warm-up from client $k answered '$got', not '200 $want'"
+        fi
     done < <(jq -r '.blocks[] | select(.count > 0) | "\(.instance) \(.first)"' "$OUT/partition-$m-$n.json")
 }
 
@@ -250,6 +275,8 @@ load() {
         # this client's own p50/p99 from its per-request total times (ab -g, column 5)
         pct=$(awk -F'\t' '$5 ~ /^[0-9]+$/ { print $5 }' "$dir/c$k.tsv" 2>/dev/null | sort -n |
             awk '{ t[NR] = $1 } END { if (NR) printf "%d,%d", t[int(0.50 * (NR - 1)) + 1], t[int(0.99 * (NR - 1)) + 1]; else printf "," }')
+        # A figure ab did not print stays empty (never 0): summarize counts
+        # the clients whose output did not parse.
         awk -v m="$m" -v n="$n" -v k="$k" -v swap="$swap" -v pct="$pct" '
             /^Complete requests:/ { done = $3 }
             /^Failed requests:/ { failed = $3 }
@@ -257,28 +284,53 @@ load() {
             /^Requests per second:/ { rps = $4 }
             /^Time taken for tests:/ { secs = $5 }
             END {
-                printf "%s,%d,%d,%d,%d,%d,%s,%s,%s,%s\n", m, n, k, done + 0, failed + 0, non2xx + 0,
-                    (rps == "" ? 0 : rps), (secs == "" ? 0 : secs), pct, swap
+                printf "%s,%d,%d,%s,%s,%d,%s,%s,%s,%s\n", m, n, k, done, failed, non2xx + 0,
+                    rps, secs, pct, swap
             }' "$dir/c$k.txt" >>"$OUT/results.csv"
     done
 }
 
-# summarize mode n swap origin: one line to summary.csv and stdout.
+# step_why mode n origin: why the step's load cannot be judged (nothing when
+# it is valid): from the per-client rows, the warm-up and the origin's log.
+step_why() {
+    local m=$1 n=$2 origin=$3 from_rows
+    from_rows=$(awk -F, -v m="$m" -v n="$n" -v want="$NCLIENTS" '
+        function add(s) { out = out (out == "" ? "" : "; ") s }
+        $1 == m && $2 == n {
+            k++
+            if ($4 == "" || $5 == "" || $7 == "" || $8 == "") noparse++
+            done += $4; failed += $5 + $6
+        }
+        END {
+            if (k < want) add((want - k) " of " want " clients left no row")
+            if (noparse) add("ab output did not parse for " noparse " clients")
+            if (done == 0) add("zero requests completed")
+            if (failed) add(failed " failed or non-2xx requests")
+            print out
+        }' "$OUT/results.csv")
+    reasons "$WARM_WHY" "$from_rows" "$([ "$origin" = 0 ] || echo "$origin origin fetches during the load (caches were warmed)")"
+}
+
+# summarize mode n swap origin: one line to summary.csv and stdout, with the
+# step's verdict on the swap target.
 summarize() {
     local m=$1 n=$2 swap=$3 origin=$4
     local dir=$OUT/ab/$m-$n
-    local pct
+    local pct why
+    why=$(step_why "$m" "$n" "$origin")
+    is_number "$swap" || why=$(reasons "$why" "last_swap_ms '$swap' is not a figure")
     pct=$(cat "$dir"/c*.tsv 2>/dev/null | awk -F'\t' '$5 ~ /^[0-9]+$/ { print $5 }' | sort -n |
         awk '{ t[NR] = $1 } END { if (NR) printf "%d %d", t[int(0.50 * (NR - 1)) + 1], t[int(0.99 * (NR - 1)) + 1]; else printf "- -" }')
-    awk -F, -v m="$m" -v n="$n" -v pct="$pct" -v swap="$swap" -v origin="$origin" '
+    awk -F, -v m="$m" -v n="$n" -v pct="$pct" -v swap="$swap" -v origin="$origin" -v why="${why//,/;}" '
         $1 == m && $2 == n { rps += $7; done += $4; failed += $5 + $6; clients++; if ($8 > wall) wall = $8 }
         END {
             split(pct, p, " ")
-            printf "%s,%d,%d,%.1f,%.1f,%d,%d,%s,%s,%s,%d\n", m, n, clients, rps,
-                (wall > 0 ? done / wall : 0), done, failed, p[1], p[2], swap, origin
+            printf "%s,%d,%d,%.1f,%.1f,%d,%d,%s,%s,%s,%d,%s\n", m, n, clients, rps,
+                (wall > 0 ? done / wall : 0), done, failed, p[1], p[2], swap, origin, why
         }' "$OUT/results.csv" >>"$OUT/summary.csv"
     tail -n 1 "$OUT/summary.csv" |
-        awk -F, '{ printf "  %-6s %3d %9.1f %9.1f %9d %6d %7s %7s %8s %6d\n", $1, $2, $4, $5, $6, $7, $8, $9, $10, $11 }'
+        awk -F, '{ printf "  %-6s %3d %9.1f %9.1f %9d %6d %7s %7s %8s %6d", $1, $2, $4, $5, $6, $7, $8, $9, $10, $11 }'
+    echo "  swap <= $SWAP_TARGET_MS ms: $(verdict "$swap" '<=' "$SWAP_TARGET_MS" "$why")"
 }
 
 # origin_hits: requests nginx in P-srv has logged so far (cache misses).
@@ -292,7 +344,7 @@ order_modes() {
 }
 
 echo "mode,proxies,client,complete,failed,non2xx,rps,seconds,p50_ms,p99_ms,swap_ms" >"$OUT/results.csv"
-echo "mode,proxies,clients,rps_total,rps_agg,complete,failed,p50_ms,p99_ms,swap_ms,origin_hits" >"$OUT/summary.csv"
+echo "mode,proxies,clients,rps_total,rps_agg,complete,failed,p50_ms,p99_ms,swap_ms,origin_hits,invalid_why" >"$OUT/summary.csv"
 
 log "testbed $P up ($NCLIENTS clients)"
 "$TESTBED" --prefix "$P" up --clients "$NCLIENTS" >/dev/null
@@ -300,7 +352,7 @@ echo "forwarding: $NCLIENTS clients -> VIP $VIP -> $URL; proxies: ${NS_LIST[*]};
 echo "  per client: ab -k -t $T -n $R -c $C; $(nproc) CPUs; 1-min load $(cut -d' ' -f1 /proc/loadavg); out: $OUT"
 echo "  req/s = sum over clients of ab's requests/s; agg = completed / the longest client's time;"
 echo "  p50/p99 over all requests of all clients (ms, ab total time); origin = nginx hits during the load"
-printf '  %-6s %3s %9s %9s %9s %6s %7s %7s %8s %6s\n' mode N "req/s" "agg" completed failed "p50 ms" "p99 ms" "swap ms" origin
+printf '  %-6s %3s %9s %9s %9s %6s %7s %7s %8s %6s  %s\n' mode N "req/s" "agg" completed failed "p50 ms" "p99 ms" "swap ms" origin verdict
 for n in "${NS_LIST[@]}"; do
     for m in $(order_modes "$n"); do
         if [ "$m" = route ] && [ -n "$ROUTE_SKIP" ]; then continue; fi
@@ -309,7 +361,7 @@ for n in "${NS_LIST[@]}"; do
             echo "  route skipped: $ROUTE_SKIP"
             continue
         fi
-        swap=$(api "${API[$m]}/v1/forwarding" | jq -r .last_swap_ms)
+        swap=$(api "${API[$m]}/v1/forwarding" | jq -r .last_swap_ms) || swap=
         log "$m, $n instances: warm-up"
         warm "$m" "$n"
         log "$m, $n instances: load ($NCLIENTS clients x ab -t $T -n $R -c $C)"
@@ -322,11 +374,18 @@ if [[ " ${MODE_LIST[*]} " == *" nat "* ]] && [[ " ${MODE_LIST[*]} " == *" route 
     if [ -n "$ROUTE_SKIP" ]; then
         echo "  nat/route: no ratio (route skipped: $ROUTE_SKIP)"
     else
-        echo "  nat/route (req/s sum, agg; p99):"
-        awk -F, 'NR > 1 { s[$1, $2] = $4; g[$1, $2] = $5; q[$1, $2] = $9; ns[$2] = 1 }
-            END { for (n in ns) if ((("nat", n) in s) && (("route", n) in s) && s["route", n] > 0 && g["route", n] > 0)
-                      printf "    N=%-3d %.2f  %.2f;  %.2f\n", n, s["nat", n] / s["route", n], g["nat", n] / g["route", n],
-                          (q["route", n] > 0 ? q["nat", n] / q["route", n] : 0) }' "$OUT/summary.csv" | sort -t= -k2 -n
+        echo "  nat/route (req/s sum, agg; p99), only where both steps are valid:"
+        awk -F, 'NR > 1 { s[$1, $2] = $4; g[$1, $2] = $5; q[$1, $2] = $9; w[$1, $2] = $12; ns[$2] = 1 }
+            END { for (n in ns) {
+                      if (!((("nat", n) in s) && (("route", n) in s))) continue
+                      if (w["nat", n] != "" || w["route", n] != "")
+                          printf "    N=%-3d invalid (%s)\n", n, (w["nat", n] != "" ? "nat: " w["nat", n] : "route: " w["route", n])
+                      else if (s["route", n] > 0 && g["route", n] > 0 && q["route", n] > 0)
+                          printf "    N=%-3d %.2f  %.2f;  %.2f\n", n, s["nat", n] / s["route", n], g["nat", n] / g["route", n],
+                              q["nat", n] / q["route", n]
+                      else
+                          printf "    N=%-3d invalid (a route figure is zero)\n", n
+                  } }' "$OUT/summary.csv" | sort -t= -k2 -n
     fi
 fi
 echo "  raw rows: $OUT/results.csv; summary: $OUT/summary.csv"

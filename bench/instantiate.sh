@@ -7,28 +7,50 @@
 # Beside it, the floor on this machine: the same 10 proxyd started as bare
 # processes (fork + exec, probed from C), one after another and all at once.
 #
+# Verdicts per runtime, on the mean: 10 instances ready within 0.2 s, and
+# within 2x of the parallel floor; each is met or missed only when every
+# replicate of both sides succeeded, else it reads invalid (why): a PUT that
+# failed or did not end with 11 ready, a manager that never had its first
+# instance ready, a floor probe that failed, a time that did not parse.
+#
 # Usage: bench/instantiate.sh [--runtimes process,container] [--replicates R]
 # The container runtime runs inside a network namespace this script creates
 # (the manager's bridge and veths never touch the host's own network).
+# Env: PP_BUILD (the build dir), PROXYD (the proxyd binary the manager and
+#      the floor start, default PP_BUILD/bin/proxyd; PROXYD=/bin/false checks
+#      the validity gate: no instance ever answers, and every verdict must
+#      read invalid).
 set -euo pipefail
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+BENCH_NAME=instantiate
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PP_BUILD:-$repo/build}/bin
+PROXYD=${PROXYD:-$BIN/proxyd}
 runtimes=process,container
+# Targets: 10 instances ready in 0.2 s; within 2x of the bare-process floor.
+READY_TARGET_MS=200
+FLOOR_RATIO_TARGET=2.0
 R=10
 N=10
 while [ $# -gt 0 ]; do
     case "$1" in
     --runtimes) runtimes=$2; shift 2 ;;
     --replicates) R=$2; shift 2 ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "instantiate: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-[ "$R" -ge 2 ] && [ "$R" -le 50 ] || { echo "instantiate: --replicates is 2..50" >&2; exit 2; }
-[ -x "$BIN/manager" ] && [ -x "$BIN/proxyd" ] && [ -x "${PP_BUILD:-$repo/build}/tools/rtprobe" ] ||
-    { echo "instantiate: run make first" >&2; exit 2; }
+if ! is_uint "$R" || [ "$R" -lt 2 ] || [ "$R" -gt 50 ]; then
+    echo "instantiate: --replicates is 2..50" >&2
+    exit 2
+fi
+if [ ! -x "$BIN/manager" ] || [ ! -x "$PROXYD" ] || [ ! -x "${PP_BUILD:-$repo/build}/tools/rtprobe" ]; then
+    echo "instantiate: run make first" >&2
+    exit 2
+fi
 
 TMP=$(mktemp -d /tmp/pp-instantiate.XXXXXX)
 NS=pp-bench-inst-$$
@@ -47,8 +69,13 @@ trap cleanup EXIT INT TERM
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# stats VALUES...: "mean +- ci95 (n=..)" with Student t for n-1 degrees.
+# mean VALUES...: their mean ("" for none).
+mean() { printf '%s\n' "$@" | awk 'NF { s += $1; n++ } END { if (n) printf "%.1f", s / n }'; }
+
+# stats VALUES...: "mean +- ci95 (n=..)" with Student t for n-1 degrees
+# ("-" for fewer than two values).
 stats() {
+    if [ "$#" -lt 2 ]; then echo "-"; return 0; fi
     printf '%s\n' "$@" | awk '
         { x[NR] = $1; s += $1 }
         END {
@@ -66,30 +93,33 @@ stats() {
 # one after another (the sum of 10 single starts) or all at once.
 RTPROBE=${PP_BUILD:-$repo/build}/tools/rtprobe
 # probe_ms COUNT: one rtprobe run on fresh ports (tried again on other ports
-# if one was taken); prints the ms until all COUNT answered.
+# if one was taken); prints the ms until all COUNT answered, or returns 1.
 probe_ms() {
-    local try t
-    for try in 1 2 3; do
+    local t
+    for _ in 1 2 3; do
         t=$("$RTPROBE" --runtime process --count "$1" --base-port $((41000 + RANDOM % 8000)) \
-            --state-dir "$TMP/floor" --proxy-arg --cache-mem=16M 2>"$TMP/rtprobe.err" |
+            --state-dir "$TMP/floor" --proxyd "$PROXYD" --ready-timeout-ms 5000 \
+            --proxy-arg --cache-mem=16M 2>"$TMP/rtprobe.err" |
             awk '/^ready / { print $5 }') || true
-        if [ -n "$t" ]; then echo "$t"; return 0; fi
+        if is_number "$t"; then echo "$t"; return 0; fi
     done
     echo "instantiate: rtprobe failed: $(tail -n 3 "$TMP/rtprobe.err")" >&2
-    exit 1
+    return 1
 }
 floor() {
-    local total=0 t k
+    local total=0 t
     if [ "$1" = parallel ]; then probe_ms "$N"; return; fi
-    for k in $(seq 1 "$N"); do
-        t=$(probe_ms 1)
+    for _ in $(seq 1 "$N"); do
+        t=$(probe_ms 1) || return 1
         total=$(awk -v a="$total" -v b="$t" 'BEGIN { print a + b }')
     done
     echo "$total"
 }
 
-run_manager() { # runtime: prints R times (ms) of PUT 1 -> 11
-    local rt=$1 api_port=$((20000 + RANDOM % 10000)) prefix=bi$$ exec_in=() times=() i t
+# run_manager runtime: prints R times (ms) of PUT 1 -> 11 on its first line
+# and, if a replicate failed (the rest are then not run), why on the second.
+run_manager() {
+    local rt=$1 api_port=$((20000 + RANDOM % 10000)) prefix=bi$$ exec_in=() times=() t why=
     prefix=${prefix:0:7}
     if [ "$rt" = container ]; then
         ip netns add "$NS"
@@ -97,37 +127,66 @@ run_manager() { # runtime: prints R times (ms) of PUT 1 -> 11
         # nsenter, not ip netns exec (which remounts /sys and hides the cgroups)
         exec_in=(nsenter --net="/run/netns/$NS")
     fi
-    "${exec_in[@]}" "$BIN/manager" --runtime "$rt" --replicas 1 --api "127.0.0.1:$api_port" \
+    "${exec_in[@]}" "$BIN/manager" --runtime "$rt" --proxyd "$PROXYD" --replicas 1 --api "127.0.0.1:$api_port" \
         --state-dir "$TMP/state-$rt" --prefix "$prefix" --drain-timeout 5s \
         --proxy-arg=--cache-mem=16M >"$TMP/manager-$rt.log" 2>&1 &
     local mpid=$!
     PIDS+=("$mpid")
     local api=http://127.0.0.1:$api_port
+    why="the manager never had its first instance ready (20 s)"
     for _ in $(seq 1 400); do
-        [ "$("${exec_in[@]}" curl -s --max-time 1 "$api/v1/pool" 2>/dev/null | jq -r .ready 2>/dev/null)" = 1 ] && break
+        if [ "$("${exec_in[@]}" curl -s --max-time 1 "$api/v1/pool" 2>/dev/null | jq -r .ready 2>/dev/null)" = 1 ]; then
+            why=""
+            break
+        fi
         sleep 0.05
     done
-    for i in $(seq 1 "$R"); do
-        t=$("${exec_in[@]}" curl -s -o "$TMP/put.json" -w '%{time_total}' -X PUT --max-time 60 \
-            --data '{"replicas": 11}' "$api/v1/pool")
-        [ "$(jq -r .ready "$TMP/put.json")" = 11 ] || { echo "instantiate: $rt: $(cat "$TMP/put.json")" >&2; exit 1; }
-        times+=("$(awk -v t="$t" 'BEGIN { printf "%.1f", t * 1000 }')")
-        "${exec_in[@]}" curl -s -o /dev/null -X PUT --max-time 60 --data '{"replicas": 1}' "$api/v1/pool"
-    done
+    if [ -z "$why" ]; then
+        # The manager's writes need its token (STATE/api.token) and JSON.
+        local auth=(-H "Authorization: Bearer $(cat "$TMP/state-$rt/api.token" 2>/dev/null)"
+            -H 'Content-Type: application/json')
+        for _ in $(seq 1 "$R"); do
+            t=$("${exec_in[@]}" curl -s -o "$TMP/put.json" -w '%{time_total}' -X PUT --max-time 60 \
+                "${auth[@]}" --data '{"replicas": 11}' "$api/v1/pool") || true
+            if [ "$(jq -r .ready "$TMP/put.json" 2>/dev/null)" != 11 ]; then
+                why="PUT replicas 11 answered: $(head -c 200 "$TMP/put.json" 2>/dev/null | tr '\n' ' ')"
+                break
+            fi
+            if ! is_number "$t"; then
+                why="the PUT's time '$t' is not a figure"
+                break
+            fi
+            times+=("$(awk -v t="$t" 'BEGIN { printf "%.1f", t * 1000 }')")
+            "${exec_in[@]}" curl -s -o /dev/null -X PUT --max-time 60 "${auth[@]}" --data '{"replicas": 1}' "$api/v1/pool" || true
+        done
+    fi
     kill -TERM "$mpid"
     for _ in $(seq 1 200); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.05; done
-    echo "${times[@]}"
+    echo "${times[*]}"
+    echo "$why"
 }
 
 echo "instantiate: $N proxyd instances from nothing to ready, $R replicates"
 echo "$(nproc) CPUs; 1-min load $(cut -d' ' -f1 /proc/loadavg)"
-seq_t=() par_t=()
-for _ in $(seq 1 "$R"); do seq_t+=("$(floor sequential)"); par_t+=("$(floor parallel)"); done
+seq_t=() par_t=() floor_why=""
+mkdir -p "$TMP/floor" # rtprobe writes each instance's log there
+# The floor's replicates stop at the first failure (each try waits up to 5 s).
+for _ in $(seq 1 "$R"); do
+    if ! t=$(floor sequential); then floor_why="the one-by-one floor probe failed" && break; fi
+    seq_t+=("$t")
+    if ! t=$(floor parallel); then floor_why="the all-at-once floor probe failed" && break; fi
+    par_t+=("$t")
+done
 printf '  %-34s %s\n' "floor: bare proxyd, one by one" "$(stats "${seq_t[@]}")"
 printf '  %-34s %s\n' "floor: bare proxyd, all at once" "$(stats "${par_t[@]}")"
+floor_mean=$(mean "${par_t[@]}")
 IFS=, read -r -a rts <<<"$runtimes"
 for rt in "${rts[@]}"; do
-    read -r -a ts <<<"$(run_manager "$rt")"
+    { read -r -a ts || true; read -r why || true; } < <(run_manager "$rt")
     printf '  %-34s %s\n' "manager, $rt runtime (PUT 1->11)" "$(stats "${ts[@]}")"
+    m=$(mean "${ts[@]}")
+    printf '    ready within %s ms: %s;  %s/floor (all at once) %s, within %sx: %s\n' "$READY_TARGET_MS" \
+        "$(verdict "$m" '<=' "$READY_TARGET_MS" "$why")" "$rt" "$(ratio "$m" "$floor_mean")" "$FLOOR_RATIO_TARGET" \
+        "$(verdict "$(ratio "$m" "$floor_mean")" '<=' "$FLOOR_RATIO_TARGET" "$(reasons "$why" "$floor_why")")"
 done
 echo "  paper (Table 3): Docker 4000 +- 150 ms, KVM 52000 ms for 10 instances"

@@ -7,13 +7,20 @@
 # own CPU seconds per request (utime + stime of the process, from its
 # parent's /proc/PID/stat once it is waited for), and the ratios issue 6
 # sets targets for: loadgen >= 0.9x wrk's requests/s at no more CPU per
-# request, and above ab's. Raw rows go to OUT/results.csv.
+# request, and above ab's. A verdict is met or missed only when every run
+# behind it is valid; else it reads invalid (why): a generator that failed or
+# whose output (loadgen's JSON) did not parse, zero requests, a failed or
+# non-2xx request, no CPU counted, or nginx gone. Raw rows go to
+# OUT/results.csv.
 #
 # Usage: bench/loadgen-peers.sh [--rounds R] [-c C] [--duration S]
 #            [--objects 1k,1m] [--out DIR] [--perf]
 # Env: ROUNDS (default 5), C (connections, default 50), DURATION (seconds,
 #      default 5), OUT, PP_BUILD (loadgen's build dir), SERVER_CPUS /
-#      CLIENT_CPUS (taskset lists; default 0 and 1).
+#      CLIENT_CPUS (taskset lists; default 0 and 1), LOADGEN (the loadgen
+#      binary, default PP_BUILD/bin/loadgen; LOADGEN=/bin/false checks the
+#      validity gate: loadgen writes no JSON, and every verdict must read
+#      invalid).
 set -euo pipefail
 BENCH_NAME="loadgen-peers"
 # shellcheck source=bench/lib.sh
@@ -21,7 +28,7 @@ BENCH_NAME="loadgen-peers"
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 PP_BUILD=${PP_BUILD:-$repo/build}
-LOADGEN=$PP_BUILD/bin/loadgen
+LOADGEN=${LOADGEN:-$PP_BUILD/bin/loadgen}
 
 # Bounds, so a typo cannot run for hours.
 ROUNDS_MAX=20
@@ -151,7 +158,7 @@ EOF
     nginx_pid=$!
     for _ in $(seq 1 100); do
         if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then return 0; fi
-        kill -0 "$nginx_pid" 2>/dev/null || { log "nginx exited: $(tail -n 5 "$dir/error.log")" && return 1; }
+        is_running "$nginx_pid" || { log "nginx exited: $(tail -n 5 "$dir/error.log")" && return 1; }
         sleep 0.1
     done
     log "nginx: port $port not open after 10 s"
@@ -163,7 +170,7 @@ EOF
 
 # run_one TOOL OBJECT ROUND: one run of one generator; appends a CSV row.
 run_one() {
-    local tool=$1 obj=$2 round=$3 url raw cpu0 cpu1 t0 t1 rc=0 requests rps errors perf_pid=""
+    local tool=$1 obj=$2 round=$3 url raw cpu0 cpu1 t0 t1 rc=0 requests="" rps="" errors="" perf_pid="" up=1
     url=http://127.0.0.1:$port/$obj
     raw=$out/$tool-$obj-r$round.txt
     local cmd=()
@@ -193,11 +200,16 @@ run_one() {
             2>/dev/null | grep -v '^$' | head -n 60 >"$out/perf-$tool-$obj.txt" || true
     fi
     [ "$rc" -eq 0 ] || log "$tool exited $rc (see $raw)"
+    is_running "$nginx_pid" || up=0
+    # A figure the generator did not give stays empty (never 0): the report
+    # reads an empty field as "did not parse".
     case "$tool" in
     loadgen)
-        requests=$(jq -r .requests "$raw.json" 2>/dev/null || echo 0)
-        rps=$(jq -r .rps "$raw.json" 2>/dev/null || echo 0)
-        errors=$(jq -r .errors.total "$raw.json" 2>/dev/null || echo 0)
+        if [ -s "$raw.json" ]; then
+            requests=$(jq -r '.requests // empty' "$raw.json" 2>/dev/null) || requests=""
+            rps=$(jq -r '.rps // empty' "$raw.json" 2>/dev/null) || rps=""
+            errors=$(jq -r '.errors.total // empty' "$raw.json" 2>/dev/null) || errors=""
+        fi
         ;;
     wrk)
         requests=$(awk '/requests in/ { print $1 }' "$raw")
@@ -210,21 +222,51 @@ run_one() {
         errors=$(awk '/^Failed requests:|^Non-2xx responses:/ { s += $3 } END { print s + 0 }' "$raw")
         ;;
     esac
-    requests=${requests:-0}
-    rps=${rps:-0}
+    is_number "$requests" || requests=""
+    is_number "$rps" || rps=""
+    is_number "$errors" || errors=""
     awk -v obj="$obj" -v round="$round" -v tool="$tool" -v c="$c" -v req="$requests" -v rps="$rps" \
-        -v err="${errors:-0}" -v ticks="$((cpu1 - cpu0))" -v hz="$clk_tck" -v t0="$t0" -v t1="$t1" -v rc="$rc" '
+        -v err="$errors" -v ticks="$((cpu1 - cpu0))" -v hz="$clk_tck" -v t0="$t0" -v t1="$t1" -v rc="$rc" \
+        -v up="$up" '
         BEGIN {
             cpu = ticks / hz
-            printf "%s,%s,%s,%d,%d,%.1f,%d,%.3f,%.2f,%.3f,%d\n", obj, round, tool, c, req, rps, err, cpu,
-                (req > 0 ? 1e6 * cpu / req : 0), t1 - t0, rc
+            printf "%s,%s,%s,%d,%s,%s,%s,%.3f,%s,%.3f,%d,%d\n", obj, round, tool, c, req,
+                (rps == "" ? "" : sprintf("%.1f", rps)), err, cpu,
+                (req > 0 ? sprintf("%.2f", 1e6 * cpu / req) : ""), t1 - t0, rc, up
         }' >>"$csv"
-    tail -n 1 "$csv" | awk -F, '{ printf "  %-3s round %s %-8s %9.1f req/s  %6.2f us CPU/request  errors %s\n", $1, $2, $3, $6, $9, $7 }' >&2
+    tail -n 1 "$csv" | awk -F, '{ printf "  %-3s round %s %-8s %9s req/s  %6s us CPU/request  errors %s\n", $1, $2, $3,
+        ($6 == "" ? "-" : $6), ($9 == "" ? "-" : $9), ($7 == "" ? "-" : $7) }' >&2
 }
 
 
-col_median() { # OBJECT TOOL COLUMN
-    awk -F, -v o="$1" -v t="$2" -v k="$3" 'NR > 1 && $1 == o && $3 == t { print $k }' "$csv" | median
+col_median() { # OBJECT TOOL COLUMN: empty values left out, "" for none
+    awk -F, -v o="$1" -v t="$2" -v k="$3" 'NR > 1 && $1 == o && $3 == t && $k != "" { print $k }' "$csv" | median
+}
+
+# run_why OBJECT TOOL: why the tool's runs on this object cannot be judged;
+# nothing when every run is valid.
+run_why() {
+    awk -F, -v o="$1" -v t="$2" '
+        function add(s) { out = out (out == "" ? "" : "; ") s }
+        NR > 1 && $1 == o && $3 == t {
+            k++
+            if ($11 != 0) failed++
+            if ($5 == "" || $6 == "" || $7 == "") noparse++
+            else if ($5 == 0) zero++
+            bad += $7
+            if ($5 > 0 && $8 <= 0) nocpu++
+            if ($12 != 1) down++
+        }
+        END {
+            if (k == 0) { print "no runs"; exit }
+            if (failed) add(t " exited non-zero in " failed " of " k " runs")
+            if (noparse) add(t " output" (t == "loadgen" ? " (JSON)" : "") " missing or unparsed in " noparse " runs")
+            if (zero) add("zero requests in " zero " runs")
+            if (bad) add(bad " failed or non-2xx requests")
+            if (nocpu) add("no CPU counted in " nocpu " runs")
+            if (down) add("nginx not running after " down " runs")
+            print out
+        }' "$csv"
 }
 
 # paired_median OBJECT TOOL_A TOOL_B COLUMN: the median over rounds of A/B
@@ -235,23 +277,15 @@ paired_median() {
     awk -F, -v o="$1" -v a="$2" -v b="$3" -v k="$4" '
         NR > 1 && $1 == o && $3 == a { va[$2] = $k }
         NR > 1 && $1 == o && $3 == b { vb[$2] = $k }
-        END { for (r in va) if ((r in vb) && vb[r] > 0) printf "%.4f\n", va[r] / vb[r] }' "$csv" |
+        END { for (r in va) if ((r in vb) && va[r] != "" && vb[r] != "" && vb[r] > 0) printf "%.4f\n", va[r] / vb[r] }' "$csv" |
         median | awk '{ if ($1 == "") print "n/a"; else printf "%.2f", $1 }'
 }
 
 
-verdict() { # RATIO OP TARGET
-    if [ "$1" = n/a ]; then
-        echo "n/a"
-    elif awk -v r="$1" -v t="$3" -v op="$2" 'BEGIN { exit !(op == ">=" ? r >= t : op == "<=" ? r <= t : r > t) }'; then
-        echo "met"
-    else
-        echo "MISSED"
-    fi
-}
 
 report() {
-    local obj tool rps us r p
+    local obj tool rps us r p why why_wrk why_ab
+    declare -A why_of
     {
         echo
         echo "loadgen-peers: $c keep-alive connections, ${duration} s per run, $rounds interleaved rounds, medians"
@@ -260,25 +294,30 @@ report() {
         echo "$(nginx -v 2>&1); $(wrk --version 2>&1 | head -n 1 | cut -c 1-60); $(ab -V | head -n 1); loadgen $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
         for obj in "${objects[@]}"; do
             echo
-            printf '%-4s %-8s %10s %14s\n' object tool "req/s" "CPU us/req"
+            printf '%-4s %-8s %10s %14s  %s\n' object tool "req/s" "CPU us/req" validity
             for tool in loadgen wrk ab; do
                 rps=$(col_median "$obj" "$tool" 6)
                 us=$(col_median "$obj" "$tool" 9)
-                printf '%-4s %-8s %10.1f %14.2f\n' "$obj" "$tool" "${rps:-0}" "${us:-0}"
+                why=$(run_why "$obj" "$tool")
+                why_of[$tool]=$why
+                printf '%-4s %-8s %10s %14s  %s\n' "$obj" "$tool" "${rps:--}" "${us:--}" "${why:+invalid: }${why:-valid}"
             done
+            # A verdict names the first reason of each side (the table has them all).
+            why_wrk=$(reasons "${why_of[loadgen]:+loadgen: ${why_of[loadgen]%%;*}}" "${why_of[wrk]:+wrk: ${why_of[wrk]%%;*}}")
+            why_ab=$(reasons "${why_of[loadgen]:+loadgen: ${why_of[loadgen]%%;*}}" "${why_of[ab]:+ab: ${why_of[ab]%%;*}}")
             echo "  ratios: of the medians / median of the per-round ratios (paired)"
             r=$(ratio "$(col_median "$obj" loadgen 6)" "$(col_median "$obj" wrk 6)")
             p=$(paired_median "$obj" loadgen wrk 6)
             printf '  req/s    loadgen/wrk %5s / %5s  (target >= 0.90: %s / %s)\n' "$r" "$p" \
-                "$(verdict "$r" ">=" 0.9)" "$(verdict "$p" ">=" 0.9)"
+                "$(verdict "$r" ">=" 0.9 "$why_wrk")" "$(verdict "$p" ">=" 0.9 "$why_wrk")"
             r=$(ratio "$(col_median "$obj" loadgen 9)" "$(col_median "$obj" wrk 9)")
             p=$(paired_median "$obj" loadgen wrk 9)
             printf '  CPU/req  loadgen/wrk %5s / %5s  (target <= 1.00: %s / %s)\n' "$r" "$p" \
-                "$(verdict "$r" "<=" 1.0)" "$(verdict "$p" "<=" 1.0)"
+                "$(verdict "$r" "<=" 1.0 "$why_wrk")" "$(verdict "$p" "<=" 1.0 "$why_wrk")"
             r=$(ratio "$(col_median "$obj" loadgen 6)" "$(col_median "$obj" ab 6)")
             p=$(paired_median "$obj" loadgen ab 6)
             printf '  req/s    loadgen/ab  %5s / %5s  (target >  1.00: %s / %s)\n' "$r" "$p" \
-                "$(verdict "$r" ">" 1.0)" "$(verdict "$p" ">" 1.0)"
+                "$(verdict "$r" ">" 1.0 "$why_ab")" "$(verdict "$p" ">" 1.0 "$why_ab")"
             r=$(ratio "$(col_median "$obj" loadgen 9)" "$(col_median "$obj" ab 9)")
             p=$(paired_median "$obj" loadgen ab 9)
             printf '  CPU/req  loadgen/ab  %5s / %5s\n' "$r" "$p"
@@ -290,7 +329,7 @@ report() {
 
 # ------------------------------------------------------------------ main
 
-echo "object,round,tool,connections,requests,rps,errors,cpu_s,cpu_us_per_req,wall_s,exit" >"$csv"
+echo "object,round,tool,connections,requests,rps,errors,cpu_s,cpu_us_per_req,wall_s,exit,nginx_running" >"$csv"
 load_start=$(cut -d ' ' -f 1 /proc/loadavg)
 port=$(free_port)
 start_nginx "$port"
@@ -298,7 +337,7 @@ log "nginx on 127.0.0.1:$port (CPU $SERVER_CPUS); results in $out"
 tools=(loadgen wrk ab)
 for obj in "${objects[@]}"; do
     # One untimed warm-up request per object: the file in the page cache.
-    "$LOADGEN" "http://127.0.0.1:$port/$obj" -n 1 --quiet >/dev/null
+    curl -s --max-time 10 -o /dev/null "http://127.0.0.1:$port/$obj" || log "warm-up of /$obj failed"
     for round in $(seq 1 "$rounds"); do
         for i in 0 1 2; do
             run_one "${tools[$(((i + round - 1) % 3))]}" "$obj" "$round"

@@ -1,18 +1,32 @@
 /* The memory cache index: cache key (absolute URL) -> stored variants, one
  * per distinct set of request values for the headers the response's Vary
  * names, with one LRU list across all variants and eviction bounded by
- * bytes. proxyd's request path looks up here before going to the origin and
- * inserts what freshness_storable accepts; values stay opaque. */
+ * bytes: the values' sizes as the caller accounts them plus every
+ * allocation of the index itself, at its real size (memsize.h). proxyd's
+ * request path looks up here before going to the origin and inserts what
+ * freshness_storable accepts; values stay opaque. */
 #include "cache.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
+
+#include "keyhash.h"
+#include "memsize.h"
 
 /* Buckets to start with; the table doubles whenever keys outnumber buckets
  * (load factor 1), so this only avoids the first few regrowths. */
 #define CACHE_INITIAL_BUCKETS 64
+
+/* glibc returns freed heap memory to the kernel only from the top of the
+ * heap: once a cache full of small objects has been replaced by one of
+ * 64 KiB blocks, the pages the small ones held stay resident beside the new
+ * (scenario 15: RSS grew by 1.5x --cache-mem without trimming, 0.93x with
+ * it). So after dropping an eighth
+ * of the limit (at least 1 MiB), the cache has malloc_trim(3) hand every
+ * whole free page back: at most eight walks of the free lists per cache-full
+ * of churn. */
+#define CACHE_TRIM_DIVISOR 8
+#define CACHE_TRIM_MIN_BYTES (1u << 20)
 
 /* One header a variant was selected on: the request's value as the cache
  * compares it (every same-name header trimmed and joined with ", "). */
@@ -31,7 +45,9 @@ struct cache_entry {
     struct cache_entry *variant_next;
     struct cache_key *key;
     void *value;
-    uint64_t size_bytes;
+    uint64_t size_bytes;  /* the value's, as the caller accounts it */
+    uint64_t index_bytes; /* this entry's own allocation */
+    uint64_t last_used;   /* c->tick at insertion or last hit */
     size_t nfields;
     struct vary_field fields[];
 };
@@ -42,6 +58,8 @@ struct cache_key {
     struct cache_key *bucket_next;
     uint64_t hash;
     struct cache_entry *variants;
+    size_t nvariants;
+    uint64_t index_bytes; /* this key's own allocation */
     size_t keylen;
     char key[];
 };
@@ -54,81 +72,27 @@ struct cache {
     struct cache_entry *lru_tail; /* next to evict */
     uint64_t mem_limit_bytes;
     uint64_t max_object_bytes;
+    size_t max_variants;
+    size_t max_vary_bytes;
+    uint64_t tick;          /* counts insertions and hits: orders one key's variants by use */
+    uint64_t dropped_bytes; /* accounted bytes dropped since the last trim */
     void (*release)(void *value);
-    uint64_t seed[2];
+    struct keyhash seed;
     struct cache_stats stats;
 };
 
-/* ---- hashing: SipHash-1-3, keyed per cache ----
- * Keys are URLs chosen by clients; a keyed hash keeps them from filling one
- * chain on purpose (the reason Redis's dict moved to SipHash). */
-
-static uint64_t rotl64(uint64_t x, int b)
+/* Index allocations come and go through these, so stats.bytes follows
+ * what is really held. */
+static void charge(struct cache *c, uint64_t bytes)
 {
-    return (x << b) | (x >> (64 - b));
+    c->stats.bytes += bytes;
+    c->stats.index_bytes += bytes;
 }
 
-static void sip_round(uint64_t v[4])
+static void uncharge(struct cache *c, uint64_t bytes)
 {
-    v[0] += v[1];
-    v[1] = rotl64(v[1], 13);
-    v[1] ^= v[0];
-    v[0] = rotl64(v[0], 32);
-    v[2] += v[3];
-    v[3] = rotl64(v[3], 16);
-    v[3] ^= v[2];
-    v[0] += v[3];
-    v[3] = rotl64(v[3], 21);
-    v[3] ^= v[0];
-    v[2] += v[1];
-    v[1] = rotl64(v[1], 17);
-    v[1] ^= v[2];
-    v[2] = rotl64(v[2], 32);
-}
-
-static uint64_t load_le64(const unsigned char *p)
-{
-    uint64_t m = 0;
-    for (int i = 7; i >= 0; i--)
-        m = (m << 8) | p[i];
-    return m;
-}
-
-static uint64_t siphash13(const uint64_t k[2], const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    uint64_t v[4] = {0x736f6d6570736575ULL ^ k[0], 0x646f72616e646f6dULL ^ k[1],
-                     0x6c7967656e657261ULL ^ k[0], 0x7465646279746573ULL ^ k[1]};
-    size_t end = len - len % 8;
-    for (size_t i = 0; i < end; i += 8) {
-        uint64_t m = load_le64(p + i);
-        v[3] ^= m;
-        sip_round(v);
-        v[0] ^= m;
-    }
-    uint64_t b = (uint64_t)len << 56;
-    for (size_t i = 0; i < len % 8; i++)
-        b |= (uint64_t)p[end + i] << (8 * i);
-    v[3] ^= b;
-    sip_round(v);
-    v[0] ^= b;
-    v[2] ^= 0xff;
-    sip_round(v);
-    sip_round(v);
-    sip_round(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
-static void seed_init(uint64_t seed[2])
-{
-    if (getrandom(seed, 2 * sizeof(seed[0]), GRND_NONBLOCK) == (ssize_t)(2 * sizeof(seed[0])))
-        return;
-    /* Only before the kernel's pool is ready (early boot): weaker, still
-     * unknown to a remote client. */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    seed[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)seed;
-    seed[1] = (uint64_t)ts.tv_sec * 0xc2b2ae3d27d4eb4fULL ^ (uint64_t)(uintptr_t)&ts;
+    c->stats.bytes -= bytes;
+    c->stats.index_bytes -= bytes;
 }
 
 /* ---- Vary ---- */
@@ -198,10 +162,11 @@ static char *name_copy_lower(struct http1_str name, char *out)
     return out + name.len + 1;
 }
 
-/* A new entry holding the request's values of the headers vary names. Two
+/* A new entry holding the request's values of the headers vary names, or
+ * NULL when those values (or the names) take more than max_vary_bytes. Two
  * passes over the list: sizes first, so the entry is one allocation. */
 static struct cache_entry *entry_new(const struct http1_str *vary, const struct http1_header *h,
-                                     size_t n)
+                                     size_t n, size_t max_vary_bytes)
 {
     size_t nfields = 0, text_bytes = 0, pos = 0;
     struct http1_str name;
@@ -214,6 +179,8 @@ static struct cache_entry *entry_new(const struct http1_str *vary, const struct 
         long vlen = request_value_len(h, n, lname);
         nfields++;
         text_bytes += name.len + 1 + (vlen > 0 ? (size_t)vlen : 0);
+        if (text_bytes > max_vary_bytes)
+            return NULL;
     }
 
     struct cache_entry *e =
@@ -320,12 +287,15 @@ static void table_grow(struct cache *c)
             b[k->hash & (nb - 1)] = k;
         }
     }
+    uncharge(c, memsize(c->buckets));
     free(c->buckets);
     c->buckets = b;
     c->nbuckets = nb;
+    charge(c, memsize(b));
 }
 
-static struct cache_key *key_create(struct cache *c, const char *key, size_t keylen, uint64_t hash)
+/* A key not yet in the table (cache_insert checks it fits first). */
+static struct cache_key *key_alloc(const char *key, size_t keylen, uint64_t hash)
 {
     struct cache_key *k = calloc(1, sizeof(*k) + keylen);
     if (!k)
@@ -334,13 +304,19 @@ static struct cache_key *key_create(struct cache *c, const char *key, size_t key
     k->keylen = keylen;
     if (keylen > 0)
         memcpy(k->key, key, keylen);
+    k->index_bytes = memsize(k);
+    return k;
+}
+
+static void key_link(struct cache *c, struct cache_key *k)
+{
+    charge(c, k->index_bytes);
     if (c->nkeys + 1 > c->nbuckets)
         table_grow(c);
-    struct cache_key **slot = &c->buckets[hash & (c->nbuckets - 1)];
+    struct cache_key **slot = &c->buckets[k->hash & (c->nbuckets - 1)];
     k->bucket_next = *slot;
     *slot = k;
     c->nkeys++;
-    return k;
 }
 
 static void key_destroy(struct cache *c, struct cache_key *k)
@@ -350,6 +326,7 @@ static void key_destroy(struct cache *c, struct cache_key *k)
         pp = &(*pp)->bucket_next;
     *pp = k->bucket_next;
     c->nkeys--;
+    uncharge(c, k->index_bytes);
     free(k);
 }
 
@@ -362,8 +339,11 @@ static void entry_drop(struct cache *c, struct cache_entry *e, struct cache_key 
     while (*pp != e)
         pp = &(*pp)->variant_next;
     *pp = e->variant_next;
+    k->nvariants--;
     lru_unlink(c, e);
     c->stats.bytes -= e->size_bytes;
+    uncharge(c, e->index_bytes);
+    c->dropped_bytes += e->size_bytes + e->index_bytes;
     c->stats.objects--;
     if (c->release)
         c->release(e->value);
@@ -384,14 +364,23 @@ struct cache *cache_new(uint64_t mem_limit_bytes, uint64_t max_object_bytes,
     if (!c->buckets)
         goto fail;
     c->nbuckets = CACHE_INITIAL_BUCKETS;
+    charge(c, memsize(c->buckets));
     c->mem_limit_bytes = mem_limit_bytes;
     c->max_object_bytes = max_object_bytes;
+    c->max_variants = CACHE_DEFAULT_MAX_VARIANTS;
+    c->max_vary_bytes = CACHE_DEFAULT_MAX_VARY_BYTES;
     c->release = release;
-    seed_init(c->seed);
+    keyhash_init(&c->seed);
     return c;
 fail:
     free(c);
     return NULL;
+}
+
+void cache_set_vary_limits(struct cache *c, size_t max_variants, size_t max_vary_bytes)
+{
+    c->max_variants = max_variants > 0 ? max_variants : 1;
+    c->max_vary_bytes = max_vary_bytes;
 }
 
 void cache_free(struct cache *c)
@@ -416,6 +405,31 @@ void cache_free(struct cache *c)
     free(c);
 }
 
+/* Hands whole free pages back to the kernel once enough was dropped (see
+ * CACHE_TRIM_DIVISOR). Values still referenced elsewhere (a hit being sent)
+ * are freed later, and trimmed by a later call. */
+static void cache_maybe_trim(struct cache *c)
+{
+    uint64_t step = c->mem_limit_bytes / CACHE_TRIM_DIVISOR;
+    if (step < CACHE_TRIM_MIN_BYTES)
+        step = CACHE_TRIM_MIN_BYTES;
+    if (c->dropped_bytes < step)
+        return;
+    c->dropped_bytes = 0;
+    malloc_trim(0);
+}
+
+/* The key's least recently used variant. */
+static struct cache_entry *key_lru_variant(const struct cache_key *k)
+{
+    struct cache_entry *oldest = k->variants;
+    for (struct cache_entry *v = k->variants; v; v = v->variant_next) {
+        if (v->last_used < oldest->last_used)
+            oldest = v;
+    }
+    return oldest;
+}
+
 int cache_insert(struct cache *c, const char *key, size_t keylen, const struct http1_str *vary,
                  const struct http1_header *req_h, size_t req_n, void *value, uint64_t size_bytes)
 {
@@ -423,19 +437,31 @@ int cache_insert(struct cache *c, const char *key, size_t keylen, const struct h
         return -1;
     if (vary_has_star(vary))
         return -1;
-    struct cache_entry *e = entry_new(vary, req_h, req_n);
+    struct cache_entry *e = entry_new(vary, req_h, req_n, c->max_vary_bytes);
     if (!e)
         return -1;
     e->value = value;
     e->size_bytes = size_bytes;
+    e->index_bytes = memsize(e);
 
-    uint64_t hash = siphash13(c->seed, key, keylen);
-    struct cache_key *k = key_find(c, key, keylen, hash);
-    if (!k)
-        k = key_create(c, key, keylen, hash);
-    if (!k) {
+    uint64_t hash = keyhash(&c->seed, key, keylen);
+    struct cache_key *k = key_find(c, key, keylen, hash), *fresh = NULL;
+    if (!k && !(fresh = key_alloc(key, keylen, hash))) {
         free(e);
         return -1;
+    }
+    /* What it takes even in an otherwise empty cache: refused before
+     * anything is evicted for it. */
+    uint64_t need = size_bytes + e->index_bytes;
+    uint64_t floor = need + memsize(c->buckets) + (k ? k->index_bytes : fresh->index_bytes);
+    if (floor < need || floor > c->mem_limit_bytes) {
+        free(fresh);
+        free(e);
+        return -1;
+    }
+    if (fresh) {
+        key_link(c, fresh); /* may grow the table: the evictions below make room */
+        k = fresh;
     }
 
     /* Whatever this request would have been served is superseded by the
@@ -446,30 +472,46 @@ int cache_insert(struct cache *c, const char *key, size_t keylen, const struct h
         if (entry_matches(v, req_h, req_n))
             entry_drop(c, v, k);
     }
-    /* bytes <= limit always holds, so the subtraction cannot wrap. */
-    while (size_bytes > c->mem_limit_bytes - c->stats.bytes && c->lru_tail) {
+    while (k->nvariants >= c->max_variants) {
+        entry_drop(c, key_lru_variant(k), k);
+        c->stats.evictions++;
+    }
+    while (c->stats.bytes + need > c->mem_limit_bytes && c->lru_tail) {
         entry_drop(c, c->lru_tail, k);
         c->stats.evictions++;
     }
+    if (c->stats.bytes + need > c->mem_limit_bytes) {
+        /* Only the key, the buckets and the rounding are left, and still
+         * it does not fit. */
+        if (!k->variants)
+            key_destroy(c, k);
+        free(e);
+        return -1;
+    }
 
     e->key = k;
+    e->last_used = ++c->tick;
     e->variant_next = k->variants;
     k->variants = e;
+    k->nvariants++;
     lru_push_head(c, e);
     c->stats.bytes += size_bytes;
+    charge(c, e->index_bytes);
     c->stats.objects++;
     c->stats.insertions++;
+    cache_maybe_trim(c);
     return 0;
 }
 
 void *cache_lookup(struct cache *c, const char *key, size_t keylen,
                    const struct http1_header *req_h, size_t req_n)
 {
-    struct cache_key *k = key_find(c, key, keylen, siphash13(c->seed, key, keylen));
+    struct cache_key *k = key_find(c, key, keylen, keyhash(&c->seed, key, keylen));
     if (!k)
         return NULL;
     for (struct cache_entry *e = k->variants; e; e = e->variant_next) {
         if (entry_matches(e, req_h, req_n)) {
+            e->last_used = ++c->tick;
             lru_unlink(c, e);
             lru_push_head(c, e);
             return e->value;
@@ -480,7 +522,7 @@ void *cache_lookup(struct cache *c, const char *key, size_t keylen,
 
 int cache_remove_key(struct cache *c, const char *key, size_t keylen)
 {
-    struct cache_key *k = key_find(c, key, keylen, siphash13(c->seed, key, keylen));
+    struct cache_key *k = key_find(c, key, keylen, keyhash(&c->seed, key, keylen));
     int dropped = 0;
     if (!k)
         return 0;
@@ -494,7 +536,7 @@ int cache_remove_key(struct cache *c, const char *key, size_t keylen)
 
 int cache_remove_value(struct cache *c, const char *key, size_t keylen, const void *value)
 {
-    struct cache_key *k = key_find(c, key, keylen, siphash13(c->seed, key, keylen));
+    struct cache_key *k = key_find(c, key, keylen, keyhash(&c->seed, key, keylen));
     if (!k)
         return -1;
     for (struct cache_entry *e = k->variants; e; e = e->variant_next) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "cache.h"
 #include "options.h"
 #include "size.h"
 
@@ -119,6 +120,33 @@ static int set_max_object(void *cfg, const char *v, char *e, size_t n)
     struct proxyd_config *c = cfg;
     return size_parse(v, &c->max_object_bytes, e, n);
 }
+/* Bounds for the Vary limits: a variant per request value is what the
+ * limit exists to stop; values past a request head's 32 KiB cannot occur. */
+#define CONFIG_MAX_VARIANTS_LIMIT 4096
+#define CONFIG_MAX_VARY_BYTES_LIMIT (32 * 1024)
+
+static int set_max_variants(void *cfg, const char *v, char *e, size_t n)
+{
+    struct proxyd_config *c = cfg;
+    long m;
+    if (int_parse(v, 1, CONFIG_MAX_VARIANTS_LIMIT, &m, e, n) < 0)
+        return -1;
+    c->max_variants = (uint64_t)m;
+    return 0;
+}
+static int set_max_vary_size(void *cfg, const char *v, char *e, size_t n)
+{
+    struct proxyd_config *c = cfg;
+    uint64_t b;
+    if (size_parse(v, &b, e, n) < 0)
+        return -1;
+    if (b > CONFIG_MAX_VARY_BYTES_LIMIT) {
+        snprintf(e, n, "--max-vary-size is at most 32K (a request head's limit)");
+        return -1;
+    }
+    c->max_vary_bytes = b;
+    return 0;
+}
 static int set_no_cache(void *cfg, const char *v, char *e, size_t n)
 {
     struct proxyd_config *c = cfg;
@@ -220,9 +248,19 @@ static const struct option_def options[] = {
      NULL, set_reverse},
     {"admin", "ADDR:PORT", "admin endpoint: /healthz, /metrics, /stats", "none", set_admin},
     {"name", "NAME", "instance name in Via and X-Cache", "the host name", set_name},
-    {"cache-mem", "SIZE", "bytes the memory cache may hold (LRU beyond)", "256M", set_cache_mem},
+    {"cache-mem", "SIZE",
+     "bytes the memory cache may hold, counted as allocated: bodies, heads, keys, Vary values "
+     "and the index (LRU beyond)",
+     "256M", set_cache_mem},
     {"max-object-size", "SIZE", "largest body cached (an object of exactly SIZE is cached)", "1M",
      set_max_object},
+    {"max-variants", "N",
+     "Vary variants kept per URL; past it the URL's least recently used one goes", "32",
+     set_max_variants},
+    {"max-vary-size", "SIZE",
+     "request header values one variant may store for its Vary match (names included); a "
+     "response varying on larger ones is not cached",
+     "4K", set_max_vary_size},
     {"no-cache", NULL, "turn the cache off (collapsing of in-flight misses goes too)", NULL,
      set_no_cache},
     {"allow", "CIDR", "client network allowed; repeatable; the first replaces the default",
@@ -267,6 +305,8 @@ static void config_defaults(struct proxyd_config *cfg)
         snprintf(cfg->name, sizeof(cfg->name), "proxyd");
     cfg->cache_mem_bytes = 256ull << 20;
     cfg->max_object_bytes = 1ull << 20;
+    cfg->max_variants = CACHE_DEFAULT_MAX_VARIANTS;
+    cfg->max_vary_bytes = CACHE_DEFAULT_MAX_VARY_BYTES;
     cfg->cache_enabled = 1;
     cfg->threads = 1;
     cfg->acl = acl_new();

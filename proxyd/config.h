@@ -31,6 +31,8 @@ struct proxyd_config {
     char name[64];
     uint64_t cache_mem_bytes;  /* default 256M, as asked of Squid-like cache_mem */
     uint64_t max_object_bytes; /* default 1M, Squid maximum_object_size_in_memory */
+    uint64_t max_variants;     /* Vary variants per URL (cache.h CACHE_DEFAULT_MAX_VARIANTS) */
+    uint64_t max_vary_bytes;   /* request values one variant stores for its Vary match */
     int cache_enabled;
     int threads;
     char access_log[1024];

@@ -414,6 +414,9 @@ static void fetch_complete(struct fetch *f)
     f->state = F_DONE;
     if (f->p.invalidates && o->status < 400 && f->w->cache)
         cache_remove_key(f->w->cache, o->key, o->key_len);
+    /* Before storing: the cache accounts the body's blocks as they are. */
+    if (o->retain)
+        object_shrink_body(o);
     fetch_store(f);
     object_complete(o);
 }

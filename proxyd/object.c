@@ -11,6 +11,9 @@
 #include <sys/mman.h>
 #include <event2/buffer.h>
 
+#include "keyhash.h"
+#include "memsize.h"
+
 /* A chunk's bytes live in malloc'd memory, or — for a body a cache keeps
  * whole — in a memfd mapped for writing: hits then go out with sendfile(2),
  * which hands the pages to the socket without the copy writev(2) makes
@@ -135,10 +138,28 @@ void object_release_cb(void *value)
     object_unref(o);
 }
 
+/* libevent 2.1's struct evbuffer_file_segment, made once per memfd chunk,
+ * is under 128 bytes with its allocator header: a bound, not a measure (the
+ * struct is private to libevent). */
+#define OBJECT_FILE_SEGMENT_BYTES 256
+
+/* A memfd's pages are shared memory, in the process's RSS once written:
+ * whole pages, however few bytes the last one holds. */
+static uint64_t chunk_memsize(const struct body_chunk *c)
+{
+    if (c->memfd < 0)
+        return memsize(c);
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    return memsize(c) + (c->cap + page - 1) / page * page + OBJECT_FILE_SEGMENT_BYTES;
+}
+
 uint64_t object_size(const struct object *o)
 {
-    return sizeof(*o) + o->key_len + o->stored_head_len * 2 + o->nheaders * sizeof(o->headers[0]) +
-           o->body_bytes;
+    uint64_t n = memsize(o) + memsize(o->key) + memsize(o->raw_head) + memsize(o->headers) +
+                 memsize(o->stored_head) + memsize(o->chunks);
+    for (size_t i = 0; i < o->nchunks; i++)
+        n += chunk_memsize(o->chunks[i]);
+    return n;
 }
 
 const struct http1_header *object_header(const struct object *o, const char *name)
@@ -349,8 +370,55 @@ void object_body_append(struct object *o, const char *data, size_t n)
     }
 }
 
+void object_shrink_body(struct object *o)
+{
+    if (o->nchunks == 0)
+        return;
+    struct body_chunk *last = o->chunks[o->nchunks - 1];
+    if (last->memfd >= 0 || last->used == last->cap)
+        return;
+    struct body_chunk *fit = NULL;
+    if (last->used == 0) {
+        /* Allocated for bytes that never came (the body ended first). */
+        chunk_unref(last);
+        o->nchunks--;
+    } else if (last->refs == 1) {
+        /* Only the object knows it: shrink in place (glibc splits the
+         * block and the rest is free for anything). */
+        fit = realloc(last, sizeof(*fit) + last->used);
+        if (!fit)
+            return; /* still correct, only larger */
+        fit->data = (char *)(fit + 1);
+        fit->cap = fit->used;
+        o->chunks[o->nchunks - 1] = fit;
+    } else {
+        /* Output buffers still send from it: they keep the block (and drop
+         * it when sent), the object keeps an exact copy. */
+        fit = chunk_new(last->used, 0);
+        if (!fit)
+            return;
+        memcpy(fit->data, last->data, last->used);
+        fit->used = last->used;
+        o->chunks[o->nchunks - 1] = fit;
+        chunk_unref(last);
+    }
+    if (o->nchunks == 0) {
+        free(o->chunks);
+        o->chunks = NULL;
+        o->chunks_cap = 0;
+    } else if (o->nchunks < o->chunks_cap) {
+        struct body_chunk **arr = realloc(o->chunks, o->nchunks * sizeof(*arr));
+        if (arr) {
+            o->chunks = arr;
+            o->chunks_cap = o->nchunks;
+        }
+    }
+}
+
 void object_complete(struct object *o)
 {
+    if (o->retain)
+        object_shrink_body(o);
     o->state = OBJECT_COMPLETE;
     o->content_length = (int64_t)o->body_bytes;
     object_table_remove(o);
@@ -530,23 +598,25 @@ void object_send_retry(struct subscriber *s)
     s->cb(s, SUB_RETRY);
 }
 
-/* The in-flight table: a small chained hash map from key to object. */
+/* The in-flight table: a small chained hash map from key to object, under
+ * a keyed hash: the keys are URLs clients choose, and FNV-1a (used here
+ * before) let anyone line up colliding URLs in one chain. */
+#define OBJECT_TABLE_SLOTS 1024 /* a power of two */
+
 struct object_table {
     struct object_slot **slots;
     size_t nslots;
     size_t count;
+    struct keyhash seed;
 };
 struct object_slot {
     struct object *obj;
     struct object_slot *next;
 };
 
-static uint64_t key_hash(const char *k, size_t n)
+static size_t table_slot(const struct object_table *t, const char *k, size_t n)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
-    return h;
+    return (size_t)(keyhash(&t->seed, k, n) & (t->nslots - 1));
 }
 
 struct object_table *object_table_new(void)
@@ -554,12 +624,13 @@ struct object_table *object_table_new(void)
     struct object_table *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    t->nslots = 1024;
+    t->nslots = OBJECT_TABLE_SLOTS;
     t->slots = calloc(t->nslots, sizeof(*t->slots));
     if (!t->slots) {
         free(t);
         return NULL;
     }
+    keyhash_init(&t->seed);
     return t;
 }
 
@@ -581,7 +652,7 @@ void object_table_free(struct object_table *t)
 
 struct object *object_table_find(struct object_table *t, const char *key, size_t key_len)
 {
-    struct object_slot *s = t->slots[key_hash(key, key_len) % t->nslots];
+    struct object_slot *s = t->slots[table_slot(t, key, key_len)];
     for (; s; s = s->next)
         if (s->obj->key_len == key_len && memcmp(s->obj->key, key, key_len) == 0)
             return s->obj;
@@ -593,7 +664,7 @@ void object_table_add(struct object_table *t, struct object *o)
     struct object_slot *s = malloc(sizeof(*s));
     if (!s)
         return; /* not collapsible then; still correct */
-    size_t i = key_hash(o->key, o->key_len) % t->nslots;
+    size_t i = table_slot(t, o->key, o->key_len);
     s->obj = o;
     s->next = t->slots[i];
     t->slots[i] = s;
@@ -606,7 +677,7 @@ void object_table_remove(struct object *o)
     struct object_table *t = o->table;
     if (!t)
         return;
-    struct object_slot **pp = &t->slots[key_hash(o->key, o->key_len) % t->nslots];
+    struct object_slot **pp = &t->slots[table_slot(t, o->key, o->key_len)];
     for (; *pp; pp = &(*pp)->next) {
         if ((*pp)->obj == o) {
             struct object_slot *dead = *pp;

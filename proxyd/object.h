@@ -123,7 +123,14 @@ void object_body_commit(struct object *o, size_t n);
 void object_body_flush(struct object *o);
 /* Appends a copy of data (convenience for small pieces). */
 void object_body_append(struct object *o, const char *data, size_t n);
+/* Completes the body: wakes subscribers with SUB_DONE. A retained body is
+ * shrunk first (object_shrink_body). */
 void object_complete(struct object *o);
+/* Fits the last body chunk to the bytes it holds, so a 100-byte body of
+ * unknown length does not keep a 64 KiB block; call before object_size is
+ * handed to the cache. Chunks output buffers still send from stay alive
+ * (they hold references); the object then keeps an exact copy. */
+void object_shrink_body(struct object *o);
 void object_fail(struct object *o, int status);
 /* Stops retaining the body (too large to cache, or uncacheable): chunks every
  * current subscriber has received are dropped, and no one new may join. */
@@ -164,11 +171,18 @@ void object_table_add(struct object_table *t, struct object *o);
 void object_table_remove(struct object *o); /* if listed */
 size_t object_table_count(const struct object_table *t);
 
-/* Room for an object's head and bookkeeping above its body: two copies of
- * a head of at most 32 KiB (http1's limit) plus the structs. */
-#define OBJECT_OVERHEAD_BYTES (80 * 1024)
+/* Room for an object's head and bookkeeping above its body, as object_size
+ * counts them: two copies of a head of at most 32 KiB (http1's limit), its
+ * field array (100 fields of 32 bytes), the key (a request line, 8 KiB),
+ * the structs, and the body's rounding (a page for a memfd, a few bytes
+ * for each 64 KiB block of a 1 MiB body): 82 KiB at most, rounded up. */
+#define OBJECT_OVERHEAD_BYTES (96 * 1024)
 
-/* Memory accounted to an object in the cache: head and body. */
+/* Memory an object really holds, for the cache's accounting: every
+ * allocation at its allocator's size (memsize.h) — the struct, the key,
+ * both head copies, the field array, the chunk array and each body chunk at
+ * its capacity (a memfd's in whole pages). Chunks shared with another
+ * object (object_refresh) count in both: an over-count, never an under. */
 uint64_t object_size(const struct object *o);
 
 #endif

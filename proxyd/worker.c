@@ -178,6 +178,7 @@ struct worker *worker_new(int id, const struct proxyd_config *cfg, int nworkers,
             snprintf(err, errlen, "out of memory for the cache");
             goto fail;
         }
+        cache_set_vary_limits(w->cache, (size_t)cfg->max_variants, (size_t)cfg->max_vary_bytes);
     }
     w->inflight = object_table_new();
     w->origins = origin_pool_new(w->base, w->dns);

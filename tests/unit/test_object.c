@@ -4,6 +4,7 @@
  * are built by hand from string literals; subscribers are probes that record
  * what they were told and may act (leave, drop a reference) when told. */
 #include <check.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1383,13 +1384,129 @@ END_TEST
 
 /* ---- accounting ---- */
 
+/* Bytes the heap has handed out (chunk headers included) and not got back. */
+static uint64_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}
+
 START_TEST(test_object_size_counts_head_and_body)
 {
-    struct object *o = obj_with_head(HTTP1_BODY_CHUNKED, 0);
+    /* Known length, retained: one block of exactly that length. */
+    struct object *o = obj_with_head(HTTP1_BODY_LENGTH, 10);
+    o->retain = 1;
     uint64_t head_only = object_size(o);
     ck_assert_uint_ge(head_only, sizeof(*o) + strlen(KEY) + 2 * o->stored_head_len);
     put_body(o, "0123456789", 10);
-    ck_assert_uint_eq(object_size(o), head_only + 10);
+    ck_assert_uint_ge(object_size(o), head_only + 10);
+    ck_assert_uint_le(object_size(o), head_only + 10 + 192); /* the chunk's struct, the array */
+    object_unref(o);
+}
+END_TEST
+
+START_TEST(test_object_size_counts_blocks_at_capacity)
+{
+    /* Unknown length: 10 bytes sit in a 64 KiB block, and count as one. */
+    struct object *o = obj_with_head(HTTP1_BODY_CHUNKED, 0);
+    o->retain = 1;
+    uint64_t head_only = object_size(o);
+    put_body(o, "0123456789", 10);
+    ck_assert_uint_ge(object_size(o), head_only + OBJECT_CHUNK_BYTES);
+    object_unref(o);
+}
+END_TEST
+
+START_TEST(test_object_size_covers_real_allocation)
+{
+    char *body = pattern(3 * OBJECT_CHUNK_BYTES + 77);
+    uint64_t before = heap_in_use();
+    struct object *o = obj_with_head(HTTP1_BODY_CHUNKED, 0);
+    o->retain = 1;
+    object_body_append(o, body, 3 * OBJECT_CHUNK_BYTES + 77);
+    object_complete(o);
+    uint64_t real = heap_in_use() - before;
+    ck_assert_msg(object_size(o) >= real, "object_size %llu, the heap grew by %llu",
+                  (unsigned long long)object_size(o), (unsigned long long)real);
+    object_unref(o);
+    free(body);
+}
+END_TEST
+
+START_TEST(test_object_complete_shrinks_last_block)
+{
+    /* The case: a 100-byte chunked body held a 64 KiB block. */
+    struct object *o = obj_with_head(HTTP1_BODY_CHUNKED, 0);
+    o->retain = 1;
+    uint64_t head_only = object_size(o);
+    char *body = pattern(OBJECT_CHUNK_BYTES + 100);
+    put_body(o, body, 100);
+    ck_assert_uint_ge(object_size(o), head_only + OBJECT_CHUNK_BYTES);
+    object_complete(o);
+    ck_assert_uint_le(object_size(o), head_only + 100 + 192);
+    struct probe p;
+    probe_join(&p, 1, o);
+    struct evbuffer *out = evbuffer_new();
+    ck_assert_uint_eq(object_deliver(&p.sub, out, SIZE_MAX), 100);
+    ck_assert(evbuffer_equals(out, body, 100));
+    object_unsubscribe(&p.sub);
+    evbuffer_free(out);
+    object_unref(o);
+
+    /* Past one block: full blocks stay, only the last one shrinks. */
+    o = obj_with_head(HTTP1_BODY_CHUNKED, 0);
+    o->retain = 1;
+    object_body_append(o, body, OBJECT_CHUNK_BYTES + 100);
+    object_complete(o);
+    ck_assert_uint_le(object_size(o), head_only + OBJECT_CHUNK_BYTES + 100 + 256);
+    probe_join(&p, 1, o);
+    out = evbuffer_new();
+    ck_assert_uint_eq(object_deliver(&p.sub, out, SIZE_MAX), OBJECT_CHUNK_BYTES + 100);
+    ck_assert(evbuffer_equals(out, body, OBJECT_CHUNK_BYTES + 100));
+    object_unsubscribe(&p.sub);
+    evbuffer_free(out);
+    object_unref(o);
+    free(body);
+}
+END_TEST
+
+START_TEST(test_object_shrink_keeps_block_being_sent)
+{
+    /* A subscriber's output buffer references the last block while the
+     * body completes: the buffer keeps sending from it, the object keeps an
+     * exact copy. */
+    struct object *o = obj_with_head(HTTP1_BODY_CHUNKED, 0);
+    o->retain = 1;
+    char *body = pattern(300);
+    struct probe p;
+    probe_join(&p, 1, o);
+    put_body(o, body, 200);
+    struct evbuffer *early = evbuffer_new();
+    ck_assert_uint_eq(object_deliver(&p.sub, early, SIZE_MAX), 200);
+    put_body(o, body + 200, 100);
+    object_complete(o);
+    uint64_t size = object_size(o);
+    ck_assert_uint_lt(size, OBJECT_CHUNK_BYTES);
+    ck_assert_uint_eq(object_deliver(&p.sub, early, SIZE_MAX), 100);
+    ck_assert(evbuffer_equals(early, body, 300));
+    object_unsubscribe(&p.sub);
+    object_unref(o); /* the buffer's references outlive the object */
+    ck_assert(evbuffer_equals(early, body, 300));
+    evbuffer_free(early);
+    free(body);
+}
+END_TEST
+
+START_TEST(test_object_complete_drops_empty_last_block)
+{
+    struct object *o = obj_with_head(HTTP1_BODY_CHUNKED, 0);
+    o->retain = 1;
+    uint64_t head_only = object_size(o);
+    size_t len = 16;
+    ck_assert_ptr_nonnull(object_body_space(o, &len)); /* a block, never filled */
+    object_complete(o);
+    ck_assert_uint_eq(o->nchunks, 0);
+    ck_assert_uint_le(object_size(o), head_only);
     object_unref(o);
 }
 END_TEST
@@ -1487,6 +1604,11 @@ static Suite *object_suite(void)
 
     tc = tcase_create("accounting");
     tcase_add_test(tc, test_object_size_counts_head_and_body);
+    tcase_add_test(tc, test_object_size_counts_blocks_at_capacity);
+    tcase_add_test(tc, test_object_size_covers_real_allocation);
+    tcase_add_test(tc, test_object_complete_shrinks_last_block);
+    tcase_add_test(tc, test_object_shrink_keeps_block_being_sent);
+    tcase_add_test(tc, test_object_complete_drops_empty_last_block);
     tcase_add_test(tc, test_object_release_cb_clears_in_cache_and_drops_reference);
     suite_add_tcase(s, tc);
     return s;

@@ -427,7 +427,7 @@ start_proxyd() {
     [ "$phase" = hit ] || extra=(--no-cache)
     port_of[proxyd]=$port
     start proxyd "$SERVER_CPUS" "$PROXYD" --listen "127.0.0.1:$port" --admin "127.0.0.1:$admin" \
-        --name bench --cache-mem 260M --max-object-size 1100K "${extra[@]}"
+        --name bench --cache-mem 260M --max-object-size 1100K --allow-dest 127.0.0.1/32 "${extra[@]}"
     proxyd_pid=$last_pid
     wait_port "$port" "$proxyd_pid" proxyd || return 1
     for _ in $(seq 1 100); do

@@ -51,7 +51,9 @@ http {
 }
 CONF
 nginx -c "$TMP/nginx.conf" & PIDS+=($!)
+# --allow-dest: proxyd refuses loopback destinations unless told (the origin is one).
 "$BIN/proxyd" --listen "127.0.0.1:$PROXY_PORT" --admin "127.0.0.1:$ADMIN_PORT" --name demo-p1 \
+    --allow-dest 127.0.0.1/32 \
     --cache-mem 260M --max-object-size 1M --access-log "$TMP/proxyd-access.log" \
     2>"$TMP/proxyd.log" & PIDS+=($!)
 wait_port "$ORIGIN_PORT"; wait_port "$ADMIN_PORT"

@@ -1,13 +1,16 @@
 /* proxyd's access control, checked on every request before anything is
  * fetched: the client's network (never an open proxy), the destination's
  * port (Squid's Safe_ports, SSL_ports for CONNECT), and denied destinations
- * by name, domain or network (named and again once resolved). Built once from
- * the configuration, then read-only and shared by every worker thread. */
+ * by name, domain or network (named and again once resolved), this host's
+ * local addresses and the proxy's own ports among them. Built once from the
+ * configuration, then read-only and shared by every worker thread. */
 #include "acl.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
+#include <ifaddrs.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,30 @@ static const char *const default_clients[] = {
 };
 #define NDEFAULT_CLIENTS (sizeof(default_clients) / sizeof(default_clients[0]))
 
+/* Destinations that are this host, or its cloud's metadata service, whatever
+ * their name: Squid's to_localhost (127.0.0.0/8, 0.0.0.0/8, ::1, ::) and
+ * to_linklocal (169.254.0.0/16, fe80::/10), both denied by default since
+ * Squid 6. A client must not reach what listens only on loopback (the
+ * manager's API, an admin endpoint) through the proxy. */
+static const char *const local_dests[] = {
+    "127.0.0.0/8", "0.0.0.0/8", "::1/128", "::/128", "169.254.0.0/16", "fe80::/10",
+};
+#define NLOCAL_DESTS (sizeof(local_dests) / sizeof(local_dests[0]))
+
+/* An opened destination: a network, on any port (port 0) or one. */
+struct open_dest {
+    struct cidr net;
+    int port;
+};
+
+/* One of the proxy's own addresses: family AF_INET or AF_INET6, the address
+ * (an IPv4-mapped one as IPv4) and the port. */
+struct self_addr {
+    int family;
+    uint8_t bytes[16];
+    int port;
+};
+
 struct acl {
     struct cidr default_cidrs[NDEFAULT_CLIENTS]; /* default_clients, parsed */
     struct cidr *clients;
@@ -50,6 +77,11 @@ struct acl {
     size_t nhosts, hosts_cap;
     struct cidr *nets;
     size_t nnets, nets_cap;
+    struct cidr local_cidrs[NLOCAL_DESTS]; /* local_dests, parsed */
+    struct open_dest *opened;
+    size_t nopened, opened_cap;
+    struct self_addr *self;
+    size_t nself, self_cap;
     struct port_set ports;
     struct port_set connect_ports;
 };
@@ -69,6 +101,9 @@ static const char REASON_CONNECT_PORT[] = "CONNECT is not allowed to this port";
 static const char REASON_HOST[] = "destination host is denied";
 static const char REASON_NET[] = "destination network is denied";
 static const char REASON_BAD_HOST[] = "destination host is missing or invalid";
+static const char REASON_SELF[] = "destination is this proxy itself (its listening or admin port)";
+static const char REASON_LOCAL[] = "destination is a loopback, link-local or unspecified address "
+                                   "(proxyd --allow-dest opens one)";
 
 /* Room for element n (of size elem) in arr: returns arr or its reallocation,
  * or NULL with arr untouched. */
@@ -88,6 +123,8 @@ void acl_set_defaults(struct acl *a)
     a->nclients = 0;
     a->nhosts = 0;
     a->nnets = 0;
+    a->nopened = 0;
+    a->nself = 0;
     a->ports.n = 0;
     a->ports.explicit = 0;
     a->connect_ports.n = 0;
@@ -105,6 +142,12 @@ struct acl *acl_new(void)
         assert(rc == 0); /* a constant table */
         (void)rc;
     }
+    for (size_t i = 0; i < NLOCAL_DESTS; i++) {
+        char err[64];
+        int rc = cidr_parse(local_dests[i], &a->local_cidrs[i], err, sizeof(err));
+        assert(rc == 0); /* a constant table */
+        (void)rc;
+    }
     acl_set_defaults(a);
     return a;
 }
@@ -116,6 +159,8 @@ void acl_free(struct acl *a)
     free(a->clients);
     free(a->hosts);
     free(a->nets);
+    free(a->opened);
+    free(a->self);
     free(a->ports.ranges);
     free(a->connect_ports.ranges);
     free(a);
@@ -203,6 +248,138 @@ int acl_deny_dest(struct acl *a, const char *host_or_cidr, char *err, size_t err
     a->hosts = p;
     a->hosts[a->nhosts++] = h;
     return 0;
+}
+
+/* The address of sa as family, 16 bytes and port, an IPv4-mapped IPv6
+ * address as the IPv4 one it is. -1 for any other family. */
+static int self_addr_of(const struct sockaddr *sa, struct self_addr *out)
+{
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memset(out, 0, sizeof(*out));
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        out->family = AF_INET;
+        memcpy(out->bytes, &sin->sin_addr, 4);
+        out->port = ntohs(sin->sin_port);
+        return 0;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        out->port = ntohs(sin6->sin6_port);
+        if (memcmp(&sin6->sin6_addr, v4mapped, sizeof(v4mapped)) == 0) {
+            out->family = AF_INET;
+            memcpy(out->bytes, (const uint8_t *)&sin6->sin6_addr + 12, 4);
+        } else {
+            out->family = AF_INET6;
+            memcpy(out->bytes, &sin6->sin6_addr, 16);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int add_opened(struct acl *a, const struct cidr *net, int port, char *err, size_t errlen)
+{
+    struct open_dest *p = reserve(a->opened, &a->opened_cap, a->nopened, sizeof(*p));
+    if (p == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    a->opened = p;
+    a->opened[a->nopened].net = *net;
+    a->opened[a->nopened].port = port;
+    a->nopened++;
+    return 0;
+}
+
+int acl_allow_dest(struct acl *a, const char *cidr, char *err, size_t errlen)
+{
+    struct cidr c;
+    if (cidr_parse(cidr, &c, err, errlen) < 0)
+        return -1;
+    return add_opened(a, &c, 0, err, errlen);
+}
+
+/* The host network (/32 or /128) of sa's address. */
+static void host_cidr_of(const struct sockaddr *sa, struct cidr *c)
+{
+    struct self_addr s;
+    memset(c, 0, sizeof(*c));
+    if (self_addr_of(sa, &s) < 0)
+        return;
+    c->family = s.family;
+    memcpy(c->bytes, s.bytes, sizeof(c->bytes));
+    c->prefix_len = s.family == AF_INET ? 32 : 128;
+}
+
+int acl_allow_origin(struct acl *a, const char *host, int port, char *err, size_t errlen)
+{
+    char name[ACL_HOST_MAX + 1];
+    size_t len = strlen(host);
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+        host++;
+        len -= 2;
+    }
+    if (len == 0 || len > ACL_HOST_MAX) {
+        snprintf(err, errlen, "origin host \"%.64s\": empty or too long", host);
+        return -1;
+    }
+    memcpy(name, host, len);
+    name[len] = '\0';
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(name, NULL, &hints, &res) != 0)
+        return 0; /* nothing to open: see acl.h */
+    int rc = 0;
+    for (struct addrinfo *ai = res; ai != NULL && rc == 0; ai = ai->ai_next) {
+        struct cidr c;
+        host_cidr_of(ai->ai_addr, &c);
+        if (c.family != 0)
+            rc = add_opened(a, &c, port, err, errlen);
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+static int add_self(struct acl *a, const struct sockaddr *sa, int port, char *err, size_t errlen)
+{
+    struct self_addr s;
+    if (self_addr_of(sa, &s) < 0)
+        return 0; /* not an IP address (an interface's AF_PACKET entry) */
+    s.port = port;
+    struct self_addr *p = reserve(a->self, &a->self_cap, a->nself, sizeof(*p));
+    if (p == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    a->self = p;
+    a->self[a->nself++] = s;
+    return 0;
+}
+
+int acl_deny_self(struct acl *a, const struct sockaddr *listen, char *err, size_t errlen)
+{
+    static const uint8_t zero[16];
+    struct self_addr s;
+    if (self_addr_of(listen, &s) < 0) {
+        snprintf(err, errlen, "own address: not IPv4 or IPv6");
+        return -1;
+    }
+    if (memcmp(s.bytes, zero, s.family == AF_INET ? 4 : 16) != 0)
+        return add_self(a, listen, s.port, err, errlen);
+    /* A wildcard listener answers on every address this host has. */
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) < 0) {
+        snprintf(err, errlen, "own addresses: getifaddrs failed");
+        return -1;
+    }
+    int rc = add_self(a, listen, s.port, err, errlen);
+    for (struct ifaddrs *i = ifs; i != NULL && rc == 0; i = i->ifa_next)
+        if (i->ifa_addr != NULL)
+            rc = add_self(a, i->ifa_addr, s.port, err, errlen);
+    freeifaddrs(ifs);
+    return rc;
 }
 
 static int parse_port_number(const char *s, size_t len, int *port)
@@ -297,6 +474,38 @@ static int nets_contain(const struct acl *a, const struct sockaddr *sa)
     return 0;
 }
 
+/* Order: the proxy's own ports (never opened), denied networks (an explicit
+ * deny wins over an opening), local addresses unless opened. */
+static int dest_addr_allowed(const struct acl *a, const struct sockaddr *sa, const char **reason)
+{
+    struct self_addr d;
+    if (self_addr_of(sa, &d) == 0) {
+        for (size_t i = 0; i < a->nself; i++) {
+            const struct self_addr *s = &a->self[i];
+            if (s->port == d.port && s->family == d.family &&
+                memcmp(s->bytes, d.bytes, d.family == AF_INET ? 4 : 16) == 0) {
+                *reason = REASON_SELF;
+                return 0;
+            }
+        }
+    }
+    if (nets_contain(a, sa)) {
+        *reason = REASON_NET;
+        return 0;
+    }
+    for (size_t i = 0; i < NLOCAL_DESTS; i++) {
+        if (!cidr_contains(&a->local_cidrs[i], sa))
+            continue;
+        for (size_t j = 0; j < a->nopened; j++)
+            if (cidr_contains(&a->opened[j].net, sa) &&
+                (a->opened[j].port == 0 || a->opened[j].port == d.port))
+                return 1;
+        *reason = REASON_LOCAL;
+        return 0;
+    }
+    return 1;
+}
+
 /* name (lower-cased by the caller) against one denied host or domain. */
 static int host_matches(const struct deny_host *h, const char *name, size_t len)
 {
@@ -350,16 +559,13 @@ int acl_check_dest(const struct acl *a, const char *host, size_t hostlen, int po
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, name, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
     } else if (inet_pton(AF_INET6, name, &sin6->sin6_addr) == 1) {
         sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
     }
-    if (ss.ss_family != 0) {
-        if (nets_contain(a, (struct sockaddr *)&ss)) {
-            *reason = REASON_NET;
-            return 0;
-        }
-        return 1;
-    }
+    if (ss.ss_family != 0)
+        return dest_addr_allowed(a, (struct sockaddr *)&ss, reason);
 
     for (size_t i = 0; i < a->nhosts; i++) {
         if (host_matches(&a->hosts[i], name, hostlen)) {
@@ -372,9 +578,5 @@ int acl_check_dest(const struct acl *a, const char *host, size_t hostlen, int po
 
 int acl_check_dest_addr(const struct acl *a, const struct sockaddr *dest, const char **reason)
 {
-    if (nets_contain(a, dest)) {
-        *reason = REASON_NET;
-        return 0;
-    }
-    return 1;
+    return dest_addr_allowed(a, dest, reason);
 }

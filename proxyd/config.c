@@ -164,6 +164,11 @@ static int set_deny_dest(void *cfg, const char *v, char *e, size_t n)
     struct proxyd_config *c = cfg;
     return acl_deny_dest(c->acl, v, e, n);
 }
+static int set_allow_dest(void *cfg, const char *v, char *e, size_t n)
+{
+    struct proxyd_config *c = cfg;
+    return acl_allow_dest(c->acl, v, e, n);
+}
 static int set_allow_port(void *cfg, const char *v, char *e, size_t n)
 {
     struct proxyd_config *c = cfg;
@@ -267,6 +272,12 @@ static const struct option_def options[] = {
      "loopback, 10/8, 172.16/12, 192.168/16, 198.18/15, fc00::/7, fe80::/10", set_allow},
     {"deny-dest", "HOST|.DOMAIN|CIDR", "destination refused with 403; repeatable", NULL,
      set_deny_dest},
+    {"allow-dest", "CIDR",
+     "local destination network opened (e.g. 127.0.0.1/32 for an origin on loopback); "
+     "repeatable; --deny-dest still wins, and proxyd's own ports stay refused",
+     "none: 127/8, ::1, 0/8, ::, 169.254/16, fe80::/10 and proxyd's own listening and admin "
+     "addresses are refused (403); a --reverse origin is opened on its port",
+     set_allow_dest},
     {"allow-port", "PORT[-PORT]",
      "destination port allowed; repeatable; the first replaces the default",
      "Squid's Safe_ports: 80 21 443 70 210 1025-65535 280 488 591 777", set_allow_port},
@@ -337,6 +348,29 @@ static const struct options_spec proxyd_options = {
     .ndefs = NOPTIONS,
 };
 
+/* Known only once every option is read: the proxy's own addresses, refused
+ * as destinations, and each reverse listener's origin, which its operator
+ * chose and which is therefore opened even on loopback. */
+static int config_guard_destinations(struct proxyd_config *cfg, char *err, size_t errlen)
+{
+    char e[160];
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        const struct listen_spec *ls = &cfg->listeners[i];
+        if (acl_deny_self(cfg->acl, (const struct sockaddr *)&ls->addr.ss, e, sizeof(e)) < 0 ||
+            (ls->mode == LISTEN_REVERSE &&
+             acl_allow_origin(cfg->acl, ls->origin_host, ls->origin_port, e, sizeof(e)) < 0)) {
+            snprintf(err, errlen, "listener %zu: %s", i + 1, e);
+            return -1;
+        }
+    }
+    if (cfg->have_admin &&
+        acl_deny_self(cfg->acl, (const struct sockaddr *)&cfg->admin.ss, e, sizeof(e)) < 0) {
+        snprintf(err, errlen, "--admin: %s", e);
+        return -1;
+    }
+    return 0;
+}
+
 void config_usage(FILE *out)
 {
     options_usage(&proxyd_options, out);
@@ -359,6 +393,8 @@ int config_load(struct proxyd_config *cfg, int argc, char **argv, char *err, siz
             return -1;
         }
     }
+    if (config_guard_destinations(cfg, err, errlen) < 0)
+        return -1;
     snprintf(cfg->resp_tag_hit, sizeof(cfg->resp_tag_hit),
              "Via: 1.1 %s (proxyd)\r\nX-Cache: HIT from %s\r\n", cfg->name, cfg->name);
     snprintf(cfg->resp_tag_miss, sizeof(cfg->resp_tag_miss),

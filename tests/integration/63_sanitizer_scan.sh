@@ -39,7 +39,7 @@ API_PORT=$(pp_free_port)
 BASE=$(pp_free_port)
 pp_bg manager "$PP_BIN/manager" --runtime process --replicas 1 --api "127.0.0.1:$API_PORT" \
     --base-port "$BASE" --state-dir "$PP_TMP/state" --prefix "$PREFIX" --drain-timeout 2s \
-    --proxy-arg=--cache-mem=16M
+    --proxy-arg=--cache-mem=16M --proxy-arg=--allow-dest=127.0.0.1/32
 ready() { [ "$(curl -s --max-time 2 "http://127.0.0.1:$API_PORT/v1/pool" | jq -r .ready 2>/dev/null)" = 1 ]; }
 pp_wait_until 30 ready || pp_die "the instance never became ready"
 code=$(pp_curl -x "http://127.0.0.1:$((BASE + 1))" -o "$PP_TMP/got" -D "$PP_TMP/h" -w '%{http_code}' \

@@ -423,10 +423,13 @@ pp_badorigin_body() {
 # pp_start_proxyd ARGS...: $PP_BIN/proxyd with ARGS; adds --admin on a free
 # port and --name it when ARGS lack them, and --listen on a free port when
 # ARGS name no listener at all. Waits until the admin /healthz answers 200.
+# proxyd refuses loopback destinations unless opened, and the origin
+# (pp_start_nginx_origin) is on 127.0.0.1: --allow-dest 127.0.0.1/32 is added
+# unless ARGS say --allow-dest themselves or PP_PROXYD_ALLOW_ORIGIN=0.
 # Sets PP_PROXY_PORT (first --listen port, if any), PP_PROXY (host:port of it),
 # PP_ADMIN_PORT, PP_ADMIN_URL, PP_PROXYD_PID, PP_PROXYD_LOG, PP_PROXYD_NAME.
 pp_start_proxyd() {
-    local args=("$@") have_admin=0 have_listener=0 have_name=0 i a log admin="" listen=""
+    local args=("$@") have_admin=0 have_listener=0 have_name=0 have_allow_dest=0 i a log admin="" listen=""
     [ -x "$PP_BIN/proxyd" ] || pp_die "no $PP_BIN/proxyd (run make)"
     PP_PROXYD_NAME=$PP_SCENARIO
     for ((i = 0; i < ${#args[@]}; i++)); do
@@ -445,8 +448,12 @@ pp_start_proxyd() {
         --intercept | --intercept=* | --reverse | --reverse=*) have_listener=1 ;;
         --name) have_name=1 PP_PROXYD_NAME=${args[$((i + 1))]:-} ;;
         --name=*) have_name=1 PP_PROXYD_NAME=${a#--name=} ;;
+        --allow-dest | --allow-dest=*) have_allow_dest=1 ;;
         esac
     done
+    if [ "$have_allow_dest" = 0 ] && [ "${PP_PROXYD_ALLOW_ORIGIN:-1}" != 0 ]; then
+        args+=(--allow-dest 127.0.0.1/32)
+    fi
     if [ "$have_admin" = 0 ]; then
         admin=127.0.0.1:$(pp_free_port)
         args+=(--admin "$admin")

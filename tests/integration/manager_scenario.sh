@@ -51,6 +51,8 @@ NGINX
     pp_on_cleanup cleanup_prefix
 else
     pp_start_nginx_origin "$PP_TMP/www"
+    # proxyd refuses loopback destinations unless opened: this origin is one.
+    EXTRA=(--proxy-arg=--allow-dest=127.0.0.1/32)
 fi
 
 STATE=$PP_TMP/state

@@ -1,6 +1,7 @@
 /* Unit tests for proxyd/acl.c: client networks with their safe defaults,
  * denied destinations by host, domain and network, and Squid's Safe_ports and
- * SSL_ports rules for plain requests and CONNECT. */
+ * SSL_ports rules for plain requests and CONNECT, and the local destinations
+ * (loopback, link-local, the proxy's own ports) refused unless opened. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
@@ -247,6 +248,128 @@ START_TEST(test_acl_rejects_missing_or_overlong_host)
 }
 END_TEST
 
+static struct sockaddr_storage sa_port_of(const char *ip, int port)
+{
+    struct sockaddr_storage ss = sa_of(ip);
+    if (ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+    return ss;
+}
+
+static int addr_ok(const char *ip, int port, const char **reason)
+{
+    const char *ignored;
+    struct sockaddr_storage ss = sa_port_of(ip, port);
+    return acl_check_dest_addr(acl, (struct sockaddr *)&ss, reason != NULL ? reason : &ignored);
+}
+
+START_TEST(test_acl_refuses_local_destinations_by_default)
+{
+    const char *local[] = {"127.0.0.1",
+                           "127.9.9.9",
+                           "[::1]",
+                           "0.0.0.0",
+                           "[::]",
+                           "169.254.169.254",
+                           "[fe80::1]",
+                           "[::ffff:127.0.0.1]",
+                           "[::ffff:169.254.169.254]"};
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+        const char *reason = NULL;
+        ck_assert_msg(!dest_ok(local[i], 80, 0, &reason), "%s allowed", local[i]);
+        ck_assert_ptr_nonnull(strstr(reason, "--allow-dest"));
+        ck_assert_msg(!dest_ok(local[i], 443, 1, NULL), "CONNECT %s allowed", local[i]);
+    }
+    const char *reason = NULL;
+    ck_assert(!addr_ok("127.0.0.1", 9090, &reason)); /* a name that resolved there */
+    ck_assert_ptr_nonnull(strstr(reason, "loopback"));
+    ck_assert(!addr_ok("::1", 9090, NULL));
+    ck_assert(!addr_ok("169.254.169.254", 80, NULL));
+    ck_assert(addr_ok("93.184.216.34", 80, NULL));
+    ck_assert(addr_ok("10.0.0.1", 80, NULL)); /* private is not local */
+    ck_assert(addr_ok("198.19.1.2", 80, NULL));
+    ck_assert(dest_ok("198.19.1.2", 80, 0, NULL));
+}
+END_TEST
+
+START_TEST(test_acl_allow_dest_opens_only_its_network)
+{
+    ck_assert_int_eq(acl_allow_dest(acl, "127.0.0.1/32", err, sizeof(err)), 0);
+    ck_assert(dest_ok("127.0.0.1", 8080, 0, NULL));
+    ck_assert(addr_ok("127.0.0.1", 9090, NULL));
+    ck_assert(addr_ok("::ffff:127.0.0.1", 9090, NULL));
+    ck_assert(!dest_ok("127.0.0.2", 8080, 0, NULL));
+    ck_assert(!addr_ok("::1", 8080, NULL));
+    ck_assert(!addr_ok("169.254.169.254", 80, NULL));
+    ck_assert_int_eq(acl_allow_dest(acl, "127.0.0.1/8", err, sizeof(err)), -1);
+    ck_assert_int_eq(acl_allow_dest(acl, "localhost", err, sizeof(err)), -1);
+}
+END_TEST
+
+START_TEST(test_acl_deny_dest_wins_over_allow_dest)
+{
+    ck_assert_int_eq(acl_allow_dest(acl, "127.0.0.0/8", err, sizeof(err)), 0);
+    deny("127.0.0.1");
+    ck_assert(!dest_ok("127.0.0.1", 80, 0, NULL));
+    ck_assert(dest_ok("127.0.0.2", 80, 0, NULL));
+}
+END_TEST
+
+START_TEST(test_acl_refuses_own_address_whatever_is_opened)
+{
+    struct sockaddr_storage self = sa_port_of("127.0.0.1", 3128);
+    struct sockaddr_storage admin = sa_port_of("198.18.0.5", 9101);
+    ck_assert_int_eq(acl_deny_self(acl, (struct sockaddr *)&self, err, sizeof(err)), 0);
+    ck_assert_int_eq(acl_deny_self(acl, (struct sockaddr *)&admin, err, sizeof(err)), 0);
+    ck_assert_int_eq(acl_allow_dest(acl, "127.0.0.0/8", err, sizeof(err)), 0);
+    const char *reason = NULL;
+    ck_assert(!dest_ok("127.0.0.1", 3128, 0, &reason));
+    ck_assert_ptr_nonnull(strstr(reason, "itself"));
+    ck_assert(!addr_ok("127.0.0.1", 3128, NULL));
+    ck_assert(!addr_ok("::ffff:127.0.0.1", 3128, NULL));
+    ck_assert(dest_ok("127.0.0.1", 3129, 0, NULL)); /* opened, and not ours */
+    ck_assert(!addr_ok("198.18.0.5", 9101, NULL));
+    ck_assert(addr_ok("198.18.0.5", 80, NULL));
+}
+END_TEST
+
+START_TEST(test_acl_wildcard_own_address_covers_loopback)
+{
+    struct sockaddr_storage any = sa_port_of("0.0.0.0", 3128);
+    ck_assert_int_eq(acl_deny_self(acl, (struct sockaddr *)&any, err, sizeof(err)), 0);
+    ck_assert_int_eq(acl_allow_dest(acl, "127.0.0.0/8", err, sizeof(err)), 0);
+    ck_assert(!addr_ok("127.0.0.1", 3128, NULL)); /* lo's address, read from the interfaces */
+    ck_assert(addr_ok("127.0.0.1", 3129, NULL));
+}
+END_TEST
+
+START_TEST(test_acl_allow_origin_opens_its_port_only)
+{
+    ck_assert_int_eq(acl_allow_origin(acl, "127.0.0.1", 8080, err, sizeof(err)), 0);
+    ck_assert_int_eq(acl_allow_origin(acl, "[::1]", 8081, err, sizeof(err)), 0);
+    ck_assert(dest_ok("127.0.0.1", 8080, 0, NULL));
+    ck_assert(addr_ok("127.0.0.1", 8080, NULL));
+    ck_assert(!addr_ok("127.0.0.1", 9090, NULL));
+    ck_assert(addr_ok("::1", 8081, NULL));
+    ck_assert(!addr_ok("::1", 8080, NULL));
+    /* A name that does not resolve opens nothing, and is no error. */
+    ck_assert_int_eq(acl_allow_origin(acl, "no-such-host.invalid", 80, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(test_acl_set_defaults_forgets_opened_and_own)
+{
+    struct sockaddr_storage self = sa_port_of("198.18.0.5", 3128);
+    ck_assert_int_eq(acl_deny_self(acl, (struct sockaddr *)&self, err, sizeof(err)), 0);
+    ck_assert_int_eq(acl_allow_dest(acl, "127.0.0.1/32", err, sizeof(err)), 0);
+    acl_set_defaults(acl);
+    ck_assert(!addr_ok("127.0.0.1", 80, NULL));
+    ck_assert(addr_ok("198.18.0.5", 3128, NULL));
+}
+END_TEST
+
 START_TEST(test_acl_default_safe_ports)
 {
     const int ok[] = {80, 21, 443, 70, 210, 280, 488, 591, 777, 1025, 3128, 8080, 65535};
@@ -355,6 +478,17 @@ static Suite *acl_suite(void)
     tcase_add_test(tc, test_acl_names_are_not_matched_against_networks);
     tcase_add_test(tc, test_acl_deny_dest_rejects_invalid_entries);
     tcase_add_test(tc, test_acl_rejects_missing_or_overlong_host);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("local");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_acl_refuses_local_destinations_by_default);
+    tcase_add_test(tc, test_acl_allow_dest_opens_only_its_network);
+    tcase_add_test(tc, test_acl_deny_dest_wins_over_allow_dest);
+    tcase_add_test(tc, test_acl_refuses_own_address_whatever_is_opened);
+    tcase_add_test(tc, test_acl_wildcard_own_address_covers_loopback);
+    tcase_add_test(tc, test_acl_allow_origin_opens_its_port_only);
+    tcase_add_test(tc, test_acl_set_defaults_forgets_opened_and_own);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ports");

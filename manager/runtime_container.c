@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -166,6 +168,34 @@ static int fd_send(int chan, int fd)
     return n == 1 ? 0 : -1;
 }
 
+/* What a worker may still be given at exec (the capability bounding set;
+ * as root it gets exactly these): start as root, bind, open its files and
+ * raise its descriptor limit, then become its own unprivileged user (proxyd
+ * --user, Squid's cache_effective_user, nginx's user) and keep nothing.
+ * Everything else (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_PTRACE,
+ * CAP_SYS_MODULE, CAP_MKNOD, ...) no worker ever has. */
+static const int container_kept_caps[] = {
+    CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FOWNER,           CAP_KILL,         CAP_SETGID,
+    CAP_SETUID, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_RESOURCE,
+};
+/* Capabilities a kernel can know of; PR_CAPBSET_DROP says EINVAL past its
+ * last one. */
+#define CONTAINER_CAP_MAX 64
+
+static int container_drop_bounding_set(void)
+{
+    for (int cap = 0; cap < CONTAINER_CAP_MAX; cap++) {
+        int keep = 0;
+        for (size_t i = 0; i < sizeof(container_kept_caps) / sizeof(container_kept_caps[0]); i++)
+            keep |= container_kept_caps[i] == cap;
+        if (keep)
+            continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+            return errno == EINVAL ? 0 : -1;
+    }
+    return 0;
+}
+
 /* Runs in the new namespaces, on a copy of the manager's memory. It hands
  * the manager a netlink socket made here (so the manager can configure this
  * network namespace without entering it), waits until the manager has
@@ -203,6 +233,9 @@ static int container_child(void *arg)
         goto fail;
     what = "mount /proc"; /* the PID namespace's own view */
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        goto fail;
+    what = "drop capabilities from the bounding set"; /* the mounts needed them */
+    if (container_drop_bounding_set() < 0)
         goto fail;
     execv(a->argv[0], a->argv);
     what = "exec";

@@ -232,6 +232,17 @@ static int set_allow_trace(void *cfg, const char *v, char *e, size_t n)
     c->allow_trace = 1;
     return 0;
 }
+static int set_user(void *cfg, const char *v, char *e, size_t n)
+{
+    struct proxyd_config *c = cfg;
+    size_t len = strlen(v);
+    if (len == 0 || len >= sizeof(c->user)) {
+        snprintf(e, n, "--user must be 1 to %zu characters", sizeof(c->user) - 1);
+        return -1;
+    }
+    memcpy(c->user, v, len + 1);
+    return 0;
+}
 static int set_log_level(void *cfg, const char *v, char *e, size_t n)
 {
     struct proxyd_config *c = cfg;
@@ -305,6 +316,10 @@ static const struct option_def options[] = {
      "serve TRACE (refused with 405 by default: its echo of the request hands Cookie and "
      "Authorization to a script that can send it)",
      NULL, set_allow_trace},
+    {"user", "NAME",
+     "started as root: the user to become once the ports are bound (no capability kept, "
+     "PR_SET_NO_NEW_PRIVS); 'root' keeps every privilege, with a warning",
+     "proxy (nobody when there is no proxy)", set_user},
     {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))

@@ -45,6 +45,7 @@ struct proxyd_config {
     uint64_t shutdown_timeout_ms; /* SIGTERM: in-flight requests get this long */
     uint64_t max_connections;     /* client connections of all threads together */
     int allow_trace;              /* serve TRACE (refused with 405 by default) */
+    char user[64];                /* --user: who to become after binding; "" the default */
     enum log_level log_level;
     /* Derived at load: the Via and X-Cache lines every response carries,
      * formatted once instead of on each request. */

@@ -1,6 +1,7 @@
 /* proxyd: parse the configuration, open listeners in N worker threads, start
- * the admin endpoint, and turn signals into a graceful stop (SIGTERM, SIGINT)
- * or a log reopen (SIGHUP). */
+ * the admin endpoint, drop root for an unprivileged user before any thread
+ * runs, and turn signals into a graceful stop (SIGTERM, SIGINT) or a log
+ * reopen (SIGHUP). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "admin.h"
 #include "config.h"
 #include "log.h"
+#include "privs.h"
 #include "worker.h"
 
 static struct worker **workers;
@@ -90,6 +92,22 @@ static void testhook_heap_overflow(void)
 }
 #endif
 
+/* Root only to bind: from here on, the chosen user with no capability. */
+static int drop_privileges(const struct privs_target *t)
+{
+    char err[256];
+    if (privs_drop(t, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (t->keep_root)
+        log_warn("--user root: running as root with every capability, as asked");
+    else
+        log_info("running as user %s (uid %u, gid %u), no capabilities", t->user, (unsigned)t->uid,
+                 (unsigned)t->gid);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct proxyd_config cfg;
@@ -107,7 +125,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     evthread_use_pthreads();
-    if (cfg.access_log[0] && accesslog_open_file(cfg.access_log, err, sizeof(err)) < 0) {
+    struct privs_target privs;
+    if (privs_choose(cfg.user[0] ? cfg.user : NULL, &privs, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (cfg.access_log[0] && (accesslog_open_file(cfg.access_log, err, sizeof(err)) < 0 ||
+                              privs_give_file(&privs, cfg.access_log, err, sizeof(err)) < 0)) {
         log_error("%s", err);
         return 1;
     }
@@ -131,6 +155,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (drop_privileges(&privs) < 0)
+        return 1;
     struct event_base *base = workers[0]->base;
     struct event *ev_term = evsignal_new(base, SIGTERM, on_stop_signal, NULL);
     struct event *ev_int = evsignal_new(base, SIGINT, on_stop_signal, NULL);

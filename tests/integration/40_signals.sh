@@ -15,7 +15,12 @@ pp_start_nginx_origin "$PP_TMP/www" '
 o=$PP_ORIGIN_URL
 
 # --- SIGHUP: move the log away, HUP, new lines in a new file
-alog=$PP_TMP/access.log
+# Started as root, proxyd runs as the user proxy once its ports are bound:
+# after a rotation it creates the new file in a directory that user may
+# write, as Squid's /var/log/squid is proxy's.
+mkdir -p "$PP_TMP/log"
+if [ "$(id -u)" = 0 ]; then chown proxy:proxy "$PP_TMP/log"; fi
+alog=$PP_TMP/log/access.log
 pp_start_proxyd --name sig --access-log "$alog"
 expect_eq "$(pp_curl_proxy "$o/ok")" 200 "request before the rotation"
 pp_wait_until 5 grep -q "$o/ok" "$alog" || pp_die "no access-log line after 5 s"

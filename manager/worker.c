@@ -26,6 +26,16 @@
 /* nftw's descriptor budget: cache trees are two levels deep (levels=1:2). */
 #define WORKER_TREE_FDS 16
 
+const char *const worker_client_nets[] = {
+    "127.0.0.0/8",    "::1/128",       "10.0.0.0/8", "172.16.0.0/12",
+    "192.168.0.0/16", "198.18.0.0/15", "fc00::/7",   "fe80::/10",
+};
+const size_t worker_nclient_nets = sizeof(worker_client_nets) / sizeof(worker_client_nets[0]);
+const char *const worker_local_dests[] = {
+    "127.0.0.0/8", "0.0.0.0/8", "::1/128", "::/128", "169.254.0.0/16", "fe80::/10",
+};
+const size_t worker_nlocal_dests = sizeof(worker_local_dests) / sizeof(worker_local_dests[0]);
+
 static const struct worker_kind *const kinds[] = {&worker_kind_proxyd, &worker_kind_squid,
                                                   &worker_kind_nginx};
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -129,6 +139,7 @@ int worker_kind_cache_args(const struct manager_config *cfg, struct worker_setti
                            size_t errlen)
 {
     s->cache_on = 1;
+    s->nallow_dest = 0;
     s->cache_mem_bytes = WORKER_PAPER_CACHE_MEM_BYTES;
     s->max_object_bytes = WORKER_PAPER_MAX_OBJECT_BYTES;
     for (size_t i = 0; i < cfg->nproxy_args; i++) {
@@ -149,6 +160,16 @@ int worker_kind_cache_args(const struct manager_config *cfg, struct worker_setti
                 return -1;
             }
             snprintf(s->origin, sizeof(s->origin), "%s", v);
+        } else if ((v = arg_value(a, "--allow-dest")) && v[0]) {
+            struct cidr c;
+            if (s->nallow_dest == WORKER_MAX_ALLOW_DEST || cidr_parse(v, &c, e, sizeof(e)) < 0) {
+                snprintf(err, errlen, "--proxy-arg %s: %s", a,
+                         s->nallow_dest == WORKER_MAX_ALLOW_DEST ? "too many" : e);
+                return -1;
+            }
+            /* Written back as parsed: the generated text holds no input. */
+            cidr_format(&c, s->allow_dest[s->nallow_dest], sizeof(s->allow_dest[0]));
+            s->nallow_dest++;
         } else if ((v = arg_value(a, "--max-object-size")) && v[0]) {
             if (size_parse(v, &s->max_object_bytes, e, sizeof(e)) < 0 || s->max_object_bytes == 0) {
                 snprintf(err, errlen, "--proxy-arg %s: %s", a, s->max_object_bytes ? e : "is 0");
@@ -157,7 +178,8 @@ int worker_kind_cache_args(const struct manager_config *cfg, struct worker_setti
         } else {
             snprintf(err, errlen,
                      "--proxy-arg %s means nothing to the %s worker (it takes --no-cache, "
-                     "--cache-mem=SIZE, --max-object-size=SIZE and --origin=HOST[:PORT])",
+                     "--cache-mem=SIZE, --max-object-size=SIZE, --origin=HOST[:PORT] and "
+                     "--allow-dest=CIDR)",
                      a, cfg->worker);
             return -1;
         }

@@ -18,6 +18,21 @@ struct manager_config;
 #define WORKER_MAX_LISTEN 2
 #define WORKER_ARGV_MAX 64
 #define WORKER_ARGV_TEXT 4096
+/* --proxy-arg=--allow-dest=CIDR entries a Squid or nginx worker takes. */
+#define WORKER_MAX_ALLOW_DEST 8
+/* "ffff:...:ffff/128" and its NUL. */
+#define WORKER_CIDR_STRLEN 64
+
+/* Who a Squid or nginx worker serves: proxyd's default --allow (loopback,
+ * RFC 1918, RFC 2544's 198.18.0.0/15 that the testbed's clients and
+ * subnets use, IPv6 ULA and link-local), so every worker kind accepts the
+ * same clients. The manager has no option for client networks. */
+extern const char *const worker_client_nets[];
+extern const size_t worker_nclient_nets;
+/* Destinations refused unless opened, as proxyd's defaults: loopback,
+ * unspecified, link-local (Squid's to_localhost and to_linklocal). */
+extern const char *const worker_local_dests[];
+extern const size_t worker_nlocal_dests;
 
 /* Where an instance serves, as its runtime decided. */
 struct worker_endpoints {
@@ -50,6 +65,10 @@ struct worker_settings {
      * from, to which nginx keeps upstream connections alive (a forward
      * proxy cannot name an upstream it does not know); "" when not given. */
     char origin[64];
+    /* --proxy-arg=--allow-dest=CIDR: local destinations opened on purpose,
+     * as proxyd's option of that name (an origin on loopback). */
+    char allow_dest[WORKER_MAX_ALLOW_DEST][WORKER_CIDR_STRLEN];
+    size_t nallow_dest;
 };
 
 struct worker_kind {
@@ -122,9 +141,9 @@ void worker_text_put(struct worker_text *t, const char *fmt, ...)
 int worker_kind_check_foreign(const struct manager_config *cfg, const char *what, const char *path,
                               const char *option, const char *user, char *err, size_t errlen);
 /* The cache settings --proxy-arg gives (--no-cache, --cache-mem=SIZE,
- * --max-object-size=SIZE; the paper's 260 MB and 1024 KB by default) and
- * --origin=HOST[:PORT] into s; -1 with err for any other argument, which only
- * proxyd would understand. */
+ * --max-object-size=SIZE; the paper's 260 MB and 1024 KB by default),
+ * --origin=HOST[:PORT] and --allow-dest=CIDR (repeatable) into s; -1 with err for any other
+ * argument, which only proxyd would understand. */
 int worker_kind_cache_args(const struct manager_config *cfg, struct worker_settings *s, char *err,
                            size_t errlen);
 /* Appends one argument (copied) to cmd; -1 with err when it is full. */

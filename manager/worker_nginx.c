@@ -5,7 +5,9 @@
  * cache, X-Cache naming the instance, and GET /healthz for the probe; tuned
  * as an nginx user tunes a caching proxy (sendfile, tcp_nopush, kept-alive
  * HTTP/1.1 upstream connections to the origin; docs/peers.md says why).
- * SIGQUIT drains it (SIGTERM would be its fast stop). */
+ * SIGQUIT drains it (SIGTERM would be its fast stop). Clients are limited to
+ * proxyd's default networks, and destinations that are this host (loopback,
+ * unspecified, link-local, the instance's own port) are refused with 403. */
 #include "worker.h"
 
 #include <dirent.h>
@@ -39,6 +41,64 @@
 #define NGINX_UPSTREAM_KEEPALIVE 64
 /* The upstream group the origin's requests are mapped to. */
 #define NGINX_UPSTREAM "pp_origin"
+
+/* The access rules, at http level. Clients: allow/deny as nginx's access
+ * module has them. Destinations: nginx has no ACL on the address it
+ * connects to, so the rule reads the authority proxy_pass is given
+ * ($pp_origin). Without a resolver in this configuration proxy_pass reaches
+ * IP literals only (a name is a 502, "no resolver defined"), so refusing
+ * the literals that are this host covers what can be reached: geo matches
+ * the literal against the local networks (longest prefix, so an opened /32
+ * inside 127.0.0.0/8 wins), and "localhost" and the instance's own
+ * address:port are refused by name besides. */
+static void put_access_rules(struct worker_text *t, const struct worker_settings *s)
+{
+    for (size_t i = 0; i < worker_nclient_nets; i++)
+        worker_text_put(t, "    allow %s;\n", worker_client_nets[i]);
+    worker_text_put(t, "    deny all;\n");
+    /* The authority's host: an IPv6 literal without its brackets. */
+    worker_text_put(t, "    map $pp_origin $pp_dest_host {\n"
+                       "        \"~^\\[(?<h6>[^]]+)\\](:[0-9]*)?$\" $h6;\n"
+                       "        \"~^(?<h4>[^:]+)(:[0-9]*)?$\" $h4;\n"
+                       "        default \"\";\n"
+                       "    }\n");
+    worker_text_put(t, "    geo $pp_dest_host $pp_dest_local {\n"
+                       "        default \"\";\n");
+    for (size_t i = 0; i < worker_nlocal_dests; i++)
+        worker_text_put(t, "        %s local;\n", worker_local_dests[i]);
+    for (size_t i = 0; i < s->nallow_dest; i++)
+        worker_text_put(t, "        %s \"\";\n", s->allow_dest[i]);
+    worker_text_put(t, "    }\n");
+    worker_text_put(t, "    map $pp_origin $pp_dest_refused {\n");
+    for (size_t i = 0; i < s->nlisten; i++) {
+        char a[ADDR_STRLEN];
+        addr_format(&s->listen[i], a, sizeof(a));
+        worker_text_put(t, "        \"%s\" \"destination is this proxy itself\";\n", a);
+    }
+    /* The origin --origin names is the operator's choice, as proxyd's
+     * reverse origin: reached even on loopback. */
+    if (s->origin[0]) {
+        struct addr o;
+        char err[64], a[ADDR_STRLEN];
+        if (addr_parse(s->origin, 80, &o, err, sizeof(err)) == 0) {
+            addr_format(&o, a, sizeof(a));
+            worker_text_put(t, "        \"%s\" \"\";\n", a);
+            if (addr_port(&o) == 80) { /* named without its port too */
+                addr_format_host(&o, a, sizeof(a));
+                worker_text_put(t, "        \"%s\" \"\";\n", a);
+            }
+        }
+    }
+    worker_text_put(
+        t, "        \"~*^localhost\\.?(:[0-9]*)?$\" \"destination is this host (localhost)\";\n"
+           "        default $pp_dest_local_reason;\n"
+           "    }\n");
+    worker_text_put(t, "    map $pp_dest_local $pp_dest_local_reason {\n"
+                       "        local \"destination is a loopback, link-local or unspecified "
+                       "address\";\n"
+                       "        default \"\";\n"
+                       "    }\n");
+}
 
 int worker_kind_nginx_conf(const struct worker_settings *s, char *out, size_t outlen)
 {
@@ -116,6 +176,7 @@ int worker_kind_nginx_conf(const struct worker_settings *s, char *out, size_t ou
                             "        default $pp_origin;\n"
                             "    }\n");
     }
+    put_access_rules(&t, s);
     worker_text_put(&t, "    map $upstream_cache_status $pp_cache_status {\n"
                         "        \"\" MISS;\n"
                         "        default $upstream_cache_status;\n"
@@ -129,6 +190,9 @@ int worker_kind_nginx_conf(const struct worker_settings *s, char *out, size_t ou
     /* HTTP/1.1 with Connection cleared: what upstream keepalive needs
      * (nginx sends HTTP/1.0 and "Connection: close" otherwise). Host and
      * the cache key name the origin, not the upstream group. */
+    worker_text_put(&t, "        if ($pp_dest_refused) {\n"
+                        "            return 403 \"403 Forbidden: $pp_dest_refused\\n\";\n"
+                        "        }\n");
     worker_text_put(&t, "        location / {\n"
                         "            proxy_pass http://$pp_upstream$request_uri;\n"
                         "            proxy_http_version 1.1;\n"

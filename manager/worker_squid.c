@@ -4,7 +4,8 @@
  * only) as Squid's documentation sets up a memory-only cache, and Squid's
  * defaults otherwise (docs/peers.md goes through them). Squid has no admin
  * endpoint: any HTTP answer from its own port is readiness. SIGTERM drains
- * it. */
+ * it. Access rules are Squid 6's defaults (to_localhost and to_linklocal
+ * denied, Safe_ports, CONNECT to 443 only), clients as proxyd's. */
 #include "worker.h"
 
 #include <dirent.h>
@@ -41,6 +42,69 @@ static void put_size(struct worker_text *t, const char *directive, uint64_t byte
         worker_text_put(t, "%s %llu MB\n", directive, (unsigned long long)(kb / 1024));
     else
         worker_text_put(t, "%s %llu KB\n", directive, (unsigned long long)kb);
+}
+
+/* "acl NAME TYPE v1 v2 ...\n" from a table. */
+static void put_acl(struct worker_text *t, const char *name, const char *type,
+                    const char *const *values, size_t n)
+{
+    worker_text_put(t, "acl %s %s", name, type);
+    for (size_t i = 0; i < n; i++)
+        worker_text_put(t, " %s", values[i]);
+    worker_text_put(t, "\n");
+}
+
+/* Squid 6's default http_access order (squid.conf.documented): unsafe ports
+ * and CONNECT to anything but 443 first; the instance's own port; clients
+ * outside the client networks; then what the operator opened is allowed
+ * (--proxy-arg=--allow-dest, and the --origin address and port, chosen on
+ * purpose as proxyd's reverse origin is);
+ * then this host's loopback and unspecified addresses (to_localhost: the
+ * manager's API listens there) and link-local ones (to_linklocal: a cloud's
+ * metadata service) are refused; then the clients allowed, all else denied. dst ACLs match the
+ * address a name resolves to, so a name pointing at 127.0.0.1 is refused too. */
+static void put_access_rules(struct worker_text *t, const struct worker_settings *s)
+{
+    static const char *const ssl_ports[] = {"443"};
+    static const char *const safe_ports[] = {"80",         "21",  "443", "70",  "210",
+                                             "1025-65535", "280", "488", "591", "777"};
+    put_acl(t, "pp_clients", "src", worker_client_nets, worker_nclient_nets);
+    put_acl(t, "SSL_ports", "port", ssl_ports, sizeof(ssl_ports) / sizeof(ssl_ports[0]));
+    put_acl(t, "Safe_ports", "port", safe_ports, sizeof(safe_ports) / sizeof(safe_ports[0]));
+    worker_text_put(t, "acl CONNECT method CONNECT\n");
+    put_acl(t, "pp_to_local", "dst", worker_local_dests, worker_nlocal_dests);
+    for (size_t i = 0; i < s->nlisten; i++) {
+        char host[ADDR_STRLEN];
+        addr_format_host(&s->listen[i], host, sizeof(host));
+        worker_text_put(t, "acl pp_self%zu dst %s\nacl pp_self%zu_port port %d\n", i, host, i,
+                        addr_port(&s->listen[i]));
+    }
+    if (s->nallow_dest > 0) {
+        worker_text_put(t, "acl pp_opened dst");
+        for (size_t i = 0; i < s->nallow_dest; i++)
+            worker_text_put(t, " %s", s->allow_dest[i]);
+        worker_text_put(t, "\n");
+    }
+    struct addr o;
+    char err[64], host[ADDR_STRLEN];
+    int origin = s->origin[0] && addr_parse(s->origin, 80, &o, err, sizeof(err)) == 0;
+    if (origin) {
+        addr_format_host(&o, host, sizeof(host));
+        worker_text_put(t, "acl pp_origin dst %s\nacl pp_origin_port port %d\n", host,
+                        addr_port(&o));
+    }
+    worker_text_put(t, "http_access deny !Safe_ports\n"
+                       "http_access deny CONNECT !SSL_ports\n");
+    for (size_t i = 0; i < s->nlisten; i++)
+        worker_text_put(t, "http_access deny pp_self%zu pp_self%zu_port\n", i, i);
+    worker_text_put(t, "http_access deny !pp_clients\n");
+    if (s->nallow_dest > 0)
+        worker_text_put(t, "http_access allow pp_opened\n");
+    if (origin)
+        worker_text_put(t, "http_access allow pp_origin pp_origin_port\n");
+    worker_text_put(t, "http_access deny pp_to_local\n"
+                       "http_access allow pp_clients\n"
+                       "http_access deny all\n");
 }
 
 void worker_kind_squid_service(const char *name, char *out, size_t outlen)
@@ -95,10 +159,7 @@ int worker_kind_squid_conf(const struct worker_settings *s, char *out, size_t ou
     /* Kept-alive connections to the origin and to clients (the defaults,
      * said: the nginx worker's upstream keepalive is the same thing). */
     worker_text_put(&t, "server_persistent_connections on\nclient_persistent_connections on\n");
-    /* The testbed's clients (198.18.0.0/15) and this host. */
-    worker_text_put(&t, "acl pp_clients src 198.18.0.0/15 127.0.0.0/8 ::1\n"
-                        "http_access allow pp_clients\n"
-                        "http_access deny all\n");
+    put_access_rules(&t, s);
     worker_text_put(&t, "pinger_enable off\n"); /* no ICMP helper process */
     worker_text_put(&t, "max_filedescriptors %d\n", SQUID_MAX_FDS);
     worker_text_put(&t, "shutdown_lifetime %d seconds\n", SQUID_SHUTDOWN_LIFETIME_S);

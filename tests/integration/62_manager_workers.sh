@@ -8,7 +8,13 @@
 # worker; kill -9 of an instance's main process is replaced with nothing of
 # the old one left; SIGTERM of the manager leaves no process, tmpfs cache,
 # shared-memory segment, pid file, link or cgroup; kill -9 of the manager,
-# then a new manager, leaves no orphan squid or nginx process.
+# then a new manager, leaves no orphan squid or nginx process. Access rules
+# (issue 13, door 5): through every worker kind in both runtimes, loopback
+# (the manager's own API among it, a PUT that would scale the pool),
+# localhost and the link-local metadata address are refused with 403 and the
+# pool is unchanged; the process runtime's origin on loopback is reached
+# because --proxy-arg=--origin names it (the operator's choice, as proxyd's
+# reverse origin), on its port only.
 # timeout: 150
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -82,6 +88,8 @@ start_manager() {
     if [ "$RUNTIME" = container ]; then
         wrap=("${NS[@]}")
         extra+=(--subnet 198.19.0.0/24 --bridge "${PREFIX}br" --cpus 1 --memory 1G)
+    else
+        extra+=("--proxy-arg=--origin=${PROC_ORIGIN_URL#http://}")
     fi
     MGR_LOG=$PP_TMP/manager-$MGR_SEQ.log
     pp_bg "manager-$MGR_SEQ" "${wrap[@]}" "$PP_BIN/manager" --worker "$WORKER" --runtime "$RUNTIME" --replicas 1 \
@@ -134,6 +142,43 @@ check_step() {
     done
 }
 
+# Through the first instance: destinations that are this host are refused,
+# and the manager's API is not reached (the pool stays as it is).
+check_refusals() {
+    local addr before code url
+    addr=$(pool | jq -r '.instances[0].address')
+    before=$(pool | jq -c '[.replicas, (.instances | length)]')
+    code=$(pp_curl -x "http://$addr" -X PUT -H 'Content-Type: application/json' --data '{"replicas": 3}' \
+        -o "$PP_TMP/refused.body" -w '%{http_code}' "$API/v1/pool")
+    expect_eq "$code" 403 "$WORKER ($RUNTIME): PUT to the manager's API through $addr"
+    for url in "http://localhost:$API_PORT/v1/pool" "http://127.0.0.2:${PROC_ORIGIN_URL##*:}/obj-a" \
+        http://169.254.169.254/latest/meta-data/ "http://0.0.0.0:$API_PORT/v1/pool"; do
+        code=$(pp_curl -x "http://$addr" -o "$PP_TMP/refused.body" -w '%{http_code}' "$url")
+        expect_eq "$code" 403 "$WORKER ($RUNTIME): $url through $addr"
+    done
+    sleep 0.3
+    expect_eq "$(pool | jq -c '[.replicas, (.instances | length)]')" "$before" "$WORKER ($RUNTIME): pool unchanged"
+}
+# Privileges (issue 13, door 4): every process of the instances but nginx's
+# master runs as a user other than root, and in the container runtime none
+# can ever hold CAP_SYS_ADMIN or CAP_NET_ADMIN (bits 21 and 12 of CapBnd).
+check_privileges() {
+    local p st uid bnd comm
+    for p in $(instance_pids); do
+        st=$(cat "/proc/$p/status" 2>/dev/null) || continue
+        comm=$(ps -o args= -p "$p")
+        uid=$(awk '/^Uid:/ { print $3 }' <<<"$st")
+        bnd=$(awk '/^CapBnd:/ { print $2 }' <<<"$st")
+        pp_log "$WORKER ($RUNTIME) pid $p ($comm): euid $uid CapBnd $bnd CapEff $(awk '/^CapEff:/ { print $2 }' <<<"$st")"
+        if [[ "$comm" != "nginx: master process"* ]]; then
+            expect_ne "$uid" 0 "$WORKER ($RUNTIME) pid $p runs as a user other than root"
+        fi
+        if [ "$RUNTIME" = container ]; then
+            expect_eq "$((16#$bnd & (1 << 21 | 1 << 12)))" 0 "$WORKER ($RUNTIME) pid $p: no CAP_SYS_ADMIN, CAP_NET_ADMIN in CapBnd"
+        fi
+    done
+}
+
 nothing_left() {
     local what=$1 left
     left=$(instance_pids)
@@ -154,6 +199,8 @@ run_worker() {
 
     start_manager
     check_step 1 "obj-${objs[0]}"
+    check_refusals
+    check_privileges
     for n in 4 1; do
         step=$((step + 1))
         out=$(pp_curl -X PUT -o "$PP_TMP/put.body" -w '%{http_code}' -H 'Content-Type: application/json' \

@@ -150,7 +150,9 @@ START_TEST(test_worker_squid_conf_keeps_the_papers_cache)
     ck_assert_line(conf, "pid_filename /run/proxypool/pp3/squid.pid");
     ck_assert_line(conf, "cache_log /run/proxypool/pp3/cache.log");
     ck_assert_line(conf, "coredump_dir /run/proxypool/pp3");
-    ck_assert_line(conf, "acl pp_clients src 198.18.0.0/15 127.0.0.0/8 ::1");
+    /* Clients as proxyd's default --allow (test_worker_conf has the rest). */
+    ck_assert_line(conf, "acl pp_clients src 127.0.0.0/8 ::1/128 10.0.0.0/8 172.16.0.0/12 "
+                         "192.168.0.0/16 198.18.0.0/15 fc00::/7 fe80::/10");
     ck_assert_line(conf, "http_access allow pp_clients");
     ck_assert_line(conf, "http_access deny all");
     ck_assert_line(conf, "icp_port 0");

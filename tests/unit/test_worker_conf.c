@@ -5,7 +5,10 @@
  * cache key naming the origin, not the upstream group); Squid's memory-only
  * cache as its documentation has it (no cache_dir, cache_mem, the object
  * limits with the header allowance that makes 1024 KB bodies cacheable,
- * collapsed forwarding, persistent connections); --origin read and checked. */
+ * collapsed forwarding, persistent connections); --origin read and checked;
+ * access rules in both (issue 13, door 5): Squid's default http_access order
+ * with to_localhost and to_linklocal denied, clients limited, nginx's
+ * allow/deny and local destinations refused; --allow-dest read. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -142,6 +145,140 @@ START_TEST(test_worker_conf_origin_read_from_proxy_args)
 }
 END_TEST
 
+/* The position of line in text, or -1. */
+static long line_at(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = text; (p = strstr(p, line)); p++)
+        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+            return (long)(p - text);
+    return -1;
+}
+
+START_TEST(test_worker_conf_squid_access_rules_in_squid_order)
+{
+    struct worker_settings s = settings();
+    char conf[8192];
+    ck_assert_int_gt(worker_kind_squid_conf(&s, conf, sizeof(conf)), 0);
+    ck_assert_line(conf, "acl SSL_ports port 443");
+    ck_assert_line(conf, "acl Safe_ports port 80 21 443 70 210 1025-65535 280 488 591 777");
+    ck_assert_line(conf, "acl CONNECT method CONNECT");
+    ck_assert_line(conf, "acl pp_to_local dst 127.0.0.0/8 0.0.0.0/8 ::1/128 ::/128 "
+                         "169.254.0.0/16 fe80::/10");
+    ck_assert_line(conf, "acl pp_clients src 127.0.0.0/8 ::1/128 10.0.0.0/8 172.16.0.0/12 "
+                         "192.168.0.0/16 198.18.0.0/15 fc00::/7 fe80::/10");
+    ck_assert_line(conf, "acl pp_self0 dst 198.18.0.1");
+    ck_assert_line(conf, "acl pp_self0_port port 3134");
+    /* Nothing opened: no allow before the local destinations are denied. */
+    ck_assert_ptr_null(strstr(conf, "pp_opened"));
+    const char *order[] = {
+        "http_access deny !Safe_ports",
+        "http_access deny CONNECT !SSL_ports",
+        "http_access deny pp_self0 pp_self0_port",
+        "http_access deny !pp_clients",
+        "http_access deny pp_to_local",
+        "http_access allow pp_clients",
+        "http_access deny all",
+    };
+    long last = -1;
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        long at = line_at(conf, order[i]);
+        ck_assert_msg(at > last, "'%s' missing or out of order in:\n%s", order[i], conf);
+        last = at;
+    }
+    ck_assert_ptr_null(strstr(conf + last + 1, "http_access"));
+    ck_assert_ptr_null(strstr(conf, "http_access allow all"));
+    ck_assert_ptr_null(strstr(conf, "cache_effective_user root"));
+}
+END_TEST
+
+START_TEST(test_worker_conf_squid_opens_allow_dest_and_origin_only)
+{
+    struct worker_settings s = settings();
+    snprintf(s.allow_dest[0], sizeof(s.allow_dest[0]), "127.0.0.1/32");
+    s.nallow_dest = 1;
+    snprintf(s.origin, sizeof(s.origin), "198.19.1.2:8080");
+    char conf[8192];
+    ck_assert_int_gt(worker_kind_squid_conf(&s, conf, sizeof(conf)), 0);
+    ck_assert_line(conf, "acl pp_opened dst 127.0.0.1/32");
+    ck_assert_line(conf, "acl pp_origin dst 198.19.1.2");
+    ck_assert_line(conf, "acl pp_origin_port port 8080");
+    long origin = line_at(conf, "http_access allow pp_origin pp_origin_port");
+    ck_assert_int_gt(origin, line_at(conf, "http_access deny !pp_clients"));
+    ck_assert_int_lt(origin, line_at(conf, "http_access deny pp_to_local"));
+    long opened = line_at(conf, "http_access allow pp_opened");
+    ck_assert_int_gt(opened, line_at(conf, "http_access deny !pp_clients"));
+    ck_assert_int_gt(opened, line_at(conf, "http_access deny pp_self0 pp_self0_port"));
+    ck_assert_int_lt(opened, line_at(conf, "http_access deny pp_to_local"));
+}
+END_TEST
+
+START_TEST(test_worker_conf_nginx_limits_clients_and_refuses_local_destinations)
+{
+    struct worker_settings s = settings();
+    char conf[8192];
+    ck_assert_int_gt(worker_kind_nginx_conf(&s, conf, sizeof(conf)), 0);
+    ck_assert_line(conf, "    allow 198.18.0.0/15;");
+    ck_assert_line(conf, "    allow 127.0.0.0/8;");
+    long deny_all = line_at(conf, "    deny all;");
+    ck_assert_int_gt(deny_all, line_at(conf, "    allow fe80::/10;"));
+    ck_assert_line(conf, "    geo $pp_dest_host $pp_dest_local {");
+    const char *local[] = {"127.0.0.0/8", "0.0.0.0/8",      "::1/128",
+                           "::/128",      "169.254.0.0/16", "fe80::/10"};
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "        %s local;", local[i]);
+        ck_assert_line(conf, line);
+    }
+    ck_assert_line(conf, "        \"198.18.0.1:3134\" \"destination is this proxy itself\";");
+    ck_assert_line(conf, "        \"~*^localhost\\.?(:[0-9]*)?$\" \"destination is this host "
+                         "(localhost)\";");
+    /* Refused before the location proxies anything. */
+    long refuse = line_at(conf, "        if ($pp_dest_refused) {");
+    ck_assert_int_ge(refuse, 0);
+    ck_assert_int_lt(refuse, line_at(conf, "        location / {"));
+    ck_assert_line(conf, "            return 403 \"403 Forbidden: $pp_dest_refused\\n\";");
+    ck_assert_ptr_null(strstr(conf, "user root"));
+}
+END_TEST
+
+START_TEST(test_worker_conf_nginx_opens_allow_dest_and_origin)
+{
+    struct worker_settings s = settings();
+    snprintf(s.allow_dest[0], sizeof(s.allow_dest[0]), "127.0.0.1/32");
+    s.nallow_dest = 1;
+    snprintf(s.origin, sizeof(s.origin), "127.0.0.2:8080");
+    char conf[8192];
+    ck_assert_int_gt(worker_kind_nginx_conf(&s, conf, sizeof(conf)), 0);
+    /* geo takes the longest prefix: the /32 wins over 127.0.0.0/8. */
+    ck_assert_line(conf, "        127.0.0.1/32 \"\";");
+    ck_assert_line(conf, "        \"127.0.0.2:8080\" \"\";");
+}
+END_TEST
+
+START_TEST(test_worker_conf_allow_dest_read_from_proxy_args)
+{
+    struct manager_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    snprintf(cfg.worker, sizeof(cfg.worker), "squid");
+    char a0[] = "--allow-dest=127.0.0.1/32", a1[] = "--allow-dest=::1";
+    cfg.proxy_args[0] = a0;
+    cfg.proxy_args[1] = a1;
+    cfg.nproxy_args = 2;
+    struct worker_settings s;
+    memset(&s, 0, sizeof(s));
+    char err[256];
+    ck_assert_int_eq(worker_kind_cache_args(&cfg, &s, err, sizeof(err)), 0);
+    ck_assert_uint_eq(s.nallow_dest, 2);
+    ck_assert_str_eq(s.allow_dest[0], "127.0.0.1/32");
+    ck_assert_str_eq(s.allow_dest[1], "::1/128");
+    char bad[] = "--allow-dest=127.0.0.1/8;deny all";
+    cfg.proxy_args[0] = bad;
+    ck_assert_int_eq(worker_kind_cache_args(&cfg, &s, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "--allow-dest"));
+}
+END_TEST
+
 static Suite *worker_conf_suite(void)
 {
     Suite *s = suite_create("worker_conf");
@@ -151,6 +288,13 @@ static Suite *worker_conf_suite(void)
     tcase_add_test(tc, test_worker_conf_nginx_origin_on_another_port);
     tcase_add_test(tc, test_worker_conf_squid_memory_only_as_documented);
     tcase_add_test(tc, test_worker_conf_origin_read_from_proxy_args);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("access");
+    tcase_add_test(tc, test_worker_conf_squid_access_rules_in_squid_order);
+    tcase_add_test(tc, test_worker_conf_squid_opens_allow_dest_and_origin_only);
+    tcase_add_test(tc, test_worker_conf_nginx_limits_clients_and_refuses_local_destinations);
+    tcase_add_test(tc, test_worker_conf_nginx_opens_allow_dest_and_origin);
+    tcase_add_test(tc, test_worker_conf_allow_dest_read_from_proxy_args);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -71,6 +72,13 @@ int privs_give_file(const struct privs_target *t, const char *path, char *err, s
     if (!t->drop)
         return 0;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 && errno == ELOOP)
+        return 0; /* a symlink (/dev/stdout): whatever it names is not ours */
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        close(fd); /* a pipe or a terminal: written to, never reopened */
+        return 0;
+    }
     if (fd < 0 || fchown(fd, t->uid, t->gid) < 0) {
         snprintf(err, errlen, "cannot give %s to user %s: %s", path, t->user, strerror(errno));
         if (fd >= 0)

@@ -28,7 +28,9 @@ struct privs_target {
  * anything that must not block. */
 int privs_choose(const char *user, struct privs_target *t, char *err, size_t errlen);
 /* Hands a file proxyd opened as root (its access log) to the target user so
- * it can be reopened after the drop (SIGHUP). No symlink is followed. */
+ * it can be reopened after the drop (SIGHUP). No symlink is followed: a
+ * symlink or a file that is not a regular one (/dev/stdout) is left as it
+ * is. */
 int privs_give_file(const struct privs_target *t, const char *path, char *err, size_t errlen);
 /* Becomes the target: supplementary groups cleared, gid and uid set (real,
  * effective, saved), the capability bounding and ambient sets emptied, no

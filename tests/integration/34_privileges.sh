@@ -44,6 +44,11 @@ expect_eq "$(pp_curl_proxy "$PP_ORIGIN_URL/obj")" 200 "a request through the unp
 expect_match "$(cat "$PP_PROXYD_LOG")" "running as user proxy \\(uid $PROXY_UID" "the drop is logged"
 expect_eq "$(stat -c %U "$PP_TMP/access.log")" proxy "the access log is the proxy user's (SIGHUP can reopen it)"
 
+# --- an access log that is not a regular file is written, not handed over
+pp_start_proxyd --name priv-stdout --access-log /dev/stdout
+expect_eq "$(pp_curl_proxy "$PP_ORIGIN_URL/obj")" 200 "a request through proxyd logging to /dev/stdout"
+expect_unprivileged "$PP_PROXYD_PID" "proxyd --access-log /dev/stdout"
+
 # --- --user NAME
 pp_start_proxyd --name priv-nobody --user nobody
 expect_unprivileged "$PP_PROXYD_PID" "proxyd --user nobody" "$(id -u nobody)"

@@ -157,13 +157,14 @@ static const struct options_spec cli_spec = {
         "--worker. placement split: the intermediate host (manager, proxies, balancer,\n"
         "stress) on the first CPU, loadgen and the origin on the others; shared: all\n"
         "on all. Presets (`ppexp list`): fig2, fig3, fig4, table2, table3 at the paper's\n"
-        "sizes and each -quick (3 replicates, small, no stress), and fig4-balancer.\n"
+        "sizes and each -quick (small, no stress; fig4-quick is the demo's design, sized\n"
+        "for --budget 9m on 2 cores), and fig4-balancer.\n"
         "Adaptive replicates: after min blocks, one more whole block at a time until every\n"
         "claim the spec measures is decided, max is reached or --budget would be passed;\n"
         "every look uses a stricter level (Pocock) so the error stays near 5% (meta.json's\n"
         "stopping_rule says how).\n"
         "Ctrl-C stops the run: the directory keeps what finished, the testbed is cleaned.\n"
-        "Example: ppexp run fig4-quick && ppexp plot results/fig4-quick-*/\n",
+        "Example: ppexp run fig4-quick --budget 9m && ppexp plot results/fig4-quick-*/\n",
     .defs = option_defs,
     .ndefs = sizeof(option_defs) / sizeof(option_defs[0]),
     .positional = 0,

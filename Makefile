@@ -152,6 +152,10 @@ build-fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard proxyd/*.h) | $(AFTER_DEPS
 build-fuzz/fuzz_balancer_%: tests/fuzz/fuzz_balancer_%.c $(COMMON_SRC) $(wildcard balancer/*.[ch]) | $(AFTER_DEPS)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out balancer/main.c,$(wildcard balancer/*.c)) $(call libs_of,balancer) -lm
+# The manager's API input: its modules instead of proxyd's.
+build-fuzz/fuzz_manager_%: tests/fuzz/fuzz_manager_%.c $(COMMON_SRC) $(wildcard manager/*.[ch]) | $(AFTER_DEPS)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out manager/main.c,$(wildcard manager/*.c)) $(call libs_of,manager) -lm
 
 deps:
 	$(Q)deploy/setup.sh

@@ -11,8 +11,10 @@
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "addr.h"
+#include "apiauth.h"
 #include "backend.h"
 #include "backendview.h"
 #include "balancer.h"
@@ -34,6 +36,9 @@ struct admin {
     struct balancer *bal;
     struct evhttp *http;
     int port;
+    int no_auth; /* --no-auth: writes need no token */
+    char token[APIAUTH_TOKEN_MAX + 1];
+    size_t token_len;
 };
 
 static void send_doc(struct evhttp_request *req, cJSON *doc)
@@ -164,9 +169,60 @@ static void handle_metrics(struct admin *a, struct evhttp_request *req)
     evbuffer_free(out);
 }
 
+static void peer_text(struct evhttp_request *req, char *out, size_t outlen)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    char *host = NULL;
+    ev_uint16_t port = 0;
+    if (evcon)
+        evhttp_connection_get_peer(evcon, &host, &port);
+    snprintf(out, outlen, "%s:%u", host ? host : "?", (unsigned)port);
+}
+
+/* What every request must pass before routing: Host names this machine by
+ * address or localhost (421: a DNS-rebound name from a browser), and a
+ * write (any method but GET and HEAD) carries the bearer token (401) and a
+ * JSON content type (415: a cross-site form cannot). 0 to go on. */
+static int admin_refuse(struct admin *a, struct evhttp_request *req)
+{
+    const struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *host = evhttp_find_header(in, "Host");
+    char peer[ADDR_STRLEN];
+    if (!apiauth_host_ok(host)) {
+        peer_text(req, peer, sizeof(peer));
+        log_warn("admin: refused a request from %s for Host \"%.64s\"", peer, host);
+        jsonhttp_send_error(req, 421,
+                            "Host \"%.64s\" is not this API: use an IP address or localhost", host);
+        return -1;
+    }
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)
+        return 0;
+    const char *authz = evhttp_find_header(in, "Authorization");
+    if (!a->no_auth && !apiauth_bearer_matches(authz, a->token, a->token_len)) {
+        peer_text(req, peer, sizeof(peer));
+        log_warn("admin: refused a change from %s: %s", peer,
+                 authz ? "wrong bearer token" : "no Authorization header");
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Bearer realm=\"proxypool-balancer\"");
+        jsonhttp_send_error(req, 401,
+                            authz ? "the bearer token is not valid"
+                                  : "changes need an Authorization: Bearer token (the one "
+                                    "in the balancer's --token-file)");
+        return -1;
+    }
+    if (!apiauth_json_type_ok(evhttp_find_header(in, "Content-Type"))) {
+        jsonhttp_send_error(req, 415, "changes need Content-Type: application/json");
+        return -1;
+    }
+    return 0;
+}
+
 static void admin_handle(struct evhttp_request *req, void *arg)
 {
     struct admin *a = arg;
+    if (admin_refuse(a, req) < 0)
+        return;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path)
@@ -197,6 +253,13 @@ struct admin *admin_new(struct event_base *base, struct balancer *bal, char *err
     }
     a->magic = ADMIN_MAGIC;
     a->bal = bal;
+    a->no_auth = bal->cfg->no_auth;
+    if (!a->no_auth &&
+        apiauth_token_load(bal->cfg->token_file, 1, a->token, &a->token_len, err, errlen) < 0)
+        goto fail;
+    if (a->no_auth)
+        log_warn("admin: --no-auth: any process that reaches the admin API can change the "
+                 "backend set and so redirect all traffic");
     a->http = evhttp_new(base);
     if (!a->http) {
         snprintf(err, errlen, "out of memory creating the admin HTTP server");
@@ -235,6 +298,7 @@ fail:
         close(fd);
     if (a->http)
         evhttp_free(a->http);
+    explicit_bzero(a->token, sizeof(a->token));
     free(a);
     return NULL;
 }
@@ -244,6 +308,7 @@ void admin_free(struct admin *a)
     if (!a)
         return;
     evhttp_free(a->http);
+    explicit_bzero(a->token, sizeof(a->token));
     a->magic = 0;
     free(a);
 }

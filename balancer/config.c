@@ -220,6 +220,23 @@ static int set_log_level(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
+static int set_token_file(void *cfg, const char *v, char *e, size_t n)
+{
+    struct balancer_config *c = cfg;
+    if (v[0] == '\0' || strlen(v) >= sizeof(c->token_file)) {
+        snprintf(e, n, "path empty or longer than %zu bytes", sizeof(c->token_file) - 1);
+        return -1;
+    }
+    snprintf(c->token_file, sizeof(c->token_file), "%s", v);
+    return 0;
+}
+
+static int set_no_auth(void *cfg, const char *v, char *e, size_t n)
+{
+    ((struct balancer_config *)cfg)->no_auth = 1;
+    return 0;
+}
+
 static const struct option_def options[] = {
     {"listen", "ADDR:PORT", "where clients connect; repeatable, the first replaces the default",
      "127.0.0.1:3128", set_listen},
@@ -244,25 +261,34 @@ static const struct option_def options[] = {
      "consecutive failures (checks, or connect failures and resets seen on client traffic) "
      "that take an up backend down",
      "3", set_fall},
-    {"max-conns", "N", "client connections at once; past it new ones are closed at once",
-     "10000", set_max_conns},
+    {"max-conns", "N", "client connections at once; past it new ones are closed at once", "10000",
+     set_max_conns},
     {"connect-timeout", "DURATION", "connecting to a backend; then the next one is tried", "2s",
      set_connect_timeout},
     {"retries", "N", "other backends tried when a connect fails (0..10)", "2", set_retries},
-    {"idle-timeout", "DURATION", "a connection with no byte either way this long is closed",
-     "60s", set_idle_timeout},
+    {"idle-timeout", "DURATION", "a connection with no byte either way this long is closed", "60s",
+     set_idle_timeout},
     {"drain-timeout", "DURATION",
      "a draining or removed backend's connections (and all of them at SIGTERM) get this long "
      "to finish before they are cut",
      "30s", set_drain_timeout},
-    {"slowstart", "DURATION", "a backend coming back up ramps from 10% to its full weight",
-     "5s", set_slowstart},
+    {"slowstart", "DURATION", "a backend coming back up ramps from 10% to its full weight", "5s",
+     set_slowstart},
     {"ewma-decay", "DURATION", "time constant of the peak-EWMA latency", "10s", set_ewma_decay},
     {"ewma-initial", "DURATION",
      "latency assumed for a backend never measured while no backend is (after that, the mean "
      "of the measured ones)",
-     "30ms",
-     set_ewma_initial},
+     "30ms", set_ewma_initial},
+    {"token-file", "FILE",
+     "admin writes (PUT, POST, DELETE) need 'Authorization: Bearer <the file's token>' and "
+     "Content-Type: application/json; the file must be owned by the balancer's user and "
+     "unreadable by group and others (e.g. openssl rand -hex 32 >FILE; chmod 600 FILE). "
+     "The manager passes its own. One of --token-file and --no-auth is required",
+     NULL, set_token_file},
+    {"no-auth", NULL,
+     "admin writes need no token: any process that reaches the admin address can redirect "
+     "all traffic (a warning says so at start)",
+     NULL, set_no_auth},
     {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
 };
 
@@ -280,9 +306,12 @@ static const struct options_spec balancer_options = {
         "the first byte sent to the backend to its first byte back.\n"
         "Admin API: GET/PUT /v1/backends, POST /v1/backends/NAME/drain,\n"
         "DELETE /v1/backends/NAME, POST /v1/stats/reset, GET /healthz, GET /metrics.\n"
+        "Writes need the bearer token of --token-file and Content-Type: application/json;\n"
+        "every request needs Host to be an IP address or localhost (421 otherwise).\n"
         "Signals: SIGTERM and SIGINT stop accepting, let connections finish (up to\n"
         "--drain-timeout), then exit.\n"
-        "Example: balancer --listen 127.0.0.1:8080 --backend a=127.0.0.1:3129,health=127.0.0.1:4129 \\\n"
+        "Example: balancer --listen 127.0.0.1:8080 --token-file /root/balancer.token \\\n"
+        "           --backend a=127.0.0.1:3129,health=127.0.0.1:4129 \\\n"
         "           --backend b=127.0.0.1:3130,health=127.0.0.1:4130\n",
     .defs = options,
     .ndefs = sizeof(options) / sizeof(options[0]),
@@ -321,5 +350,17 @@ int balancer_config_load(struct balancer_config *cfg, int argc, char **argv, cha
     int r = options_load(&balancer_options, cfg, argc, argv, NULL, err, errlen);
     if (r != 0)
         return r;
+    /* No silent default: an admin API that can redirect all traffic is
+     * either guarded by a token or opened on purpose. */
+    if (cfg->no_auth && cfg->token_file[0] != '\0') {
+        snprintf(err, errlen, "--no-auth and --token-file contradict each other");
+        return -1;
+    }
+    if (!cfg->no_auth && cfg->token_file[0] == '\0') {
+        snprintf(err, errlen,
+                 "the admin API needs --token-file FILE (its writes then need that bearer "
+                 "token) or, to leave it open on purpose, --no-auth");
+        return -1;
+    }
     return 0;
 }

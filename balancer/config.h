@@ -48,6 +48,8 @@ struct balancer_config {
     uint64_t ewma_decay_ms;       /* peak-EWMA time constant, 10 s as Finagle and Linkerd */
     uint64_t ewma_initial_us;     /* the estimate of a backend never measured: 30 ms */
     int retries;                  /* other backends tried when a connect fails */
+    char token_file[512];         /* admin writes need this bearer token ... */
+    int no_auth;                  /* ... or --no-auth says they need none: one is required */
     enum log_level log_level;
 };
 

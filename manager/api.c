@@ -23,12 +23,14 @@
 #include <event2/keyvalq_struct.h>
 
 #include "addr.h"
+#include "apiauth.h"
 #include "config.h"
 #include "instance.h"
 #include "jsonhttp.h"
 #include "log.h"
 #include "pool.h"
 #include "poolview.h"
+#include "statedir.h"
 #include "steer.h"
 #include "steerview.h"
 #include "prom.h"
@@ -94,8 +96,9 @@ struct api {
     struct steer *steer; /* NULL until api_set_steer */
     int port;
     int stopping;
-    char token[API_TOKEN_MAX + 1];
-    size_t token_len;       /* 0: writes need no token */
+    int no_auth; /* --no-auth: writes need no token */
+    char token[APIAUTH_TOKEN_MAX + 1];
+    size_t token_len;
     struct api_wait *waits; /* changes in flight */
     struct api_count counts[ROUTE_COUNT][API_STATUS_SLOTS];
     uint64_t other_counts[ROUTE_COUNT];
@@ -205,25 +208,6 @@ static int send_document(struct evhttp_request *req, cJSON *json)
 
 /* ---- refusals that come before the pool ---- */
 
-/* Whether the Authorization header carries the configured token. Compared
- * in time that depends only on the configured token's length. */
-static int token_matches(const struct api *a, struct evhttp_request *req)
-{
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (h == NULL || strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
-        return 0;
-    const char *t = h + 7;
-    while (*t == ' ' || *t == '\t')
-        t++;
-    size_t len = strlen(t);
-    volatile unsigned char diff = len != a->token_len;
-    for (size_t i = 0; i < a->token_len; i++) {
-        unsigned char c = i < len ? (unsigned char)t[i] : 0;
-        diff |= c ^ (unsigned char)a->token[i];
-    }
-    return diff == 0;
-}
-
 static void peer_text(struct evhttp_request *req, char *out, size_t outlen)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -234,21 +218,28 @@ static void peer_text(struct evhttp_request *req, char *out, size_t outlen)
     snprintf(out, outlen, "%s:%u", host != NULL ? host : "?", (unsigned)port);
 }
 
-/* 401 without the token, 503 while stopping; 0 when the write may go on. */
+/* 401 without the token (unless --no-auth), 415 without a JSON content type
+ * (a cross-site form cannot send one), 503 while stopping; 0 when the write
+ * may go on. */
 static int refuse_write(struct api *a, struct evhttp_request *req, const char *what)
 {
-    if (a->token_len > 0 && !token_matches(a, req)) {
+    const struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *authz = evhttp_find_header(in, "Authorization");
+    if (!a->no_auth && !apiauth_bearer_matches(authz, a->token, a->token_len)) {
         char peer[ADDR_STRLEN];
         peer_text(req, peer, sizeof(peer));
-        int given =
-            evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization") != NULL;
         log_warn("api: refused %s from %s: %s", what, peer,
-                 given ? "wrong bearer token" : "no Authorization header");
+                 authz != NULL ? "wrong bearer token" : "no Authorization header");
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                           "Bearer realm=\"proxypool\"");
         jsonhttp_send_error(req, 401,
-                            given ? "the bearer token is not valid"
-                                  : "changes need an Authorization: Bearer token");
+                            authz != NULL ? "the bearer token is not valid"
+                                          : "changes need an Authorization: Bearer token (the "
+                                            "manager's state directory holds it in api.token)");
+        return -1;
+    }
+    if (!apiauth_json_type_ok(evhttp_find_header(in, "Content-Type"))) {
+        jsonhttp_send_error(req, 415, "changes need Content-Type: application/json");
         return -1;
     }
     if (a->stopping) {
@@ -291,7 +282,7 @@ static void format_number(double d, char *out, size_t outlen)
 
 /* {"replicas": N}: exactly that field, a whole number (2 and 2.0 alike, as
  * JSON has one number type) from 1 to POOL_MAX_INSTANCES. */
-static int parse_scale(const cJSON *body, int *replicas, char *why, size_t whylen)
+int api_parse_scale(const cJSON *body, int *replicas, char *why, size_t whylen)
 {
     if (!cJSON_IsObject(body)) {
         snprintf(why, whylen, "the body must be a JSON object such as {\"replicas\": 4}");
@@ -333,6 +324,46 @@ static int parse_scale(const cJSON *body, int *replicas, char *why, size_t whyle
     return 0;
 }
 
+int api_parse_restart(const cJSON *body, char *why, size_t whylen)
+{
+    if (!cJSON_IsObject(body)) {
+        snprintf(why, whylen, "the body of a restart must be empty or {}");
+        return -1;
+    }
+    if (body->child != NULL) {
+        snprintf(why, whylen, "unknown field \"%.64s\": a restart takes no fields",
+                 body->child->string != NULL ? body->child->string : "");
+        return -1;
+    }
+    return 0;
+}
+
+int api_parse_forwarding(const cJSON *body, const char **mode, char *why, size_t whylen)
+{
+    const cJSON *item;
+    const cJSON *m = NULL;
+    if (!cJSON_IsObject(body)) {
+        snprintf(why, whylen, "the body must be {\"mode\": \"none\" or \"nat\"}");
+        return -1;
+    }
+    cJSON_ArrayForEach(item, body)
+    {
+        if (item->string == NULL || strcmp(item->string, "mode") != 0) {
+            snprintf(why, whylen, "unknown field \"%.64s\": the body is {\"mode\": ...}",
+                     item->string != NULL ? item->string : "");
+            return -1;
+        }
+        if (m == NULL)
+            m = item;
+    }
+    if (!cJSON_IsString(m) || m->valuestring == NULL) {
+        snprintf(why, whylen, "the body must be {\"mode\": \"none\" or \"nat\"}");
+        return -1;
+    }
+    *mode = m->valuestring;
+    return 0;
+}
+
 /* A restart takes no fields: an empty body or {}. */
 static int check_restart_body(struct evhttp_request *req)
 {
@@ -341,15 +372,10 @@ static int check_restart_body(struct evhttp_request *req)
     cJSON *body = jsonhttp_read_body(req, API_BODY_MAX);
     if (body == NULL)
         return -1;
-    int rc = 0;
-    if (!cJSON_IsObject(body)) {
-        jsonhttp_send_error(req, 400, "the body of a restart must be empty or {}");
-        rc = -1;
-    } else if (body->child != NULL) {
-        jsonhttp_send_error(req, 400, "unknown field \"%.64s\": a restart takes no fields",
-                            body->child->string);
-        rc = -1;
-    }
+    char why[256];
+    int rc = api_parse_restart(body, why, sizeof(why));
+    if (rc < 0)
+        jsonhttp_send_error(req, 400, "%s", why);
     cJSON_Delete(body);
     return rc;
 }
@@ -515,7 +541,7 @@ static int handle_pool(struct api *a, struct evhttp_request *req)
         return API_REPLIED;
     char why[256];
     int replicas = 0;
-    int rc = parse_scale(body, &replicas, why, sizeof(why));
+    int rc = api_parse_scale(body, &replicas, why, sizeof(why));
     cJSON_Delete(body);
     if (rc < 0) {
         jsonhttp_send_error(req, 400, "%s", why);
@@ -634,19 +660,10 @@ static void handle_forwarding(struct api *a, struct evhttp_request *req)
     cJSON *body = jsonhttp_read_body(req, API_BODY_MAX);
     if (body == NULL)
         return;
-    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(body, "mode");
-    const cJSON *item;
-    cJSON_ArrayForEach(item, body)
-    {
-        if (strcmp(item->string ? item->string : "", "mode") != 0) {
-            jsonhttp_send_error(req, 400, "unknown field \"%.64s\": the body is {\"mode\": ...}",
-                                item->string ? item->string : "");
-            cJSON_Delete(body);
-            return;
-        }
-    }
-    if (!cJSON_IsObject(body) || !cJSON_IsString(mode)) {
-        jsonhttp_send_error(req, 400, "the body must be {\"mode\": \"none\" or \"nat\"}");
+    const char *mode = NULL;
+    char why[256];
+    if (api_parse_forwarding(body, &mode, why, sizeof(why)) < 0) {
+        jsonhttp_send_error(req, 400, "%s", why);
         cJSON_Delete(body);
         return;
     }
@@ -657,10 +674,10 @@ static void handle_forwarding(struct api *a, struct evhttp_request *req)
     }
     char err[256];
     int status = 400;
-    if (steer_set_mode(a->steer, mode->valuestring, &status, err, sizeof(err)) < 0) {
+    if (steer_set_mode(a->steer, mode, &status, err, sizeof(err)) < 0) {
         jsonhttp_send_error(req, status, "%s", err);
     } else {
-        log_info("api: forwarding set to %s", mode->valuestring);
+        log_info("api: forwarding set to %s", mode);
         send_document(req, steerview_forwarding_json(a->steer));
     }
     cJSON_Delete(body);
@@ -684,6 +701,19 @@ static void api_handle(struct evhttp_request *req, void *arg)
     const char *path = request_path(req);
     struct route_match m;
     route_path(path, &m);
+
+    /* A browser led here by a DNS-rebound name sends that name: only an
+     * address or localhost is this machine's API. */
+    const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    if (!apiauth_host_ok(host)) {
+        char peer[ADDR_STRLEN];
+        peer_text(req, peer, sizeof(peer));
+        log_warn("api: refused a request from %s for Host \"%.64s\"", peer, host);
+        jsonhttp_send_error(req, 421,
+                            "Host \"%.64s\" is not this API: use an IP address or localhost", host);
+        api_count(a, m.route, 421);
+        return;
+    }
 
     int pending = API_REPLIED;
     switch (m.route) {
@@ -724,53 +754,31 @@ static void api_handle(struct evhttp_request *req, void *arg)
 
 /* ---- setup ---- */
 
-static int load_token(struct api *a, const char *path, char *err, size_t errlen)
+int api_token_prepare(struct manager_config *cfg, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, a->token + len, sizeof(a->token) - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
-            close(fd);
+    int created = 0;
+    if (cfg->token_file[0] != '\0') {
+        if (apiauth_token_load(cfg->token_file, 1, cfg->token, &cfg->token_len, err, errlen) < 0)
             return -1;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len == sizeof(a->token)) {
-            snprintf(err, errlen, "token file %s is larger than %d bytes", path, API_TOKEN_MAX);
-            close(fd);
+    } else {
+        int dirfd = statedir_open(cfg->state_dir, err, errlen);
+        if (dirfd < 0)
             return -1;
-        }
-    }
-    close(fd);
-    while (len > 0 && (a->token[len - 1] == '\n' || a->token[len - 1] == '\r'))
-        len--;
-    a->token[len] = '\0';
-    if (len == 0) {
-        snprintf(err, errlen, "token file %s is empty", path);
-        return -1;
-    }
-    /* RFC 6750's b64token is narrower; any visible ASCII byte can at least
-     * travel in a header unchanged. */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)a->token[i];
-        if (c < 0x21 || c > 0x7e) {
-            snprintf(err, errlen,
-                     "token file %s holds a space, control or non-ASCII byte at offset %zu, "
-                     "which an Authorization header cannot carry",
-                     path, i);
+        int rc = apiauth_token_ensure(dirfd, cfg->state_dir, APIAUTH_TOKEN_NAME, cfg->token,
+                                      &cfg->token_len, &created, err, errlen);
+        close(dirfd);
+        if (rc < 0)
             return -1;
-        }
+        snprintf(cfg->token_file, sizeof(cfg->token_file), "%s/%s", cfg->state_dir,
+                 APIAUTH_TOKEN_NAME);
     }
-    a->token_len = len;
+    if (cfg->no_auth)
+        log_warn("api: --no-auth: any process that reaches the API can change the pool; the "
+                 "token in %s still guards the balancer",
+                 cfg->token_file);
+    else
+        log_info("api: changes need the bearer token in %s%s", cfg->token_file,
+                 created ? " (generated now)" : "");
     return 0;
 }
 
@@ -787,8 +795,13 @@ struct api *api_new(struct event_base *base, struct pool *pool, const struct man
     }
     a->magic = API_MAGIC;
     a->pool = pool;
-    if (cfg->token_file[0] != '\0' && load_token(a, cfg->token_file, err, errlen) < 0)
+    a->no_auth = cfg->no_auth;
+    if (!a->no_auth && cfg->token_len == 0) {
+        snprintf(err, errlen, "no token loaded (api_token_prepare was not called)");
         goto fail;
+    }
+    memcpy(a->token, cfg->token, cfg->token_len);
+    a->token_len = cfg->token_len;
 
     a->http = evhttp_new(base);
     if (a->http == NULL) {

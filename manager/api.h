@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+struct cJSON;
 struct event_base;
 struct manager_config;
 struct pool;
@@ -16,15 +17,31 @@ struct api;
 /* Request bodies above this get 413: {"replicas": N} is a dozen bytes, and
  * the fields later issues add keep a pool document within a few KiB. */
 #define API_BODY_MAX (64 * 1024)
-/* Largest token file accepted: bearer tokens are 32 to a few hundred bytes. */
-#define API_TOKEN_MAX 4096
 
-/* Listens on cfg->api and serves the pool, which must outlive the API. With
- * cfg->token_file set, loads the bearer token every write must carry (its
- * trailing newline stripped; an unreadable or empty file, or one holding
- * bytes a header cannot carry, is an error). NULL with err filled. */
+/* Loads the bearer token into cfg->token: from cfg->token_file when set,
+ * else from STATE_DIR/api.token, generated there (0600, 256 random bits in
+ * hex) at the first start; cfg->token_file then names it. A token file that
+ * group or others may read, or that another user owns, is refused. Called
+ * once the state directory exists and before anything needs the token (the
+ * balancer gets the same file). 0, or -1 with err filled. */
+int api_token_prepare(struct manager_config *cfg, char *err, size_t errlen);
+
+/* Listens on cfg->api and serves the pool, which must outlive the API.
+ * Every request must name this machine by address or localhost in Host
+ * (421 otherwise); writes must carry cfg->token as a bearer token (401;
+ * unless cfg->no_auth) and Content-Type: application/json (415). Reads,
+ * /healthz and /metrics need no token. NULL with err filled. */
 struct api *api_new(struct event_base *base, struct pool *pool, const struct manager_config *cfg,
                     char *err, size_t errlen);
+
+/* The bodies of the writes, once parsed as JSON (by the handlers, and by
+ * tests/fuzz/fuzz_manager_api.c): 0, or -1 with why, the sentence of the
+ * 400. PUT /v1/pool {"replicas": N}, 1..POOL_MAX_INSTANCES; POST restart {}
+ * (an empty body is not parsed); PUT /v1/forwarding {"mode": "..."}, *mode
+ * pointing into body. */
+int api_parse_scale(const struct cJSON *body, int *replicas, char *why, size_t whylen);
+int api_parse_restart(const struct cJSON *body, char *why, size_t whylen);
+int api_parse_forwarding(const struct cJSON *body, const char **mode, char *why, size_t whylen);
 
 /* Closes the listener and every connection (clients waiting for a change
  * see the connection close). A change still running keeps a small record

@@ -204,6 +204,13 @@ static int set_token_file(void *cfg, const char *v, char *e, size_t n)
     return set_path(c->token_file, sizeof(c->token_file), v, e, n);
 }
 
+static int set_no_auth(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    c->no_auth = 1;
+    return 0;
+}
+
 static int set_name_part(char *dst, size_t dstlen, const char *v, char *e, size_t n)
 {
     size_t len = strlen(v);
@@ -342,9 +349,20 @@ static const struct option_def options[] = {
      "198.19.0.0/24", set_subnet},
     {"cpus", "N", "container runtime: CPU limit per instance (cgroup quota)", "4", set_cpus},
     {"memory", "SIZE", "container runtime: memory limit per instance", "4G", set_memory},
-    {"state-dir", "DIR", "instance logs and pid files", "/run/proxypool", set_state_dir},
-    {"token-file", "FILE", "writes need 'Authorization: Bearer <the file's token>'", "none",
-     set_token_file},
+    {"state-dir", "DIR",
+     "instance logs, pid files (with each child's start time) and the API token; created "
+     "0700, refused when another user owns it, group or others may write it, or it holds a "
+     "symlink",
+     "/run/proxypool", set_state_dir},
+    {"token-file", "FILE",
+     "API writes (and the balancer's admin writes) need 'Authorization: Bearer <the file's "
+     "token>'; the file must be owned by the manager's user and unreadable by group and "
+     "others. Without it, the token is STATE-DIR/api.token, generated (0600) at the first start",
+     "STATE-DIR/api.token", set_token_file},
+    {"no-auth", NULL,
+     "API writes need no token (any process that reaches the API can change the pool); "
+     "a warning says so at start",
+     NULL, set_no_auth},
     {"bridge", "NAME", "container runtime: the bridge the manager owns", "pp-br0", set_bridge},
     {"prefix", "NAME",
      "prefix of every link, namespace and cgroup the manager makes (what crash cleanup removes)",
@@ -373,8 +391,9 @@ static const struct option_def options[] = {
      "balancer mode: argument passed to the balancer after the manager's own (e.g. "
      "--balancer-arg=--check-interval=1s); repeatable",
      NULL, set_balancer_arg},
-    {"clients", "A-B|CIDR", "client addresses, partitioned in order over the instances; "
-                            "repeatable; the first replaces the default",
+    {"clients", "A-B|CIDR",
+     "client addresses, partitioned in order over the instances; "
+     "repeatable; the first replaces the default",
      "198.18.1.1-198.18.1.64", set_clients},
     {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
 };
@@ -454,6 +473,10 @@ int manager_config_load(struct manager_config *cfg, int argc, char **argv, char 
     /* The binary is there and the --proxy-arg ones mean something to it. */
     if (worker_kind_find(cfg->worker)->check(cfg, err, errlen) < 0)
         return -1;
+    if (cfg->no_auth && cfg->token_file[0] != '\0') {
+        snprintf(err, errlen, "--no-auth and --token-file contradict each other");
+        return -1;
+    }
     /* Entering balancer mode later (PUT /v1/forwarding) says so when it fails. */
     if (strcmp(cfg->forwarding, "balancer") == 0 && access(cfg->balancer_path, X_OK) != 0) {
         snprintf(err, errlen, "balancer not found or not executable at %s (see --balancer)",

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "addr.h"
+#include "apiauth.h"
 #include "log.h"
 #include "partition.h"
 
@@ -30,7 +31,10 @@ struct manager_config {
     double cpus;                /* container CPU limit (default 4) */
     uint64_t memory_bytes;      /* container memory limit (default 4G) */
     char state_dir[512];        /* logs, pid files */
-    char token_file[512];       /* writes need this bearer token when set */
+    char token_file[600];       /* the API's bearer token; default STATE_DIR/api.token */
+    int no_auth;                /* --no-auth: API writes need no token (a warning says so) */
+    char token[APIAUTH_TOKEN_MAX + 1]; /* loaded by api_token_prepare; the balancer's too */
+    size_t token_len;
     char bridge[16];            /* container runtime: the bridge's name (default pp-br0) */
     char prefix[8];             /* names of links, namespaces, cgroups: "pp" */
     uint64_t drain_timeout_ms;  /* scale-down: in-flight requests get this long */

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "netdev.h"
 #include "spawn.h"
+#include "statedir.h"
 
 #define LB_MAGIC 0x6c62666du
 /* One admin call to a balancer on this host answers in well under a
@@ -54,7 +55,6 @@ struct lb_state {
     unsigned crash_streak;
     int vip_added;
     struct httpcall_target admin;
-    char pid_path[600];
     char log_path[600];
     char *set_json; /* the backend set last told, told again after a restart */
     size_t set_size;
@@ -68,12 +68,9 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void lb_paths(const struct fwd_config *cfg, char *pid_path, size_t pidlen, char *log_path,
-                     size_t loglen)
+static void lb_log_path(const struct fwd_config *cfg, char *log_path, size_t loglen)
 {
-    snprintf(pid_path, pidlen, "%s/%s-balancer.pid", cfg->manager->state_dir, cfg->prefix);
-    if (log_path)
-        snprintf(log_path, loglen, "%s/%s-balancer.log", cfg->manager->state_dir, cfg->prefix);
+    snprintf(log_path, loglen, "%s/%s-balancer.log", cfg->manager->state_dir, cfg->prefix);
 }
 
 /* The VIP's label on lo: "lo:<prefix>lb" (a label must start with the
@@ -153,33 +150,59 @@ static int lb_vip_add(struct lb_state *st, char *err, size_t errlen)
     return 0;
 }
 
+/* "<prefix>-balancer.pid", in the state dir opened and checked anew
+ * (statedir.h); -1 with err when the directory is refused. */
+static int lb_pid_dir(const struct fwd_config *cfg, char *name, size_t namelen, char *err,
+                      size_t errlen)
+{
+    snprintf(name, namelen, "%s-balancer.pid", cfg->prefix);
+    char derr[400];
+    int dirfd = statedir_open(cfg->manager->state_dir, derr, sizeof(derr));
+    if (dirfd < 0)
+        snprintf(err, errlen, "balancer: %s", derr);
+    return dirfd;
+}
+
+static void lb_pid_remove(const struct lb_state *st)
+{
+    char name[64], err[512];
+    int dirfd = lb_pid_dir(&st->f->cfg, name, sizeof(name), err, sizeof(err));
+    if (dirfd < 0)
+        return;
+    unlinkat(dirfd, name, 0);
+    close(dirfd);
+}
+
 int fwd_balancer_remove_leftovers(const struct fwd_config *cfg, char *err, size_t errlen)
 {
-    char pid_path[600];
-    lb_paths(cfg, pid_path, sizeof(pid_path), NULL, 0);
-    FILE *fp = fopen(pid_path, "re");
-    if (fp) {
-        int pid = 0;
-        if (fscanf(fp, "%d", &pid) != 1)
-            pid = 0;
-        fclose(fp);
+    char name[64], why[160];
+    int dirfd = lb_pid_dir(cfg, name, sizeof(name), err, errlen);
+    if (dirfd < 0)
+        return -1;
+    pid_t pid = 0;
+    int ours = statedir_pidfile_check(dirfd, name, &pid, why, sizeof(why));
+    if (ours == 0 && pid > 1 && spawn_process_alive(pid))
+        log_warn("balancer: not stopping pid %d named by %s: %s", (int)pid, name, why);
+    if (ours == 1) {
         char exe[64], target[1024];
-        snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-        ssize_t tl = pid > 1 ? readlink(exe, target, sizeof(target) - 1) : -1;
+        snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+        ssize_t tl = readlink(exe, target, sizeof(target) - 1);
         if (tl > 0) {
             target[tl] = '\0';
             const char *base = strrchr(target, '/');
             base = base ? base + 1 : target;
             if (strncmp(base, "balancer", 8) == 0) {
-                log_info("balancer: stopping balancer pid %d left by an earlier run (%s)", pid,
-                         pid_path);
+                log_info("balancer: stopping balancer pid %d left by an earlier run (%s/%s)",
+                         (int)pid, cfg->manager->state_dir, name);
                 kill(pid, SIGKILL);
                 for (int i = 0; i < LB_LEFTOVER_WAIT_MS / 10 && spawn_process_alive(pid); i++)
                     usleep(10000);
             }
         }
-        unlink(pid_path);
     }
+    if (ours >= 0)
+        unlinkat(dirfd, name, 0);
+    close(dirfd);
     return lb_vip_remove(cfg, 1, err, errlen) < 0 ? -1 : 0;
 }
 
@@ -213,7 +236,7 @@ static int lb_spawn(struct lb_state *st, char *err, size_t errlen)
     addr_format(&mc->balancer_admin, admin, sizeof(admin));
     /* Removed backends get as long as the pool gives a draining instance. */
     snprintf(drain, sizeof(drain), "%llums", (unsigned long long)mc->drain_timeout_ms);
-    char *argv[12 + MANAGER_MAX_BALANCER_ARGS];
+    char *argv[14 + MANAGER_MAX_BALANCER_ARGS];
     size_t n = 0;
     argv[n++] = (char *)mc->balancer_path;
     argv[n++] = "--listen";
@@ -224,6 +247,9 @@ static int lb_spawn(struct lb_state *st, char *err, size_t errlen)
     argv[n++] = (char *)mc->balancer_algo;
     argv[n++] = "--drain-timeout";
     argv[n++] = drain;
+    /* The manager's own token guards the balancer's admin writes. */
+    argv[n++] = "--token-file";
+    argv[n++] = (char *)mc->token_file;
     for (size_t i = 0; i < mc->nbalancer_args; i++)
         argv[n++] = mc->balancer_args[i];
     argv[n] = NULL;
@@ -240,11 +266,12 @@ static int lb_spawn(struct lb_state *st, char *err, size_t errlen)
     }
     st->pid = pid;
     st->started_us = now_us();
-    FILE *fp = fopen(st->pid_path, "we");
-    if (fp) {
-        fprintf(fp, "%d\n", (int)pid);
-        fclose(fp);
-    }
+    char name[64], perr[512];
+    int dirfd = lb_pid_dir(fc, name, sizeof(name), perr, sizeof(perr));
+    if (dirfd < 0 || statedir_pidfile_write(dirfd, name, pid, perr, sizeof(perr)) < 0)
+        log_warn("balancer: %s (a crash of the manager would leave it running)", perr);
+    if (dirfd >= 0)
+        close(dirfd);
     log_info("balancer: started pid %d on %s (admin %s, %s), log %s", (int)pid, listen, admin,
              mc->balancer_algo, st->log_path);
     return 0;
@@ -265,7 +292,7 @@ static int lb_wait_ready(struct lb_state *st, char *err, size_t errlen)
             snprintf(err, errlen, "balancer: pid %d exited (%s) before it served: %s", (int)st->pid,
                      how, tail[0] ? tail : "(empty log)");
             st->pid = 0;
-            unlink(st->pid_path);
+            lb_pid_remove(st);
             return -1;
         }
         struct httpcall_reply r;
@@ -291,8 +318,8 @@ static int lb_put_set(struct lb_state *st, const char *json, char *err, size_t e
 {
     struct httpcall_reply r;
     char cerr[256];
-    if (httpcall_run(&st->admin, "PUT", "/v1/backends", json, NULL, LB_CALL_TIMEOUT_MS, &r, cerr,
-                     sizeof(cerr)) < 0) {
+    if (httpcall_run(&st->admin, "PUT", "/v1/backends", json, st->f->cfg.manager->token,
+                     LB_CALL_TIMEOUT_MS, &r, cerr, sizeof(cerr)) < 0) {
         snprintf(err, errlen, "balancer: PUT /v1/backends: %s", cerr);
         return -1;
     }
@@ -330,7 +357,7 @@ static void lb_stop(struct lb_state *st)
         describe_status(status, how, sizeof(how));
     log_info("balancer: pid %d stopped (%s)", (int)pid, how);
     st->pid = 0;
-    unlink(st->pid_path);
+    lb_pid_remove(st);
 }
 
 static void lb_schedule_restart(struct lb_state *st)
@@ -404,7 +431,7 @@ static int lb_init(struct fwd *f, char *err, size_t errlen)
     st->magic = LB_MAGIC;
     st->f = f;
     f->priv = st;
-    lb_paths(&f->cfg, st->pid_path, sizeof(st->pid_path), st->log_path, sizeof(st->log_path));
+    lb_log_path(&f->cfg, st->log_path, sizeof(st->log_path));
     /* The admin address as the manager reaches it: a wildcard means loopback. */
     char host[ADDR_STRLEN], url[ADDR_STRLEN + 16];
     addr_format_host(&mc->balancer_admin, host, sizeof(host));

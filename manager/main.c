@@ -4,12 +4,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <event2/event.h>
 
 #include "api.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "statedir.h"
 #include "steer.h"
 
 static struct pool *pool;
@@ -73,6 +75,14 @@ int main(int argc, char **argv)
     log_init("manager", NULL);
     log_set_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    /* Checked once here for a clear line; each module opens it again. */
+    int state_dirfd = statedir_open(cfg.state_dir, err, sizeof(err));
+    if (state_dirfd < 0) {
+        log_error("%s", err);
+        manager_config_free(&cfg);
+        return 1;
+    }
+    close(state_dirfd);
     struct event_base *base = event_base_new();
     if (!base) {
         log_error("event_base_new failed");
@@ -83,6 +93,14 @@ int main(int argc, char **argv)
     pool = pool_new(base, &cfg, ops, err, sizeof(err));
     if (!pool) {
         log_error("%s runtime: %s", ops->name, err);
+        return 1;
+    }
+    /* After pool_new made the state dir, before the balancer needs it. */
+    if (api_token_prepare(&cfg, err, sizeof(err)) < 0) {
+        log_error("REST API: %s", err);
+        pool_free(pool);
+        event_base_free(base);
+        manager_config_free(&cfg);
         return 1;
     }
     steer = steer_new(&cfg, pool, err, sizeof(err));
@@ -117,6 +135,7 @@ int main(int argc, char **argv)
     steer_free(steer);
     pool_free(pool);
     event_base_free(base);
+    explicit_bzero(cfg.token, sizeof(cfg.token));
     manager_config_free(&cfg);
     return 0;
 }

@@ -6,9 +6,11 @@
  * when it is done. Exits arrive by SIGCHLD and are reaped here. */
 #include "pool.h"
 #include "spawn.h"
+#include "statedir.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,7 @@ enum change_kind { CHANGE_NONE = 0, CHANGE_SCALE, CHANGE_RESTART };
 struct pool {
     struct event_base *base;
     const struct manager_config *cfg;
+    int state_dirfd; /* cfg->state_dir, checked and held open: files go through it */
     struct runtime rt;
     struct slot slots[POOL_MAX_INSTANCES + 1]; /* [0] unused: ids are 1-based */
     int desired;
@@ -104,20 +107,21 @@ static void pool_kick(struct pool *p)
         evtimer_add(p->tick, &tv);
 }
 
-static void pidfile_path(const struct pool *p, int id, char *out, size_t outlen)
+/* "<prefix><id>.pid" in the state dir. */
+static void pidfile_name(const struct pool *p, int id, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "%s/%s%d.pid", p->cfg->state_dir, p->cfg->prefix, id);
+    snprintf(out, outlen, "%s%d.pid", p->cfg->prefix, id);
 }
 
+/* With the child's start time, so a later run stops it only while it is
+ * still this process (statedir.h). */
 static void pidfile_write(const struct pool *p, const struct instance *inst)
 {
-    char path[600];
-    pidfile_path(p, inst->id, path, sizeof(path));
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fprintf(f, "%d\n", (int)inst->pid);
-        fclose(f);
-    }
+    char name[64], err[256];
+    pidfile_name(p, inst->id, name, sizeof(name));
+    if (statedir_pidfile_write(p->state_dirfd, name, inst->pid, err, sizeof(err)) < 0)
+        log_warn("pool: %s in %s (a crash of the manager would leave %s running)", err,
+                 p->cfg->state_dir, inst->name);
 }
 
 static void probe_close(struct slot *s)
@@ -200,9 +204,9 @@ static void slot_drain(struct pool *p, struct slot *s)
 
 static void slot_free(struct pool *p, struct slot *s)
 {
-    char path[600];
-    pidfile_path(p, s->inst.id, path, sizeof(path));
-    unlink(path);
+    char name[64];
+    pidfile_name(p, s->inst.id, name, sizeof(name));
+    unlinkat(p->state_dirfd, name, 0);
     probe_close(s);
     memset(s, 0, sizeof(*s));
 }
@@ -476,9 +480,14 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
  * files, shared memory). */
 static void pool_remove_leftovers(struct pool *p)
 {
-    DIR *d = opendir(p->cfg->state_dir);
-    if (!d)
+    int fd = dup(p->state_dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
+    rewinddir(d); /* the dup shares its offset with every other reader */
     struct dirent *e;
     size_t plen = strlen(p->cfg->prefix);
     while ((e = readdir(d))) {
@@ -490,24 +499,20 @@ static void pool_remove_leftovers(struct pool *p)
             strcmp(e->d_name + n - 4, ".pid") != 0 ||
             strspn(e->d_name + plen, "0123456789") != n - plen - 4)
             continue;
-        char path[1024];
-        snprintf(path, sizeof(path), "%s/%s", p->cfg->state_dir, e->d_name);
-        FILE *f = fopen(path, "r");
-        int pid = 0;
-        if (f) {
-            if (fscanf(f, "%d", &pid) != 1)
-                pid = 0;
-            fclose(f);
-        }
+        pid_t pid = 0;
+        char why[160];
+        int ours = statedir_pidfile_check(p->state_dirfd, e->d_name, &pid, why, sizeof(why));
+        if (ours == 0 && pid > 1 && spawn_process_alive(pid))
+            log_warn("pool: not stopping pid %d named by %s: %s", (int)pid, e->d_name, why);
         char exe[64], target[1024];
-        snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-        ssize_t tl = pid > 1 ? readlink(exe, target, sizeof(target) - 1) : -1;
+        snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+        ssize_t tl = ours == 1 ? readlink(exe, target, sizeof(target) - 1) : -1;
         if (tl > 0) {
             target[tl] = '\0';
             const char *base = strrchr(target, '/');
             base = base ? base + 1 : target;
             if (worker_kind_is_exe(base)) {
-                log_info("pool: stopping %s pid %d left by an earlier run (%s)", base, pid,
+                log_info("pool: stopping %s pid %d left by an earlier run (%s)", base, (int)pid,
                          e->d_name);
                 /* It leads its session: the group is it and its children. */
                 if (getpgid(pid) != pid || kill(-pid, SIGKILL) < 0)
@@ -516,38 +521,25 @@ static void pool_remove_leftovers(struct pool *p)
                     usleep(10000);
             }
         }
-        unlink(path);
+        unlinkat(p->state_dirfd, e->d_name, 0);
     }
     closedir(d);
     worker_kind_remove_leftovers(p->cfg);
 }
 
-static int mkdir_p(const char *path)
-{
-    char tmp[512];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *q = tmp + 1; *q; q++) {
-        if (*q == '/') {
-            *q = '\0';
-            mkdir(tmp, 0755);
-            *q = '/';
-        }
-    }
-    return mkdir(tmp, 0755) == 0 || errno == EEXIST ? 0 : -1;
-}
-
 struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
                       const struct runtime_ops *ops, char *err, size_t errlen)
 {
-    if (mkdir_p(cfg->state_dir) < 0) {
-        snprintf(err, errlen, "cannot create state dir %s: %s", cfg->state_dir, strerror(errno));
+    int dirfd = statedir_open(cfg->state_dir, err, errlen);
+    if (dirfd < 0)
         return NULL;
-    }
     struct pool *p = calloc(1, sizeof(*p));
     if (!p) {
+        close(dirfd);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    p->state_dirfd = dirfd;
     p->base = base;
     p->cfg = cfg;
     p->rt.ops = ops;
@@ -555,6 +547,7 @@ struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
     p->rt.worker = worker_kind_find(cfg->worker);
     if (!p->rt.worker) { /* config.c accepts known kinds only */
         snprintf(err, errlen, "unknown worker '%s'", cfg->worker);
+        close(dirfd);
         free(p);
         return NULL;
     }
@@ -587,6 +580,8 @@ void pool_free(struct pool *p)
     if (p->sigchld)
         event_free(p->sigchld);
     histogram_free(p->ready_hist);
+    if (p->state_dirfd >= 0)
+        close(p->state_dirfd);
     free(p);
 }
 

@@ -8,6 +8,26 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The log in the state dir, opened relative to the directory and without
+ * following a symlink at either (statedir.h: the manager runs as root). */
+static int open_log(const char *log_path)
+{
+    const char *slash = strrchr(log_path, '/');
+    char dir[1024];
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", slash == log_path ? 1 : (int)(slash - log_path),
+                 log_path);
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dirfd < 0)
+        return -1;
+    int fd = openat(dirfd, slash != NULL ? slash + 1 : log_path,
+                    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+    close(dirfd);
+    return fd;
+}
+
 void spawn_child_prepare(const char *log_path)
 {
     setsid();
@@ -17,7 +37,7 @@ void spawn_child_prepare(const char *log_path)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open_log(log_path);
     int null = open("/dev/null", O_RDONLY);
     if (null >= 0)
         dup2(null, 0);

@@ -7,7 +7,9 @@
 #include <stddef.h>
 
 /* In the child, after fork: never returns on failure of exec's caller, only
- * prepares; errors are written to the log (which the pool shows). */
+ * prepares; errors are written to the log (which the pool shows). The log is
+ * opened relative to its directory with O_NOFOLLOW: a symlink planted there
+ * leaves the child without a log rather than appending to its target. */
 void spawn_child_prepare(const char *log_path);
 
 /* Whether pid runs: alive and not a zombie (an orphan's zombie waits for

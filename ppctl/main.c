@@ -13,6 +13,7 @@
 
 #include <cJSON.h>
 
+#include "apiauth.h"
 #include "httpcall.h"
 #include "http1.h"
 #include "options.h"
@@ -22,8 +23,8 @@
 
 enum { EXIT_DONE = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
-/* Largest token file read: the manager takes tokens up to 4096 bytes. */
-#define PPCTL_TOKEN_MAX 4096
+/* The manager's default --state-dir, where it keeps api.token. */
+#define PPCTL_STATE_DIR_DEFAULT "/run/proxypool"
 /* Longest --timeout: a day is past any scale. */
 #define PPCTL_TIMEOUT_MAX_S 86400
 
@@ -31,6 +32,7 @@ struct ppctl_config {
     struct httpcall_target api;
     int json;
     char token_file[512];
+    char state_dir[512]; /* the token is STATE_DIR/api.token unless --token-file */
     int timeout_ms;
 };
 
@@ -41,6 +43,9 @@ static void ppctl_config_defaults(struct ppctl_config *cfg)
     httpcall_parse_url("http://127.0.0.1:9090", &cfg->api, err, sizeof(err));
     snprintf(cfg->api.agent, sizeof(cfg->api.agent), "ppctl");
     cfg->timeout_ms = 60 * 1000; /* scaling to 32 containers takes seconds, not minutes */
+    const char *env = getenv("PP_STATE_DIR");
+    snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s",
+             env != NULL && env[0] != '\0' ? env : PPCTL_STATE_DIR_DEFAULT);
 }
 
 static int set_api(void *cfg, const char *v, char *err, size_t errlen)
@@ -70,6 +75,17 @@ static int set_token_file(void *cfg, const char *v, char *err, size_t errlen)
     return 0;
 }
 
+static int set_state_dir(void *cfg, const char *v, char *err, size_t errlen)
+{
+    struct ppctl_config *c = cfg;
+    if (v[0] == '\0' || strlen(v) >= sizeof(c->state_dir)) {
+        snprintf(err, errlen, "path empty or longer than %zu bytes", sizeof(c->state_dir) - 1);
+        return -1;
+    }
+    snprintf(c->state_dir, sizeof(c->state_dir), "%s", v);
+    return 0;
+}
+
 static int set_timeout(void *cfg, const char *v, char *err, size_t errlen)
 {
     struct ppctl_config *c = cfg;
@@ -91,9 +107,13 @@ static const struct option_def option_defs[] = {
     {"api", "URL", "the manager's REST API", "http://127.0.0.1:9090", set_api},
     {"json", NULL, "print the API's JSON reply as it is instead of a table", NULL, set_json},
     {"token-file", "FILE",
-     "send the bearer token in FILE (trailing newline stripped) with each request; a manager "
-     "started with --token-file needs it for scale and restart",
-     NULL, set_token_file},
+     "send the bearer token in FILE (trailing newline stripped) with each request; the "
+     "manager needs it for scale and restart",
+     "STATE-DIR/api.token", set_token_file},
+    {"state-dir", "DIR",
+     "the manager's --state-dir, where it writes its token (api.token, readable by root); "
+     "the environment's PP_STATE_DIR when set",
+     PPCTL_STATE_DIR_DEFAULT, set_state_dir},
     {"timeout", "SECONDS",
      "give up waiting for the API's answer after this long (scale answers once every "
      "instance is ready)",
@@ -112,6 +132,8 @@ static const struct options_spec spec = {
               "               ready, with the new pool\n"
               "  restart ID   stop instance ID and start it again in the same slot\n\n"
               "Options go before the command.\n\n"
+              "Changes carry the manager's bearer token, read from STATE-DIR/api.token\n"
+              "(root-only: the manager generates it 0600 at its first start) or --token-file.\n\n"
               "Exit status: 0 done; 1 the API refused or the change failed (its reason on\n"
               "stderr); 2 usage error; 3 the API could not be reached or did not answer\n"
               "within --timeout.\n\n"
@@ -144,41 +166,6 @@ static int parse_int(const char *s, int *out)
     if (errno != 0 || end == s || *end != '\0' || v < INT_MIN || v > INT_MAX)
         return -1;
     *out = (int)v;
-    return 0;
-}
-
-/* The token in path, trailing newline stripped, into token (PPCTL_TOKEN_MAX
- * + 1 bytes). */
-static int read_token(const char *path, char *token, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t len = 0;
-    ssize_t n;
-    while (len <= PPCTL_TOKEN_MAX && ((n = read(fd, token + len, PPCTL_TOKEN_MAX + 1 - len)) > 0 ||
-                                      (n < 0 && errno == EINTR)))
-        if (n > 0)
-            len += (size_t)n;
-    int read_errno = n < 0 ? errno : 0;
-    close(fd);
-    if (read_errno != 0) {
-        snprintf(err, errlen, "cannot read token file %s: %s", path, strerror(read_errno));
-        return -1;
-    }
-    if (len > PPCTL_TOKEN_MAX) {
-        snprintf(err, errlen, "token file %s is larger than %d bytes", path, PPCTL_TOKEN_MAX);
-        return -1;
-    }
-    while (len > 0 && (token[len - 1] == '\n' || token[len - 1] == '\r'))
-        len--;
-    token[len] = '\0';
-    if (len == 0 || strpbrk(token, "\r\n") != NULL) {
-        snprintf(err, errlen, "token file %s is empty or holds more than one line", path);
-        return -1;
-    }
     return 0;
 }
 
@@ -220,7 +207,7 @@ static int print_reply(const struct ppctl_config *cfg, const struct httpcall_rep
 int main(int argc, char **argv)
 {
     static struct ppctl_config cfg;
-    static char token[PPCTL_TOKEN_MAX + 1];
+    static char token[APIAUTH_TOKEN_MAX + 1];
     char err[768];
     int first = 0;
     ppctl_config_defaults(&cfg);
@@ -261,14 +248,30 @@ int main(int argc, char **argv)
             return usage_error("restart takes an instance id (a number from 1), not '%s'", args[1]);
         method = "POST";
         snprintf(path, sizeof(path), "/v1/pool/instances/%d/restart", n);
+        body = "{}"; /* a write carries a JSON body and its content type */
         is_instance = 1;
     } else {
         return usage_error("unknown command '%s': status, scale N or restart ID", args[0]);
     }
 
-    if (cfg.token_file[0] != '\0' && read_token(cfg.token_file, token, err, sizeof(err)) < 0) {
-        fprintf(stderr, "ppctl: %s\n", err);
-        return EXIT_USAGE;
+    /* An explicit --token-file must be readable; the default one may be
+     * absent (a manager started with --no-auth, or reads as a user who
+     * cannot read it): the API then says what it needs. */
+    size_t token_len = 0;
+    char default_path[600];
+    const char *token_path = cfg.token_file;
+    if (token_path[0] == '\0') {
+        snprintf(default_path, sizeof(default_path), "%s/%s", cfg.state_dir, APIAUTH_TOKEN_NAME);
+        token_path = default_path;
+    }
+    if (apiauth_token_load(token_path, 0, token, &token_len, err, sizeof(err)) < 0) {
+        if (cfg.token_file[0] != '\0') {
+            fprintf(stderr, "ppctl: %s\n", err);
+            return EXIT_USAGE;
+        }
+        token[0] = '\0';
+        if (is_write)
+            fprintf(stderr, "ppctl: sending no token: %s\n", err);
     }
     struct httpcall_reply r;
     rc = httpcall_run(&cfg.api, method, path, body, token[0] != '\0' ? token : NULL, cfg.timeout_ms,
@@ -286,5 +289,6 @@ int main(int argc, char **argv)
         code = print_reply(&cfg, &r, is_instance);
     }
     httpcall_reply_free(&r);
+    explicit_bzero(token, sizeof(token));
     return code;
 }

@@ -33,11 +33,22 @@ int ppexp_api_open(struct ppexp_api *a, const char *netns_path, const char *mana
 
 void ppexp_api_close(struct ppexp_api *a)
 {
+    explicit_bzero(a->token, sizeof(a->token));
     if (a->mid_fd >= 0)
         close(a->mid_fd);
     if (a->self_fd >= 0)
         close(a->self_fd);
     a->mid_fd = a->self_fd = -1;
+}
+
+int ppexp_api_load_token(struct ppexp_api *a, const char *path, char *err, size_t errlen)
+{
+    size_t len;
+    if (apiauth_token_load(path, 0, a->token, &len, err, errlen) < 0) {
+        a->token[0] = '\0';
+        return -1;
+    }
+    return 0;
 }
 
 int ppexp_api_call(struct ppexp_api *a, const struct httpcall_target *t, const char *method,
@@ -49,7 +60,8 @@ int ppexp_api_call(struct ppexp_api *a, const struct httpcall_target *t, const c
         snprintf(err, errlen, "setns into the intermediate host: %s", strerror(errno));
         return -1;
     }
-    int rc = httpcall_run(t, method, path, body, NULL, timeout_ms, r, err, errlen);
+    int rc = httpcall_run(t, method, path, body, a->token[0] != '\0' ? a->token : NULL, timeout_ms,
+                          r, err, errlen);
     if (setns(a->self_fd, CLONE_NEWNET) < 0) {
         /* Staying in mid would make every later step wrong: nothing to do
          * but say so loudly. */

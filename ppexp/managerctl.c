@@ -82,7 +82,8 @@ int ppexp_managerctl_start(struct ppexp_managerctl *m, const struct ppexp_config
     char parent[200];
     snprintf(parent, sizeof(parent), "/run/ppexp/%s", m->prefix);
     mkdir(parent, 0755);
-    mkdir(state, 0755);
+    /* The manager refuses a state dir others may write (issue 13). */
+    mkdir(state, 0700);
     char *argv[40];
     int n = 0;
     argv[n++] = mgr;
@@ -147,6 +148,9 @@ int ppexp_managerctl_start(struct ppexp_managerctl *m, const struct ppexp_config
     }
     memcpy(m->level, c->level, sizeof(m->level));
     m->level[PPEXP_F_REPLICAS] = replicas;
+    char token_path[400];
+    snprintf(token_path, sizeof(token_path), "%s/%s", state, APIAUTH_TOKEN_NAME);
+    int have_token = 0;
     /* Poll until ready: 5 ms apart, so an instantiation time is not
      * rounded up by much. */
     double deadline = t0 + MANAGER_READY_TIMEOUT_MS;
@@ -162,6 +166,17 @@ int ppexp_managerctl_start(struct ppexp_managerctl *m, const struct ppexp_config
         cJSON *pool;
         char e2[256];
         if (get_pool(m, &pool, e2, sizeof(e2)) == 0) {
+            /* The manager writes its token before its API answers; the
+             * changes ppexp makes later carry it. */
+            if (!have_token) {
+                if (ppexp_api_load_token(m->api, token_path, e2, sizeof(e2)) < 0) {
+                    snprintf(err, errlen, "the manager's token: %s", e2);
+                    cJSON_Delete(pool);
+                    ppexp_managerctl_stop(m);
+                    return -1;
+                }
+                have_token = 1;
+            }
             int ready = pool_ready(pool);
             if (ready == replicas) {
                 if (ready_ms)

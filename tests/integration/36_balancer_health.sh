@@ -67,7 +67,7 @@ pp_start_badorigin silent
 mute=127.0.0.1:$PP_BAD_PORT
 set_json=$(jq -n --arg l1 "${LISTEN[p1]}" --arg a1 "${ADMIN[p1]}" --arg m "$mute" \
     '{backends: [{name: "p1", address: $l1, health: $a1}, {name: "mute", address: $m, health: $m}]}')
-expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data "$set_json" "$PP_BAL_ADMIN/v1/backends")" 200 "PUT p1 + mute"
+expect_eq "$(curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -o /dev/null -w '%{http_code}' -X PUT --data "$set_json" "$PP_BAL_ADMIN/v1/backends")" 200 "PUT p1 + mute"
 pp_wait_until 5 pp_bal_state_is mute down || pp_die "the mute backend never went down"
 expect_match "$(curl -s "$PP_BAL_ADMIN/v1/backends/mute" | jq -r '.transitions[-1].cause')" \
     "last check: no answer within 300 ms" "cause of mute's down transition"
@@ -80,7 +80,7 @@ pp_start_badorigin reset
 rst=127.0.0.1:$PP_BAD_PORT
 set_json=$(jq -n --arg l1 "${LISTEN[p1]}" --arg a1 "${ADMIN[p1]}" --arg r "$rst" \
     '{backends: [{name: "p1", address: $l1, health: $a1}, {name: "rst", address: $r}]}')
-curl -s -o /dev/null -X PUT --data "$set_json" "$PP_BAL_ADMIN/v1/backends"
+curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -o /dev/null -X PUT --data "$set_json" "$PP_BAL_ADMIN/v1/backends"
 load 60 2 "$PP_TMP/load4.out"
 doc=$(curl -s "$PP_BAL_ADMIN/v1/backends/rst")
 expect_ge "$(jq '.resets + .connect_failures' <<<"$doc")" 1 "resets seen on rst's connections"

@@ -41,7 +41,7 @@ expect_eq "$(served_by 7)" "${FIRST[7]}" "client 7 asks again"
 set_json=$(for p in p1 p2 p3 p4 p5; do
     jq -n --arg n "$p" --arg a "${LISTEN[$p]}" --arg h "${ADMIN[$p]}" '{name: $n, address: $a, health: $h}'
 done | jq -s '{backends: .}')
-expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data "$set_json" "$PP_BAL_ADMIN/v1/backends")" 200 "PUT with p5"
+expect_eq "$(curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -o /dev/null -w '%{http_code}' -X PUT --data "$set_json" "$PP_BAL_ADMIN/v1/backends")" 200 "PUT with p5"
 moved=0 to_new=0
 for k in $(seq 1 64); do
     now=$(served_by "$k")

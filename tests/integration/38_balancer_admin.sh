@@ -24,7 +24,7 @@ names() { curl -s "$api/v1/backends" | jq -r '[.backends[] | select(.removed | n
 # refused BODY STATUS WHAT: a PUT of BODY gets STATUS and a JSON error; the set stays p1,p2
 refused() {
     local code
-    code=$(curl -s -o "$PP_TMP/err.json" -w '%{http_code}' -X PUT --data-binary "$1" "$api/v1/backends")
+    code=$(curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -o "$PP_TMP/err.json" -w '%{http_code}' -X PUT --data-binary "$1" "$api/v1/backends")
     expect_eq "$code" "$2" "PUT $3"
     expect_match "$(jq -r .error "$PP_TMP/err.json")" '.' "... has an error message"
     expect_eq "$(names)" "p1,p2" "... and the set is unchanged"
@@ -46,10 +46,10 @@ head -c 400000 /dev/zero | tr '\0' ' ' >"$PP_TMP/big.json"
 refused "@$PP_TMP/big.json" 413 "of 400 kB"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "$api/v1/nothing")" 404 "unknown path"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "$api/v1/backends/zz")" 404 "unknown backend"
-expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$api/v1/backends/zz/drain")" 404 "drain of an unknown backend"
-expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$api/v1/backends")" 405 "DELETE of the whole set"
+expect_eq "$(curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -o /dev/null -w '%{http_code}' -X POST "$api/v1/backends/zz/drain")" 404 "drain of an unknown backend"
+expect_eq "$(curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -o /dev/null -w '%{http_code}' -X DELETE "$api/v1/backends")" 405 "DELETE of the whole set"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "$api/v1/backends/p1/drain")" 405 "GET of drain"
-expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$api/v1/backends/p1/sideways")" 404 "unknown backend action"
+expect_eq "$(curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -o /dev/null -w '%{http_code}' -X POST "$api/v1/backends/p1/sideways")" 404 "unknown backend action"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "$api/healthz")" 200 "healthz after all that"
 
 # --- drain under load fails no request
@@ -58,7 +58,7 @@ curl -s -Z --parallel-max 4 --max-time 10 -x "$PP_BAL_LISTEN" -H 'Connection: cl
     -w '%{http_code} %header{x-cache}\n' --config "$PP_TMP/curl.cfg" >"$PP_TMP/load.out" &
 loader=$!
 sleep 0.5
-expect_eq "$(curl -s -X POST "$api/v1/backends/p1/drain" | jq -r .state)" draining "p1 after POST drain"
+expect_eq "$(curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -X POST "$api/v1/backends/p1/drain" | jq -r .state)" draining "p1 after POST drain"
 t1=$(pp_bal_backend p1 total)
 wait "$loader" || true
 expect_eq "$(wc -l <"$PP_TMP/load.out")" 1200 "requests in the drain load"
@@ -72,7 +72,7 @@ expect_match "$(curl -s "$api/v1/backends/p1" | jq -r '.transitions[-1].cause')"
 t2=$(pp_bal_backend p2 total)
 set_json=$(jq -n --arg a2 "${LISTEN[p2]}" --arg h2 "${ADMIN[p2]}" --arg a3 "${LISTEN[p3]}" --arg h3 "${ADMIN[p3]}" \
     '{backends: [{name: "p2", address: $a2, health: $h2}, {name: "p3", address: $a3, health: $h3, weight: 2}]}')
-expect_eq "$(curl -s -X PUT --data "$set_json" "$api/v1/backends" | jq -r '[.backends[] | select(.removed | not) | .name] | join(",")')" \
+expect_eq "$(curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -X PUT --data "$set_json" "$api/v1/backends" | jq -r '[.backends[] | select(.removed | not) | .name] | join(",")')" \
     "p2,p3" "members after the PUT"
 expect_eq "$(pp_bal_backend p2 total)" "$t2" "p2's counters kept across the PUT"
 expect_eq "$(pp_bal_backend p3 weight)" 2 "p3's weight"
@@ -82,17 +82,17 @@ expect_eq "$(pp_bal_backend p3 total)" 6 "p3's connections of 9 at weight 2 agai
 # --- a PUT that drops several idle members drops every one of them (each is
 # freed at once, which once made the walk over the set skip its neighbour)
 four=$(jq -n --arg a "${LISTEN[p3]}" '{backends: [range(4) | {name: "idle\(.)", address: $a}]}')
-curl -s -o /dev/null -X PUT --data "$four" "$api/v1/backends"
+curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -o /dev/null -X PUT --data "$four" "$api/v1/backends"
 expect_eq "$(names)" "idle0,idle1,idle2,idle3" "members after PUT of four idle backends"
-curl -s -o /dev/null -X PUT --data "$set_json" "$api/v1/backends"
+curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -o /dev/null -X PUT --data "$set_json" "$api/v1/backends"
 expect_eq "$(names)" "p2,p3" "members after a PUT dropping all four"
 
 # --- DELETE, stats reset, metrics
-expect_eq "$(curl -s -X DELETE "$api/v1/backends/p3" | jq -r .removed)" true "DELETE p3"
+expect_eq "$(curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -X DELETE "$api/v1/backends/p3" | jq -r .removed)" true "DELETE p3"
 expect_eq "$(names)" "p2" "members after DELETE"
 epoch=$(curl -s "$api/v1/backends" | jq -r .epoch_started)
 sleep 0.01
-doc=$(curl -s -X POST "$api/v1/stats/reset")
+doc=$(curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -X POST "$api/v1/stats/reset")
 expect_eq "$(jq '.backends[] | select(.name == "p2") | .total' <<<"$doc")" 0 "p2's total after the reset"
 expect_eq "$(jq '.backends[] | select(.name == "p2") | .p50_ms' <<<"$doc")" null "p2's p50 after the reset (nothing measured)"
 expect_ne "$(jq -r .epoch_started <<<"$doc")" "$epoch" "a new epoch"
@@ -110,7 +110,7 @@ api=$PP_BAL_ADMIN
 "$PP_TOOLS/rawhttp" --timeout-ms 10000 --send '' "$PP_BAL_LISTEN" >/dev/null 2>&1 &
 holder=$!
 pp_wait_until 5 pp_bal_active_is 1 || pp_die "the idle connection did not arrive"
-curl -s -o /dev/null -X PUT --data '{"backends": []}' "$api/v1/backends"
+curl -s -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" -o /dev/null -X PUT --data '{"backends": []}' "$api/v1/backends"
 expect_eq "$(pp_bal_backend p1 state)" draining "p1 once left out, with a connection open"
 rc=0
 wait "$holder" || rc=$?

@@ -203,7 +203,7 @@ run_worker() {
     check_privileges
     for n in 4 1; do
         step=$((step + 1))
-        out=$(pp_curl -X PUT -o "$PP_TMP/put.body" -w '%{http_code}' -H 'Content-Type: application/json' \
+        out=$(pp_curl -X PUT -o "$PP_TMP/put.body" -w '%{http_code}' -H "@$(pp_api_headers "$STATE/api.token")" \
             --max-time 60 --data-binary "{\"replicas\": $n}" "$API/v1/pool")
         expect_eq "$out" 200 "PUT replicas=$n: $(cat "$PP_TMP/put.body")"
         check_step "$n" "obj-${objs[$step]}"
@@ -234,7 +234,7 @@ run_worker() {
     # kill -9 of the manager: instances keep serving; the next manager stops
     # every process of them before starting its own.
     start_manager
-    out=$(pp_curl -X PUT -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    out=$(pp_curl -X PUT -o /dev/null -w '%{http_code}' -H "@$(pp_api_headers "$STATE/api.token")" \
         --max-time 60 --data-binary '{"replicas": 2}' "$API/v1/pool")
     expect_eq "$out" 200 "PUT replicas=2"
     local old
@@ -263,7 +263,7 @@ run_balancer() {
     local bal_admin out i xc
     bal_admin=127.0.0.1:$(pp_free_port)
     start_manager --forwarding balancer --vip 198.19.255.10:3128 --balancer-admin "$bal_admin"
-    out=$(pp_curl -X PUT -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    out=$(pp_curl -X PUT -o /dev/null -w '%{http_code}' -H "@$(pp_api_headers "$STATE/api.token")" \
         --max-time 60 --data-binary '{"replicas": 2}' "$API/v1/pool")
     expect_eq "$out" 200 "PUT replicas=2 (balancer)"
     backends_up() { [ "$(pp_curl "http://$bal_admin/v1/backends" | jq -r '[.backends[] | select(.state == "up")] | length')" = 2 ]; }

@@ -28,7 +28,8 @@ pp_bg manager nsenter --net="/run/netns/$P-mid" "$PP_BIN/manager" --runtime proc
     --prefix "$MP" --forwarding nat --vip 198.19.255.10:3128 --clients 198.18.1.1-198.18.1.64 \
     --drain-timeout 5s --proxy-arg=--cache-mem=16M
 MANAGER_PID=$PP_LAST_PID
-api() { in_mid curl -sS --max-time 60 "$@"; }
+# Writes carry the manager's token (STATE/api.token) and the JSON content type.
+api() { in_mid curl -sS --max-time 60 -H "@$(pp_api_headers "$PP_TMP/state/api.token")" "$@"; }
 ready_is() { [ "$(api "$API/v1/pool" 2>/dev/null | jq -r .ready)" = "$1" ]; }
 pp_wait_until 20 ready_is 1 || pp_die "manager not ready: $(tail -5 "$PP_TMP/manager.log")"
 

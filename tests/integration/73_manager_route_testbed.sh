@@ -54,7 +54,8 @@ pp_bg manager nsenter --net="/run/netns/$P-mid" "$PP_BIN/manager" --runtime cont
     --state-dir "$PP_TMP/state" --prefix "$MP" --forwarding route --vip 198.19.255.10:3128 \
     --clients 198.18.1.1-198.18.1.64 --drain-timeout 2s --proxy-arg=--cache-mem=16M
 MANAGER_PID=$PP_LAST_PID
-api() { in_mid curl -sS --max-time 60 "$@"; }
+# Writes carry the manager's token (STATE/api.token) and the JSON content type.
+api() { in_mid curl -sS --max-time 60 -H "@$(pp_api_headers "$PP_TMP/state/api.token")" "$@"; }
 ready_is() { [ "$(api "$API/v1/pool" 2>/dev/null | jq -r .ready)" = "$1" ]; }
 pp_wait_until 20 ready_is 1 || pp_die "manager not ready: $(tail -5 "$PP_TMP/manager.log")"
 expect_match "$(cat "$PP_TMP/manager.log")" "removing leftover rule 7101: from 10.99.0.0/24 lookup 7105" "the leftover rule is removed and logged"

@@ -25,7 +25,7 @@ pp_on_cleanup "$(printf '%q' "$TESTBED") --prefix $P down >/dev/null 2>&1 || tru
 tb() { "$TESTBED" --prefix "$P" "$@"; }
 in_mid() { nsenter --net="/run/netns/$P-mid" "$@"; }
 vip_on_lo() { ip -n "$P-mid" -o addr show dev lo | grep -c " $VIP/32 " || true; }
-balancer_pid() { cat "$STATE/$MP-balancer.pid" 2>/dev/null || true; }
+balancer_pid() { awk '{ print $1 }' "$STATE/$MP-balancer.pid" 2>/dev/null || true; } # "PID STARTTIME"
 
 tb up --clients 64 >/dev/null
 mkdir -p "$STATE"
@@ -33,10 +33,12 @@ mkdir -p "$STATE"
 # its pid file) and a VIP on lo with its label. Both go at start, logged.
 LEFT_ADMIN=$(pp_free_port)
 pp_bg leftover nsenter --net="/run/netns/$P-mid" "$PP_BIN/balancer" --listen 127.0.0.1:"$(pp_free_port)" \
-    --admin 127.0.0.1:"$LEFT_ADMIN"
+    --admin 127.0.0.1:"$LEFT_ADMIN" --no-auth
 LEFTOVER_PID=$PP_LAST_PID
 disown "$LEFTOVER_PID" 2>/dev/null || true # its SIGKILL below is expected, not news
-echo "$LEFTOVER_PID" >"$STATE/$MP-balancer.pid"
+# The pid file as the manager writes it: the pid and its start time (field 22
+# of /proc/PID/stat); a pid alone, or another start time, it would not kill.
+echo "$LEFTOVER_PID $(sed 's/.*) //' "/proc/$LEFTOVER_PID/stat" | awk '{print $20}')" >"$STATE/$MP-balancer.pid"
 ip -n "$P-mid" addr add 10.99.2.2/32 dev lo label "lo:${MP}lb"
 
 API_PORT=$(pp_free_port)
@@ -48,7 +50,8 @@ pp_bg manager nsenter --net="/run/netns/$P-mid" "$PP_BIN/manager" --runtime proc
     --prefix "$MP" --forwarding balancer --vip "$VIP:3128" --balancer-admin "127.0.0.1:$ADMIN_PORT" \
     --drain-timeout 8s --proxy-arg=--cache-mem=16M
 MANAGER_PID=$PP_LAST_PID
-api() { in_mid curl -sS --max-time 60 "$@"; }
+# Writes carry the manager's token (STATE/api.token) and the JSON content type.
+api() { in_mid curl -sS --max-time 60 -H "@$(pp_api_headers "$PP_TMP/state/api.token")" "$@"; }
 ready_is() { [ "$(api "$API/v1/pool" 2>/dev/null | jq -r .ready)" = "$1" ]; }
 pp_wait_until 20 ready_is 1 || pp_die "manager not ready: $(tail -5 "$PP_TMP/manager.log")"
 expect_match "$(cat "$PP_TMP/manager.log")" "stopping balancer pid $LEFTOVER_PID left by an earlier run" "the leftover balancer is stopped and logged"

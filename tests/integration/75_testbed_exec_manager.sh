@@ -64,7 +64,8 @@ expect_eq "$(our_links)" 0 "no link of ours after the failed start"
 # the pid is the manager's, and SIGTERM below reaches it.
 pp_bg manager "$TESTBED" --prefix "$P" exec mid -- "$PP_BIN/manager" "${MANAGER_ARGS[@]}"
 MANAGER_PID=$PP_LAST_PID
-api() { tb exec mid -- curl -sS --max-time 30 "$@"; }
+# Writes carry the manager's token (STATE/api.token) and the JSON content type.
+api() { tb exec mid -- curl -sS --max-time 30 -H "@$(pp_api_headers "$PP_TMP/state/api.token")" "$@"; }
 ready_is() {
     kill -0 "$MANAGER_PID" 2>/dev/null || pp_die "manager exited: $(tail -5 "$PP_TMP/manager.log")"
     [ "$(api "$API/v1/pool" 2>/dev/null | jq -r .ready)" = "$1" ]

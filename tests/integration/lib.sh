@@ -486,11 +486,14 @@ pp_start_proxyd() {
 # PP_BAL_ADMIN (http://127.0.0.1:PORT), PP_BAL_LISTEN (ADDR:PORT of the
 # first --listen) and waits for its /healthz.
 pp_start_balancer() {
-    local args=("$@") have_admin=0 listen="" i a admin=""
+    local args=("$@") have_admin=0 listen="" i a admin="" have_auth=0
     [ -x "$PP_BIN/balancer" ] || pp_die "no $PP_BIN/balancer (run make)"
     for ((i = 0; i < ${#args[@]}; i++)); do
         a=${args[$i]}
         case "$a" in
+        --token-file) have_auth=1 PP_BAL_TOKEN_FILE=${args[$((i + 1))]:-} ;;
+        --token-file=*) have_auth=1 PP_BAL_TOKEN_FILE=${a#--token-file=} ;;
+        --no-auth) have_auth=1 ;;
         --admin) have_admin=1 admin=${args[$((i + 1))]:-} ;;
         --admin=*) have_admin=1 admin=${a#--admin=} ;;
         --listen) [ -n "$listen" ] || listen=${args[$((i + 1))]:-} ;;
@@ -504,6 +507,11 @@ pp_start_balancer() {
     if [ -z "$listen" ]; then
         listen=127.0.0.1:$(pp_free_port)
         args+=(--listen "$listen")
+    fi
+    if [ "$have_auth" = 0 ]; then # the admin API's token, as an operator makes one
+        PP_BAL_TOKEN_FILE=$PP_TMP/balancer.token
+        [ -s "$PP_BAL_TOKEN_FILE" ] || (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$PP_BAL_TOKEN_FILE")
+        args+=(--token-file "$PP_BAL_TOKEN_FILE")
     fi
     PP_BAL_SEQ=$((${PP_BAL_SEQ:-0} + 1))
     PP_BAL_LOG=$PP_TMP/balancer-$PP_BAL_SEQ.log
@@ -542,6 +550,39 @@ pp_bal_backend() {
 # For waits: pp_wait_until 5 pp_bal_state_is p2 down
 pp_bal_state_is() {
     test "$(pp_bal_backend "$1" state)" = "$2"
+}
+
+# ---------------------------------------------------------------- API tokens
+
+# pp_api_headers TOKEN_FILE: a file of the headers a write to the manager's
+# API or the balancer's admin needs (the bearer token in TOKEN_FILE, the JSON
+# content type), printed for curl -H @FILE; re-read each call, so it follows
+# a token the daemon generated at start. The file is 0600 in $PP_TMP.
+pp_api_headers() {
+    local tok hdr
+    tok=$(head -n 1 "$1" 2>/dev/null) || tok=
+    hdr=$PP_TMP/.api-headers.$(printf '%s' "$1" | md5sum | cut -c1-12)
+    (umask 077 && printf 'Authorization: Bearer %s\nContent-Type: application/json\n' "$tok" >"$hdr")
+    echo "$hdr"
+}
+
+# pp_api METHOD URL [JSON] [CURL_ARGS...]: one call to the manager's API with
+# the token of its state dir (PP_API_STATE, default $PP_TMP/state: the
+# manager generates STATE/api.token at start); prints the body as curl does.
+# pp_bal_api is the same for the balancer's admin (PP_BAL_TOKEN_FILE).
+pp_api() {
+    local method=$1 url=$2 body=${3:-}
+    shift 2
+    [ "$#" -gt 0 ] && shift
+    pp_curl -X "$method" -H "@$(pp_api_headers "${PP_API_STATE:-$PP_TMP/state}/api.token")" \
+        ${body:+--data-binary "$body"} "$@" "$url"
+}
+pp_bal_api() {
+    local method=$1 url=$2 body=${3:-}
+    shift 2
+    [ "$#" -gt 0 ] && shift
+    pp_curl -X "$method" -H "@$(pp_api_headers "$PP_BAL_TOKEN_FILE")" \
+        ${body:+--data-binary "$body"} "$@" "$url"
 }
 
 pp_proxyd_healthy() {

@@ -84,7 +84,7 @@ ready_count() { pool | jq -r .ready; }
 put() {
     local path=$1 body=$2
     shift 2
-    pp_curl -X PUT -o "$PP_TMP/put.body" -w '%{http_code}' -H 'Content-Type: application/json' \
+    pp_curl -X PUT -o "$PP_TMP/put.body" -w '%{http_code}' -H "@$(pp_api_headers "$STATE/api.token")" \
         --max-time 60 --data-binary "$body" "$@" "$API$path"
     echo " $(cat "$PP_TMP/put.body")"
 }
@@ -158,7 +158,7 @@ check_all_instances_proxy 1
 expect_match "$(pp_curl "$API/metrics")" "restarts_total 1" "metrics count the restart"
 
 # Explicit restart.
-code=$(pp_curl -X POST -o /dev/null -w '%{http_code}' --max-time 30 "$API/v1/pool/instances/1/restart")
+code=$(pp_api POST "$API/v1/pool/instances/1/restart" "" -o /dev/null -w '%{http_code}' --max-time 30)
 expect_eq "$code" 200 "POST restart"
 expect_eq "$(pool | jq -r '.instances[0].restarts')" 2 "restart counted"
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cJSON.h>
@@ -293,19 +294,23 @@ static void write_temp_file(char *path, size_t pathlen, const char *contents, si
     close(fd);
 }
 
-/* api_new with the token file holding token_file_contents (NULL: none).
- * Returns NULL with err filled when api_new refused; the file is removed
- * before returning (the API reads it once). */
+/* api_token_prepare, then api_new, with the token file holding
+ * token_file_contents (NULL: --no-auth). Returns NULL with err filled when
+ * either refused; the file is removed before returning (it is read once). */
 static struct api *try_start(const char *token_file_contents, size_t len, char *err, size_t errlen)
 {
     struct manager_config cfg;
     config_for_test(&cfg);
-    if (token_file_contents != NULL)
+    cfg.no_auth = token_file_contents == NULL;
+    if (token_file_contents != NULL) {
         write_temp_file(cfg.token_file, sizeof(cfg.token_file), token_file_contents, len);
-    struct api *a = api_new(base, &fake, &cfg, err, errlen);
-    if (token_file_contents != NULL)
+        if (api_token_prepare(&cfg, err, errlen) < 0) {
+            unlink(cfg.token_file);
+            return NULL;
+        }
         unlink(cfg.token_file);
-    return a;
+    }
+    return api_new(base, &fake, &cfg, err, errlen);
 }
 
 static void start(const char *token_file_contents)
@@ -379,10 +384,10 @@ static struct reply request_auth(enum evhttp_cmd_type cmd, const char *path, con
     evhttp_add_header(h, "Host", "127.0.0.1");
     if (authorization != NULL)
         evhttp_add_header(h, "Authorization", authorization);
-    if (body != NULL) {
+    if (body != NULL || (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD))
         evhttp_add_header(h, "Content-Type", "application/json");
+    if (body != NULL)
         evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
-    }
     ck_assert_int_eq(evhttp_make_request(conn, req, cmd, path), 0);
     run_loop_ms(EXCHANGE_TIMEOUT_S * 1000);
     ck_assert_msg(r.done, "no reply to %s within %d s", path, EXCHANGE_TIMEOUT_S);
@@ -580,7 +585,7 @@ START_TEST(test_api_head_pool_has_no_body)
 {
     start(NULL);
     const char *resp =
-        raw_exchange("HEAD /v1/pool HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        raw_exchange("HEAD /v1/pool HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     ck_assert_msg(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", resp);
     const char *end = strstr(resp, "\r\n\r\n");
     ck_assert_ptr_nonnull(end);
@@ -847,17 +852,118 @@ START_TEST(test_api_new_refuses_bad_token_files)
     ck_assert_msg(strstr(err, "is empty") != NULL, "%s", err);
     ck_assert_ptr_null(try_start("two words\n", 10, err, sizeof(err)));
     ck_assert_msg(strstr(err, "byte at offset 3") != NULL, "%s", err);
-    char *big = malloc(API_TOKEN_MAX + 1);
-    memset(big, 'a', API_TOKEN_MAX + 1);
-    ck_assert_ptr_null(try_start(big, API_TOKEN_MAX + 1, err, sizeof(err)));
+    char *big = malloc(APIAUTH_TOKEN_MAX + 1);
+    memset(big, 'a', APIAUTH_TOKEN_MAX + 1);
+    ck_assert_ptr_null(try_start(big, APIAUTH_TOKEN_MAX + 1, err, sizeof(err)));
     ck_assert_msg(strstr(err, "larger than 4096 bytes") != NULL, "%s", err);
     free(big);
 
     struct manager_config cfg;
     config_for_test(&cfg);
     snprintf(cfg.token_file, sizeof(cfg.token_file), "/nonexistent/token");
-    ck_assert_ptr_null(api_new(base, &fake, &cfg, err, sizeof(err)));
+    ck_assert_int_eq(api_token_prepare(&cfg, err, sizeof(err)), -1);
     ck_assert_str_eq(err, "cannot read token file /nonexistent/token: No such file or directory");
+}
+END_TEST
+
+/* A token others can read is no secret: refused at start, saying so. */
+START_TEST(test_api_token_file_readable_by_others_is_refused)
+{
+    struct manager_config cfg;
+    char err[256];
+    config_for_test(&cfg);
+    write_temp_file(cfg.token_file, sizeof(cfg.token_file), TOKEN "\n", strlen(TOKEN) + 1);
+    ck_assert_int_eq(chmod(cfg.token_file, 0644), 0);
+    int rc = api_token_prepare(&cfg, err, sizeof(err));
+    unlink(cfg.token_file);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(strstr(err, "has mode 0644: group or others may read it") != NULL, "%s", err);
+}
+END_TEST
+
+/* Without --token-file, the first start writes STATE/api.token (0600, 64
+ * hex digits) and a later start reads the same one back. */
+START_TEST(test_api_token_is_generated_in_the_state_dir_once)
+{
+    struct manager_config cfg;
+    char err[256], dir[] = "/tmp/test_api_state.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    config_for_test(&cfg);
+    snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", dir);
+    ck_assert_msg(api_token_prepare(&cfg, err, sizeof(err)) == 0, "%s", err);
+    char path[600], first[APIAUTH_TOKEN_MAX + 1];
+    snprintf(path, sizeof(path), "%s/api.token", dir);
+    ck_assert_str_eq(cfg.token_file, path);
+    ck_assert_uint_eq(cfg.token_len, 64);
+    ck_assert_uint_eq(strspn(cfg.token, "0123456789abcdef"), 64);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0600);
+    memcpy(first, cfg.token, cfg.token_len + 1);
+
+    config_for_test(&cfg);
+    snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", dir);
+    ck_assert_msg(api_token_prepare(&cfg, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(cfg.token, first);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+/* A browser on a DNS-rebound name sends that name as Host: refused before
+ * anything else, for reads too; addresses and localhost pass. */
+START_TEST(test_api_foreign_host_is_421)
+{
+    start(NULL);
+    const char *bad[] = {"evil.example",
+                         "evil.example:9090",
+                         "127.0.0.1.nip.io",
+                         "localhost.",
+                         "[::1",
+                         "127.0.0.1:x",
+                         ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char req[256];
+        snprintf(req, sizeof(req), "GET /v1/pool HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                 bad[i]);
+        const char *out = raw_exchange(req);
+        ck_assert_msg(strncmp(out, "HTTP/1.1 421", 12) == 0, "Host '%s': %s", bad[i], out);
+        ck_assert_msg(strstr(out, "{\"error\":") != NULL, "Host '%s': %s", bad[i], out);
+    }
+    const char *good[] = {"127.0.0.1", "127.0.0.1:9090", "localhost:9090",
+                          "LOCALHOST", "[::1]:80",       "10.1.2.3"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char req[256];
+        snprintf(req, sizeof(req), "GET /v1/pool HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                 good[i]);
+        const char *out = raw_exchange(req);
+        ck_assert_msg(strncmp(out, "HTTP/1.1 200", 12) == 0, "Host '%s': %s", good[i], out);
+    }
+    ck_assert_uint_eq(fake.changes, 0);
+}
+END_TEST
+
+/* A form post (text/plain, urlencoded) or a body-less POST cannot change
+ * the pool, even with auth off: a JSON content type is required. */
+START_TEST(test_api_write_without_json_content_type_is_415)
+{
+    start(NULL);
+    const char *reqs[] = {
+        "PUT /v1/pool HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 15\r\nConnection: close\r\n\r\n{\"replicas\": 2}",
+        "PUT /v1/pool HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+        "application/x-www-form-urlencoded\r\nContent-Length: 15\r\nConnection: "
+        "close\r\n\r\n{\"replicas\": 2}",
+        "POST /v1/pool/instances/1/restart HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+        "0\r\nConnection: close\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+        const char *out = raw_exchange(reqs[i]);
+        ck_assert_msg(strncmp(out, "HTTP/1.1 415", 12) == 0, "request %zu: %s", i, out);
+        ck_assert_msg(strstr(out, "Content-Type: application/json") != NULL, "%s", out);
+    }
+    ck_assert_uint_eq(fake.changes, 0);
+    ck_assert_uint_eq(fake.touched, 0);
 }
 END_TEST
 
@@ -866,6 +972,7 @@ START_TEST(test_api_new_reports_address_in_use)
     start(NULL);
     struct manager_config cfg;
     config_for_test(&cfg);
+    cfg.no_auth = 1;
     addr_set_port(&cfg.api, port);
     char err[256];
     ck_assert_ptr_null(api_new(base, &fake, &cfg, err, sizeof(err)));
@@ -962,7 +1069,8 @@ START_TEST(test_api_second_put_during_a_change_is_409)
     struct reply first = {0};
     struct evhttp_connection *conn = evhttp_connection_base_new(base, NULL, "127.0.0.1", port);
     struct evhttp_request *req = evhttp_request_new(on_reply, &first);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "t");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evbuffer_add_printf(evhttp_request_get_output_buffer(req), "{\"replicas\": 5}");
     ck_assert_int_eq(evhttp_make_request(conn, req, EVHTTP_REQ_PUT, "/v1/pool"), 0);
     run_loop_ms(EXCHANGE_TIMEOUT_S * 1000); /* until the pool holds the change */
@@ -1055,7 +1163,8 @@ START_TEST(test_api_client_hanging_up_while_waiting_is_safe)
     pthread_t t;
     struct raw x;
     raw_start(&t, &x,
-              "PUT /v1/pool HTTP/1.1\r\nHost: t\r\nContent-Length: 15\r\n\r\n{\"replicas\": 6}",
+              "PUT /v1/pool HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+              "Content-Length: 15\r\n\r\n{\"replicas\": 6}",
               50);
     for (int i = 0; i < 100 && fake.changes == 0; i++)
         run_loop_ms(10);
@@ -1082,7 +1191,8 @@ START_TEST(test_api_free_while_waiting_is_safe)
     struct reply first = {0};
     struct evhttp_connection *conn = evhttp_connection_base_new(base, NULL, "127.0.0.1", port);
     struct evhttp_request *req = evhttp_request_new(on_reply, &first);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "t");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evbuffer_add_printf(evhttp_request_get_output_buffer(req), "{\"replicas\": 5}");
     ck_assert_int_eq(evhttp_make_request(conn, req, EVHTTP_REQ_PUT, "/v1/pool"), 0);
     run_loop_ms(EXCHANGE_TIMEOUT_S * 1000);
@@ -1224,6 +1334,10 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_api_token_is_checked_before_the_body);
     tcase_add_test(tc, test_api_new_refuses_bad_token_files);
     tcase_add_test(tc, test_api_new_reports_address_in_use);
+    tcase_add_test(tc, test_api_token_file_readable_by_others_is_refused);
+    tcase_add_test(tc, test_api_token_is_generated_in_the_state_dir_once);
+    tcase_add_test(tc, test_api_foreign_host_is_421);
+    tcase_add_test(tc, test_api_write_without_json_content_type_is_415);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("change");

@@ -5,6 +5,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pwd.h>
@@ -185,6 +186,38 @@ int worker_kind_cache_args(const struct manager_config *cfg, struct worker_setti
         }
     }
     return 0;
+}
+
+/* a, its wildcard address (0.0.0.0, ::) as loopback: where a worker on this
+ * host would reach it. */
+static struct addr reachable_at(const struct addr *a)
+{
+    struct addr r = *a;
+    if (r.ss.ss_family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&r.ss;
+        if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
+            sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (r.ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&r.ss;
+        if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+            sin6->sin6_addr = in6addr_loopback;
+    }
+    return r;
+}
+
+static int is_ip(const struct addr *a)
+{
+    return a->ss.ss_family == AF_INET || a->ss.ss_family == AF_INET6;
+}
+
+size_t worker_kind_manager_endpoints(const struct manager_config *cfg, struct addr *out)
+{
+    size_t n = 0;
+    if (is_ip(&cfg->api)) /* a configuration without an API (tests/tools/rtprobe) */
+        out[n++] = reachable_at(&cfg->api);
+    if (strcmp(cfg->forwarding, "balancer") == 0 && is_ip(&cfg->balancer_admin))
+        out[n++] = reachable_at(&cfg->balancer_admin);
+    return n;
 }
 
 static int mkdir_one(const char *path, char *err, size_t errlen)

@@ -18,6 +18,9 @@ struct manager_config;
 #define WORKER_MAX_LISTEN 2
 #define WORKER_ARGV_MAX 64
 #define WORKER_ARGV_TEXT 4096
+/* The manager's own endpoints a worker refuses as destinations: its API and
+ * the balancer's admin. */
+#define WORKER_MAX_REFUSED 2
 /* --proxy-arg=--allow-dest=CIDR entries a Squid or nginx worker takes. */
 #define WORKER_MAX_ALLOW_DEST 8
 /* "ffff:...:ffff/128" and its NUL. */
@@ -69,6 +72,10 @@ struct worker_settings {
      * as proxyd's option of that name (an origin on loopback). */
     char allow_dest[WORKER_MAX_ALLOW_DEST][WORKER_CIDR_STRLEN];
     size_t nallow_dest;
+    /* The manager's API and the balancer's admin (worker_kind_manager_
+     * endpoints): refused whatever --allow-dest opens. */
+    struct addr refused[WORKER_MAX_REFUSED];
+    size_t nrefused;
 };
 
 struct worker_kind {
@@ -146,6 +153,12 @@ int worker_kind_check_foreign(const struct manager_config *cfg, const char *what
  * argument, which only proxyd would understand. */
 int worker_kind_cache_args(const struct manager_config *cfg, struct worker_settings *s, char *err,
                            size_t errlen);
+/* The manager's own endpoints, which no instance may reach even when its
+ * origin's network is opened (--proxy-arg=--allow-dest=127.0.0.1/32 opens
+ * the API's address too): the API and, with balancer forwarding, the
+ * balancer's admin, a wildcard address as loopback. Fills out (room for
+ * WORKER_MAX_REFUSED), returns how many. */
+size_t worker_kind_manager_endpoints(const struct manager_config *cfg, struct addr *out);
 /* Appends one argument (copied) to cmd; -1 with err when it is full. */
 int worker_cmd_add(struct worker_cmd *cmd, const char *arg, char *err, size_t errlen);
 /* Writes text to path (mode 0644), replacing it. */

@@ -75,6 +75,11 @@ static void put_access_rules(struct worker_text *t, const struct worker_settings
         addr_format(&s->listen[i], a, sizeof(a));
         worker_text_put(t, "        \"%s\" \"destination is this proxy itself\";\n", a);
     }
+    for (size_t i = 0; i < s->nrefused; i++) {
+        char a[ADDR_STRLEN];
+        addr_format(&s->refused[i], a, sizeof(a));
+        worker_text_put(t, "        \"%s\" \"destination is the pool manager\";\n", a);
+    }
     /* The origin --origin names is the operator's choice, as proxyd's
      * reverse origin: reached even on loopback. */
     if (s->origin[0]) {
@@ -249,6 +254,7 @@ static int nginx_prepare(const struct manager_config *cfg, const struct instance
         .name = inst->name, .dir = dir, .cache_dir = shm, .user = NGINX_USER};
     if (worker_kind_cache_args(cfg, &s, err, errlen) < 0)
         return -1;
+    s.nrefused = worker_kind_manager_endpoints(cfg, s.refused);
     s.nlisten = ep->nlisten < WORKER_MAX_LISTEN ? ep->nlisten : WORKER_MAX_LISTEN;
     memcpy(s.listen, ep->listen, sizeof(s.listen[0]) * s.nlisten);
     char conf[NGINX_CONF_MAX], path[700];

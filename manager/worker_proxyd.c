@@ -40,6 +40,16 @@ static int proxyd_prepare(const struct manager_config *cfg, const struct instanc
     addr_format(&ep->admin, a, sizeof(a));
     if (worker_cmd_add(cmd, "--admin", err, errlen) < 0 || worker_cmd_add(cmd, a, err, errlen) < 0)
         return -1;
+    /* Never the manager's API or the balancer's admin, whatever an
+     * --allow-dest below opens (proxyd's ADDR:PORT denial wins over it). */
+    struct addr refused[WORKER_MAX_REFUSED];
+    size_t nrefused = worker_kind_manager_endpoints(cfg, refused);
+    for (size_t i = 0; i < nrefused; i++) {
+        addr_format(&refused[i], a, sizeof(a));
+        if (worker_cmd_add(cmd, "--deny-dest", err, errlen) < 0 ||
+            worker_cmd_add(cmd, a, err, errlen) < 0)
+            return -1;
+    }
     for (size_t i = 0; i < cfg->nproxy_args; i++)
         if (worker_cmd_add(cmd, cfg->proxy_args[i], err, errlen) < 0)
             return -1;

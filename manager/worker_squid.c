@@ -55,7 +55,8 @@ static void put_acl(struct worker_text *t, const char *name, const char *type,
 }
 
 /* Squid 6's default http_access order (squid.conf.documented): unsafe ports
- * and CONNECT to anything but 443 first; the instance's own port; clients
+ * and CONNECT to anything but 443 first; the instance's own port and the
+ * manager's endpoints (its API, the balancer's admin); clients
  * outside the client networks; then what the operator opened is allowed
  * (--proxy-arg=--allow-dest, and the --origin address and port, chosen on
  * purpose as proxyd's reverse origin is);
@@ -87,6 +88,11 @@ static void put_access_rules(struct worker_text *t, const struct worker_settings
     }
     struct addr o;
     char err[64], host[ADDR_STRLEN];
+    for (size_t i = 0; i < s->nrefused; i++) {
+        addr_format_host(&s->refused[i], host, sizeof(host));
+        worker_text_put(t, "acl pp_manager%zu dst %s\nacl pp_manager%zu_port port %d\n", i, host, i,
+                        addr_port(&s->refused[i]));
+    }
     int origin = s->origin[0] && addr_parse(s->origin, 80, &o, err, sizeof(err)) == 0;
     if (origin) {
         addr_format_host(&o, host, sizeof(host));
@@ -97,6 +103,8 @@ static void put_access_rules(struct worker_text *t, const struct worker_settings
                        "http_access deny CONNECT !SSL_ports\n");
     for (size_t i = 0; i < s->nlisten; i++)
         worker_text_put(t, "http_access deny pp_self%zu pp_self%zu_port\n", i, i);
+    for (size_t i = 0; i < s->nrefused; i++)
+        worker_text_put(t, "http_access deny pp_manager%zu pp_manager%zu_port\n", i, i);
     worker_text_put(t, "http_access deny !pp_clients\n");
     if (s->nallow_dest > 0)
         worker_text_put(t, "http_access allow pp_opened\n");
@@ -179,6 +187,7 @@ static int squid_prepare(const struct manager_config *cfg, const struct instance
     struct worker_settings s = {.name = inst->name, .dir = dir, .user = SQUID_USER};
     if (worker_kind_cache_args(cfg, &s, err, errlen) < 0)
         return -1;
+    s.nrefused = worker_kind_manager_endpoints(cfg, s.refused);
     s.nlisten = ep->nlisten < WORKER_MAX_LISTEN ? ep->nlisten : WORKER_MAX_LISTEN;
     memcpy(s.listen, ep->listen, sizeof(s.listen[0]) * s.nlisten);
     char conf[SQUID_CONF_MAX], path[700], service[64];

@@ -61,12 +61,15 @@ struct open_dest {
     int port;
 };
 
-/* One of the proxy's own addresses: family AF_INET or AF_INET6, the address
- * (an IPv4-mapped one as IPv4) and the port. */
+/* An address and port refused whatever is opened: one of the proxy's own,
+ * or an ADDR:PORT --deny-dest names (the manager's API). family AF_INET or
+ * AF_INET6, the address (an IPv4-mapped one as IPv4), the port, and the
+ * reason a refusal gives. */
 struct self_addr {
     int family;
     uint8_t bytes[16];
     int port;
+    const char *reason;
 };
 
 struct acl {
@@ -102,8 +105,13 @@ static const char REASON_HOST[] = "destination host is denied";
 static const char REASON_NET[] = "destination network is denied";
 static const char REASON_BAD_HOST[] = "destination host is missing or invalid";
 static const char REASON_SELF[] = "destination is this proxy itself (its listening or admin port)";
+static const char REASON_ADDR_PORT[] = "destination address and port are denied";
 static const char REASON_LOCAL[] = "destination is a loopback, link-local or unspecified address "
                                    "(proxyd --allow-dest opens one)";
+
+static int self_addr_of(const struct sockaddr *sa, struct self_addr *out);
+static int add_self(struct acl *a, const struct sockaddr *sa, int port, const char *reason,
+                    char *err, size_t errlen);
 
 /* Room for element n (of size elem) in arr: returns arr or its reallocation,
  * or NULL with arr untouched. */
@@ -205,6 +213,20 @@ int acl_deny_dest(struct acl *a, const char *host_or_cidr, char *err, size_t err
     if (host_or_cidr == NULL || host_or_cidr[0] == '\0') {
         snprintf(err, errlen, "empty destination");
         return -1;
+    }
+    /* One address and port ("127.0.0.1:9090", "[::1]:9090"): refused even
+     * inside a network --allow-dest opens. */
+    struct addr ap;
+    if (addr_parse(host_or_cidr, -1, &ap, ignored, sizeof(ignored)) == 0) {
+        static const uint8_t zero[16];
+        struct self_addr s;
+        if (self_addr_of((const struct sockaddr *)&ap.ss, &s) < 0 ||
+            memcmp(s.bytes, zero, s.family == AF_INET ? 4 : 16) == 0) {
+            snprintf(err, errlen, "destination \"%.64s\": a wildcard address names no destination",
+                     host_or_cidr);
+            return -1;
+        }
+        return add_self(a, (const struct sockaddr *)&ap.ss, s.port, REASON_ADDR_PORT, err, errlen);
     }
     /* An address or a network: anything cidr_parse takes, or that looks like
      * it meant to be one (a '/' or a ':'), so the error is the network's. */
@@ -342,12 +364,14 @@ int acl_allow_origin(struct acl *a, const char *host, int port, char *err, size_
     return rc;
 }
 
-static int add_self(struct acl *a, const struct sockaddr *sa, int port, char *err, size_t errlen)
+static int add_self(struct acl *a, const struct sockaddr *sa, int port, const char *reason,
+                    char *err, size_t errlen)
 {
     struct self_addr s;
     if (self_addr_of(sa, &s) < 0)
         return 0; /* not an IP address (an interface's AF_PACKET entry) */
     s.port = port;
+    s.reason = reason;
     struct self_addr *p = reserve(a->self, &a->self_cap, a->nself, sizeof(*p));
     if (p == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -367,17 +391,17 @@ int acl_deny_self(struct acl *a, const struct sockaddr *listen, char *err, size_
         return -1;
     }
     if (memcmp(s.bytes, zero, s.family == AF_INET ? 4 : 16) != 0)
-        return add_self(a, listen, s.port, err, errlen);
+        return add_self(a, listen, s.port, REASON_SELF, err, errlen);
     /* A wildcard listener answers on every address this host has. */
     struct ifaddrs *ifs = NULL;
     if (getifaddrs(&ifs) < 0) {
         snprintf(err, errlen, "own addresses: getifaddrs failed");
         return -1;
     }
-    int rc = add_self(a, listen, s.port, err, errlen);
+    int rc = add_self(a, listen, s.port, REASON_SELF, err, errlen);
     for (struct ifaddrs *i = ifs; i != NULL && rc == 0; i = i->ifa_next)
         if (i->ifa_addr != NULL)
-            rc = add_self(a, i->ifa_addr, s.port, err, errlen);
+            rc = add_self(a, i->ifa_addr, s.port, REASON_SELF, err, errlen);
     freeifaddrs(ifs);
     return rc;
 }
@@ -484,7 +508,7 @@ static int dest_addr_allowed(const struct acl *a, const struct sockaddr *sa, con
             const struct self_addr *s = &a->self[i];
             if (s->port == d.port && s->family == d.family &&
                 memcmp(s->bytes, d.bytes, d.family == AF_INET ? 4 : 16) == 0) {
-                *reason = REASON_SELF;
+                *reason = s->reason;
                 return 0;
             }
         }

@@ -26,8 +26,9 @@ void acl_set_defaults(struct acl *a);
  * acl_allow_client replaces these defaults. */
 int acl_allow_client(struct acl *a, const char *cidr, char *err, size_t errlen);
 /* Denied destination: a host name ("example.com" exactly, ".example.com" the
- * domain and its subdomains, case-insensitive) or a network ("10.1.0.0/16",
- * matched against literal addresses and resolved ones). */
+ * domain and its subdomains, case-insensitive), a network ("10.1.0.0/16",
+ * matched against literal addresses and resolved ones) or one address and
+ * port ("127.0.0.1:9090", "[::1]:9090"). */
 int acl_deny_dest(struct acl *a, const char *host_or_cidr, char *err, size_t errlen);
 /* Local destinations, refused unless opened: 127.0.0.0/8, ::1, 0.0.0.0/8,
  * :: (both reach this host), 169.254.0.0/16 (every cloud's metadata

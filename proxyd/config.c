@@ -281,7 +281,8 @@ static const struct option_def options[] = {
      set_no_cache},
     {"allow", "CIDR", "client network allowed; repeatable; the first replaces the default",
      "loopback, 10/8, 172.16/12, 192.168/16, 198.18/15, fc00::/7, fe80::/10", set_allow},
-    {"deny-dest", "HOST|.DOMAIN|CIDR", "destination refused with 403; repeatable", NULL,
+    {"deny-dest", "HOST|.DOMAIN|CIDR|ADDR:PORT",
+     "destination refused with 403, even inside an --allow-dest network; repeatable", NULL,
      set_deny_dest},
     {"allow-dest", "CIDR",
      "local destination network opened (e.g. 127.0.0.1/32 for an origin on loopback); "

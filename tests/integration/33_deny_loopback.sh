@@ -112,3 +112,23 @@ expect_eq "$(pp_raw_status)" 403 "CONNECT to the manager's API through its insta
 sleep 0.5 # a scale, had one started, shows in GET /v1/pool at once
 expect_eq "$(replicas)" 1 "replicas after (the pool did not scale)"
 expect_eq "$(curl -s --max-time 2 "$API/v1/pool" | jq '.instances | length')" 1 "instances after"
+
+# --- a manager whose instances have the loopback origin opened
+# (--proxy-arg=--allow-dest=127.0.0.1/32, as README's example): the origin is
+# reached through its instance, the manager's API on the same address still
+# is not (the manager passes --deny-dest API_ADDR:PORT, which wins).
+kill -TERM "$PP_LAST_PID"
+pp_wait_until 20 bash -c "! kill -0 $PP_LAST_PID 2>/dev/null" || pp_die "the first manager did not stop"
+API_PORT=$(pp_free_port)
+BASE=$(pp_free_port)
+API=http://127.0.0.1:$API_PORT
+pp_bg manager-open "$PP_BIN/manager" --runtime process --replicas 1 --api "127.0.0.1:$API_PORT" \
+    --base-port "$BASE" --state-dir "$PP_TMP/state-open" --prefix "$PREFIX" --drain-timeout 2s \
+    --proxy-arg=--cache-mem=16M --proxy-arg=--allow-dest=127.0.0.1/32
+pp_wait_until 30 ready_is_1 || pp_die "the second manager's instance never became ready"
+code=$(pp_curl -x "http://127.0.0.1:$((BASE + 1))" -o "$PP_TMP/got" -w '%{http_code}' "$o/obj")
+expect_eq "$code" 200 "the opened loopback origin through the manager's instance"
+expect_403 "$(put_through "127.0.0.1:$((BASE + 1))")" "PUT to the manager's API through an instance with 127.0.0.1/32 opened"
+expect_match "$(cat "$PP_TMP/last.body")" "denied" "the reason"
+sleep 0.5
+expect_eq "$(replicas)" 1 "replicas after (the pool did not scale)"

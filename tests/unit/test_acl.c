@@ -335,6 +335,23 @@ START_TEST(test_acl_refuses_own_address_whatever_is_opened)
 }
 END_TEST
 
+START_TEST(test_acl_denied_address_and_port_wins_over_allow_dest)
+{
+    ck_assert_int_eq(acl_allow_dest(acl, "127.0.0.1/32", err, sizeof(err)), 0);
+    deny("127.0.0.1:9090");
+    deny("[::1]:9101");
+    const char *reason = NULL;
+    ck_assert(!dest_ok("127.0.0.1", 9090, 0, &reason));
+    ck_assert_ptr_nonnull(strstr(reason, "port"));
+    ck_assert(!addr_ok("127.0.0.1", 9090, NULL));
+    ck_assert(!addr_ok("::ffff:127.0.0.1", 9090, NULL));
+    ck_assert(dest_ok("127.0.0.1", 8080, 0, NULL)); /* the opened origin's port */
+    ck_assert(!addr_ok("::1", 9101, NULL));
+    ck_assert_int_eq(acl_deny_dest(acl, "0.0.0.0:9090", err, sizeof(err)), -1);
+    ck_assert_int_eq(acl_deny_dest(acl, "*:9090", err, sizeof(err)), -1);
+}
+END_TEST
+
 START_TEST(test_acl_wildcard_own_address_covers_loopback)
 {
     struct sockaddr_storage any = sa_port_of("0.0.0.0", 3128);
@@ -486,6 +503,7 @@ static Suite *acl_suite(void)
     tcase_add_test(tc, test_acl_allow_dest_opens_only_its_network);
     tcase_add_test(tc, test_acl_deny_dest_wins_over_allow_dest);
     tcase_add_test(tc, test_acl_refuses_own_address_whatever_is_opened);
+    tcase_add_test(tc, test_acl_denied_address_and_port_wins_over_allow_dest);
     tcase_add_test(tc, test_acl_wildcard_own_address_covers_loopback);
     tcase_add_test(tc, test_acl_allow_origin_opens_its_port_only);
     tcase_add_test(tc, test_acl_set_defaults_forgets_opened_and_own);

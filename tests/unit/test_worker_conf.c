@@ -256,6 +256,48 @@ START_TEST(test_worker_conf_nginx_opens_allow_dest_and_origin)
 }
 END_TEST
 
+START_TEST(test_worker_conf_manager_endpoints_refused_by_every_kind)
+{
+    struct manager_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    char err[64];
+    ck_assert_int_eq(addr_parse("0.0.0.0:9090", -1, &cfg.api, err, sizeof(err)), 0);
+    ck_assert_int_eq(addr_parse("127.0.0.1:9101", -1, &cfg.balancer_admin, err, sizeof(err)), 0);
+    snprintf(cfg.forwarding, sizeof(cfg.forwarding), "nat");
+    struct addr out[WORKER_MAX_REFUSED];
+    char a[ADDR_STRLEN];
+    struct manager_config none;
+    memset(&none, 0, sizeof(none)); /* no API at all (tests/tools/rtprobe): nothing */
+    ck_assert_uint_eq(worker_kind_manager_endpoints(&none, out), 0);
+    ck_assert_uint_eq(worker_kind_manager_endpoints(&cfg, out), 1);
+    addr_format(&out[0], a, sizeof(a));
+    ck_assert_str_eq(a, "127.0.0.1:9090"); /* a wildcard API: reached on loopback */
+    snprintf(cfg.forwarding, sizeof(cfg.forwarding), "balancer");
+    ck_assert_uint_eq(worker_kind_manager_endpoints(&cfg, out), 2);
+    addr_format(&out[1], a, sizeof(a));
+    ck_assert_str_eq(a, "127.0.0.1:9101");
+
+    struct worker_settings s = settings();
+    s.refused[0] = out[0];
+    s.refused[1] = out[1];
+    s.nrefused = 2;
+    snprintf(s.allow_dest[0], sizeof(s.allow_dest[0]), "127.0.0.1/32");
+    s.nallow_dest = 1;
+    char conf[8192];
+    ck_assert_int_gt(worker_kind_squid_conf(&s, conf, sizeof(conf)), 0);
+    ck_assert_line(conf, "acl pp_manager0 dst 127.0.0.1");
+    ck_assert_line(conf, "acl pp_manager0_port port 9090");
+    ck_assert_line(conf, "acl pp_manager1_port port 9101");
+    long deny = line_at(conf, "http_access deny pp_manager0 pp_manager0_port");
+    ck_assert_int_ge(deny, 0);
+    ck_assert_int_lt(deny, line_at(conf, "http_access allow pp_opened")); /* wins over it */
+    ck_assert_line(conf, "http_access deny pp_manager1 pp_manager1_port");
+    ck_assert_int_gt(worker_kind_nginx_conf(&s, conf, sizeof(conf)), 0);
+    ck_assert_line(conf, "        \"127.0.0.1:9090\" \"destination is the pool manager\";");
+    ck_assert_line(conf, "        \"127.0.0.1:9101\" \"destination is the pool manager\";");
+}
+END_TEST
+
 START_TEST(test_worker_conf_allow_dest_read_from_proxy_args)
 {
     struct manager_config cfg;
@@ -295,6 +337,7 @@ static Suite *worker_conf_suite(void)
     tcase_add_test(tc, test_worker_conf_nginx_limits_clients_and_refuses_local_destinations);
     tcase_add_test(tc, test_worker_conf_nginx_opens_allow_dest_and_origin);
     tcase_add_test(tc, test_worker_conf_allow_dest_read_from_proxy_args);
+    tcase_add_test(tc, test_worker_conf_manager_endpoints_refused_by_every_kind);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -97,7 +97,7 @@ awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
         # with log CPU share (r^2 of the deviations from the configuration means)
         for (i = 1; i <= k; i++) { c = cf[i]; a = t[i] - st[c] / n[c]; b = s[i] - ss[c] / n[c]
             sab += a * b; saa += a * a; sbb += b * b }
-        printf "     the intermediate host got %.0f-%.0f%% of its core in the runs (the rest went to other processes on this machine)", lo, hi
+        printf "     the intermediate host used %.0f-%.0f%% of one core in the runs (CPU time over wall time; the rest went to the clients and other processes on this machine)", lo, hi
         if (saa > 0 && sbb > 0) printf ";\n     %.0f%% of the run-to-run variation of time per request follows that share", 100 * sab * sab / (saa * sbb)
         printf "\n" }' "$OUT/summary.csv"
 

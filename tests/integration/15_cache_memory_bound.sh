@@ -66,9 +66,12 @@ pp_start_nginx_origin "$PP_TMP/www" '
         }'
 
 # cm_asan: proxyd is a sanitizer build (RSS bounds do not apply).
+# The tools' output is read whole: grep -q leaving mid-pipe would kill them
+# with SIGPIPE, which pipefail reads as "not found".
 cm_asan() {
-    ldd "$PP_BIN/proxyd" 2>/dev/null | grep -q 'libasan' ||
-        nm "$PP_BIN/proxyd" 2>/dev/null | grep -q '__asan_init'
+    case "$(ldd "$PP_BIN/proxyd" 2>/dev/null)" in *libasan*) return 0 ;; esac
+    case "$(nm "$PP_BIN/proxyd" 2>/dev/null)" in *__asan_init*) return 0 ;; esac
+    return 1
 }
 
 # cm_rss_kb: proxyd's resident set, in KiB.

@@ -82,5 +82,8 @@ open_is() { test "$(pp_stat .connections.open)" = "$1"; } # for the wait: read a
 pp_wait_until 5 open_is 0 || pp_die "connections did not close"
 # Room again once they are gone.
 expect_eq "$(pp_curl_proxy "$o/ok")" 200 "a request after the others left"
-"$PP_BIN/proxyd" --help | grep -q 'all threads together' || pp_die "--help does not say the limit is global"
+# The text is read whole first: grep -q leaving mid-pipe would kill proxyd
+# with SIGPIPE, and pipefail would count that as a failure.
+help_text=$("$PP_BIN/proxyd" --help)
+grep -q 'all threads together' <<<"$help_text" || pp_die "--help does not say the limit is global"
 pp_log "ok: --help says --max-connections counts all threads together"

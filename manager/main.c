@@ -1,6 +1,7 @@
 /* manager: parse the configuration, clean up after an earlier run, start
  * the pool at --replicas, serve the REST API, and on SIGTERM or SIGINT drain
  * and stop every instance and remove what was made before exiting. */
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "caps.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
@@ -61,6 +63,27 @@ static void on_initial_scale(void *ctx, int ok, const char *message)
         log_warn("pool not ready: %s", message);
 }
 
+/* What the manager uses, and for what; every other capability (module
+ * loading, raw I/O, time, mknod, BPF, ...) leaves the bounding set at start,
+ * so neither the manager nor anything it starts can hold it. Instances get
+ * this set at exec and cut it further: proxyd to nothing after its bind, the
+ * container runtime to what a worker needs before it drops to its user. */
+static const int manager_caps[] = {
+    CAP_NET_ADMIN,        /* DNAT rules, conntrack, veths, bridges, routes, ip rules */
+    CAP_NET_RAW,          /* libiptc's raw socket */
+    CAP_SYS_ADMIN,        /* namespaces, mounts in a container, setns for route mode */
+    CAP_SYS_PTRACE,       /* /proc/PID/ns of an instance that changed its user */
+    CAP_KILL,             /* signals to instances running as their own users */
+    CAP_SETUID,           /* workers become their users (proxyd, Squid, nginx) */
+    CAP_SETGID,           /* ... and their groups */
+    CAP_SETPCAP,          /* workers cut their bounding set */
+    CAP_CHOWN,            /* a worker's log and cache directories to its user */
+    CAP_DAC_OVERRIDE,     /* reading and removing what workers wrote as their users */
+    CAP_FOWNER,           /* ... and changing its modes */
+    CAP_NET_BIND_SERVICE, /* instances and the balancer on ports below 1024 */
+    CAP_SYS_RESOURCE,     /* descriptor limits above the hard limit */
+};
+
 int main(int argc, char **argv)
 {
     static struct manager_config cfg;
@@ -75,6 +98,13 @@ int main(int argc, char **argv)
     log_init("manager", NULL);
     log_set_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    if (geteuid() == 0 &&
+        caps_limit_to(manager_caps, sizeof(manager_caps) / sizeof(manager_caps[0]), err,
+                      sizeof(err)) < 0) {
+        log_error("capabilities: %s", err);
+        manager_config_free(&cfg);
+        return 1;
+    }
     /* Checked once here for a clear line; each module opens it again. */
     int state_dirfd = statedir_open(cfg.state_dir, err, sizeof(err));
     if (state_dirfd < 0) {

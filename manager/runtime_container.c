@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "cgroup.h"
 #include "config.h"
 #include "log.h"
@@ -178,23 +179,6 @@ static const int container_kept_caps[] = {
     CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FOWNER,           CAP_KILL,         CAP_SETGID,
     CAP_SETUID, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_RESOURCE,
 };
-/* Capabilities a kernel can know of; PR_CAPBSET_DROP says EINVAL past its
- * last one. */
-#define CONTAINER_CAP_MAX 64
-
-static int container_drop_bounding_set(void)
-{
-    for (int cap = 0; cap < CONTAINER_CAP_MAX; cap++) {
-        int keep = 0;
-        for (size_t i = 0; i < sizeof(container_kept_caps) / sizeof(container_kept_caps[0]); i++)
-            keep |= container_kept_caps[i] == cap;
-        if (keep)
-            continue;
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-            return errno == EINVAL ? 0 : -1;
-    }
-    return 0;
-}
 
 /* Runs in the new namespaces, on a copy of the manager's memory. It hands
  * the manager a netlink socket made here (so the manager can configure this
@@ -234,9 +218,14 @@ static int container_child(void *arg)
     what = "mount /proc"; /* the PID namespace's own view */
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
         goto fail;
-    what = "drop capabilities from the bounding set"; /* the mounts needed them */
-    if (container_drop_bounding_set() < 0)
-        goto fail;
+    /* The bounding set last: the mounts needed CAP_SYS_ADMIN. */
+    char cap_err[160];
+    if (caps_bound_to(container_kept_caps,
+                      sizeof(container_kept_caps) / sizeof(container_kept_caps[0]), cap_err,
+                      sizeof(cap_err)) < 0) {
+        dprintf(2, "manager: container %s: %s\n", a->name, cap_err);
+        _exit(127);
+    }
     execv(a->argv[0], a->argv);
     what = "exec";
 fail:

@@ -4,6 +4,8 @@
  * setuid binaries or file capabilities). */
 #include "privs.h"
 
+#include "caps.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -15,10 +17,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/* Capabilities a kernel can know of; PR_CAPBSET_DROP says EINVAL past the
- * last (/proc/sys/kernel/cap_last_cap, 40 on Linux 6.x). */
-#define PRIVS_CAP_MAX 64
 
 static int lookup(const char *name, struct privs_target *t, char *err, size_t errlen)
 {
@@ -89,43 +87,13 @@ int privs_give_file(const struct privs_target *t, const char *path, char *err, s
     return 0;
 }
 
-/* Empties this thread's effective, permitted and inheritable sets. */
-static int caps_clear(void)
-{
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-    memset(d, 0, sizeof(d));
-    return (int)syscall(SYS_capset, &h, d);
-}
-
-/* Whether any capability is left in this thread's effective or permitted set. */
-static int caps_left(void)
-{
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-    memset(d, 0, sizeof(d));
-    if (syscall(SYS_capget, &h, d) < 0)
-        return 1;
-    for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
-        if (d[i].effective || d[i].permitted)
-            return 1;
-    return 0;
-}
-
 int privs_drop(const struct privs_target *t, char *err, size_t errlen)
 {
     if (t->drop) {
         /* While still root: the bounding set (needs CAP_SETPCAP), so nothing
          * executed later can gain a capability back. */
-        for (int cap = 0; cap < PRIVS_CAP_MAX; cap++) {
-            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-                if (errno == EINVAL)
-                    break; /* past the kernel's last capability */
-                snprintf(err, errlen, "cannot drop capability %d from the bounding set: %s", cap,
-                         strerror(errno));
-                return -1;
-            }
-        }
+        if (caps_bound_to(NULL, 0, err, errlen) < 0)
+            return -1;
         if (setgroups(0, NULL) < 0 || setresgid(t->gid, t->gid, t->gid) < 0 ||
             setresuid(t->uid, t->uid, t->uid) < 0) {
             snprintf(err, errlen, "cannot become user %s (uid %u, gid %u): %s", t->user,
@@ -136,8 +104,10 @@ int privs_drop(const struct privs_target *t, char *err, size_t errlen)
     if (!t->keep_root) {
         /* setresuid away from 0 already cleared them; a process that started
          * unprivileged may still hold file or ambient capabilities. */
-        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-        if (caps_clear() < 0 || caps_left()) {
+        uint64_t eff, perm, inh;
+        if (caps_set_to(NULL, 0, err, errlen) < 0)
+            return -1;
+        if (caps_get(&eff, &perm, &inh) < 0 || eff || perm || inh) {
             snprintf(err, errlen, "cannot clear the capability sets: %s", strerror(errno));
             return -1;
         }

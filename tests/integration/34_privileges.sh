@@ -79,6 +79,20 @@ cleanup_prefix() {
 }
 pp_on_cleanup cleanup_prefix
 
+# The manager keeps only what it uses (manager/main.c's list: NET_ADMIN,
+# NET_RAW, SYS_ADMIN, SYS_PTRACE, KILL, SETUID, SETGID, SETPCAP, CHOWN,
+# DAC_OVERRIDE, FOWNER, NET_BIND_SERVICE, SYS_RESOURCE), in every set.
+MANAGER_CAPS=0x12835eb
+expect_manager_caps() { # PID WHAT
+    local field mask
+    for field in CapEff CapPrm CapBnd; do
+        mask=$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$1/status")
+        expect_eq "$(printf '%x' $((0x$mask & ~MANAGER_CAPS)))" 0 "$2: $field bits outside the manager's list (0x$mask)"
+    done
+    mask=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$1/status")
+    expect_eq $(((0x$mask >> 12) & 1)) 1 "$2: CAP_NET_ADMIN kept"
+}
+
 for rt in process container; do
     API_PORT=$(pp_free_port)
     BASE=$(pp_free_port)
@@ -95,6 +109,7 @@ for rt in process container; do
     pool() { "${wrap[@]}" curl -s --max-time 2 "http://127.0.0.1:$API_PORT/v1/pool"; }
     ready2() { [ "$(pool | jq -r .ready 2>/dev/null)" = 2 ]; }
     pp_wait_until 30 ready2 || pp_die "$rt: two instances never became ready: $(tail -5 "$PP_TMP/manager-$rt.log")"
+    expect_manager_caps "$mpid" "$rt runtime manager"
     for pid in $(pool | jq -r '.instances[].pid'); do
         expect_unprivileged "$pid" "$rt runtime instance pid $pid"
         expect_eq "$(find /proc/"$pid"/task -mindepth 1 -maxdepth 1 | wc -l)" 2 "threads of $rt instance pid $pid"

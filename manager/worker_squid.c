@@ -9,6 +9,8 @@
 #include "worker.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -201,10 +203,17 @@ static int squid_prepare(const struct manager_config *cfg, const struct instance
     /* Squid drops root for cache_effective_user and then writes its pid
      * file and cache.log here. */
     const struct passwd *pw = getpwnam(SQUID_USER);
-    if (!pw || chown(dir, pw->pw_uid, pw->pw_gid) < 0) {
-        snprintf(err, errlen, "cannot give %s to user %s", dir, SQUID_USER);
+    /* fchown on the directory opened without following a link: a link
+     * planted in its place must not hand its target to the user. */
+    int dirfd = pw ? open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (dirfd < 0 || fchown(dirfd, pw->pw_uid, pw->pw_gid) < 0) {
+        snprintf(err, errlen, "cannot give %s to user %s: %s", dir, SQUID_USER,
+                 pw ? strerror(errno) : "no such user");
+        if (dirfd >= 0)
+            close(dirfd);
         return -1;
     }
+    close(dirfd);
     worker_kind_squid_service(inst->name, service, sizeof(service));
     /* -N: stay in the foreground as one process (no master, no kid);
      * -n: a service name of its own, so the shared-memory segments Squid

@@ -4,9 +4,14 @@
  * stopped here, by its pid. */
 #include "managerctl.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "child.h"
 #include "log.h"
@@ -63,6 +68,72 @@ void ppexp_managerctl_stop(struct ppexp_managerctl *m)
         ppexp_child_stop(m->pid, SIGKILL, 2000);
     }
     m->pid = 0;
+}
+
+/* Copies one regular file; 0, or -1 (the caller logs). */
+static int copy_file(int from_dir, const char *name, const char *to_path)
+{
+    int in = openat(from_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = open(to_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
+    char buf[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        if (write(out, buf, (size_t)n) != n) {
+            rc = -1;
+            break;
+        }
+    if (n < 0)
+        rc = -1;
+    close(in);
+    if (close(out) < 0)
+        rc = -1;
+    return rc;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0)
+        log_warn("cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+void ppexp_managerctl_release_state(struct ppexp_managerctl *m)
+{
+    if (m->pid > 0 || !m->prefix || !m->dir)
+        return;
+    char parent[200], state[300], dest[800], path[1100];
+    snprintf(parent, sizeof(parent), "/run/ppexp/%s", m->prefix);
+    snprintf(state, sizeof(state), "%s/state", parent);
+    DIR *d = opendir(state);
+    if (!d)
+        return; /* no manager was started */
+    snprintf(dest, sizeof(dest), "%s/logs/instances", m->dir);
+    mkdir(dest, 0755);
+    int copied = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (e->d_type != DT_REG || len < 5 || strcmp(e->d_name + len - 4, ".log") != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dest, e->d_name);
+        if (copy_file(dirfd(d), e->d_name, path) < 0)
+            log_warn("cannot copy %s/%s to %s: %s", state, e->d_name, dest, strerror(errno));
+        else
+            copied++;
+    }
+    closedir(d);
+    /* FTW_PHYS: a link is removed, never followed; FTW_MOUNT: never leave
+     * /run's file system. */
+    nftw(parent, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    log_info("manager state %s removed; its %d instance logs are in %s", state, copied, dest);
 }
 
 int ppexp_managerctl_start(struct ppexp_managerctl *m, const struct ppexp_config *c, int replicas,

@@ -48,6 +48,12 @@ int ppexp_managerctl_start(struct ppexp_managerctl *m, const struct ppexp_config
                            double *ready_ms, cJSON **pool_out, char *err, size_t errlen);
 /* Stops the running manager, if any; bounded, then killed. */
 void ppexp_managerctl_stop(struct ppexp_managerctl *m);
+
+/* After the last stop: the manager's state directory
+ * (/run/ppexp/PREFIX/state) has its instances' logs copied into the
+ * results directory (logs/instances/) and is removed with its parent, so a
+ * finished run leaves nothing in /run. Does nothing while a manager runs. */
+void ppexp_managerctl_release_state(struct ppexp_managerctl *m);
 /* Brings the manager to c, starting it if none runs. */
 int ppexp_managerctl_apply(struct ppexp_managerctl *m, const struct ppexp_config *c, char *err,
                            size_t errlen);

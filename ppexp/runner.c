@@ -222,6 +222,7 @@ static void cleanup(struct runner *r)
 {
     ppexp_measure_stress_stop(&r->meas);
     ppexp_managerctl_stop(&r->mgr);
+    ppexp_managerctl_release_state(&r->mgr);
     char err[512];
     if (r->tb_up && !r->tb_was_up) {
         if (testbed(r, "down", err, sizeof(err)) < 0)

@@ -54,6 +54,10 @@ for f in meta.json summary.csv results.csv stats.csv claims.md time_vs_proxies.g
     [ -s "$OUT/$f" ] || pp_die "$f missing or empty"
 done
 pp_log "ok: every output file exists"
+# A finished run leaves nothing in /run: the manager's state directory is
+# gone, its instances' logs kept with the results.
+[ ! -e "/run/ppexp/$P" ] || pp_die "/run/ppexp/$P left after the run: $(find "/run/ppexp/$P" -maxdepth 2 | head -5 | tr "\n" " ")"
+expect_ne "$(find "$OUT/logs/instances" -name '*.log' | wc -l | tr -d ' ')" 0 "instance logs kept in logs/instances"
 jq -e . "$OUT/meta.json" >/dev/null || pp_die "meta.json does not parse"
 expect_eq "$(jq -r .status "$OUT/meta.json")" complete "meta status"
 expect_eq "$(jq '.run_order | length' "$OUT/meta.json")" 26 "runs in meta's order"

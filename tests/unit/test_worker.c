@@ -10,39 +10,12 @@
 #include "../../manager/config.h"
 #include "../../manager/worker.h"
 #include "check_main.h"
+#include "worker_fixture.h"
 
 static struct worker_settings settings(const char *listen0, const char *listen1)
 {
-    struct worker_settings s;
-    memset(&s, 0, sizeof(s));
-    s.name = "pp3";
-    s.dir = "/run/proxypool/pp3";
-    s.cache_dir = "/dev/shm/pp-pp3";
-    s.user = "someone";
-    char err[64];
-    ck_assert_int_eq(addr_parse(listen0, -1, &s.listen[0], err, sizeof(err)), 0);
-    s.nlisten = 1;
-    if (listen1) {
-        ck_assert_int_eq(addr_parse(listen1, -1, &s.listen[1], err, sizeof(err)), 0);
-        s.nlisten = 2;
-    }
-    s.cache_on = 1;
-    s.cache_mem_bytes = 260ull << 20;
-    s.max_object_bytes = 1024ull << 10;
-    return s;
+    return worker_test_settings("pp3", listen0, listen1);
 }
-
-static int has_line(const char *text, const char *line)
-{
-    size_t n = strlen(line);
-    for (const char *p = text; (p = strstr(p, line)); p++)
-        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
-            return 1;
-    return 0;
-}
-
-#define ck_assert_line(text, line)                                                                 \
-    ck_assert_msg(has_line(text, line), "no line '%s' in:\n%s", line, text)
 
 START_TEST(test_worker_kinds_are_found_by_name)
 {

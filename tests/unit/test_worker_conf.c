@@ -16,35 +16,12 @@
 #include "../../manager/config.h"
 #include "../../manager/worker.h"
 #include "check_main.h"
+#include "worker_fixture.h"
 
 static struct worker_settings settings(void)
 {
-    struct worker_settings s;
-    memset(&s, 0, sizeof(s));
-    s.name = "pp7";
-    s.dir = "/run/proxypool/pp7";
-    s.cache_dir = "/dev/shm/pp-pp7";
-    s.user = "someone";
-    char err[64];
-    ck_assert_int_eq(addr_parse("198.18.0.1:3134", -1, &s.listen[0], err, sizeof(err)), 0);
-    s.nlisten = 1;
-    s.cache_on = 1;
-    s.cache_mem_bytes = 260ull << 20;
-    s.max_object_bytes = 1024ull << 10;
-    return s;
+    return worker_test_settings("pp7", "198.18.0.1:3134", NULL);
 }
-
-static int has_line(const char *text, const char *line)
-{
-    size_t n = strlen(line);
-    for (const char *p = text; (p = strstr(p, line)); p++)
-        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
-            return 1;
-    return 0;
-}
-
-#define ck_assert_line(text, line)                                                                 \
-    ck_assert_msg(has_line(text, line), "no line '%s' in:\n%s", line, text)
 
 /* The text between "upstream NAME {" and its "}". */
 static const char *block(const char *text, const char *open)

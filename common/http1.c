@@ -442,6 +442,22 @@ static size_t head_limit(const struct http1_limits *lim)
     return lim->max_head_bytes < (size_t)INT_MAX ? lim->max_head_bytes : (size_t)INT_MAX;
 }
 
+static void str_rebase(struct http1_str *s, const char *from, const char *to)
+{
+    if (s->p)
+        s->p = to + (s->p - from);
+}
+
+void http1_request_rebase(struct http1_request *req, const char *from, const char *to)
+{
+    str_rebase(&req->method, from, to);
+    str_rebase(&req->target, from, to);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        str_rebase(&req->headers[i].name, from, to);
+        str_rebase(&req->headers[i].value, from, to);
+    }
+}
+
 int http1_parse_request(const char *buf, size_t len, const struct http1_limits *lim,
                         struct http1_request *req, char *err, size_t errlen)
 {

@@ -83,6 +83,12 @@ struct http1_response {
 int http1_parse_request(const char *buf, size_t len, const struct http1_limits *lim,
                         struct http1_request *req, char *err, size_t errlen);
 
+/* A parsed request's fields point into the buffer it was parsed from; after
+ * the head is copied from `from` to `to` (same bytes), this moves them to the
+ * copy, so a head is parsed once and kept in memory the caller owns. Empty
+ * fields (NULL) stay empty. */
+void http1_request_rebase(struct http1_request *req, const char *from, const char *to);
+
 /* Parses a response head. req_was_head: the request was HEAD (no body
  * follows whatever the headers say). Same strictness as requests; any error
  * means the caller must close the upstream connection and answer 502. A

@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 
 #include "accesslog.h"
@@ -199,6 +200,38 @@ static void log_request(struct client *c)
                     ct ? ct->value.len : 1);
 }
 
+/* A whole response is queued and no further request waits behind it: write
+ * it now, from this pass of the loop, as nginx does, rather than wait for the
+ * socket's write event. Going through the event costs two epoll_ctl calls
+ * per request (the write interest added, then removed once the buffer is
+ * empty) and an extra loop pass: 40% of proxyd's system calls on 16 KiB
+ * hits. When everything went out, the write event the bufferevent added in
+ * this pass is removed in this pass too (what its own write callback does
+ * on an empty buffer), and libevent's changelist folds the two into no
+ * system call. Whatever did not fit, or an error, is left to the
+ * bufferevent as before. Pipelined requests keep their batching: with input
+ * waiting, their responses go out together. */
+static void client_write_now(struct client *c)
+{
+    struct bufferevent *bev = c->bev;
+    struct evbuffer *out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) == 0 || evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+        return;
+    if (!(bufferevent_get_enabled(bev) & EV_WRITE))
+        return;
+    /* A socket bufferevent freezes the front of its output so that only it
+     * drains it; its own write callback thaws it the same way around its
+     * write. Two calls: a head in memory and a body in a file segment are
+     * two writes (writev, then sendfile). */
+    evbuffer_unfreeze(out, 1);
+    for (int i = 0; i < 2 && evbuffer_get_length(out) > 0; i++)
+        if (evbuffer_write(out, bufferevent_getfd(bev)) <= 0)
+            break;
+    evbuffer_freeze(out, 1);
+    if (evbuffer_get_length(out) == 0)
+        event_del(&bev->ev_write);
+}
+
 /* The current request is over (its response is queued, or failed). */
 static void txn_end(struct client *c, int failed)
 {
@@ -234,6 +267,7 @@ static void txn_end(struct client *c, int failed)
     struct timeval wt = {(time_t)(c->w->cfg->client_timeout_ms / 1000),
                          (suseconds_t)(c->w->cfg->client_timeout_ms % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, NULL, &wt);
+    client_write_now(c);
     if (!c->keep_alive || c->w->stopping) {
         client_close_after_flush(c);
         return;
@@ -810,9 +844,9 @@ static void client_process_input(struct client *c)
         return;
     }
     memcpy(t->head, buf, (size_t)n);
+    http1_request_rebase(&t->req, buf, t->head); /* before the drain frees buf */
     evbuffer_drain(in, (size_t)n);
     stats_add(&w->stats.client_bytes_in, (uint64_t)n);
-    http1_parse_request(t->head, (size_t)n, &lim, &t->req, err, sizeof(err));
     t->head_len = (size_t)n;
     t->req_body = t->req.body;
     t->req_remaining = t->req.content_length;

@@ -1217,6 +1217,40 @@ static struct http1_str str(const char *s)
     return v;
 }
 
+/* A head parsed once in one buffer and copied reads the same from the copy
+ * as a second parse of the copy would give, and nothing points into the
+ * first buffer any more. */
+START_TEST(test_request_rebase_moves_every_field_to_the_copy)
+{
+    char first[] = "POST http://a.example/x?y HTTP/1.1\r\nHost: a.example\r\n"
+                   "Content-Length: 3\r\nX-Empty:\r\n\r\n";
+    int n = parse_req(first);
+    ck_assert_int_gt(n, 0);
+    char *copy = malloc((size_t)n);
+    ck_assert_ptr_nonnull(copy);
+    memcpy(copy, first, (size_t)n);
+    http1_request_rebase(&req, first, copy);
+    memset(first, 'Z', sizeof(first) - 1); /* a stale pointer now reads Zs */
+    struct http1_request again;
+    ck_assert_int_eq(http1_parse_request(copy, (size_t)n, NULL, &again, err, sizeof(err)), n);
+    ck_assert_ptr_eq(req.method.p, again.method.p);
+    ck_assert_uint_eq(req.method.len, again.method.len);
+    ck_assert_ptr_eq(req.target.p, again.target.p);
+    ck_assert_uint_eq(req.nheaders, again.nheaders);
+    ck_assert_uint_eq(req.nheaders, 3);
+    for (size_t i = 0; i < req.nheaders; i++) {
+        ck_assert_ptr_eq(req.headers[i].name.p, again.headers[i].name.p);
+        ck_assert_uint_eq(req.headers[i].name.len, again.headers[i].name.len);
+        ck_assert_uint_eq(req.headers[i].value.len, again.headers[i].value.len);
+        if (req.headers[i].value.len)
+            ck_assert_ptr_eq(req.headers[i].value.p, again.headers[i].value.p);
+    }
+    ck_assert(http1_str_eq(req.method, "POST"));
+    ck_assert_uint_eq(req.content_length, 3);
+    free(copy);
+}
+END_TEST
+
 START_TEST(test_limits_default_values)
 {
     struct http1_limits lim;
@@ -1628,6 +1662,7 @@ static Suite *http1_suite(void)
     suite_add_tcase(s, t);
 
     t = tcase_create("fields");
+    tcase_add_test(t, test_request_rebase_moves_every_field_to_the_copy);
     tcase_add_test(t, test_limits_default_values);
     tcase_add_test(t, test_str_eq_is_exact_and_caseeq_is_not);
     tcase_add_test(t, test_header_find_and_next_ignore_case);

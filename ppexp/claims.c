@@ -67,11 +67,17 @@ static const struct ppexp_claim claims[] = {
      HERE, PPEXP_F_REPLICAS, 3, PPEXP_REPLICAS_MAX, 2, 0, 0, -1},
 };
 
-/* Comparisons drawn in ratios.svg: not claims, every cell of them. */
+/* Comparisons written to ratios.csv, every cell of them: not claims. The
+ * first two are drawn in ratios.svg; the workers' compare proxyd with its
+ * peers on the paper's metric, paired within blocks like the claims. */
 static const struct ppexp_claim views[] = {
     {"nat/route", "", "", "", "", "", PPEXP_F_FORWARDING, PPEXP_FWD_NAT, PPEXP_FWD_NAT,
      PPEXP_FWD_ROUTE, 1, PPEXP_REPLICAS_MAX, -1},
     {"N/1", "", "", "", "", "", PPEXP_F_REPLICAS, 2, PPEXP_REPLICAS_MAX, 1, 0, 0, -1},
+    {"proxyd/squid", "", "", "", "", "", PPEXP_F_WORKER, PPEXP_WORKER_PROXYD,
+     PPEXP_WORKER_PROXYD, PPEXP_WORKER_SQUID, 1, PPEXP_REPLICAS_MAX, -1},
+    {"proxyd/nginx", "", "", "", "", "", PPEXP_F_WORKER, PPEXP_WORKER_PROXYD,
+     PPEXP_WORKER_PROXYD, PPEXP_WORKER_NGINX, 1, PPEXP_REPLICAS_MAX, -1},
 };
 
 size_t ppexp_claims_count(void)
@@ -509,7 +515,7 @@ static int cmp_cfg(const void *a, const void *b, void *ctx)
     return x->level[PPEXP_F_REPLICAS] - y->level[PPEXP_F_REPLICAS];
 }
 
-/* ratios.csv: every cell of the views (nat/route, N/1). */
+/* ratios.csv: every cell of the views (nat/route, N/1, proxyd/squid, proxyd/nginx). */
 static void write_ratios(FILE *f, const struct grid *g, const struct ppexp_claims_opts *o,
                          struct cell *cells, double *buf)
 {

@@ -104,6 +104,12 @@ expect_eq "$(head -1 "$OUT/claims_blocks.csv")" "claim,a,b,block,a_mean_ms,b_mea
 expect_eq "$(awk -F, '$1 == "C3" && $2 == "all"' "$OUT/claims_blocks.csv" | wc -l | tr -d ' ')" 2 "C3's pooled log-ratio per block"
 expect_eq "$(jq -r .stopping_rule.kind "$OUT/meta.json")" fixed "a plain replicate count is a fixed design"
 for f in ratios.csv points.csv ratios.svg; do [ -s "$OUT/$f" ] || pp_die "$f missing or empty"; done
+# proxyd against Squid, paired per block in every cell both ran (3 forwarding
+# modes x 1 and 2 proxies), each over the 2 blocks with a positive ratio.
+expect_eq "$(awk -F, '$1 == "proxyd/squid"' "$OUT/ratios.csv" | wc -l | tr -d ' ')" 6 "proxyd/squid cells in ratios.csv"
+expect_eq "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i }
+    $1 == "proxyd/squid" && $col["n"] == 2 && $col["ratio"] > 0' "$OUT/ratios.csv" | wc -l | tr -d ' ')" 6 \
+    "proxyd/squid cells with n = 2 and a positive ratio"
 expect_eq "$(awk -F, 'NR > 1 && $10 != "" && $10 < 0' "$OUT/results.csv" | wc -l | tr -d ' ')" 0 "no negative lower bound of a time"
 expect_match "$(head -c 200 "$OUT/time_vs_proxies.svg")" '<svg' "SVG plot"
 expect_eq "$(head -c 4 "$OUT/bars.png" | tail -c 3)" PNG "PNG plot"

@@ -90,6 +90,8 @@ static void client_free(struct client *c)
         bufferevent_free(c->bev);
     event_free(c->timer);
     event_free(c->next_ev);
+    if (c->write_retry_ev)
+        event_free(c->write_retry_ev);
     TAILQ_REMOVE(&w->clients, c, link);
     stats_sub(&w->stats.connections_open, 1);
     c->magic = 0;
@@ -883,11 +885,48 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
         object_throttle(&c->txn.sub, 0);
 }
 
+static void client_write_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    (void)fd;
+    (void)what;
+    bufferevent_enable(c->bev, EV_WRITE);
+}
+
+/* libevent 2.1 reports a sendfile(2) that would block as end of file
+ * (evbuffer_write_sendfile returns 0 on EAGAIN, and the bufferevent reads a
+ * 0-byte write as EOF) and disables writing. A socket can poll writable and
+ * still refuse a sendfile when the kernel cannot charge socket memory (a
+ * container's memory limit; seen with 32 proxies priming a 1 MiB object at
+ * once); a write never returns 0 otherwise. So: the body is not lost, try
+ * again in a millisecond (a timer, not the next poll, which would say
+ * writable at once and spin). The write timeout still bounds a client that
+ * never drains. Returns 1 when the event was this. */
+static int client_retry_blocked_sendfile(struct client *c, short what)
+{
+    if (!(what & BEV_EVENT_WRITING) || !(what & BEV_EVENT_EOF) ||
+        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        return 0;
+    if (!c->write_retry_ev)
+        c->write_retry_ev = evtimer_new(c->w->base, client_write_retry_cb, c);
+    if (!c->write_retry_ev)
+        return 0;
+    struct timeval tv = {0, 1000};
+    evtimer_add(c->write_retry_ev, &tv);
+    char peer[ADDR_STRLEN];
+    addr_format(&c->peer, peer, sizeof(peer));
+    log_info("client %s: sendfile would block on a socket that polled writable; retrying in 1 ms",
+             peer);
+    return 1;
+}
+
 static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct client *c = arg;
     assert(c->magic == CLIENT_MAGIC);
     (void)bev;
+    if (client_retry_blocked_sendfile(c, what))
+        return;
     if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) && c->state == CLIENT_SERVING &&
         c->in_txn && c->txn.req_body_done) {
         /* Half-close after a complete request: answer it, then close. */

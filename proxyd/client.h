@@ -89,6 +89,7 @@ struct client {
     int head_timer_armed;
     struct event *timer;   /* idle and header deadlines */
     struct event *next_ev; /* deferred: parse the next pipelined request */
+    struct event *write_retry_ev; /* made at first use: see client_event_cb */
     struct txn txn;
     int in_txn;
     uint64_t requests;

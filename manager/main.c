@@ -112,6 +112,16 @@ int main(int argc, char **argv)
         manager_config_free(&cfg);
         return 1;
     }
+    /* Before anything is touched: a second manager over a live one's state
+     * would take its instances for leftovers and kill them. Held to exit. */
+    int locks[2];
+    if (statedir_lock_manager(state_dirfd, cfg.state_dir, cfg.prefix, locks, err, sizeof(err)) <
+        0) {
+        log_error("%s", err);
+        close(state_dirfd);
+        manager_config_free(&cfg);
+        return 1;
+    }
     close(state_dirfd);
     struct event_base *base = event_base_new();
     if (!base) {

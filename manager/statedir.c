@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 /* "PID STARTTIME\n": two 20-digit numbers at most. */
@@ -104,6 +105,87 @@ fail:
 int statedir_openat(int dirfd, const char *name, int flags, mode_t mode)
 {
     return openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+}
+
+/* The pid recorded in a lock file, 0 when there is none. */
+static pid_t lock_holder(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    long pid = strtol(buf, NULL, 10);
+    return pid > 0 ? (pid_t)pid : 0;
+}
+
+int statedir_lock(int dirfd, const char *name, pid_t *holder, char *err, size_t errlen)
+{
+    if (holder)
+        *holder = 0;
+    int fd = statedir_openat(dirfd, name, O_RDWR | O_CREAT, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open lock file %s: %s", name, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        if (e == EWOULDBLOCK) {
+            pid_t pid = lock_holder(fd);
+            if (holder)
+                *holder = pid;
+            snprintf(err, errlen, "%s is held by pid %d", name, (int)pid);
+        } else {
+            snprintf(err, errlen, "cannot lock %s: %s", name, strerror(e));
+        }
+        close(fd);
+        return -1;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        snprintf(err, errlen, "cannot write lock file %s: %s", name, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int statedir_lock_manager(int state_dirfd, const char *state_dir, const char *prefix,
+                          int locks[2], char *err, size_t errlen)
+{
+    char why[160];
+    pid_t holder;
+    locks[0] = statedir_lock(state_dirfd, "manager.lock", &holder, why, sizeof(why));
+    if (locks[0] < 0) {
+        if (holder > 0)
+            snprintf(err, errlen,
+                     "state dir %s is in use by manager pid %d: refusing to start over it "
+                     "(it would take that manager's instances for leftovers); stop it first "
+                     "or give another --state-dir",
+                     state_dir, (int)holder);
+        else
+            snprintf(err, errlen, "state dir %s: %s", state_dir, why);
+        return -1;
+    }
+    int dirfd = statedir_open(STATEDIR_PREFIX_LOCK_DIR, why, sizeof(why));
+    char name[128];
+    snprintf(name, sizeof(name), "%s.lock", prefix);
+    locks[1] = dirfd < 0 ? -1 : statedir_lock(dirfd, name, &holder, why, sizeof(why));
+    if (dirfd >= 0)
+        close(dirfd);
+    if (locks[1] < 0) {
+        if (dirfd >= 0 && holder > 0)
+            snprintf(err, errlen,
+                     "prefix %s (its iptables chains, links and cgroups) is in use by manager "
+                     "pid %d with another state dir: refusing to start; give another --prefix",
+                     prefix, (int)holder);
+        else
+            snprintf(err, errlen, "prefix lock: %s", why);
+        close(locks[0]);
+        return -1;
+    }
+    return 0;
 }
 
 int statedir_start_time(pid_t pid, unsigned long long *ticks)

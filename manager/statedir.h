@@ -30,6 +30,24 @@ int statedir_pidfile_write(int dirfd, const char *name, pid_t pid, char *err, si
  * file); -1 when there is no such file. */
 int statedir_pidfile_check(int dirfd, const char *name, pid_t *pid, char *why, size_t whylen);
 
+/* Takes the exclusive lock `name` in the open directory dirfd: a file
+ * created 0600 and flock'd (LOCK_EX | LOCK_NB), our pid written in it. The
+ * lock lives as long as the returned descriptor, which is close-on-exec, so
+ * instances never hold it and the end of the manager, however it ends,
+ * releases it. -1 with err filled when another process holds it (*holder,
+ * when not NULL, set to its pid as recorded, or 0 if unknown) or on error. */
+int statedir_lock(int dirfd, const char *name, pid_t *holder, char *err, size_t errlen);
+
+/* Where the prefix locks live (one file per --prefix, whatever the state
+ * dir): chains, links and cgroups are named by the prefix. */
+#define STATEDIR_PREFIX_LOCK_DIR "/run/proxypool/prefixes"
+
+/* The locks one manager holds for its lifetime: "manager.lock" in its state
+ * dir and PREFIX.lock in STATEDIR_PREFIX_LOCK_DIR. 0 with both descriptors
+ * in locks[], or -1 with err saying who holds which and what to do. */
+int statedir_lock_manager(int state_dirfd, const char *state_dir, const char *prefix,
+                          int locks[2], char *err, size_t errlen);
+
 /* The start time of pid in clock ticks since boot (/proc/PID/stat field
  * 22). 0, or -1 when it cannot be read (no such process). */
 int statedir_start_time(pid_t pid, unsigned long long *ticks);

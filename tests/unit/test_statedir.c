@@ -42,6 +42,39 @@ START_TEST(test_statedir_creates_it_0700)
 }
 END_TEST
 
+/* One holder at a time, whoever asks (flock is per open file, so a second
+ * open in this process is refused as another process would be); the refusal
+ * names the holder's pid; closing the holder's descriptor frees the lock,
+ * and a lock file planted as a symlink is not followed. */
+START_TEST(test_statedir_lock_is_exclusive_and_names_its_holder)
+{
+    char path[128], err[512];
+    snprintf(path, sizeof(path), "%s/s", dir);
+    int dfd = statedir_open(path, err, sizeof(err));
+    ck_assert_msg(dfd >= 0, "%s", err);
+    pid_t holder = -1;
+    int first = statedir_lock(dfd, "manager.lock", &holder, err, sizeof(err));
+    ck_assert_msg(first >= 0, "%s", err);
+    ck_assert_int_eq(holder, 0);
+    ck_assert_int_lt(statedir_lock(dfd, "manager.lock", &holder, err, sizeof(err)), 0);
+    ck_assert_int_eq(holder, getpid());
+    char want[64];
+    snprintf(want, sizeof(want), "held by pid %d", (int)getpid());
+    ck_assert_msg(strstr(err, want) != NULL, "%s", err);
+    close(first);
+    int again = statedir_lock(dfd, "manager.lock", &holder, err, sizeof(err));
+    ck_assert_msg(again >= 0, "%s", err);
+    close(again);
+    char target[160], link[160];
+    snprintf(target, sizeof(target), "%s/elsewhere", dir);
+    snprintf(link, sizeof(link), "%s/planted.lock", path);
+    ck_assert_int_eq(symlink(target, link), 0);
+    ck_assert_int_lt(statedir_lock(dfd, "planted.lock", NULL, err, sizeof(err)), 0);
+    ck_assert_int_ne(access(target, F_OK), 0);
+    close(dfd);
+}
+END_TEST
+
 START_TEST(test_statedir_refuses_group_writable)
 {
     char err[512];
@@ -141,6 +174,7 @@ static Suite *statedir_suite(void)
     tcase_add_test(tc, test_statedir_refuses_itself_a_symlink);
     tcase_add_test(tc, test_statedir_pidfile_names_its_process_by_start_time);
     tcase_add_test(tc, test_statedir_pidfile_write_replaces_a_symlink_not_its_target);
+    tcase_add_test(tc, test_statedir_lock_is_exclusive_and_names_its_holder);
     suite_add_tcase(s, tc);
     return s;
 }

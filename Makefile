@@ -164,13 +164,18 @@ deps:
 demo: all
 	PP_BUILD=$(abspath $(BUILD)) deploy/demo.sh
 
+# Every C file under version control, at any depth.
 format:
-	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+# clang-format and shellcheck over the tree: .ci/lint says what it checks.
+lint:
+	.ci/lint
 
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all unit integration check asan fuzz deps demo format clean
+.PHONY: all unit integration check asan fuzz deps demo format lint clean
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

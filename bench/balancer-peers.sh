@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# balancer against HAProxy 2.6 in TCP mode (issue 5), all on loopback: the
+# balancer against HAProxy 2.6 in TCP mode, all on loopback: the
 # same nginx origin behind each, the same wrk load, and wrk straight to nginx
 # ("direct") for what one hop adds. HAProxy runs with nbthread 1 (the
 # headline: the balancer is one thread too) and, as haproxy-mt, with its

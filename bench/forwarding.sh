@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Forwarding throughput, the paper's Fig. 4 shape at small scale (issue 4):
+# Forwarding throughput, the paper's Fig. 4 shape at small scale:
 # in a testbed of its own (deploy/testbed, 64 clients, a unique prefix), the
 # manager runs in the intermediate host P-mid and steers the clients' requests
 # for the VIP 198.19.255.10:3128 to N proxyd instances, by NAT (process
@@ -29,7 +29,7 @@
 # origin's hits during the load (0 when the warmed caches answered
 # everything); then nat/route of req/s (sum and agg) and of p99 at each N when
 # both ran. The warm-up checks that each block is answered 200 by the
-# instance the partition names. Each step's verdict on issue 4's swap target
+# instance the partition names. Each step's verdict on the swap target
 # (last_swap_ms <= 10) is met or missed only when the step is valid; else it
 # reads invalid (why): a failed or non-2xx request, zero requests, a client
 # whose ab output did not parse, an origin fetch during the load (the caches
@@ -66,7 +66,7 @@ OUT=
 NCLIENTS=64
 VIP=198.19.255.10:3128
 URL=${BENCH_URL:-http://198.19.1.2/obj1m}
-# Issue 4's target for one apply of the forwarding rules.
+# The target for one apply of the forwarding rules.
 SWAP_TARGET_MS=10
 
 die() { echo "forwarding: $*" >&2; exit 2; }

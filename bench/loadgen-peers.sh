@@ -5,7 +5,7 @@
 # runs on SERVER_CPUS, the load generator on CLIENT_CPUS. For each generator
 # and object: the medians over rounds of requests/s and of the generator's
 # own CPU seconds per request (utime + stime of the process, from its
-# parent's /proc/PID/stat once it is waited for), and the ratios issue 6
+# parent's /proc/PID/stat once it is waited for), and the ratios the loadgen targets
 # sets targets for: loadgen >= 0.9x wrk's requests/s at no more CPU per
 # request, and above ab's. A verdict is met or missed only when every run
 # behind it is valid; else it reads invalid (why): a generator that failed or

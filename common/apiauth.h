@@ -1,5 +1,5 @@
 /* What a control API checks before it acts, shared by the manager's REST API
- * and the balancer's admin API (issue 13, doors 9 and 10): bearer tokens in
+ * and the balancer's admin API: bearer tokens in
  * files (generated 0600 from getrandom, refused when group or others may read
  * them), the Host header (only an IP literal or localhost: a DNS-rebound name
  * is refused) and the JSON content type of writes (a cross-site form cannot

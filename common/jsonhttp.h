@@ -1,6 +1,6 @@
 /* JSON REST helpers over libevent's evhttp and cJSON, shared by proxyd's
  * admin endpoint, the manager's REST API and the balancer's admin API: one
- * way to send JSON, one error format for the whole project (issue 3)
+ * way to send JSON, one error format for the whole project
  *   {"error": "one clear sentence"}
  * with the status on the status line, bounded JSON request bodies, method
  * checks and Prometheus replies. */

@@ -1,4 +1,4 @@
-/* The manager's REST API (issue 3) on libevent's evhttp: reads the pool
+/* The manager's REST API on libevent's evhttp: reads the pool
  * (GET /v1/pool, /v1/pool/instances/{id}), changes it (PUT /v1/pool,
  * POST /v1/pool/instances/{id}/restart, answered when the pool's change
  * ends), /healthz and Prometheus /metrics. It validates every write before it

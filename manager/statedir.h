@@ -1,4 +1,4 @@
-/* The manager's state directory (issue 13, door 8): the one place where it,
+/* The manager's state directory: the one place where it,
  * as root, writes files (pid files, logs, its API token). A directory another
  * user can write into lets them plant a symlink there, and a root daemon that
  * follows it truncates or appends to any file. So the directory is created

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # --cache-mem is a bound on memory, not on a count that leaves things out:
-# under requests a client shapes to inflate the cache (issue 13, door 7) —
+# under requests a client shapes to inflate the cache —
 # thousands of Vary variants each storing an 8 KB request value, thousands
 # of tiny chunked bodies (each once holding a 64 KiB block), bodies one byte
 # past a block, 6 KB URLs — proxyd's resident memory grows by at most

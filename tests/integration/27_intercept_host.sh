@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Intercept mode and a forged Host (issue 13, door 2; Squid CVE-2009-0801):
+# Intercept mode and a forged Host (Squid CVE-2009-0801):
 # the connection goes to the original destination (SO_ORIGINAL_DST) while
 # the cache key is named by Host, so a client that connects to site A with
 # "Host: B" must not plant A's page under B's key. proxyd checks that Host

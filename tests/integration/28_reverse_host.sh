@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reverse mode keys the cache on the configured origin, so it must ask the
-# origin with that origin's name too (issue 13, door 3): proxyd sends
+# origin with that origin's name too: proxyd sends
 # "Host: <configured origin>" upstream, as nginx's proxy_set_header Host
 # $proxy_host default, whatever Host the client sent. Otherwise a client's
 # "Host: evil.example" makes the origin answer for another virtual host, and

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# An error answered before the whole request was read must reach the client
-# (issue 13, door 11). Closing with input unread or still arriving makes the
+# An error answered before the whole request was read must reach the client.
+# Closing with input unread or still arriving makes the
 # kernel send RST, which can discard the answer in flight; proxyd closes as
 # nginx's lingering_close does: answer, shut down writing, read and discard
 # until the client closes (at most 5 s between reads, 30 s and 1 MiB in

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local destinations (issue 13, door 1), as Squid's to_localhost and
+# Local destinations, as Squid's to_localhost and
 # to_linklocal: through proxyd, 127.0.0.0/8, ::1, 0.0.0.0/8, 169.254.0.0/16
 # and proxyd's own listening and admin ports are refused with a one-line
 # 403, judged on the address actually connected to (a name resolving to

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Privileges (issue 13, door 4): proxyd started as root binds its ports and
+# Privileges: proxyd started as root binds its ports and
 # then runs as an unprivileged user (proxy by default, --user to choose)
 # with no capability in any set and PR_SET_NO_NEW_PRIVS, every thread of
 # it; so do the proxyd instances the manager starts, in the process and in

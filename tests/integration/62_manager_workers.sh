@@ -8,8 +8,8 @@
 # worker; kill -9 of an instance's main process is replaced with nothing of
 # the old one left; SIGTERM of the manager leaves no process, tmpfs cache,
 # shared-memory segment, pid file, link or cgroup; kill -9 of the manager,
-# then a new manager, leaves no orphan squid or nginx process. Access rules
-# (issue 13, door 5): through every worker kind in both runtimes, loopback
+# then a new manager, leaves no orphan squid or nginx process. Access rules:
+# through every worker kind in both runtimes, loopback
 # (the manager's own API among it, a PUT that would scale the pool),
 # localhost and the link-local metadata address are refused with 403 and the
 # pool is unchanged; the process runtime's origin on loopback is reached
@@ -159,7 +159,7 @@ check_refusals() {
     sleep 0.3
     expect_eq "$(pool | jq -c '[.replicas, (.instances | length)]')" "$before" "$WORKER ($RUNTIME): pool unchanged"
 }
-# Privileges (issue 13, door 4): every process of the instances but nginx's
+# Privileges: every process of the instances but nginx's
 # master runs as a user other than root, and in the container runtime none
 # can ever hold CAP_SYS_ADMIN or CAP_NET_ADMIN (bits 21 and 12 of CapBnd).
 check_privileges() {

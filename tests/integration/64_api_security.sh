@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The control APIs are no open doors (issue 13, doors 8, 9 and 10).
+# The control APIs are no open doors.
 # The manager's API: a token generated at first start into the state dir
 # (0600), writes without it or with a wrong one 401, a foreign Host (DNS
 # rebinding) 421, a write without a JSON content type (a cross-site form, a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The nat forwarding mode's kernel state (issue 4), through tests/tools/natprobe
+# The nat forwarding mode's kernel state, through tests/tools/natprobe
 # in a namespace of its own: for 64 clients over 1..32 instances, exactly one
 # jump from PREROUTING and one from OUTPUT, the chain holding the CIDR cover of
 # every block, each block's edge clients mapped to its instance; then real

@@ -6,7 +6,7 @@
  * cache as its documentation has it (no cache_dir, cache_mem, the object
  * limits with the header allowance that makes 1024 KB bodies cacheable,
  * collapsed forwarding, persistent connections); --origin read and checked;
- * access rules in both (issue 13, door 5): Squid's default http_access order
+ * access rules in both: Squid's default http_access order
  * with to_localhost and to_linklocal denied, clients limited, nginx's
  * allow/deny and local destinations refused; --allow-dest read. */
 #include <check.h>

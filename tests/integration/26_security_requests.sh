@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Request fields proxyd reads itself, and methods it refuses: Max-Forwards is read within its own bytes (an empty one as the
-# last header read past the head under ASan) and must be 1*DIGIT, else 400;
+# Request fields proxyd reads itself, and methods it refuses: Max-Forwards
+# is read within its own bytes (an empty one as the last header read past
+# the head under ASan) and must be 1*DIGIT, else 400;
 # a valid one reaches the origin decremented. TRACE, which echoes Cookie and
 # Authorization back, is refused with 405 unless --allow-trace; OPTIONS no
 # longer offers it. --max-connections counts the connections of all threads

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "object.h"
 #include "origin.h"
+#include "vary.h"
 #include "worker.h"
 
 #define FETCH_MAGIC 0xfe7c4u
@@ -332,30 +333,6 @@ fail:
     return -1;
 }
 
-/* Whether two requests agree on every header a Vary value names (first
- * value of each, trimmed; the cache itself compares all values). */
-static int vary_matches(struct http1_str vary, const struct http1_header *a, size_t an,
-                        const struct http1_header *b, size_t bn)
-{
-    size_t pos = 0;
-    struct http1_str tok;
-    while (http1_list_next(vary, &pos, &tok)) {
-        char name[128];
-        if (tok.len >= sizeof(name))
-            return 0;
-        memcpy(name, tok.p, tok.len);
-        name[tok.len] = '\0';
-        const struct http1_header *ha = http1_header_find(a, an, name);
-        const struct http1_header *hb = http1_header_find(b, bn, name);
-        if (!ha && !hb)
-            continue;
-        if (!ha || !hb || ha->value.len != hb->value.len ||
-            memcmp(ha->value.p, hb->value.p, ha->value.len) != 0)
-            return 0;
-    }
-    return 1;
-}
-
 /* Hands o to the cache under the key and request it was fetched for; the
  * cache takes a reference of its own, or none when it refuses. */
 static void fetch_cache_put(struct fetch *f, struct object *o, const struct http1_str *vary)
@@ -450,8 +427,8 @@ static void fetch_release_unshareable(struct fetch *f, int storable, struct http
         next = TAILQ_NEXT(s, link);
         if (s == o->owner)
             continue;
-        if (!storable || (vary.len && !vary_matches(vary, f->vreq.headers, f->vreq.nheaders,
-                                                    s->req_h, s->req_n)))
+        if (!storable || (vary.len && !vary_requests_match(vary, f->vreq.headers, f->vreq.nheaders,
+                                                           s->req_h, s->req_n)))
             object_send_retry(s);
     }
 }

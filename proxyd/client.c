@@ -28,6 +28,7 @@
 #include "histogram.h"
 #include "log.h"
 #include "origin.h"
+#include "policy.h"
 #include "tunnel.h"
 #include "worker.h"
 
@@ -473,11 +474,15 @@ static void client_pump_body(struct client *c)
     }
 }
 
-/* Starts an origin fetch for the current request and subscribes to it. */
-static void client_start_fetch(struct client *c, int cache_candidate, struct object *stale)
+/* Starts an origin fetch for the current request, shaped by the policy's
+ * decision (stored or not, open to collapsing or not, conditional on a
+ * stale object or not), and subscribes to it. */
+static void client_start_fetch(struct client *c, const struct policy_decision *d)
 {
     struct worker *w = c->w;
     struct txn *t = &c->txn;
+    struct object *stale = d->action == POLICY_REVALIDATE ? d->obj : NULL;
+    int fill = d->store_candidate;
     struct object *o = object_new(t->key, t->key_len);
     struct evbuffer *head = evbuffer_new();
     if (!o || !head) {
@@ -487,18 +492,12 @@ static void client_start_fetch(struct client *c, int cache_candidate, struct obj
         send_error_and_end(c, 500, "out of memory", 1);
         return;
     }
-    int fill = cache_candidate && t->is_get;
-    /* A request with a body never shares its fetch: the body is this
-     * client's, and another client's bytes must never reach its origin
-     * connection (request smuggling). */
-    o->collapsible = fill && !t->no_collapse && t->req_body == HTTP1_BODY_NONE;
-    if (o->collapsible)
+    if (d->collapsible)
         object_table_add(w->inflight, o);
     subscriber_init(&t->sub, client_sub_cb, c);
     t->sub.req_h = t->req.headers;
     t->sub.req_n = t->req.nheaders;
-    object_subscribe(o, &t->sub);
-    o->owner = &t->sub;
+    object_subscribe_owner(o, &t->sub);
     object_unref(o); /* the subscription holds it */
 
     request_build(c, head, fill, stale);
@@ -548,77 +547,57 @@ static void client_serve_complete(struct client *c, struct object *o)
     txn_end(c, 0);
 }
 
-/* GET and HEAD with a cache: hit, revalidate, collapse, or fetch. */
-static void client_serve_cacheable(struct client *c)
+/* Waits on a fetch in flight, woken as its head and each body chunk arrive
+ * (collapsed forwarding; Squid logs TCP_CF_HIT). */
+static void client_join(struct client *c, struct object *inf)
+{
+    struct txn *t = &c->txn;
+    t->hit = 1;
+    t->log_tag = "TCP_CF_HIT";
+    stats_add(&c->w->stats.collapsed, 1);
+    subscriber_init(&t->sub, client_sub_cb, c);
+    t->sub.req_h = t->req.headers;
+    t->sub.req_n = t->req.nheaders;
+    object_subscribe(inf, &t->sub);
+    if (object_head_known(inf))
+        client_on_headers(c);
+}
+
+/* Asks the cache policy how to serve the request, and does it. */
+static void client_serve(struct client *c)
 {
     struct worker *w = c->w;
     struct txn *t = &c->txn;
-    int64_t now = worker_now_s(w);
-    struct cache_control cc;
-    cache_control_parse(t->req.headers, t->req.nheaders, 1, &cc);
-
-    struct object *o = cache_lookup(w->cache, t->key, t->key_len, t->req.headers, t->req.nheaders);
-    if (o && o->hit_for_miss) {
-        if (o->marker_expires > now)
-            t->no_collapse = 1;
-        else
-            cache_remove_value(w->cache, t->key, t->key_len, o);
-        o = NULL;
+    struct policy_request pr = {
+        .req = &t->req,
+        .key = t->key,
+        .key_len = t->key_len,
+        .host_mismatch = t->host_check == HOST_CHECK_MISMATCH,
+        .no_collapse = t->no_collapse,
+    };
+    struct policy_decision d;
+    policy_lookup(w->cache, w->inflight, worker_now_s(w), &pr, &d);
+    if (d.no_collapse)
+        t->no_collapse = 1;
+    switch (d.action) {
+    case POLICY_HIT:
+        t->hit = 1;
+        t->log_tag = "TCP_MEM_HIT";
+        stats_add(&w->stats.hits, 1);
+        client_serve_complete(c, d.obj);
+        break;
+    case POLICY_COLLAPSE:
+        client_join(c, d.obj);
+        break;
+    case POLICY_REFUSE:
+        send_error_and_end(c, 504, d.why, 0);
+        break;
+    case POLICY_MISS:
+    case POLICY_REVALIDATE:
+    case POLICY_PASS:
+        client_start_fetch(c, &d);
+        break;
     }
-    if (o) {
-        if (freshness_usable(&o->fresh, &cc, now)) {
-            t->hit = 1;
-            t->log_tag = "TCP_MEM_HIT";
-            stats_add(&w->stats.hits, 1);
-            client_serve_complete(c, o);
-            return;
-        }
-        if (cc.only_if_cached) {
-            send_error_and_end(c, 504, "only-if-cached and the stored response is stale", 0);
-            return;
-        }
-        if (t->is_get && (object_header(o, "ETag") || object_header(o, "Last-Modified"))) {
-            /* Revalidate, collapsing onto a revalidation already under way. */
-            struct object *inf = object_table_find(w->inflight, t->key, t->key_len);
-            if (inf && inf->collapsible && inf->state == OBJECT_PENDING && !t->no_collapse &&
-                t->req_body == HTTP1_BODY_NONE) {
-                t->log_tag = "TCP_CF_HIT";
-                t->hit = 1;
-                stats_add(&w->stats.collapsed, 1);
-                subscriber_init(&t->sub, client_sub_cb, c);
-                t->sub.req_h = t->req.headers;
-                t->sub.req_n = t->req.nheaders;
-                object_subscribe(inf, &t->sub);
-                return;
-            }
-            client_start_fetch(c, 1, o);
-            return;
-        }
-    } else if (cc.only_if_cached) {
-        send_error_and_end(c, 504, "only-if-cached and nothing is stored", 0);
-        return;
-    }
-
-    if (t->is_get && !t->no_collapse && t->req_body == HTTP1_BODY_NONE) {
-        struct object *inf = object_table_find(w->inflight, t->key, t->key_len);
-        if (inf && inf->collapsible &&
-            (inf->state == OBJECT_PENDING ||
-             (inf->state == OBJECT_STREAMING && inf->retain && inf->vary.len == 0))) {
-            /* Collapsed forwarding: wait on the fetch in flight, woken as
-             * its head and each body chunk arrive (Squid logs TCP_CF_HIT). */
-            t->hit = 1;
-            t->log_tag = "TCP_CF_HIT";
-            stats_add(&w->stats.collapsed, 1);
-            subscriber_init(&t->sub, client_sub_cb, c);
-            t->sub.req_h = t->req.headers;
-            t->sub.req_n = t->req.nheaders;
-            object_subscribe(inf, &t->sub);
-            if (inf->state == OBJECT_STREAMING)
-                client_on_headers(c);
-            return;
-        }
-    }
-    client_start_fetch(c, 1, NULL);
 }
 
 /* Allow lines for OPTIONS and the 405 that refuses TRACE. */
@@ -755,7 +734,6 @@ static void client_check_host(struct client *c)
 /* A routed request whose origin and key are settled: answer it. */
 static void client_dispatch_routed(struct client *c)
 {
-    struct worker *w = c->w;
     struct txn *t = &c->txn;
     struct http1_request *r = &t->req;
     if (t->host_check == HOST_CHECK_MISMATCH) {
@@ -776,17 +754,7 @@ static void client_dispatch_routed(struct client *c)
          * for the origin's interim answer. */
         evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
     }
-    int cacheable = t->host_check != HOST_CHECK_MISMATCH && (t->is_get || t->is_head) && w->cache &&
-                    !http1_header_find(r->headers, r->nheaders, "Authorization");
-    if (cacheable) {
-        struct cache_control cc;
-        cache_control_parse(r->headers, r->nheaders, 1, &cc);
-        cacheable = !cc.no_store;
-    }
-    if (cacheable)
-        client_serve_cacheable(c);
-    else
-        client_start_fetch(c, 0, NULL);
+    client_serve(c);
 }
 
 /* Parses the next request head, if it is all here, and serves it. */

@@ -22,14 +22,10 @@
 #include "log.h"
 #include "object.h"
 #include "origin.h"
-#include "vary.h"
+#include "policy.h"
 #include "worker.h"
 
 #define FETCH_MAGIC 0xfe7c4u
-
-/* How long a "do not collapse" marker lasts for an uncacheable response
- * (Varnish's builtin hit-for-miss: 120 s). */
-#define HIT_FOR_MISS_S 120
 
 enum fetch_state { F_RESOLVING, F_CONNECTING, F_WAIT_HEAD, F_BODY, F_DONE };
 
@@ -333,39 +329,18 @@ fail:
     return -1;
 }
 
-/* Hands o to the cache under the key and request it was fetched for; the
- * cache takes a reference of its own, or none when it refuses. */
-static void fetch_cache_put(struct fetch *f, struct object *o, const struct http1_str *vary)
+/* What the cache policy needs to know of this fetch. */
+static struct policy_fetch fetch_policy(const struct fetch *f)
 {
-    object_ref(o);
-    if (cache_insert(f->w->cache, o->key, o->key_len, vary, f->vreq.headers, f->vreq.nheaders, o,
-                     object_size(o)) == 0)
-        o->in_cache = 1;
-    else
-        object_unref(o);
-}
-
-static void fetch_store(struct fetch *f)
-{
-    struct object *o = f->obj;
-    if (!o->cacheable || !f->w->cache || o->in_cache)
-        return;
-    fetch_cache_put(f, o, o->vary.len ? &o->vary : NULL);
-}
-
-static void fetch_mark_hit_for_miss(struct fetch *f)
-{
-    struct worker *w = f->w;
-    if (!w->cache)
-        return;
-    struct object *m = object_new(f->obj->key, f->obj->key_len);
-    if (!m)
-        return;
-    m->hit_for_miss = 1;
-    m->state = OBJECT_COMPLETE;
-    m->marker_expires = worker_now_s(w) + HIT_FOR_MISS_S;
-    fetch_cache_put(f, m, NULL);
-    object_unref(m); /* the cache holds it now, if it took it */
+    return (struct policy_fetch){
+        .cache = f->w->cache,
+        .req = &f->vreq,
+        .store_candidate = f->p.cache_candidate,
+        .invalidates = f->p.invalidates,
+        .stale = f->stale,
+        .max_object_bytes = f->w->cfg->max_object_bytes,
+        .now = worker_now_s(f->w),
+    };
 }
 
 static void fetch_complete(struct fetch *f)
@@ -389,12 +364,11 @@ static void fetch_complete(struct fetch *f)
         f->conn = NULL;
     }
     f->state = F_DONE;
-    if (f->p.invalidates && o->status < 400 && f->w->cache)
-        cache_remove_key(f->w->cache, o->key, o->key_len);
     /* Before storing: the cache accounts the body's blocks as they are. */
     if (o->retain)
         object_shrink_body(o);
-    fetch_store(f);
+    struct policy_fetch pf = fetch_policy(f);
+    policy_on_complete(&pf, o);
     object_complete(o);
 }
 
@@ -416,41 +390,18 @@ static void fetch_unthrottle(void *arg)
     }
 }
 
-/* Sends SUB_RETRY to every subscriber but the owner that may not share
- * this response: all of them when it is not storable, those of another
- * Vary variant otherwise. */
-static void fetch_release_unshareable(struct fetch *f, int storable, struct http1_str vary)
-{
-    struct object *o = f->obj;
-    struct subscriber *s, *next;
-    for (s = TAILQ_FIRST(&o->subs); s; s = next) {
-        next = TAILQ_NEXT(s, link);
-        if (s == o->owner)
-            continue;
-        if (!storable || (vary.len && !vary_requests_match(vary, f->vreq.headers, f->vreq.nheaders,
-                                                           s->req_h, s->req_n)))
-            object_send_retry(s);
-    }
-}
-
-/* The response head is here: decide storability and who may share it. */
+/* The response head is here: the policy decides storability and who may
+ * share it; the fetch then reads the body by its framing. */
 static void fetch_on_head(struct fetch *f, struct http1_response *resp)
 {
     struct object *o = f->obj;
     struct worker *w = f->w;
     int64_t now = worker_now_s(w);
+    struct policy_fetch pf = fetch_policy(f);
 
     if (f->stale && resp->status == 304) {
         stats_add(&w->stats.refreshes, 1);
-        /* Requests that joined this revalidation share its answer only when
-         * they are of the revalidated variant. */
-        if (o->collapsible) {
-            const struct http1_header *vh =
-                http1_header_find(resp->headers, resp->nheaders, "Vary");
-            fetch_release_unshareable(f, f->stale->cacheable, vh ? vh->value : f->stale->vary);
-        }
-        object_table_remove(o);
-        o->cacheable = f->stale->cacheable;
+        policy_on_not_modified(&pf, o, resp);
         f->body = HTTP1_BODY_NONE;
         f->state = F_DONE;
         if (f->conn) {
@@ -462,42 +413,10 @@ static void fetch_on_head(struct fetch *f, struct http1_response *resp)
             return;
         }
         /* The refreshed object replaces the stale variant in the cache. */
-        fetch_store(f);
+        policy_on_complete(&pf, o);
         return;
     }
-
-    const char *why = NULL;
-    int storable = f->p.cache_candidate && w->cache &&
-                   freshness_storable(f->vreq.method, f->vreq.headers, f->vreq.nheaders,
-                                      resp->status, resp->headers, resp->nheaders, &why);
-    /* Responses that set cookies are personal: never stored, never shared
-     * (Varnish's builtin VCL makes them hit-for-miss too). */
-    if (storable && http1_header_find(resp->headers, resp->nheaders, "Set-Cookie"))
-        storable = 0;
-    if (storable && resp->body == HTTP1_BODY_LENGTH &&
-        resp->content_length > w->cfg->max_object_bytes)
-        storable = 0;
-    if (f->stale && !storable)
-        cache_remove_value(w->cache, o->key, o->key_len, f->stale);
-    o->cacheable = storable;
-    o->retain = storable;
-
-    /* Who may share this response: with an uncacheable one, only the request
-     * that asked for it; with Vary, only requests of the same variant. The
-     * others fetch on their own, in parallel (never serialized). */
-    if (o->collapsible) {
-        struct http1_str vary = {NULL, 0};
-        const struct http1_header *vh = http1_header_find(resp->headers, resp->nheaders, "Vary");
-        if (vh)
-            vary = vh->value;
-        fetch_release_unshareable(f, storable, vary);
-        if (!storable) {
-            o->collapsible = 0;
-            object_table_remove(o);
-            if (f->p.cache_candidate && w->cache)
-                fetch_mark_hit_for_miss(f);
-        }
-    }
+    policy_on_response(&pf, o, resp);
 
     f->body = f->p.is_head ? HTTP1_BODY_NONE : resp->body;
     f->remaining = resp->content_length;

@@ -461,6 +461,17 @@ void object_subscribe(struct object *o, struct subscriber *s)
     o->nsubs++;
 }
 
+void object_subscribe_owner(struct object *o, struct subscriber *s)
+{
+    object_subscribe(o, s);
+    o->owner = s;
+}
+
+int object_head_known(const struct object *o)
+{
+    return o->state == OBJECT_STREAMING || o->state == OBJECT_COMPLETE;
+}
+
 void object_unsubscribe(struct subscriber *s)
 {
     struct object *o = s->obj;
@@ -670,6 +681,7 @@ void object_table_add(struct object_table *t, struct object *o)
     t->slots[i] = s;
     t->count++;
     o->table = t;
+    o->collapsible = 1;
 }
 
 void object_table_remove(struct object *o)

@@ -141,7 +141,12 @@ void object_stop_retaining(struct object *o);
  * from the fetch. unsubscribe never calls back. */
 void subscriber_init(struct subscriber *s, subscriber_cb cb, void *ctx);
 void object_subscribe(struct object *o, struct subscriber *s);
+/* Subscribes the request that starts o's fetch: the one its response is
+ * for, which waiters are matched against and which feeds a request body. */
+void object_subscribe_owner(struct object *o, struct subscriber *s);
 void object_unsubscribe(struct subscriber *s);
+/* Whether o's status and headers are known (streaming or complete). */
+int object_head_known(const struct object *o);
 /* Hands the subscriber's undelivered body bytes to out as references (no
  * copy), at most max bytes; returns the number of bytes added. */
 size_t object_deliver(struct subscriber *s, struct evbuffer *out, size_t max);
@@ -167,6 +172,7 @@ struct object_table;
 struct object_table *object_table_new(void);
 void object_table_free(struct object_table *t);
 struct object *object_table_find(struct object_table *t, const char *key, size_t key_len);
+/* Lists o: new requests for its key may collapse onto it (o->collapsible). */
 void object_table_add(struct object_table *t, struct object *o);
 void object_table_remove(struct object *o); /* if listed */
 size_t object_table_count(const struct object_table *t);

@@ -313,8 +313,8 @@ static void client_deliver(struct client *c)
         n = object_deliver(&t->sub, out, SIZE_MAX);
     }
     t->bytes_out += n;
-    if (!o->retain && evbuffer_get_length(out) > CLIENT_WRITE_HIGH_BYTES) {
-        if (o->nsubs > 1) {
+    if (!object_retains(o) && evbuffer_get_length(out) > CLIENT_WRITE_HIGH_BYTES) {
+        if (object_subscriber_count(o) > 1) {
             /* Others read this fetch too (collapsed onto a body that then
              * outgrew the cache): holding it for this client would stall
              * them all. A slow client costs only itself: its response ends
@@ -335,16 +335,15 @@ static void client_on_headers(struct client *c)
 {
     struct txn *t = &c->txn;
     struct object *o = t->sub.obj;
-    int status = o->status;
-    if (o->refreshed && !t->hit) {
+    int status = object_status(o);
+    if (object_refreshed(o) && !t->hit) {
         t->hit = 1;
         t->log_tag = "TCP_REFRESH_UNMODIFIED";
     }
-    if (t->is_get && status == 200 && o->cacheable &&
-        freshness_not_modified(t->req.headers, t->req.nheaders, o->headers, o->nheaders)) {
+    if (policy_not_modified(o, &t->req)) {
         status = 304;
         stats_add(&c->w->stats.not_modified, 1);
-        if (t->hit && !o->refreshed)
+        if (t->hit && !object_refreshed(o))
             t->log_tag = "TCP_IMS_HIT";
     }
     respond_object_head(c, o, status);
@@ -372,7 +371,7 @@ static void client_sub_cb(struct subscriber *s, enum subscriber_event ev)
         break;
     case SUB_FAILED:
         if (!t->head_sent) {
-            int st = s->obj->fail_status ? s->obj->fail_status : 502;
+            int st = object_fail_status(s->obj) ? object_fail_status(s->obj) : 502;
             send_error_and_end(c, st,
                                st == 504   ? "the origin server did not answer in time"
                                : st == 403 ? "the destination's address is denied by access rules"
@@ -415,7 +414,7 @@ static void client_pump_body(struct client *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     while (!t->req_body_done && evbuffer_get_length(in) > 0) {
         /* Only the request that started the fetch feeds its body. */
-        struct object *o = t->sub.obj && t->sub.obj->owner == &t->sub ? t->sub.obj : NULL;
+        struct object *o = object_is_owner(&t->sub) ? t->sub.obj : NULL;
         if (o && fetch_body_backlog(o) > FETCH_BODY_HIGH_BYTES) {
             t->req_body_paused = 1;
             bufferevent_disable(c->bev, EV_READ);
@@ -466,7 +465,7 @@ static void client_pump_body(struct client *c)
         }
     }
     if (t->req_body_done) {
-        if (t->sub.obj && t->sub.obj->owner == &t->sub)
+        if (object_is_owner(&t->sub))
             fetch_body_end(t->sub.obj);
         bufferevent_set_timeouts(c->bev, NULL, NULL);
         struct timeval wt = {(time_t)(c->w->cfg->client_timeout_ms / 1000), 0};

@@ -73,8 +73,8 @@ static void fetch_free(struct fetch *f)
         event_free(f->direct_ev);
     if (f->body_pending)
         evbuffer_free(f->body_pending);
-    if (f->obj && f->obj->fetch == f)
-        f->obj->fetch = NULL;
+    if (f->obj)
+        object_detach_fetch(f->obj, f);
     object_unref(f->stale);
     object_unref(f->obj);
     free(f->req_head);
@@ -86,17 +86,15 @@ static void fetch_free(struct fetch *f)
 static void fetch_abort(struct fetch *f)
 {
     struct object *o = f->obj;
-    object_table_remove(o);
-    if (o->state == OBJECT_PENDING || o->state == OBJECT_STREAMING)
-        o->state = OBJECT_FAILED;
+    object_abandon(o);
     f->state = F_DONE;
     fetch_free(f);
 }
 
 void fetch_maybe_abandon(struct object *o)
 {
-    struct fetch *f = o->fetch;
-    if (!f || o->nsubs > 0)
+    struct fetch *f = object_fetch(o);
+    if (!f || object_subscriber_count(o) > 0)
         return;
     assert(f->magic == FETCH_MAGIC);
     if (f->busy)
@@ -114,7 +112,7 @@ static int fetch_leave(struct fetch *f)
         fetch_free(f);
         return 1;
     }
-    if (f->abandoned || f->obj->nsubs == 0) {
+    if (f->abandoned || object_subscriber_count(f->obj) == 0) {
         fetch_abort(f);
         return 1;
     }
@@ -139,7 +137,7 @@ static void count_error(struct worker *w, const char *kind)
 static void fetch_fail(struct fetch *f, int status, const char *kind, const char *why)
 {
     count_error(f->w, kind);
-    log_warn("origin %s:%d: %s (%s) for %s", f->host, f->p.port, why, kind, f->obj->key);
+    log_warn("origin %s:%d: %s (%s) for %s", f->host, f->p.port, why, kind, object_key(f->obj));
     if (f->direct_ev) {
         event_free(f->direct_ev);
         f->direct_ev = NULL;
@@ -292,8 +290,7 @@ int fetch_start(struct worker *w, struct object *obj, const struct fetch_params 
     }
     object_ref(obj);
     f->obj = obj;
-    obj->fetch = f;
-    obj->on_unthrottle = NULL;
+    object_attach_fetch(obj, f);
     if (p->stale) {
         object_ref(p->stale);
         f->stale = p->stale;
@@ -365,7 +362,7 @@ static void fetch_complete(struct fetch *f)
     }
     f->state = F_DONE;
     /* Before storing: the cache accounts the body's blocks as they are. */
-    if (o->retain)
+    if (object_retains(o))
         object_shrink_body(o);
     struct policy_fetch pf = fetch_policy(f);
     policy_on_complete(&pf, o);
@@ -422,7 +419,7 @@ static void fetch_on_head(struct fetch *f, struct http1_response *resp)
     f->remaining = resp->content_length;
     if (f->body == HTTP1_BODY_CHUNKED)
         http1_chunked_init(&f->chunked);
-    o->on_unthrottle = fetch_unthrottle;
+    object_set_unthrottle(o, fetch_unthrottle);
     f->state = F_BODY;
     if (object_set_head(o, resp, f->request_time, now) < 0) {
         fetch_fail(f, 500, "protocol", "out of memory storing the head");
@@ -539,8 +536,7 @@ static long fetch_take_chunked(struct fetch *f, const char *p, size_t len)
             return -1;
         }
         if (dlen) {
-            if (o->retain && o->body_bytes + dlen > f->w->cfg->max_object_bytes)
-                object_stop_retaining(o);
+            object_retain_within(o, dlen, f->w->cfg->max_object_bytes);
             object_body_append(o, p + off + doff, dlen);
             got += dlen;
         }
@@ -559,8 +555,7 @@ static long fetch_take_chunked(struct fetch *f, const char *p, size_t len)
 static char *fetch_body_room(struct fetch *f, size_t *want)
 {
     struct object *o = f->obj;
-    if (o->retain && o->body_bytes + *want > f->w->cfg->max_object_bytes)
-        object_stop_retaining(o);
+    object_retain_within(o, *want, f->w->cfg->max_object_bytes);
     char *space = object_body_space(o, want);
     if (!space)
         fetch_fail(f, 502, "protocol", "out of memory for the body");
@@ -573,7 +568,7 @@ static int fetch_read_body(struct fetch *f, struct evbuffer *in)
 {
     struct object *o = f->obj;
     while (f->state == F_BODY && evbuffer_get_length(in) > 0) {
-        if (!o->retain && o->throttled > 0) {
+        if (object_reading_held(o)) {
             bufferevent_disable(f->conn->bev, EV_READ);
             return 0;
         }
@@ -642,7 +637,7 @@ static void direct_read_cb(evutil_socket_t fd, short what, void *arg)
     size_t budget = DIRECT_READ_BUDGET_BYTES;
     int again = 1;
     while (f->state == F_BODY && budget > 0 && !f->abandoned) {
-        if (!o->retain && o->throttled > 0) {
+        if (object_reading_held(o)) {
             again = 0; /* fetch_unthrottle re-arms */
             break;
         }
@@ -738,7 +733,7 @@ static void origin_read_cb(struct bufferevent *bev, void *arg)
     if (f->state == F_BODY && !f->abandoned)
         fetch_read_body(f, in);
     if (f->state == F_BODY && !f->abandoned && evbuffer_get_length(in) == 0 &&
-        !(!f->obj->retain && f->obj->throttled > 0))
+        !object_reading_held(f->obj))
         fetch_direct_arm(f);
     fetch_leave(f);
 }
@@ -809,7 +804,7 @@ static void origin_event_cb(struct bufferevent *bev, short what, void *arg)
 
 static struct fetch *fetch_of(struct object *o)
 {
-    struct fetch *f = o ? o->fetch : NULL;
+    struct fetch *f = o ? object_fetch(o) : NULL;
     assert(!f || f->magic == FETCH_MAGIC);
     return f;
 }

@@ -10,7 +10,7 @@
 
 #include "cache.h"
 #include "freshness.h"
-#include "object.h"
+#include "object_internal.h"
 #include "vary.h"
 
 /* How long a "do not collapse" marker lasts for an uncacheable response
@@ -227,4 +227,10 @@ void policy_on_complete(const struct policy_fetch *pf, struct object *o)
         cache_remove_key(pf->cache, o->key, o->key_len);
     if (o->cacheable && !o->in_cache)
         cache_put(pf, o, o->vary.len ? &o->vary : NULL);
+}
+
+int policy_not_modified(const struct object *o, const struct http1_request *req)
+{
+    return o->status == 200 && o->cacheable && http1_str_eq(req->method, "GET") &&
+           freshness_not_modified(req->headers, req->nheaders, o->headers, o->nheaders);
 }

@@ -75,4 +75,9 @@ void policy_on_not_modified(const struct policy_fetch *pf, struct object *o,
  * unsafe request, stores o if it was judged storable. */
 void policy_on_complete(const struct policy_fetch *pf, struct object *o);
 
+/* Whether a client's GET is answered 304 from o's head (its If-None-Match
+ * or If-Modified-Since says its copy is current, freshness.c): only for a
+ * 200 that a cache may reuse. */
+int policy_not_modified(const struct object *o, const struct http1_request *req);
+
 #endif

@@ -23,7 +23,6 @@
 
 #include "accesslog.h"
 #include "acl.h"
-#include "cache.h"
 #include "fetch.h"
 #include "histogram.h"
 #include "log.h"

@@ -17,7 +17,6 @@
 #include <event2/event.h>
 
 #include "acl.h"
-#include "cache.h"
 #include "http1.h"
 #include "log.h"
 #include "object.h"

@@ -21,13 +21,16 @@
 
 /* Whether the request may be answered from the cache at all: GET or HEAD,
  * no Authorization (RFC 9111 §3.5: a shared cache does not reuse those by
- * default), no no-store, and a Host that leads where the request went. */
-static int request_cacheable(const struct policy_request *r, const struct cache_control *cc)
+ * default), a Host that leads where the request went, and no no-store (its
+ * Cache-Control, parsed only for requests that pass the rest, goes to cc). */
+static int request_cacheable(const struct policy_request *r, struct cache_control *cc)
 {
     const struct http1_request *q = r->req;
-    return !r->host_mismatch &&
-           (http1_str_eq(q->method, "GET") || http1_str_eq(q->method, "HEAD")) &&
-           !http1_header_find(q->headers, q->nheaders, "Authorization") && !cc->no_store;
+    if (r->host_mismatch || !(http1_str_eq(q->method, "GET") || http1_str_eq(q->method, "HEAD")) ||
+        http1_header_find(q->headers, q->nheaders, "Authorization"))
+        return 0;
+    cache_control_parse(q->headers, q->nheaders, 1, cc);
+    return !cc->no_store;
 }
 
 /* Whether a new request may wait on this fetch rather than start its own:
@@ -70,10 +73,7 @@ void policy_lookup(struct cache *cache, struct object_table *inflight, int64_t n
     const struct http1_request *q = r->req;
     struct cache_control cc;
     *d = (struct policy_decision){.action = POLICY_PASS};
-    if (!cache)
-        return;
-    cache_control_parse(q->headers, q->nheaders, 1, &cc);
-    if (!request_cacheable(r, &cc))
+    if (!cache || !request_cacheable(r, &cc))
         return;
 
     int is_get = http1_str_eq(q->method, "GET");

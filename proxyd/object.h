@@ -86,8 +86,8 @@ void object_fail(struct object *o, int status);
  * current subscriber has received are dropped, and no one new may join. */
 void object_stop_retaining(struct object *o);
 
-/* Subscribers. subscribe only attaches: the caller then looks at o->state
- * and acts on what already happened, on its own stack. Callbacks come later,
+/* Subscribers. subscribe only attaches: the caller then looks at what
+ * already happened (object_head_known) and acts on it, on its own stack. Callbacks come later,
  * from the fetch. unsubscribe never calls back. */
 void subscriber_init(struct subscriber *s, subscriber_cb cb, void *ctx);
 void object_subscribe(struct object *o, struct subscriber *s);
@@ -156,7 +156,8 @@ struct object_table;
 struct object_table *object_table_new(void);
 void object_table_free(struct object_table *t);
 struct object *object_table_find(struct object_table *t, const char *key, size_t key_len);
-/* Lists o: new requests for its key may collapse onto it (o->collapsible). */
+/* Lists o: new requests for its key may collapse onto it (policy.c reads
+ * that as o's collapsible flag, which this sets). */
 void object_table_add(struct object_table *t, struct object *o);
 void object_table_remove(struct object *o); /* if listed */
 size_t object_table_count(const struct object_table *t);

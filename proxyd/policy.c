@@ -1,9 +1,9 @@
 /* The cache policy: how a request is served (policy_lookup) and what
  * becomes of a fetched response (policy_on_response, _on_not_modified,
  * _on_complete). It reads and writes objects' cache state and the
- * hit-for-miss markers; it sends nothing and fetches nothing. Everything
- * here is on the hit path or on a fetch's head, so nothing allocates but
- * the marker an uncacheable response leaves. */
+ * hit-for-miss markers; it sends nothing and fetches nothing. policy_lookup
+ * is on every hit: it allocates nothing and parses the request's
+ * Cache-Control once. */
 #include "policy.h"
 
 #include <stddef.h>

@@ -145,7 +145,7 @@ FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_FLAGS = -O1 -g -std=gnu11 -D_GNU_SOURCE -Icommon -Iproxyd $(PKG_CFLAGS) \
              -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
 fuzz: $(FUZZ_BINS)
-build-fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard proxyd/*.h) | $(AFTER_DEPS)
+build-fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard proxyd/*.[ch]) | $(AFTER_DEPS)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out proxyd/main.c,$(wildcard proxyd/*.c)) $(call libs_of,proxyd) -lm
 # The balancer's admin input: its modules instead of proxyd's.

@@ -12,6 +12,7 @@
 
 #include "keyhash.h"
 #include "memsize.h"
+#include "vary.h"
 
 /* Buckets to start with; the table doubles whenever keys outnumber buckets
  * (load factor 1), so this only avoids the first few regrowths. */
@@ -95,72 +96,7 @@ static void uncharge(struct cache *c, uint64_t bytes)
     c->stats.index_bytes -= bytes;
 }
 
-/* ---- Vary ---- */
-
-static int is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static struct http1_str str_trim(struct http1_str s)
-{
-    while (s.len > 0 && is_ows(s.p[0])) {
-        s.p++;
-        s.len--;
-    }
-    while (s.len > 0 && is_ows(s.p[s.len - 1]))
-        s.len--;
-    return s;
-}
-
-static int vary_has_star(const struct http1_str *vary)
-{
-    size_t pos = 0;
-    struct http1_str name;
-    while (vary && http1_list_next(*vary, &pos, &name)) {
-        if (http1_str_eq(name, "*"))
-            return 1;
-    }
-    return 0;
-}
-
-/* Bytes of the request's joined value for one header name; -1 if absent. */
-static long request_value_len(const struct http1_header *h, size_t n, const char *name)
-{
-    long len = -1;
-    for (const struct http1_header *f = http1_header_find(h, n, name); f;
-         f = http1_header_next(h, n, f, name))
-        len = (len < 0 ? 0 : len + 2) + (long)str_trim(f->value).len;
-    return len;
-}
-
-static char *request_value_copy(const struct http1_header *h, size_t n, const char *name, char *out)
-{
-    int first = 1;
-    for (const struct http1_header *f = http1_header_find(h, n, name); f;
-         f = http1_header_next(h, n, f, name)) {
-        struct http1_str v = str_trim(f->value);
-        if (!first) {
-            memcpy(out, ", ", 2);
-            out += 2;
-        }
-        if (v.len > 0)
-            memcpy(out, v.p, v.len);
-        out += v.len;
-        first = 0;
-    }
-    return out;
-}
-
-static char *name_copy_lower(struct http1_str name, char *out)
-{
-    for (size_t i = 0; i < name.len; i++) {
-        char ch = name.p[i];
-        out[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + ('a' - 'A')) : ch;
-    }
-    out[name.len] = '\0';
-    return out + name.len + 1;
-}
+/* ---- Vary (the matching rule itself is vary.c's) ---- */
 
 /* A new entry holding the request's values of the headers vary names, or
  * NULL when those values (or the names) take more than max_vary_bytes. Two
@@ -170,13 +106,12 @@ static struct cache_entry *entry_new(const struct http1_str *vary, const struct 
 {
     size_t nfields = 0, text_bytes = 0, pos = 0;
     struct http1_str name;
-    char lname[256];
+    char lname[VARY_MAX_NAME_BYTES + 1];
 
     while (vary && http1_list_next(*vary, &pos, &name)) {
-        if (name.len >= sizeof(lname))
+        if (!vary_name_copy(name, lname))
             return NULL; /* no real header name is this long */
-        name_copy_lower(name, lname);
-        long vlen = request_value_len(h, n, lname);
+        long vlen = vary_value_len(h, n, lname);
         nfields++;
         text_bytes += name.len + 1 + (vlen > 0 ? (size_t)vlen : 0);
         if (text_bytes > max_vary_bytes)
@@ -192,41 +127,20 @@ static struct cache_entry *entry_new(const struct http1_str *vary, const struct 
     while (vary && http1_list_next(*vary, &pos, &name)) {
         struct vary_field *vf = &e->fields[e->nfields++];
         vf->name = text;
-        text = name_copy_lower(name, text);
+        text = vary_name_copy(name, text);
         vf->present = http1_header_find(h, n, vf->name) != NULL;
         vf->value = text;
-        text = request_value_copy(h, n, vf->name, text);
+        text = vary_value_copy(h, n, vf->name, text);
         vf->value_len = (size_t)(text - vf->value);
     }
     return e;
 }
 
-/* Compares without building the joined value: the hit path allocates
- * nothing. */
-static int field_matches(const struct vary_field *vf, const struct http1_header *h, size_t n)
-{
-    size_t off = 0;
-    int present = 0;
-    for (const struct http1_header *f = http1_header_find(h, n, vf->name); f;
-         f = http1_header_next(h, n, f, vf->name)) {
-        struct http1_str v = str_trim(f->value);
-        if (present) {
-            if (vf->value_len - off < 2 || memcmp(vf->value + off, ", ", 2) != 0)
-                return 0;
-            off += 2;
-        }
-        if (vf->value_len - off < v.len || (v.len > 0 && memcmp(vf->value + off, v.p, v.len) != 0))
-            return 0;
-        off += v.len;
-        present = 1;
-    }
-    return present == vf->present && off == vf->value_len;
-}
-
 static int entry_matches(const struct cache_entry *e, const struct http1_header *h, size_t n)
 {
     for (size_t i = 0; i < e->nfields; i++) {
-        if (!field_matches(&e->fields[i], h, n))
+        const struct vary_field *vf = &e->fields[i];
+        if (!vary_value_matches(h, n, vf->name, vf->value, vf->value_len, vf->present))
             return 0;
     }
     return 1;

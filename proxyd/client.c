@@ -23,11 +23,11 @@
 
 #include "accesslog.h"
 #include "acl.h"
-#include "cache.h"
 #include "fetch.h"
 #include "histogram.h"
 #include "log.h"
 #include "origin.h"
+#include "policy.h"
 #include "tunnel.h"
 #include "worker.h"
 
@@ -314,8 +314,8 @@ static void client_deliver(struct client *c)
         n = object_deliver(&t->sub, out, SIZE_MAX);
     }
     t->bytes_out += n;
-    if (!o->retain && evbuffer_get_length(out) > CLIENT_WRITE_HIGH_BYTES) {
-        if (o->nsubs > 1) {
+    if (!object_retains(o) && evbuffer_get_length(out) > CLIENT_WRITE_HIGH_BYTES) {
+        if (object_subscriber_count(o) > 1) {
             /* Others read this fetch too (collapsed onto a body that then
              * outgrew the cache): holding it for this client would stall
              * them all. A slow client costs only itself: its response ends
@@ -336,16 +336,15 @@ static void client_on_headers(struct client *c)
 {
     struct txn *t = &c->txn;
     struct object *o = t->sub.obj;
-    int status = o->status;
-    if (o->refreshed && !t->hit) {
+    int status = object_status(o);
+    if (object_refreshed(o) && !t->hit) {
         t->hit = 1;
         t->log_tag = "TCP_REFRESH_UNMODIFIED";
     }
-    if (t->is_get && status == 200 && o->cacheable &&
-        freshness_not_modified(t->req.headers, t->req.nheaders, o->headers, o->nheaders)) {
+    if (policy_not_modified(o, &t->req)) {
         status = 304;
         stats_add(&c->w->stats.not_modified, 1);
-        if (t->hit && !o->refreshed)
+        if (t->hit && !object_refreshed(o))
             t->log_tag = "TCP_IMS_HIT";
     }
     respond_object_head(c, o, status);
@@ -373,7 +372,7 @@ static void client_sub_cb(struct subscriber *s, enum subscriber_event ev)
         break;
     case SUB_FAILED:
         if (!t->head_sent) {
-            int st = s->obj->fail_status ? s->obj->fail_status : 502;
+            int st = object_fail_status(s->obj) ? object_fail_status(s->obj) : 502;
             send_error_and_end(c, st,
                                st == 504   ? "the origin server did not answer in time"
                                : st == 403 ? "the destination's address is denied by access rules"
@@ -416,7 +415,7 @@ static void client_pump_body(struct client *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     while (!t->req_body_done && evbuffer_get_length(in) > 0) {
         /* Only the request that started the fetch feeds its body. */
-        struct object *o = t->sub.obj && t->sub.obj->owner == &t->sub ? t->sub.obj : NULL;
+        struct object *o = object_is_owner(&t->sub) ? t->sub.obj : NULL;
         if (o && fetch_body_backlog(o) > FETCH_BODY_HIGH_BYTES) {
             t->req_body_paused = 1;
             bufferevent_disable(c->bev, EV_READ);
@@ -467,7 +466,7 @@ static void client_pump_body(struct client *c)
         }
     }
     if (t->req_body_done) {
-        if (t->sub.obj && t->sub.obj->owner == &t->sub)
+        if (object_is_owner(&t->sub))
             fetch_body_end(t->sub.obj);
         bufferevent_set_timeouts(c->bev, NULL, NULL);
         struct timeval wt = {(time_t)(c->w->cfg->client_timeout_ms / 1000), 0};
@@ -475,11 +474,15 @@ static void client_pump_body(struct client *c)
     }
 }
 
-/* Starts an origin fetch for the current request and subscribes to it. */
-static void client_start_fetch(struct client *c, int cache_candidate, struct object *stale)
+/* Starts an origin fetch for the current request, shaped by the policy's
+ * decision (stored or not, open to collapsing or not, conditional on a
+ * stale object or not), and subscribes to it. */
+static void client_start_fetch(struct client *c, const struct policy_decision *d)
 {
     struct worker *w = c->w;
     struct txn *t = &c->txn;
+    struct object *stale = d->action == POLICY_REVALIDATE ? d->obj : NULL;
+    int fill = d->store_candidate;
     struct object *o = object_new(t->key, t->key_len);
     struct evbuffer *head = evbuffer_new();
     if (!o || !head) {
@@ -489,18 +492,12 @@ static void client_start_fetch(struct client *c, int cache_candidate, struct obj
         send_error_and_end(c, 500, "out of memory", 1);
         return;
     }
-    int fill = cache_candidate && t->is_get;
-    /* A request with a body never shares its fetch: the body is this
-     * client's, and another client's bytes must never reach its origin
-     * connection (request smuggling). */
-    o->collapsible = fill && !t->no_collapse && t->req_body == HTTP1_BODY_NONE;
-    if (o->collapsible)
+    if (d->collapsible)
         object_table_add(w->inflight, o);
     subscriber_init(&t->sub, client_sub_cb, c);
     t->sub.req_h = t->req.headers;
     t->sub.req_n = t->req.nheaders;
-    object_subscribe(o, &t->sub);
-    o->owner = &t->sub;
+    object_subscribe_owner(o, &t->sub);
     object_unref(o); /* the subscription holds it */
 
     request_build(c, head, fill, stale);
@@ -550,77 +547,57 @@ static void client_serve_complete(struct client *c, struct object *o)
     txn_end(c, 0);
 }
 
-/* GET and HEAD with a cache: hit, revalidate, collapse, or fetch. */
-static void client_serve_cacheable(struct client *c)
+/* Waits on a fetch in flight, woken as its head and each body chunk arrive
+ * (collapsed forwarding; Squid logs TCP_CF_HIT). */
+static void client_join(struct client *c, struct object *inf)
+{
+    struct txn *t = &c->txn;
+    t->hit = 1;
+    t->log_tag = "TCP_CF_HIT";
+    stats_add(&c->w->stats.collapsed, 1);
+    subscriber_init(&t->sub, client_sub_cb, c);
+    t->sub.req_h = t->req.headers;
+    t->sub.req_n = t->req.nheaders;
+    object_subscribe(inf, &t->sub);
+    if (object_head_known(inf))
+        client_on_headers(c);
+}
+
+/* Asks the cache policy how to serve the request, and does it. */
+static void client_serve(struct client *c)
 {
     struct worker *w = c->w;
     struct txn *t = &c->txn;
-    int64_t now = worker_now_s(w);
-    struct cache_control cc;
-    cache_control_parse(t->req.headers, t->req.nheaders, 1, &cc);
-
-    struct object *o = cache_lookup(w->cache, t->key, t->key_len, t->req.headers, t->req.nheaders);
-    if (o && o->hit_for_miss) {
-        if (o->marker_expires > now)
-            t->no_collapse = 1;
-        else
-            cache_remove_value(w->cache, t->key, t->key_len, o);
-        o = NULL;
+    struct policy_request pr = {
+        .req = &t->req,
+        .key = t->key,
+        .key_len = t->key_len,
+        .host_mismatch = t->host_check == HOST_CHECK_MISMATCH,
+        .no_collapse = t->no_collapse,
+    };
+    struct policy_decision d;
+    policy_lookup(w->cache, w->inflight, worker_now_s(w), &pr, &d);
+    if (d.no_collapse)
+        t->no_collapse = 1;
+    switch (d.action) {
+    case POLICY_HIT:
+        t->hit = 1;
+        t->log_tag = "TCP_MEM_HIT";
+        stats_add(&w->stats.hits, 1);
+        client_serve_complete(c, d.obj);
+        break;
+    case POLICY_COLLAPSE:
+        client_join(c, d.obj);
+        break;
+    case POLICY_REFUSE:
+        send_error_and_end(c, 504, d.why, 0);
+        break;
+    case POLICY_MISS:
+    case POLICY_REVALIDATE:
+    case POLICY_PASS:
+        client_start_fetch(c, &d);
+        break;
     }
-    if (o) {
-        if (freshness_usable(&o->fresh, &cc, now)) {
-            t->hit = 1;
-            t->log_tag = "TCP_MEM_HIT";
-            stats_add(&w->stats.hits, 1);
-            client_serve_complete(c, o);
-            return;
-        }
-        if (cc.only_if_cached) {
-            send_error_and_end(c, 504, "only-if-cached and the stored response is stale", 0);
-            return;
-        }
-        if (t->is_get && (object_header(o, "ETag") || object_header(o, "Last-Modified"))) {
-            /* Revalidate, collapsing onto a revalidation already under way. */
-            struct object *inf = object_table_find(w->inflight, t->key, t->key_len);
-            if (inf && inf->collapsible && inf->state == OBJECT_PENDING && !t->no_collapse &&
-                t->req_body == HTTP1_BODY_NONE) {
-                t->log_tag = "TCP_CF_HIT";
-                t->hit = 1;
-                stats_add(&w->stats.collapsed, 1);
-                subscriber_init(&t->sub, client_sub_cb, c);
-                t->sub.req_h = t->req.headers;
-                t->sub.req_n = t->req.nheaders;
-                object_subscribe(inf, &t->sub);
-                return;
-            }
-            client_start_fetch(c, 1, o);
-            return;
-        }
-    } else if (cc.only_if_cached) {
-        send_error_and_end(c, 504, "only-if-cached and nothing is stored", 0);
-        return;
-    }
-
-    if (t->is_get && !t->no_collapse && t->req_body == HTTP1_BODY_NONE) {
-        struct object *inf = object_table_find(w->inflight, t->key, t->key_len);
-        if (inf && inf->collapsible &&
-            (inf->state == OBJECT_PENDING ||
-             (inf->state == OBJECT_STREAMING && inf->retain && inf->vary.len == 0))) {
-            /* Collapsed forwarding: wait on the fetch in flight, woken as
-             * its head and each body chunk arrive (Squid logs TCP_CF_HIT). */
-            t->hit = 1;
-            t->log_tag = "TCP_CF_HIT";
-            stats_add(&w->stats.collapsed, 1);
-            subscriber_init(&t->sub, client_sub_cb, c);
-            t->sub.req_h = t->req.headers;
-            t->sub.req_n = t->req.nheaders;
-            object_subscribe(inf, &t->sub);
-            if (inf->state == OBJECT_STREAMING)
-                client_on_headers(c);
-            return;
-        }
-    }
-    client_start_fetch(c, 1, NULL);
 }
 
 /* Allow lines for OPTIONS and the 405 that refuses TRACE. */
@@ -757,7 +734,6 @@ static void client_check_host(struct client *c)
 /* A routed request whose origin and key are settled: answer it. */
 static void client_dispatch_routed(struct client *c)
 {
-    struct worker *w = c->w;
     struct txn *t = &c->txn;
     struct http1_request *r = &t->req;
     if (t->host_check == HOST_CHECK_MISMATCH) {
@@ -778,17 +754,7 @@ static void client_dispatch_routed(struct client *c)
          * for the origin's interim answer. */
         evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
     }
-    int cacheable = t->host_check != HOST_CHECK_MISMATCH && (t->is_get || t->is_head) && w->cache &&
-                    !http1_header_find(r->headers, r->nheaders, "Authorization");
-    if (cacheable) {
-        struct cache_control cc;
-        cache_control_parse(r->headers, r->nheaders, 1, &cc);
-        cacheable = !cc.no_store;
-    }
-    if (cacheable)
-        client_serve_cacheable(c);
-    else
-        client_start_fetch(c, 0, NULL);
+    client_serve(c);
 }
 
 /* Parses the next request head, if it is all here, and serves it. */

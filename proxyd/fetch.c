@@ -17,18 +17,14 @@
 #include <event2/event.h>
 
 #include "acl.h"
-#include "cache.h"
 #include "http1.h"
 #include "log.h"
 #include "object.h"
 #include "origin.h"
+#include "policy.h"
 #include "worker.h"
 
 #define FETCH_MAGIC 0xfe7c4u
-
-/* How long a "do not collapse" marker lasts for an uncacheable response
- * (Varnish's builtin hit-for-miss: 120 s). */
-#define HIT_FOR_MISS_S 120
 
 enum fetch_state { F_RESOLVING, F_CONNECTING, F_WAIT_HEAD, F_BODY, F_DONE };
 
@@ -76,8 +72,8 @@ static void fetch_free(struct fetch *f)
         event_free(f->direct_ev);
     if (f->body_pending)
         evbuffer_free(f->body_pending);
-    if (f->obj && f->obj->fetch == f)
-        f->obj->fetch = NULL;
+    if (f->obj)
+        object_detach_fetch(f->obj, f);
     object_unref(f->stale);
     object_unref(f->obj);
     free(f->req_head);
@@ -89,17 +85,15 @@ static void fetch_free(struct fetch *f)
 static void fetch_abort(struct fetch *f)
 {
     struct object *o = f->obj;
-    object_table_remove(o);
-    if (o->state == OBJECT_PENDING || o->state == OBJECT_STREAMING)
-        o->state = OBJECT_FAILED;
+    object_abandon(o);
     f->state = F_DONE;
     fetch_free(f);
 }
 
 void fetch_maybe_abandon(struct object *o)
 {
-    struct fetch *f = o->fetch;
-    if (!f || o->nsubs > 0)
+    struct fetch *f = object_fetch(o);
+    if (!f || object_subscriber_count(o) > 0)
         return;
     assert(f->magic == FETCH_MAGIC);
     if (f->busy)
@@ -117,7 +111,7 @@ static int fetch_leave(struct fetch *f)
         fetch_free(f);
         return 1;
     }
-    if (f->abandoned || f->obj->nsubs == 0) {
+    if (f->abandoned || object_subscriber_count(f->obj) == 0) {
         fetch_abort(f);
         return 1;
     }
@@ -142,7 +136,7 @@ static void count_error(struct worker *w, const char *kind)
 static void fetch_fail(struct fetch *f, int status, const char *kind, const char *why)
 {
     count_error(f->w, kind);
-    log_warn("origin %s:%d: %s (%s) for %s", f->host, f->p.port, why, kind, f->obj->key);
+    log_warn("origin %s:%d: %s (%s) for %s", f->host, f->p.port, why, kind, object_key(f->obj));
     if (f->direct_ev) {
         event_free(f->direct_ev);
         f->direct_ev = NULL;
@@ -295,8 +289,7 @@ int fetch_start(struct worker *w, struct object *obj, const struct fetch_params 
     }
     object_ref(obj);
     f->obj = obj;
-    obj->fetch = f;
-    obj->on_unthrottle = NULL;
+    object_attach_fetch(obj, f);
     if (p->stale) {
         object_ref(p->stale);
         f->stale = p->stale;
@@ -332,63 +325,18 @@ fail:
     return -1;
 }
 
-/* Whether two requests agree on every header a Vary value names (first
- * value of each, trimmed; the cache itself compares all values). */
-static int vary_matches(struct http1_str vary, const struct http1_header *a, size_t an,
-                        const struct http1_header *b, size_t bn)
+/* What the cache policy needs to know of this fetch. */
+static struct policy_fetch fetch_policy(const struct fetch *f)
 {
-    size_t pos = 0;
-    struct http1_str tok;
-    while (http1_list_next(vary, &pos, &tok)) {
-        char name[128];
-        if (tok.len >= sizeof(name))
-            return 0;
-        memcpy(name, tok.p, tok.len);
-        name[tok.len] = '\0';
-        const struct http1_header *ha = http1_header_find(a, an, name);
-        const struct http1_header *hb = http1_header_find(b, bn, name);
-        if (!ha && !hb)
-            continue;
-        if (!ha || !hb || ha->value.len != hb->value.len ||
-            memcmp(ha->value.p, hb->value.p, ha->value.len) != 0)
-            return 0;
-    }
-    return 1;
-}
-
-/* Hands o to the cache under the key and request it was fetched for; the
- * cache takes a reference of its own, or none when it refuses. */
-static void fetch_cache_put(struct fetch *f, struct object *o, const struct http1_str *vary)
-{
-    object_ref(o);
-    if (cache_insert(f->w->cache, o->key, o->key_len, vary, f->vreq.headers, f->vreq.nheaders, o,
-                     object_size(o)) == 0)
-        o->in_cache = 1;
-    else
-        object_unref(o);
-}
-
-static void fetch_store(struct fetch *f)
-{
-    struct object *o = f->obj;
-    if (!o->cacheable || !f->w->cache || o->in_cache)
-        return;
-    fetch_cache_put(f, o, o->vary.len ? &o->vary : NULL);
-}
-
-static void fetch_mark_hit_for_miss(struct fetch *f)
-{
-    struct worker *w = f->w;
-    if (!w->cache)
-        return;
-    struct object *m = object_new(f->obj->key, f->obj->key_len);
-    if (!m)
-        return;
-    m->hit_for_miss = 1;
-    m->state = OBJECT_COMPLETE;
-    m->marker_expires = worker_now_s(w) + HIT_FOR_MISS_S;
-    fetch_cache_put(f, m, NULL);
-    object_unref(m); /* the cache holds it now, if it took it */
+    return (struct policy_fetch){
+        .cache = f->w->cache,
+        .req = &f->vreq,
+        .store_candidate = f->p.cache_candidate,
+        .invalidates = f->p.invalidates,
+        .stale = f->stale,
+        .max_object_bytes = f->w->cfg->max_object_bytes,
+        .now = worker_now_s(f->w),
+    };
 }
 
 static void fetch_complete(struct fetch *f)
@@ -412,12 +360,11 @@ static void fetch_complete(struct fetch *f)
         f->conn = NULL;
     }
     f->state = F_DONE;
-    if (f->p.invalidates && o->status < 400 && f->w->cache)
-        cache_remove_key(f->w->cache, o->key, o->key_len);
     /* Before storing: the cache accounts the body's blocks as they are. */
-    if (o->retain)
+    if (object_retains(o))
         object_shrink_body(o);
-    fetch_store(f);
+    struct policy_fetch pf = fetch_policy(f);
+    policy_on_complete(&pf, o);
     object_complete(o);
 }
 
@@ -439,41 +386,18 @@ static void fetch_unthrottle(void *arg)
     }
 }
 
-/* Sends SUB_RETRY to every subscriber but the owner that may not share
- * this response: all of them when it is not storable, those of another
- * Vary variant otherwise. */
-static void fetch_release_unshareable(struct fetch *f, int storable, struct http1_str vary)
-{
-    struct object *o = f->obj;
-    struct subscriber *s, *next;
-    for (s = TAILQ_FIRST(&o->subs); s; s = next) {
-        next = TAILQ_NEXT(s, link);
-        if (s == o->owner)
-            continue;
-        if (!storable || (vary.len && !vary_matches(vary, f->vreq.headers, f->vreq.nheaders,
-                                                    s->req_h, s->req_n)))
-            object_send_retry(s);
-    }
-}
-
-/* The response head is here: decide storability and who may share it. */
+/* The response head is here: the policy decides storability and who may
+ * share it; the fetch then reads the body by its framing. */
 static void fetch_on_head(struct fetch *f, struct http1_response *resp)
 {
     struct object *o = f->obj;
     struct worker *w = f->w;
     int64_t now = worker_now_s(w);
+    struct policy_fetch pf = fetch_policy(f);
 
     if (f->stale && resp->status == 304) {
         stats_add(&w->stats.refreshes, 1);
-        /* Requests that joined this revalidation share its answer only when
-         * they are of the revalidated variant. */
-        if (o->collapsible) {
-            const struct http1_header *vh =
-                http1_header_find(resp->headers, resp->nheaders, "Vary");
-            fetch_release_unshareable(f, f->stale->cacheable, vh ? vh->value : f->stale->vary);
-        }
-        object_table_remove(o);
-        o->cacheable = f->stale->cacheable;
+        policy_on_not_modified(&pf, o, resp);
         f->body = HTTP1_BODY_NONE;
         f->state = F_DONE;
         if (f->conn) {
@@ -485,48 +409,16 @@ static void fetch_on_head(struct fetch *f, struct http1_response *resp)
             return;
         }
         /* The refreshed object replaces the stale variant in the cache. */
-        fetch_store(f);
+        policy_on_complete(&pf, o);
         return;
     }
-
-    const char *why = NULL;
-    int storable = f->p.cache_candidate && w->cache &&
-                   freshness_storable(f->vreq.method, f->vreq.headers, f->vreq.nheaders,
-                                      resp->status, resp->headers, resp->nheaders, &why);
-    /* Responses that set cookies are personal: never stored, never shared
-     * (Varnish's builtin VCL makes them hit-for-miss too). */
-    if (storable && http1_header_find(resp->headers, resp->nheaders, "Set-Cookie"))
-        storable = 0;
-    if (storable && resp->body == HTTP1_BODY_LENGTH &&
-        resp->content_length > w->cfg->max_object_bytes)
-        storable = 0;
-    if (f->stale && !storable)
-        cache_remove_value(w->cache, o->key, o->key_len, f->stale);
-    o->cacheable = storable;
-    o->retain = storable;
-
-    /* Who may share this response: with an uncacheable one, only the request
-     * that asked for it; with Vary, only requests of the same variant. The
-     * others fetch on their own, in parallel (never serialized). */
-    if (o->collapsible) {
-        struct http1_str vary = {NULL, 0};
-        const struct http1_header *vh = http1_header_find(resp->headers, resp->nheaders, "Vary");
-        if (vh)
-            vary = vh->value;
-        fetch_release_unshareable(f, storable, vary);
-        if (!storable) {
-            o->collapsible = 0;
-            object_table_remove(o);
-            if (f->p.cache_candidate && w->cache)
-                fetch_mark_hit_for_miss(f);
-        }
-    }
+    policy_on_response(&pf, o, resp);
 
     f->body = f->p.is_head ? HTTP1_BODY_NONE : resp->body;
     f->remaining = resp->content_length;
     if (f->body == HTTP1_BODY_CHUNKED)
         http1_chunked_init(&f->chunked);
-    o->on_unthrottle = fetch_unthrottle;
+    object_set_unthrottle(o, fetch_unthrottle);
     f->state = F_BODY;
     if (object_set_head(o, resp, f->request_time, now) < 0) {
         fetch_fail(f, 500, "protocol", "out of memory storing the head");
@@ -643,8 +535,7 @@ static long fetch_take_chunked(struct fetch *f, const char *p, size_t len)
             return -1;
         }
         if (dlen) {
-            if (o->retain && o->body_bytes + dlen > f->w->cfg->max_object_bytes)
-                object_stop_retaining(o);
+            object_retain_within(o, dlen, f->w->cfg->max_object_bytes);
             object_body_append(o, p + off + doff, dlen);
             got += dlen;
         }
@@ -663,8 +554,7 @@ static long fetch_take_chunked(struct fetch *f, const char *p, size_t len)
 static char *fetch_body_room(struct fetch *f, size_t *want)
 {
     struct object *o = f->obj;
-    if (o->retain && o->body_bytes + *want > f->w->cfg->max_object_bytes)
-        object_stop_retaining(o);
+    object_retain_within(o, *want, f->w->cfg->max_object_bytes);
     char *space = object_body_space(o, want);
     if (!space)
         fetch_fail(f, 502, "protocol", "out of memory for the body");
@@ -677,7 +567,7 @@ static int fetch_read_body(struct fetch *f, struct evbuffer *in)
 {
     struct object *o = f->obj;
     while (f->state == F_BODY && evbuffer_get_length(in) > 0) {
-        if (!o->retain && o->throttled > 0) {
+        if (object_reading_held(o)) {
             bufferevent_disable(f->conn->bev, EV_READ);
             return 0;
         }
@@ -746,7 +636,7 @@ static void direct_read_cb(evutil_socket_t fd, short what, void *arg)
     size_t budget = DIRECT_READ_BUDGET_BYTES;
     int again = 1;
     while (f->state == F_BODY && budget > 0 && !f->abandoned) {
-        if (!o->retain && o->throttled > 0) {
+        if (object_reading_held(o)) {
             again = 0; /* fetch_unthrottle re-arms */
             break;
         }
@@ -842,7 +732,7 @@ static void origin_read_cb(struct bufferevent *bev, void *arg)
     if (f->state == F_BODY && !f->abandoned)
         fetch_read_body(f, in);
     if (f->state == F_BODY && !f->abandoned && evbuffer_get_length(in) == 0 &&
-        !(!f->obj->retain && f->obj->throttled > 0))
+        !object_reading_held(f->obj))
         fetch_direct_arm(f);
     fetch_leave(f);
 }
@@ -913,7 +803,7 @@ static void origin_event_cb(struct bufferevent *bev, short what, void *arg)
 
 static struct fetch *fetch_of(struct object *o)
 {
-    struct fetch *f = o ? o->fetch : NULL;
+    struct fetch *f = o ? object_fetch(o) : NULL;
     assert(!f || f->magic == FETCH_MAGIC);
     return f;
 }

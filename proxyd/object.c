@@ -2,7 +2,7 @@
  * handed to output buffers by reference (a hit copies no body bytes in user
  * space), the subscribers woken as the fetch fills it, and the table of
  * objects in flight that collapses concurrent misses onto one fetch. */
-#include "object.h"
+#include "object_internal.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -461,6 +461,17 @@ void object_subscribe(struct object *o, struct subscriber *s)
     o->nsubs++;
 }
 
+void object_subscribe_owner(struct object *o, struct subscriber *s)
+{
+    object_subscribe(o, s);
+    o->owner = s;
+}
+
+int object_head_known(const struct object *o)
+{
+    return o->state == OBJECT_STREAMING || o->state == OBJECT_COMPLETE;
+}
+
 void object_unsubscribe(struct subscriber *s)
 {
     struct object *o = s->obj;
@@ -670,6 +681,7 @@ void object_table_add(struct object_table *t, struct object *o)
     t->slots[i] = s;
     t->count++;
     o->table = t;
+    o->collapsible = 1;
 }
 
 void object_table_remove(struct object *o)
@@ -693,4 +705,97 @@ void object_table_remove(struct object *o)
 size_t object_table_count(const struct object_table *t)
 {
     return t->count;
+}
+
+/* ---- accessors for the rest of proxyd ---- */
+
+int object_status(const struct object *o)
+{
+    return o->status;
+}
+
+int object_fail_status(const struct object *o)
+{
+    return o->fail_status;
+}
+
+int object_refreshed(const struct object *o)
+{
+    return o->refreshed;
+}
+
+const char *object_key(const struct object *o)
+{
+    return o->key;
+}
+
+const char *object_stored_head(const struct object *o, size_t *len)
+{
+    *len = o->stored_head_len;
+    return o->stored_head;
+}
+
+int64_t object_age(const struct object *o, int64_t now)
+{
+    return freshness_age(&o->fresh, now);
+}
+
+int64_t object_content_length(const struct object *o)
+{
+    return o->content_length;
+}
+
+size_t object_subscriber_count(const struct object *o)
+{
+    return o->nsubs;
+}
+
+int object_retains(const struct object *o)
+{
+    return o->retain;
+}
+
+int object_reading_held(const struct object *o)
+{
+    return !o->retain && o->throttled > 0;
+}
+
+int object_is_owner(const struct subscriber *s)
+{
+    return s->obj && s->obj->owner == s;
+}
+
+void object_attach_fetch(struct object *o, void *fetch)
+{
+    o->fetch = fetch;
+    o->on_unthrottle = NULL;
+}
+
+void *object_fetch(const struct object *o)
+{
+    return o->fetch;
+}
+
+void object_detach_fetch(struct object *o, const void *fetch)
+{
+    if (o->fetch == fetch)
+        o->fetch = NULL;
+}
+
+void object_set_unthrottle(struct object *o, void (*on_unthrottle)(void *fetch))
+{
+    o->on_unthrottle = on_unthrottle;
+}
+
+void object_abandon(struct object *o)
+{
+    object_table_remove(o);
+    if (o->state == OBJECT_PENDING || o->state == OBJECT_STREAMING)
+        o->state = OBJECT_FAILED;
+}
+
+void object_retain_within(struct object *o, uint64_t more_bytes, uint64_t max_bytes)
+{
+    if (o->retain && o->body_bytes + more_bytes > max_bytes)
+        object_stop_retaining(o);
 }

@@ -15,15 +15,7 @@
 
 struct evbuffer;
 
-#define OBJECT_MAGIC 0x0b1ec7u
 #define SUBSCRIBER_MAGIC 0x5ab5c1bu
-
-enum object_state {
-    OBJECT_PENDING = 0, /* waiting for the origin's response head */
-    OBJECT_STREAMING,   /* head known, body arriving */
-    OBJECT_COMPLETE,    /* whole body here */
-    OBJECT_FAILED,      /* the fetch failed; see fail_status */
-};
 
 enum subscriber_event {
     SUB_HEADERS = 1, /* status and headers are known */
@@ -52,52 +44,10 @@ struct subscriber {
 };
 TAILQ_HEAD(subscriber_list, subscriber);
 
-struct body_chunk;
-
-struct object {
-    unsigned magic;
-    int refs;
-    enum object_state state;
-    int fail_status; /* 502, 504 ... when FAILED */
-    char *key;       /* cache key (absolute URL), owned */
-    size_t key_len;
-
-    /* Head, once known. raw_head holds the header fields as received;
-     * headers[] point into it. stored_head is what is sent to clients:
-     * the fields minus hop-by-hop and framing ones, ready to copy. */
-    int status;
-    char *raw_head;
-    struct http1_header *headers;
-    size_t nheaders;
-    char *stored_head;
-    size_t stored_head_len;
-    struct http1_str vary; /* into raw_head; len 0 when none */
-    struct freshness fresh;
-    int64_t content_length; /* -1: not known until complete */
-
-    /* Body. */
-    struct body_chunk **chunks;
-    size_t nchunks, chunks_cap;
-    uint64_t body_bytes;    /* received so far */
-    uint64_t dropped_bytes; /* body bytes before chunks[0] no longer held */
-    int retain;             /* keep the whole body for later subscribers (cacheable) */
-    int cacheable;          /* may be stored when complete */
-    int in_cache;           /* the cache holds a reference */
-    int collapsible;        /* new requests may join while it is in flight */
-    int refreshed;          /* completed from a 304 to a revalidation */
-    int hit_for_miss;       /* marker: requests for this key skip collapsing */
-    int64_t marker_expires; /* for hit_for_miss markers */
-
-    struct subscriber_list subs;
-    size_t nsubs;
-    struct subscriber *owner; /* the request that started the fetch, while subscribed */
-    /* Flow control for bodies not retained: subscribers whose output is
-     * backed up hold the fetch's reading until they drain. */
-    int throttled;
-    void (*on_unthrottle)(void *fetch);
-    void *fetch;                /* the origin fetch filling it, NULL once done */
-    struct object_table *table; /* the in-flight table listing it, if any */
-};
+/* The object itself is object.c's (object_internal.h): the rest of proxyd
+ * reads it through the functions below; only the cache policy (policy.c),
+ * which owns its cache state, shares object.c's view. */
+struct object;
 
 /* Size of the body chunks when the length is not known in advance. */
 #define OBJECT_CHUNK_BYTES (64 * 1024)
@@ -136,12 +86,17 @@ void object_fail(struct object *o, int status);
  * current subscriber has received are dropped, and no one new may join. */
 void object_stop_retaining(struct object *o);
 
-/* Subscribers. subscribe only attaches: the caller then looks at o->state
- * and acts on what already happened, on its own stack. Callbacks come later,
+/* Subscribers. subscribe only attaches: the caller then looks at what
+ * already happened (object_head_known) and acts on it, on its own stack. Callbacks come later,
  * from the fetch. unsubscribe never calls back. */
 void subscriber_init(struct subscriber *s, subscriber_cb cb, void *ctx);
 void object_subscribe(struct object *o, struct subscriber *s);
+/* Subscribes the request that starts o's fetch: the one its response is
+ * for, which waiters are matched against and which feeds a request body. */
+void object_subscribe_owner(struct object *o, struct subscriber *s);
 void object_unsubscribe(struct subscriber *s);
+/* Whether o's status and headers are known (streaming or complete). */
+int object_head_known(const struct object *o);
 /* Hands the subscriber's undelivered body bytes to out as references (no
  * copy), at most max bytes; returns the number of bytes added. */
 size_t object_deliver(struct subscriber *s, struct evbuffer *out, size_t max);
@@ -162,11 +117,47 @@ void object_send_retry(struct subscriber *s);
 /* The stored header value, or NULL. */
 const struct http1_header *object_header(const struct object *o, const char *name);
 
+/* Reading an object. */
+int object_status(const struct object *o);      /* the response status, once the head is known */
+int object_fail_status(const struct object *o); /* 502, 504 ... once failed; 0 if none was set */
+int object_refreshed(const struct object *o);   /* completed from a 304 to a revalidation */
+const char *object_key(const struct object *o); /* NUL-terminated */
+/* The head as sent to clients (object_set_head says what is left out). */
+const char *object_stored_head(const struct object *o, size_t *len);
+int64_t object_age(const struct object *o, int64_t now); /* RFC 9111 §4.2.3 current_age */
+int64_t object_content_length(const struct object *o);   /* -1 until known */
+size_t object_subscriber_count(const struct object *o);
+/* Whether the whole body is kept for later subscribers (cacheable), so
+ * subscribers never hold the fetch back (object_throttle). */
+int object_retains(const struct object *o);
+/* Whether the fetch must stop reading: a body not retained whose
+ * subscribers are backed up (object_throttle). */
+int object_reading_held(const struct object *o);
+/* Whether s subscribed as the owner of its object's fetch. */
+int object_is_owner(const struct subscriber *s);
+
+/* The fetch filling an object. */
+/* Attaches the fetch (an opaque pointer for fetch.c), no unthrottle yet. */
+void object_attach_fetch(struct object *o, void *fetch);
+void *object_fetch(const struct object *o);
+/* Detaches the fetch if it is the one attached. */
+void object_detach_fetch(struct object *o, const void *fetch);
+/* Called when no subscriber holds the fetch back any more. */
+void object_set_unthrottle(struct object *o, void (*on_unthrottle)(void *fetch));
+/* The fetch was stopped for lack of subscribers: the object leaves the
+ * in-flight table and, unless complete, counts as failed. */
+void object_abandon(struct object *o);
+/* Stops retaining the body (object_stop_retaining) when more_bytes more
+ * would take a retained body past max_bytes. */
+void object_retain_within(struct object *o, uint64_t more_bytes, uint64_t max_bytes);
+
 /* Objects in flight, by key, so concurrent misses collapse onto one fetch. */
 struct object_table;
 struct object_table *object_table_new(void);
 void object_table_free(struct object_table *t);
 struct object *object_table_find(struct object_table *t, const char *key, size_t key_len);
+/* Lists o: new requests for its key may collapse onto it (policy.c reads
+ * that as o's collapsible flag, which this sets). */
 void object_table_add(struct object_table *t, struct object *o);
 void object_table_remove(struct object *o); /* if listed */
 size_t object_table_count(const struct object_table *t);

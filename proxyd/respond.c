@@ -31,8 +31,10 @@ void respond_object_head(struct client *c, const struct object *o, int status)
     int no_body = status == 304 || status == 204 || (status >= 100 && status < 200);
 
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, http1_reason(status));
-    evbuffer_add(out, o->stored_head, o->stored_head_len);
-    int64_t age = freshness_age(&o->fresh, worker_now_s(c->w));
+    size_t head_len;
+    const char *head = object_stored_head(o, &head_len);
+    evbuffer_add(out, head, head_len);
+    int64_t age = object_age(o, worker_now_s(c->w));
     if (t->hit || age > 0)
         evbuffer_add_printf(out, "Age: %lld\r\n", (long long)(age > 0 ? age : 0));
 
@@ -52,8 +54,8 @@ void respond_object_head(struct client *c, const struct object *o, int status)
             http1_parse_uint(first, UINT64_MAX, &len) == 0)
             evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)len);
         t->framing = OUT_NONE;
-    } else if (o->content_length >= 0) {
-        evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)o->content_length);
+    } else if (object_content_length(o) >= 0) {
+        evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)object_content_length(o));
         t->framing = t->body_wanted ? OUT_LENGTH : OUT_NONE;
     } else if (!t->body_wanted) {
         t->framing = OUT_NONE; /* HEAD of an object whose length is not known yet */

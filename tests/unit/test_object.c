@@ -12,7 +12,7 @@
 #include <string.h>
 #include <event2/buffer.h>
 
-#include "../../proxyd/object.h"
+#include "../../proxyd/object_internal.h"
 #include "check_main.h"
 
 #define KEY "http://origin.test/a"

@@ -28,12 +28,12 @@ static const struct stattab_field status_fields[] = {
     {"ewma_ms", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_DOUBLE, S(ewma_ms)},
     {"ewma_measured", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_BOOL, S(ewma_measured)},
     {"samples", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_U64, S(samples)},
-    {"p50_ms", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT_MS, S(p50_ms)},
-    {"p90_ms", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT_MS, S(p90_ms)},
-    {"p99_ms", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT_MS, S(p99_ms)},
-    {"connect_ms.p50", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT_MS, S(connect_p50_ms)},
-    {"connect_ms.p90", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT_MS, S(connect_p90_ms)},
-    {"connect_ms.p99", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT_MS, S(connect_p99_ms)},
+    {"p50_ms", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT, S(p50_ms)},
+    {"p90_ms", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT, S(p90_ms)},
+    {"p99_ms", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT, S(p99_ms)},
+    {"connect_ms.p50", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT, S(connect_p50_ms)},
+    {"connect_ms.p90", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT, S(connect_p90_ms)},
+    {"connect_ms.p99", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_OPT, S(connect_p99_ms)},
 };
 
 int backendset_name_valid(const char *name)

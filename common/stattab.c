@@ -26,7 +26,7 @@ double stattab_value(const struct stattab_field *f, const void *view)
     case STATTAB_BOOL:
         return *(const int *)v ? 1 : 0;
     case STATTAB_DOUBLE:
-    case STATTAB_OPT_MS:
+    case STATTAB_OPT:
         break;
     }
     return *(const double *)v;
@@ -94,7 +94,7 @@ static cJSON *json_add(cJSON *o, const char *key, const struct stattab_field *f,
     switch (f->kind) {
     case STATTAB_BOOL:
         return cJSON_AddBoolToObject(o, key, v != 0);
-    case STATTAB_OPT_MS:
+    case STATTAB_OPT:
         if (v < 0)
             return cJSON_AddNullToObject(o, key);
         break;
@@ -142,13 +142,13 @@ static int json_read(const cJSON *v, const struct stattab_field *f, void *view, 
         }
         *(int *)dst = cJSON_IsTrue(v);
         return 0;
-    case STATTAB_OPT_MS:
+    case STATTAB_OPT:
         if (v == NULL || cJSON_IsNull(v)) {
             *(double *)dst = -1;
             return 0;
         }
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0) {
-            *why = "is not a duration in ms or null";
+            *why = "is not a number >= 0 or null";
             return -1;
         }
         *(double *)dst = v->valuedouble;
@@ -181,7 +181,7 @@ int stattab_read_json(const cJSON *o, const struct stattab_field *t, size_t n, v
             continue;
         const char *key, *why = "is missing";
         const cJSON *v = json_find(o, t[i].json, &key);
-        if ((v == NULL && t[i].kind != STATTAB_OPT_MS) || json_read(v, &t[i], view, &why) < 0) {
+        if ((v == NULL && t[i].kind != STATTAB_OPT) || json_read(v, &t[i], view, &why) < 0) {
             snprintf(err, errlen, "\"%s\" %s", t[i].json, v == NULL ? "is missing" : why);
             return -1;
         }

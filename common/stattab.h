@@ -17,7 +17,7 @@ enum stattab_kind {
     STATTAB_U64,    /* uint64_t; a JSON number */
     STATTAB_DOUBLE, /* double; a JSON number */
     STATTAB_BOOL,   /* int, 0 or 1; a JSON true or false */
-    STATTAB_OPT_MS, /* double, negative when unmeasured; a JSON number or null */
+    STATTAB_OPT,    /* double, negative when absent (unmeasured); a JSON number or null */
 };
 
 struct stattab_field {
@@ -55,7 +55,7 @@ void stattab_write_prom_each(struct prom *p, const struct stattab_field *t, size
 int stattab_write_json(struct cJSON *o, const struct stattab_field *t, size_t n, const void *view);
 
 /* Reads every field with a JSON key from o into view. A missing or
- * mistyped field is an error (an OPT_MS field may be null or absent: it
+ * mistyped field is an error (an OPT field may be null or absent: it
  * reads as -1), as is a count that is negative, fractional or beyond 2^53.
  * 0, or -1 with err naming the field. */
 int stattab_read_json(const struct cJSON *o, const struct stattab_field *t, size_t n, void *view,

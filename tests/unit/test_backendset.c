@@ -164,7 +164,7 @@ START_TEST(test_backendset_parse_refuses_malformed_documents)
         {"\"slowstart\": false, \"active\": 1", "\"slowstart\": false, \"active\": -1",
          "\"active\" is not a count"},
         {"\"total\": 40", "\"total\": \"9\"", "\"total\" is not a count"},
-        {"\"p50_ms\": 0.9", "\"p50_ms\": \"fast\"", "\"p50_ms\" is not a duration"},
+        {"\"p50_ms\": 0.9", "\"p50_ms\": \"fast\"", "\"p50_ms\" is not a number >= 0"},
         {"\"removed\": false", "\"removed\": 1", "\"removed\" is not true or false"},
         {"\"state\": \"up\", ", "", "\"state\" is missing"},
         {"\"address\": \"198.18.0.1:3129\"", "\"address\": \"nowhere\"", "\"address\": "},

@@ -229,7 +229,7 @@ void backendview_prom(const struct balancer *bal, struct prom *p)
 {
     struct conn_figures cf;
     conn_figures_of(bal, &cf);
-    stattab_write_prom(p, conn_fields, STATTAB_COUNT(conn_fields), &cf, NULL, 0);
+    stattab_write_prom(p, conn_fields, STATTAB_COUNT(conn_fields), &cf);
 
     /* Off the stack: two sets' worth of figures; the loop is single-threaded. */
     static struct backend_figures figs[BALANCER_MAX_BACKENDS * 2];

@@ -32,26 +32,26 @@ double stattab_value(const struct stattab_field *f, const void *view)
     return *(const double *)v;
 }
 
+/* One sample of f: the field's own label, if any, after the view's label
+ * (backend="a",kind="x"); view_label may be NULL. */
 static void write_prom_sample(struct prom *p, const struct stattab_field *f, double value,
-                              const struct prom_label *extra, size_t nextra)
+                              const struct prom_label *view_label)
 {
-    /* The field's own label last: "backend" before "kind" reads better. */
-    struct prom_label labels[8];
+    struct prom_label labels[2];
     size_t n = 0;
-    for (size_t i = 0; i < nextra && n < 7; i++)
-        labels[n++] = extra[i];
+    if (view_label != NULL)
+        labels[n++] = *view_label;
     if (f->label_name != NULL)
         labels[n++] = (struct prom_label){f->label_name, f->label_value};
     prom_family(p, f->prom, f->type, f->help);
     prom_sample(p, f->prom, labels, n, value);
 }
 
-void stattab_write_prom(struct prom *p, const struct stattab_field *t, size_t n, const void *view,
-                        const struct prom_label *extra, size_t nextra)
+void stattab_write_prom(struct prom *p, const struct stattab_field *t, size_t n, const void *view)
 {
     for (size_t i = 0; i < n; i++)
         if (t[i].prom != NULL)
-            write_prom_sample(p, &t[i], stattab_value(&t[i], view), extra, nextra);
+            write_prom_sample(p, &t[i], stattab_value(&t[i], view), NULL);
 }
 
 void stattab_write_prom_each(struct prom *p, const struct stattab_field *t, size_t n,
@@ -66,7 +66,7 @@ void stattab_write_prom_each(struct prom *p, const struct stattab_field *t, size
         prom_family(p, t[i].prom, t[i].type, t[i].help);
         for (size_t k = 0; k < nviews; k++) {
             struct prom_label l = {label_name, values[k]};
-            write_prom_sample(p, &t[i], stattab_value(&t[i], views[k]), &l, 1);
+            write_prom_sample(p, &t[i], stattab_value(&t[i], views[k]), &l);
         }
     }
 }

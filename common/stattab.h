@@ -36,11 +36,10 @@ struct stattab_field {
 /* The field's value as a number (a bool as 0 or 1). */
 double stattab_value(const struct stattab_field *f, const void *view);
 
-/* Every field with a family, in table order, plus extra labels on each
- * sample (nextra may be 0). Consecutive fields of one family (labelled
- * samples) share their HELP and TYPE. Errors are kept in p (prom_finish). */
-void stattab_write_prom(struct prom *p, const struct stattab_field *t, size_t n, const void *view,
-                        const struct prom_label *extra, size_t nextra);
+/* Every field with a family, in table order. Consecutive fields of one
+ * family (labelled samples) share their HELP and TYPE. Errors are kept in
+ * p (prom_finish). */
+void stattab_write_prom(struct prom *p, const struct stattab_field *t, size_t n, const void *view);
 
 /* The same families for many views, one sample per view labelled
  * label_name=values[i]: family by family, as Prometheus wants each family

@@ -222,7 +222,7 @@ void poolview_prom(const struct pool *p, struct prom *out)
 {
     struct pool_figures f;
     pool_figures_of(p, &f);
-    stattab_write_prom(out, pool_fields, STATTAB_COUNT(pool_fields), &f, NULL, 0);
+    stattab_write_prom(out, pool_fields, STATTAB_COUNT(pool_fields), &f);
     prom_family(out, "manager_instances", PROM_GAUGE, "Instances by state.");
     for (int s = 0; s < POOLVIEW_NSTATES; s++) {
         struct prom_label l = {"state", instance_state_name((enum instance_state)s)};

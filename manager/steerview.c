@@ -133,7 +133,7 @@ void steerview_prom(const struct steer *s, struct prom *out)
                &l, 1, 1);
     struct steer_figures f;
     steer_figures_of(s, &f);
-    stattab_write_prom(out, steer_fields, STATTAB_COUNT(steer_fields), &f, NULL, 0);
+    stattab_write_prom(out, steer_fields, STATTAB_COUNT(steer_fields), &f);
     if (!steer_observes(s))
         return;
     /* Balancer mode: its backends by state and its open connections, as it

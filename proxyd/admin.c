@@ -175,7 +175,7 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
         struct prom_label l = {"code", code};
         prom_sample(&p, "proxyd_requests_total", &l, 1, (double)v.st.by_code[i]);
     }
-    stattab_write_prom(&p, admin_fields, STATTAB_COUNT(admin_fields), &v, NULL, 0);
+    stattab_write_prom(&p, admin_fields, STATTAB_COUNT(admin_fields), &v);
     prom_gauge(&p, "proxyd_info", "Constant 1, labelled with the instance name.", &inst, 1, 1);
     prom_histogram(&p, "proxyd_request_duration_seconds",
                    "Time from a request's head to its last byte queued.", NULL, 0, v.latency,

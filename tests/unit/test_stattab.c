@@ -51,7 +51,7 @@ static char *prom_text(const struct figures *f)
     struct prom p;
     char err[128];
     prom_init(&p, out);
-    stattab_write_prom(&p, fields, STATTAB_COUNT(fields), f, NULL, 0);
+    stattab_write_prom(&p, fields, STATTAB_COUNT(fields), f);
     ck_assert_int_eq(prom_finish(&p, err, sizeof(err)), 0);
     size_t len = evbuffer_get_length(out);
     char *s = malloc(len + 1);

@@ -1,5 +1,7 @@
 /* The balancer's state as documents: JSON for the admin API and
- * Prometheus text for /metrics, and the parsing of a PUT backend set. */
+ * Prometheus text for /metrics, and the parsing of a PUT backend set. A
+ * backend's JSON and the set's are common/backendset_json's, which the
+ * manager uses for the other end. */
 #ifndef PP_BALANCER_BACKENDVIEW_H
 #define PP_BALANCER_BACKENDVIEW_H
 

@@ -1,4 +1,4 @@
-/* The JSON summary (cJSON) and the human one. Rates are over the measured
+/* The JSON summary (common/loadgen_summary) and the human one. Rates are over the measured
  * time: from the end of the warm-up to the last finished request. */
 #include "report.h"
 
@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "histogram.h"
+#include "loadgen_summary.h"
 #include "selfwatch.h"
 #include "tally.h"
 
@@ -26,32 +27,36 @@ static double per_second(uint64_t n, double secs)
     return secs > 0 ? (double)n / secs : 0.0;
 }
 
-static cJSON *latency_json(const struct histogram *h)
+static void latency_of(const struct histogram *h, struct loadgen_summary_latency *out)
 {
     struct loadgen_latency l;
     loadgen_latency_of(h, &l);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "mean", round_to(l.mean_ms, 0.001));
-    cJSON_AddNumberToObject(o, "p50", l.p50_ms);
-    cJSON_AddNumberToObject(o, "p90", l.p90_ms);
-    cJSON_AddNumberToObject(o, "p99", l.p99_ms);
-    cJSON_AddNumberToObject(o, "max", l.max_ms);
-    return o;
+    out->mean = round_to(l.mean_ms, 0.001);
+    out->p50 = l.p50_ms;
+    out->p90 = l.p90_ms;
+    out->p99 = l.p99_ms;
+    out->max = l.max_ms;
 }
 
-static cJSON *errors_json(const struct loadgen_tally *t)
+static void errors_of(const struct loadgen_tally *t, struct loadgen_summary_errors *out)
 {
-    cJSON *o = cJSON_CreateObject();
-    for (int e = LOADGEN_ERR_NONE + 1; e < LOADGEN_ERR_COUNT; e++)
-        cJSON_AddNumberToObject(o, loadgen_error_name((enum loadgen_error)e), (double)t->errors[e]);
-    cJSON_AddNumberToObject(o, "total", (double)loadgen_tally_errors(t));
-    return o;
+    out->connect = t->errors[LOADGEN_ERR_CONNECT];
+    out->timeout = t->errors[LOADGEN_ERR_TIMEOUT];
+    out->reset = t->errors[LOADGEN_ERR_RESET];
+    out->status = t->errors[LOADGEN_ERR_STATUS];
+    out->short_body = t->errors[LOADGEN_ERR_SHORT_BODY];
+    out->bad_response = t->errors[LOADGEN_ERR_BAD_RESPONSE];
+    out->total = loadgen_tally_errors(t);
 }
 
-static void add_rates(cJSON *o, const struct loadgen_tally *t, double secs)
+static double rps_of(const struct loadgen_tally *t, double secs)
 {
-    cJSON_AddNumberToObject(o, "rps", round_to(per_second(t->responses, secs), 0.01));
-    cJSON_AddNumberToObject(o, "mbps", round_to(per_second(t->bytes_in, secs) / 1e6, 0.001));
+    return round_to(per_second(t->responses, secs), 0.01);
+}
+
+static double mbps_of(const struct loadgen_tally *t, double secs)
+{
+    return round_to(per_second(t->bytes_in, secs) / 1e6, 0.001);
 }
 
 double loadgen_report_littles_ratio(const struct loadgen_tallies *ts)
@@ -70,91 +75,84 @@ int loadgen_report_littles_ok(double ratio)
     return isfinite(ratio) && fabs(ratio - 1.0) <= LOADGEN_LITTLE_TOLERANCE;
 }
 
+static void proxy_of(const struct loadgen_proxy_tally *pt, struct loadgen_summary_proxy *p)
+{
+    snprintf(p->name, sizeof(p->name), "%s", pt->name);
+    p->requests = pt->t.requests;
+    p->hits = pt->t.hits;
+    p->misses = pt->t.misses;
+    p->errors = loadgen_tally_errors(&pt->t);
+    latency_of(pt->t.total, &p->latency_ms);
+    latency_of(pt->t.ttfb, &p->ttfb_ms);
+}
+
+static void client_of(const struct loadgen_tallies *ts, size_t i, struct loadgen_summary_client *c)
+{
+    const struct loadgen_tally *t = &ts->clients[i];
+    c->client = i + 1;
+    snprintf(c->source, sizeof(c->source), "%s", ts->client_sources ? ts->client_sources[i] : "");
+    c->requests = t->requests;
+    c->ok = t->ok;
+    errors_of(t, &c->errors);
+    c->rps = rps_of(t, ts->measured_s);
+    c->mbps = mbps_of(t, ts->measured_s);
+    latency_of(t->total, &c->latency_ms);
+    latency_of(t->ttfb, &c->ttfb_ms);
+}
+
+/* The run's figures as the shared summary, rounded as the JSON shows them. */
+static void summary_of(const struct loadgen_config *cfg, const struct loadgen_tallies *ts,
+                       struct loadgen_summary *s)
+{
+    const struct loadgen_tally *all = &ts->all;
+    snprintf(s->label, sizeof(s->label), "%s", cfg->label);
+    snprintf(s->url, sizeof(s->url), "%s", cfg->url);
+    snprintf(s->proxy, sizeof(s->proxy), "%s", cfg->proxy);
+    s->rate = cfg->rate > 0 ? cfg->rate : -1;
+    s->clients = ts->nclients;
+    s->concurrency = ts->concurrency ? ts->concurrency : (uint32_t)cfg->concurrency;
+    s->concurrency_requested = (uint64_t)cfg->concurrency;
+    s->keepalive = cfg->keepalive;
+    s->requests = all->requests;
+    s->ok = all->ok;
+    s->responses = all->responses;
+    errors_of(all, &s->errors);
+    s->warmup_requests = ts->warmup_requests;
+    s->unfinished = ts->unfinished;
+    s->unsent = ts->unsent;
+    s->connections = ts->connections;
+    s->duration_s = round_to(ts->measured_s, 0.0001);
+    s->elapsed_s = round_to(ts->elapsed_s, 0.0001);
+    s->rps = rps_of(all, ts->measured_s);
+    s->mbps = mbps_of(all, ts->measured_s);
+    s->bytes_in = all->bytes_in;
+    s->body_bytes = all->body_bytes;
+    latency_of(all->total, &s->latency_ms);
+    latency_of(all->ttfb, &s->ttfb_ms);
+    for (size_t i = 0; i < s->nproxies; i++)
+        proxy_of(&ts->proxies[i], &s->proxies[i]);
+    for (size_t i = 0; i < s->nclients; i++)
+        client_of(ts, i, &s->per_client[i]);
+    s->in_flight_target = ts->in_flight_target ? (double)ts->in_flight_target : -1;
+    s->in_flight_mean = round_to(ts->in_flight_mean, 0.01);
+    double ratio = loadgen_report_littles_ratio(ts);
+    s->littles_ratio = isfinite(ratio) ? round_to(ratio, 0.0001) : -1;
+    s->littles_ok = loadgen_report_littles_ok(ratio);
+    s->loadgen_cpu_pct = round_to(ts->cpu_pct, 0.1);
+    s->loop_lag_p99_ms = (double)ts->lag_p99_us / 1000.0;
+    s->loop_lag_max_ms = (double)ts->lag_max_us / 1000.0;
+    s->saturated = ts->saturated;
+    s->interrupted = ts->interrupted;
+}
+
 char *loadgen_report_json(const struct loadgen_config *cfg, const struct loadgen_tallies *ts)
 {
-    cJSON *root = cJSON_CreateObject();
-    if (!root)
+    struct loadgen_summary *s = loadgen_summary_new(ts->nproxies, ts->nclients);
+    if (!s)
         return NULL;
-    const struct loadgen_tally *all = &ts->all;
-    cJSON_AddStringToObject(root, "label", cfg->label);
-    cJSON_AddStringToObject(root, "url", cfg->url);
-    if (cfg->proxy[0])
-        cJSON_AddStringToObject(root, "proxy", cfg->proxy);
-    else
-        cJSON_AddNullToObject(root, "proxy");
-    cJSON_AddStringToObject(root, "mode", cfg->rate > 0 ? "open" : "closed");
-    if (cfg->rate > 0)
-        cJSON_AddNumberToObject(root, "rate", cfg->rate);
-    else
-        cJSON_AddNullToObject(root, "rate");
-    cJSON_AddNumberToObject(root, "clients", (double)ts->nclients);
-    cJSON_AddNumberToObject(
-        root, "concurrency",
-        (double)(ts->concurrency ? ts->concurrency : (uint32_t)cfg->concurrency));
-    cJSON_AddNumberToObject(root, "concurrency_requested", (double)cfg->concurrency);
-    cJSON_AddBoolToObject(root, "keepalive", cfg->keepalive);
-    cJSON_AddNumberToObject(root, "requests", (double)all->requests);
-    cJSON_AddNumberToObject(root, "ok", (double)all->ok);
-    cJSON_AddNumberToObject(root, "responses", (double)all->responses);
-    cJSON_AddItemToObject(root, "errors", errors_json(all));
-    cJSON_AddNumberToObject(root, "warmup_requests", (double)ts->warmup_requests);
-    cJSON_AddNumberToObject(root, "unfinished", (double)ts->unfinished);
-    cJSON_AddNumberToObject(root, "unsent", (double)ts->unsent);
-    cJSON_AddNumberToObject(root, "connections", (double)ts->connections);
-    cJSON_AddNumberToObject(root, "duration_s", round_to(ts->measured_s, 0.0001));
-    cJSON_AddNumberToObject(root, "elapsed_s", round_to(ts->elapsed_s, 0.0001));
-    add_rates(root, all, ts->measured_s);
-    cJSON_AddNumberToObject(root, "bytes_in", (double)all->bytes_in);
-    cJSON_AddNumberToObject(root, "body_bytes", (double)all->body_bytes);
-    cJSON_AddItemToObject(root, "latency_ms", latency_json(all->total));
-    cJSON_AddItemToObject(root, "ttfb_ms", latency_json(all->ttfb));
-
-    cJSON *proxies = cJSON_AddObjectToObject(root, "per_proxy");
-    for (size_t i = 0; i < ts->nproxies; i++) {
-        const struct loadgen_tally *t = &ts->proxies[i].t;
-        cJSON *p = cJSON_AddObjectToObject(proxies, ts->proxies[i].name);
-        cJSON_AddNumberToObject(p, "requests", (double)t->requests);
-        cJSON_AddNumberToObject(p, "hits", (double)t->hits);
-        cJSON_AddNumberToObject(p, "misses", (double)t->misses);
-        cJSON_AddNumberToObject(p, "errors", (double)loadgen_tally_errors(t));
-        cJSON_AddItemToObject(p, "latency_ms", latency_json(t->total));
-        cJSON_AddItemToObject(p, "ttfb_ms", latency_json(t->ttfb));
-    }
-    cJSON *clients = cJSON_AddArrayToObject(root, "per_client");
-    for (size_t i = 0; i < ts->nclients; i++) {
-        const struct loadgen_tally *t = &ts->clients[i];
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddNumberToObject(c, "client", (double)(i + 1));
-        cJSON_AddStringToObject(c, "source", ts->client_sources ? ts->client_sources[i] : "");
-        cJSON_AddNumberToObject(c, "requests", (double)t->requests);
-        cJSON_AddNumberToObject(c, "ok", (double)t->ok);
-        cJSON_AddItemToObject(c, "errors", errors_json(t));
-        add_rates(c, t, ts->measured_s);
-        cJSON_AddItemToObject(c, "latency_ms", latency_json(t->total));
-        cJSON_AddItemToObject(c, "ttfb_ms", latency_json(t->ttfb));
-        cJSON_AddItemToArray(clients, c);
-    }
-    cJSON *inf = cJSON_AddObjectToObject(root, "in_flight");
-    if (ts->in_flight_target)
-        cJSON_AddNumberToObject(inf, "target", (double)ts->in_flight_target);
-    else
-        cJSON_AddNullToObject(inf, "target");
-    cJSON_AddNumberToObject(inf, "mean", round_to(ts->in_flight_mean, 0.01));
-    cJSON *little = cJSON_AddObjectToObject(root, "littles_law");
-    double ratio = loadgen_report_littles_ratio(ts);
-    if (isfinite(ratio))
-        cJSON_AddNumberToObject(little, "ratio", round_to(ratio, 0.0001));
-    else
-        cJSON_AddNullToObject(little, "ratio");
-    cJSON_AddBoolToObject(little, "ok", loadgen_report_littles_ok(ratio));
-    cJSON_AddNumberToObject(root, "loadgen_cpu_pct", round_to(ts->cpu_pct, 0.1));
-    cJSON *lag = cJSON_AddObjectToObject(root, "loop_lag_ms");
-    cJSON_AddNumberToObject(lag, "p99", (double)ts->lag_p99_us / 1000.0);
-    cJSON_AddNumberToObject(lag, "max", (double)ts->lag_max_us / 1000.0);
-    cJSON_AddBoolToObject(root, "saturated", ts->saturated);
-    cJSON_AddBoolToObject(root, "interrupted", ts->interrupted);
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
+    summary_of(cfg, ts, s);
+    char *text = loadgen_summary_write(s);
+    loadgen_summary_free(s);
     return text;
 }
 

@@ -1,125 +1,84 @@
-/* The balancer's backend set as JSON, both ways: what fwd_balancer.c PUTs,
- * and the per-backend state and latency it reads back for the pool view and
- * for counting a draining instance's connections. */
+/* The balancer's backend set, both ways: what fwd_balancer.c PUTs, and the
+ * per-backend state and latency it reads back for the pool view and for
+ * counting a draining instance's connections. The JSON itself is
+ * common/backendset_json's, which the balancer uses too; this file maps it
+ * to the manager's instances. */
 #include "backendset.h"
 
 #include <arpa/inet.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
+#include "addr.h"
+#include "backendset_json.h"
 
-static void endpoint_text(struct in_addr a, uint16_t port, char *out, size_t outlen)
+static void endpoint_addr(struct in_addr a, uint16_t port, struct addr *out)
 {
-    char ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &a, ip, sizeof(ip));
-    snprintf(out, outlen, "%s:%u", ip, (unsigned)port);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = a};
+    addr_from_sockaddr(out, (const struct sockaddr *)&sin, sizeof(sin));
+}
+
+/* An instance as a backend: named as the instance, its proxyd admin
+ * endpoint (when it has one) as the health address, all weighing the same. */
+static int target_member(const struct fwd_target *t, struct backendset_member *m)
+{
+    memset(m, 0, sizeof(*m));
+    if (!t->name[0] || t->addr.s_addr == 0 || t->port == 0)
+        return -1;
+    snprintf(m->name, sizeof(m->name), "%s", t->name);
+    endpoint_addr(t->addr, t->port, &m->address);
+    if (t->admin_port != 0 && t->admin_addr.s_addr != 0) {
+        endpoint_addr(t->admin_addr, t->admin_port, &m->health);
+        m->has_health = 1;
+    }
+    m->weight = 1;
+    return 0;
 }
 
 char *backendset_json(const struct fwd_target *targets, size_t n, char *err, size_t errlen)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON *arr = o ? cJSON_AddArrayToObject(o, "backends") : NULL;
-    int ok = arr != NULL;
-    for (size_t i = 0; ok && i < n; i++) {
-        const struct fwd_target *t = &targets[i];
-        if (!t->name[0] || t->addr.s_addr == 0 || t->port == 0) {
+    /* Off the stack (~40 KiB); the manager's loop is single-threaded. */
+    static struct backendset_member members[BACKENDSET_MAX];
+    if (n > BACKENDSET_MAX) {
+        snprintf(err, errlen, "%zu backends, at most %d", n, BACKENDSET_MAX);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (target_member(&targets[i], &members[i]) < 0) {
             snprintf(err, errlen, "backend %zu (instance %d) has no name or address", i + 1,
-                     t->instance_id);
-            cJSON_Delete(o);
+                     targets[i].instance_id);
             return NULL;
         }
-        char address[32], health[32];
-        endpoint_text(t->addr, t->port, address, sizeof(address));
-        cJSON *b = cJSON_CreateObject();
-        ok = b != NULL && cJSON_AddItemToArray(arr, b);
-        ok = ok && cJSON_AddStringToObject(b, "name", t->name) != NULL;
-        ok = ok && cJSON_AddStringToObject(b, "address", address) != NULL;
-        if (ok && t->admin_port != 0 && t->admin_addr.s_addr != 0) {
-            endpoint_text(t->admin_addr, t->admin_port, health, sizeof(health));
-            ok = cJSON_AddStringToObject(b, "health", health) != NULL;
-        }
-        ok = ok && cJSON_AddNumberToObject(b, "weight", 1) != NULL;
     }
-    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (!text)
-        snprintf(err, errlen, "out of memory");
-    return text;
+    return backendset_json_write_set(members, n, err, errlen);
 }
 
-static int read_count(const cJSON *b, const char *name, uint64_t *out)
+static void status_observation(const struct backendset_status *s, struct fwd_observation *o)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, name);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 9.0e15)
-        return -1;
-    *out = (uint64_t)v->valuedouble;
-    return 0;
-}
-
-/* A latency in ms: a number, or null (unmeasured); absent counts as null. */
-static int read_ms(const cJSON *b, const char *name, double *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, name);
-    if (!v || cJSON_IsNull(v)) {
-        *out = FWD_UNMEASURED;
-        return 0;
-    }
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0)
-        return -1;
-    *out = v->valuedouble;
-    return 0;
-}
-
-static int read_text(const cJSON *b, const char *name, char *out, size_t outlen, int required)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, name);
-    if (!cJSON_IsString(v)) {
-        out[0] = '\0';
-        return required || (v && !cJSON_IsNull(v)) ? -1 : 0;
-    }
-    snprintf(out, outlen, "%s", v->valuestring);
-    return 0;
+    memset(o, 0, sizeof(*o));
+    snprintf(o->name, sizeof(o->name), "%.*s", (int)sizeof(o->name) - 1, s->member.name);
+    snprintf(o->state, sizeof(o->state), "%.*s", (int)sizeof(o->state) - 1, s->state);
+    o->removed = s->removed;
+    o->active = s->active;
+    o->total = s->total;
+    o->ewma_ms = s->ewma_ms;
+    /* Both spell "not measured" as a negative number. */
+    o->p50_ms = s->p50_ms < 0 ? FWD_UNMEASURED : s->p50_ms;
+    o->p90_ms = s->p90_ms < 0 ? FWD_UNMEASURED : s->p90_ms;
+    o->p99_ms = s->p99_ms < 0 ? FWD_UNMEASURED : s->p99_ms;
+    snprintf(o->last_check, sizeof(o->last_check), "%.*s", (int)sizeof(o->last_check) - 1,
+             s->last_check);
 }
 
 int backendset_parse(const char *text, struct fwd_observation *out, size_t max, size_t *n,
                      char *err, size_t errlen)
 {
-    *n = 0;
-    cJSON *doc = cJSON_Parse(text);
-    const cJSON *arr =
-        cJSON_IsObject(doc) ? cJSON_GetObjectItemCaseSensitive(doc, "backends") : NULL;
-    if (!cJSON_IsArray(arr)) {
-        snprintf(err, errlen, "not a backend list: no \"backends\" array");
-        cJSON_Delete(doc);
+    static struct backendset_status list[BACKENDSET_MAX];
+    if (max > BACKENDSET_MAX)
+        max = BACKENDSET_MAX;
+    if (backendset_json_read_statuses(text, list, max, n, err, errlen) < 0)
         return -1;
-    }
-    size_t i = 0;
-    const cJSON *b;
-    cJSON_ArrayForEach(b, arr)
-    {
-        if (i == max)
-            break;
-        struct fwd_observation *o = &out[i];
-        memset(o, 0, sizeof(*o));
-        const cJSON *removed = cJSON_GetObjectItemCaseSensitive(b, "removed");
-        if (!cJSON_IsObject(b) || read_text(b, "name", o->name, sizeof(o->name), 1) < 0 ||
-            read_text(b, "state", o->state, sizeof(o->state), 1) < 0 ||
-            read_count(b, "active", &o->active) < 0 || read_count(b, "total", &o->total) < 0 ||
-            read_ms(b, "ewma_ms", &o->ewma_ms) < 0 || read_ms(b, "p50_ms", &o->p50_ms) < 0 ||
-            read_ms(b, "p90_ms", &o->p90_ms) < 0 || read_ms(b, "p99_ms", &o->p99_ms) < 0 ||
-            read_text(b, "last_check", o->last_check, sizeof(o->last_check), 0) < 0 ||
-            (removed && !cJSON_IsBool(removed))) {
-            snprintf(err, errlen, "backend %zu of the list is malformed", i + 1);
-            cJSON_Delete(doc);
-            return -1;
-        }
-        o->removed = cJSON_IsTrue(removed);
-        i++;
-    }
-    *n = i;
-    cJSON_Delete(doc);
+    for (size_t i = 0; i < *n; i++)
+        status_observation(&list[i], &out[i]);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include "steer.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,9 +22,28 @@
 #include "instance.h"
 #include "pool.h"
 #include "prom.h"
+#include "stattab.h"
 
 /* Every instance state, for /metrics: the enum's last value plus one. */
 #define POOLVIEW_NSTATES (INSTANCE_FAILED + 1)
+
+/* The pool's size as both GET /v1/pool and /metrics show it. */
+struct pool_figures {
+    uint64_t desired, ready;
+};
+
+static const struct stattab_field pool_fields[] = {
+    {"replicas", "manager_replicas_desired", PROM_GAUGE, "Instances the pool is asked to run.",
+     NULL, NULL, STATTAB_U64, offsetof(struct pool_figures, desired)},
+    {"ready", "manager_replicas_ready", PROM_GAUGE, "Instances answering their health check.", NULL,
+     NULL, STATTAB_U64, offsetof(struct pool_figures, ready)},
+};
+
+static void pool_figures_of(const struct pool *p, struct pool_figures *f)
+{
+    f->desired = (uint64_t)pool_desired(p);
+    f->ready = pool_ready_count(p);
+}
 
 /* "2026-11-25T15:04:05.123Z" */
 static void format_rfc3339(int64_t ms, char *out, size_t outlen)
@@ -160,8 +180,9 @@ struct cJSON *poolview_json(const struct pool *p, const struct steer *st)
     int ok = o != NULL;
     ok = ok && cJSON_AddStringToObject(o, "runtime", pool_runtime_name(p)) != NULL;
     ok = ok && cJSON_AddStringToObject(o, "worker", pool_worker_name(p)) != NULL;
-    ok = ok && cJSON_AddNumberToObject(o, "replicas", pool_desired(p)) != NULL;
-    ok = ok && cJSON_AddNumberToObject(o, "ready", (double)pool_ready_count(p)) != NULL;
+    struct pool_figures f;
+    pool_figures_of(p, &f);
+    ok = ok && stattab_write_json(o, pool_fields, STATTAB_COUNT(pool_fields), &f) == 0;
     /* The last scale step's timings (ms from its start; null when the step
      * had no such phase) and its drains. */
     const struct pool_step *step = pool_last_step(p);
@@ -199,10 +220,9 @@ struct cJSON *poolview_json(const struct pool *p, const struct steer *st)
 
 void poolview_prom(const struct pool *p, struct prom *out)
 {
-    prom_gauge(out, "manager_replicas_desired", "Instances the pool is asked to run.", NULL, 0,
-               pool_desired(p));
-    prom_gauge(out, "manager_replicas_ready", "Instances answering their health check.", NULL, 0,
-               (double)pool_ready_count(p));
+    struct pool_figures f;
+    pool_figures_of(p, &f);
+    stattab_write_prom(out, pool_fields, STATTAB_COUNT(pool_fields), &f);
     prom_family(out, "manager_instances", PROM_GAUGE, "Instances by state.");
     for (int s = 0; s < POOLVIEW_NSTATES; s++) {
         struct prom_label l = {"state", instance_state_name((enum instance_state)s)};

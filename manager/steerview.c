@@ -1,6 +1,7 @@
 /* JSON and Prometheus views of the steering state, for api.c. */
 #include "steerview.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 #include "backendset.h"
 #include "forwarding.h"
 #include "prom.h"
+#include "stattab.h"
 #include "steer.h"
 
 static void ip_text(uint32_t host_order, char *out, size_t outlen)
@@ -31,16 +33,53 @@ static cJSON *add_time(cJSON *o, const char *name, int64_t ms)
     return cJSON_AddStringToObject(o, name, text);
 }
 
+/* The steering figures GET /v1/forwarding and /metrics show, each in its
+ * document's unit (the swap in ms in JSON, in seconds in Prometheus). */
+struct steer_figures {
+    uint64_t rules;
+    double clients;
+    double last_swap_ms, last_swap_s;
+    double moved;
+};
+
+#define SF(field) offsetof(struct steer_figures, field)
+
+/* In each document's order; only "rules" is in both. "last_swap_at", a
+ * time, is written by hand between the first FWD_HEAD_FIELDS and the rest. */
+static const struct stattab_field steer_fields[] = {
+    {"rules", "manager_forwarding_rules", PROM_GAUGE, "Rules the forwarding mode installed.", NULL,
+     NULL, STATTAB_U64, SF(rules)},
+    {"clients", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_DOUBLE, SF(clients)},
+    {"last_swap_ms", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_DOUBLE, SF(last_swap_ms)},
+    {NULL, "manager_forwarding_last_swap_seconds", PROM_GAUGE,
+     "How long the last swap of the forwarding rules took.", NULL, NULL, STATTAB_DOUBLE,
+     SF(last_swap_s)},
+    {NULL, "manager_partition_moved_clients", PROM_GAUGE,
+     "Clients that changed instance at the last scale step.", NULL, NULL, STATTAB_DOUBLE,
+     SF(moved)},
+};
+#define FWD_HEAD_FIELDS 2
+
+static void steer_figures_of(const struct steer *s, struct steer_figures *f)
+{
+    f->rules = steer_rules(s);
+    f->clients = steer_clients(s);
+    f->last_swap_ms = (double)steer_last_swap_us(s) / 1000.0;
+    f->last_swap_s = (double)steer_last_swap_us(s) / 1e6;
+    f->moved = steer_last_moved(s);
+}
+
 struct cJSON *steerview_forwarding_json(const struct steer *s)
 {
     cJSON *o = cJSON_CreateObject();
     int ok = o != NULL;
     ok = ok && cJSON_AddStringToObject(o, "mode", steer_mode(s)) != NULL;
-    ok = ok && cJSON_AddNumberToObject(o, "rules", (double)steer_rules(s)) != NULL;
-    ok = ok && cJSON_AddNumberToObject(o, "clients", steer_clients(s)) != NULL;
+    struct steer_figures f;
+    steer_figures_of(s, &f);
+    ok = ok && stattab_write_json(o, steer_fields, FWD_HEAD_FIELDS, &f) == 0;
     ok = ok && add_time(o, "last_swap_at", steer_last_swap_at_ms(s)) != NULL;
-    ok = ok && cJSON_AddNumberToObject(o, "last_swap_ms",
-                                       (double)steer_last_swap_us(s) / 1000.0) != NULL;
+    ok = ok && stattab_write_json(o, steer_fields + FWD_HEAD_FIELDS,
+                                  STATTAB_COUNT(steer_fields) - FWD_HEAD_FIELDS, &f) == 0;
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -92,14 +131,9 @@ void steerview_prom(const struct steer *s, struct prom *out)
     struct prom_label l = {"mode", steer_mode(s)};
     prom_gauge(out, "manager_forwarding_info", "Constant 1, labelled with the forwarding mode.",
                &l, 1, 1);
-    prom_gauge(out, "manager_forwarding_rules", "Rules the forwarding mode installed.", NULL, 0,
-               (double)steer_rules(s));
-    prom_gauge(out, "manager_forwarding_last_swap_seconds",
-               "How long the last swap of the forwarding rules took.", NULL, 0,
-               (double)steer_last_swap_us(s) / 1e6);
-    prom_gauge(out, "manager_partition_moved_clients",
-               "Clients that changed instance at the last scale step.", NULL, 0,
-               steer_last_moved(s));
+    struct steer_figures f;
+    steer_figures_of(s, &f);
+    stattab_write_prom(out, steer_fields, STATTAB_COUNT(steer_fields), &f);
     if (!steer_observes(s))
         return;
     /* Balancer mode: its backends by state and its open connections, as it

@@ -8,6 +8,7 @@
  * Stress started here is stopped here, by its pid. */
 #include "measure.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <cJSON.h>
 
 #include "child.h"
+#include "loadgen_summary.h"
 #include "log.h"
 
 #define LOADGEN_STOP_TIMEOUT_MS (15 * 1000)
@@ -66,7 +68,7 @@ static double json_num(const cJSON *o, const char *a, const char *b)
     return cJSON_IsNumber(x) ? x->valuedouble : NAN;
 }
 
-static cJSON *read_json_file(const char *path);
+static struct loadgen_summary *read_summary(const char *path, char *err, size_t errlen);
 
 /* Runs loadgen to its end, bounded. 0 done (exit 0), 1 interrupted, -1
  * failed (err). */
@@ -129,34 +131,34 @@ static int prime_caches(struct ppexp_measure_ctx *mc, const struct ppexp_config 
         int rc = loadgen_sync(mc, argv, log, PRIME_TIMEOUT_S, err, errlen);
         if (rc != 0)
             return rc;
-        cJSON *j = read_json_file(json);
-        if (!j) {
-            snprintf(err, errlen, "priming: loadgen wrote no readable JSON at %.300s", json);
+        char why[256];
+        struct loadgen_summary *sum = read_summary(json, why, sizeof(why));
+        if (!sum) {
+            snprintf(err, errlen, "priming: loadgen's JSON at %.300s: %s", json, why);
             return -1;
         }
-        long ok = (long)json_num(j, "ok", NULL);
+        long ok = (long)sum->ok;
         if (ok != mc->s->clients) {
             snprintf(err, errlen, "priming pass %d: %ld of %d requests answered (see %.300s)", pass,
                      ok, mc->s->clients, json);
-            cJSON_Delete(j);
+            loadgen_summary_free(sum);
             return -1;
         }
         int names = 0, all_hits = 1;
         size_t used = 0;
         cold[0] = '\0';
-        const cJSON *p;
-        cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(j, "per_proxy"))
-        {
+        for (size_t i = 0; i < sum->nproxies; i++) {
+            const struct loadgen_summary_proxy *p = &sum->proxies[i];
             names++;
-            double req = json_num(p, "requests", NULL), hits = json_num(p, "hits", NULL);
+            double req = (double)p->requests, hits = (double)p->hits;
             if (hits != req) {
                 all_hits = 0;
                 if (used + 1 < sizeof(cold))
                     used += (size_t)snprintf(cold + used, sizeof(cold) - used, " %s (%.0f of %.0f)",
-                                             p->string, req - hits, req);
+                                             p->name, req - hits, req);
             }
         }
-        cJSON_Delete(j);
+        loadgen_summary_free(sum);
         if (!cache_on || (all_hits && names >= want)) {
             rec->primed = pass;
             return 0;
@@ -185,23 +187,51 @@ static int origin_to(struct ppexp_measure_ctx *mc, enum ppexp_cg_side side, char
     return n < 0 ? -1 : 0;
 }
 
-static cJSON *read_json_file(const char *path)
+/* The run's figures from loadgen's summary into its record. */
+static void record_summary(const struct loadgen_summary *sum, struct ppexp_run_record *rec)
+{
+    rec->requests = (long)sum->requests;
+    rec->ok = (long)sum->ok;
+    rec->errors = (long)sum->errors.total;
+    rec->mean_ms = sum->latency_ms.mean;
+    rec->p50_ms = sum->latency_ms.p50;
+    rec->p90_ms = sum->latency_ms.p90;
+    rec->p99_ms = sum->latency_ms.p99;
+    rec->max_ms = sum->latency_ms.max;
+    rec->ttfb_ms = sum->ttfb_ms.mean;
+    rec->rps = sum->rps;
+    rec->mbps = sum->mbps;
+    rec->duration_s = sum->duration_s;
+    rec->loadgen_cpu_pct = sum->loadgen_cpu_pct;
+    rec->saturated = sum->saturated;
+    rec->in_flight = sum->in_flight_mean;
+    /* null (nothing to compare) is NAN in the record, and no verdict. */
+    rec->little_ratio = sum->littles_ratio >= 0 ? sum->littles_ratio : NAN;
+    rec->little_ok = sum->littles_ratio >= 0 ? sum->littles_ok : -1;
+}
+
+/* loadgen's --json file, read with the definition loadgen writes it with. */
+static struct loadgen_summary *read_summary(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
-    if (!f)
+    if (!f) {
+        snprintf(err, errlen, "%s", strerror(errno));
         return NULL;
+    }
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
     fseek(f, 0, SEEK_SET);
-    cJSON *j = NULL;
+    struct loadgen_summary *sum = NULL;
     char *buf = size > 0 && size < (64L << 20) ? malloc((size_t)size + 1) : NULL;
     if (buf && fread(buf, 1, (size_t)size, f) == (size_t)size) {
         buf[size] = '\0';
-        j = cJSON_Parse(buf);
+        sum = loadgen_summary_read(buf, err, errlen);
+    } else {
+        snprintf(err, errlen, "cannot read it (%ld bytes)", size);
     }
     free(buf);
     fclose(f);
-    return j;
+    return sum;
 }
 
 static void collect_metrics(struct ppexp_measure_ctx *mc, const struct ppexp_config *c,
@@ -346,33 +376,15 @@ int ppexp_measure_requests(struct ppexp_measure_ctx *mc, const struct ppexp_conf
         snprintf(err, errlen, "loadgen failed (status %d): %s", st, tail);
         return -1;
     }
-    cJSON *j = read_json_file(json);
-    if (!j) {
-        snprintf(err, errlen, "loadgen wrote no readable JSON at %.300s", json);
+    char why[256];
+    struct loadgen_summary *sum = read_summary(json, why, sizeof(why));
+    if (!sum) {
+        snprintf(err, errlen, "loadgen's JSON at %.300s: %s", json, why);
         return -1;
     }
-    rec->requests = (long)json_num(j, "requests", NULL);
-    rec->ok = (long)json_num(j, "ok", NULL);
-    rec->errors = (long)json_num(j, "errors", "total");
-    rec->mean_ms = json_num(j, "latency_ms", "mean");
-    rec->p50_ms = json_num(j, "latency_ms", "p50");
-    rec->p90_ms = json_num(j, "latency_ms", "p90");
-    rec->p99_ms = json_num(j, "latency_ms", "p99");
-    rec->max_ms = json_num(j, "latency_ms", "max");
-    rec->ttfb_ms = json_num(j, "ttfb_ms", "mean");
-    rec->rps = json_num(j, "rps", NULL);
-    rec->mbps = json_num(j, "mbps", NULL);
-    rec->duration_s = json_num(j, "duration_s", NULL);
-    rec->loadgen_cpu_pct = json_num(j, "loadgen_cpu_pct", NULL);
-    rec->saturated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "saturated"));
-    rec->in_flight = json_num(j, "in_flight", "mean");
-    rec->little_ratio = json_num(j, "littles_law", "ratio");
-    rec->little_ok = !isfinite(rec->little_ratio)
-                         ? -1
-                         : cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-                               cJSON_GetObjectItemCaseSensitive(j, "littles_law"), "ok"));
-    double finished = json_num(j, "requests", NULL) + json_num(j, "warmup_requests", NULL);
-    cJSON_Delete(j);
+    record_summary(sum, rec);
+    double finished = (double)(sum->requests + sum->warmup_requests);
+    loadgen_summary_free(sum);
     if (rec->little_ok == 0)
         log_warn("%s: Little's law off by more than 10%% (in flight / mean time = %.2f x rps): "
                  "not one steady run",

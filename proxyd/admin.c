@@ -2,6 +2,7 @@
  * JSON view of the same counters, summed over the worker threads. */
 #include "admin.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "object.h"
 #include "prom.h"
 #include "stats.h"
+#include "stattab.h"
 #include "worker.h"
 
 struct admin {
@@ -34,14 +36,83 @@ struct admin_view {
     struct histogram *latency;
     uint64_t inflight;
     uint64_t origin_idle;
+    int cache_enabled;
+    uint64_t cache_limit_bytes; /* 0 with the cache off */
+    uint64_t max_object_bytes;
+};
+
+#define ST(field) offsetof(struct admin_view, st.field)
+#define VIEW(field) offsetof(struct admin_view, field)
+
+/* The figures /metrics and /stats both show, in the order both write them;
+ * a field with no JSON key is a metric only, one with no family is in
+ * /stats only. Requests by status code and latency are written apart:
+ * their labels and keys are not fixed. */
+static const struct stattab_field admin_fields[] = {
+    {"hits", "proxyd_cache_hits_total", PROM_COUNTER, "Requests served from the cache.", NULL, NULL,
+     STATTAB_U64, ST(hits)},
+    {"misses", "proxyd_cache_misses_total", PROM_COUNTER, "Requests that needed an origin fetch.",
+     NULL, NULL, STATTAB_U64, ST(misses)},
+    {"collapsed", "proxyd_collapsed_total", PROM_COUNTER,
+     "Requests that joined another request's origin fetch (fetches saved).", NULL, NULL,
+     STATTAB_U64, ST(collapsed)},
+    {"refreshes", "proxyd_refreshes_total", PROM_COUNTER,
+     "Revalidations the origin answered 304 Not Modified.", NULL, NULL, STATTAB_U64, ST(refreshes)},
+    {"not_modified", "proxyd_not_modified_total", PROM_COUNTER,
+     "304 responses sent to clients from cache.", NULL, NULL, STATTAB_U64, ST(not_modified)},
+    {"denied", "proxyd_denied_total", PROM_COUNTER, "Requests refused by access rules.", NULL, NULL,
+     STATTAB_U64, ST(denied)},
+    {"bad_requests", "proxyd_bad_requests_total", PROM_COUNTER,
+     "Malformed, oversized or timed-out requests.", NULL, NULL, STATTAB_U64, ST(bad_requests)},
+    {"bytes.client_in", "proxyd_client_bytes_received_total", PROM_COUNTER,
+     "Bytes received from clients.", NULL, NULL, STATTAB_U64, ST(client_bytes_in)},
+    {"bytes.client_out", "proxyd_client_bytes_sent_total", PROM_COUNTER, "Bytes queued to clients.",
+     NULL, NULL, STATTAB_U64, ST(client_bytes_out)},
+    {"bytes.origin_in", "proxyd_origin_bytes_received_total", PROM_COUNTER,
+     "Bytes received from origins.", NULL, NULL, STATTAB_U64, ST(origin_bytes_in)},
+    {"origin_fetches", "proxyd_origin_fetches_total", PROM_COUNTER,
+     "Requests sent to origin servers.", NULL, NULL, STATTAB_U64, ST(origin_fetches)},
+    {"origin_errors.connect", "proxyd_origin_errors_total", PROM_COUNTER,
+     "Origin failures, by kind.", "kind", "connect", STATTAB_U64, ST(origin_errors_connect)},
+    {"origin_errors.timeout", "proxyd_origin_errors_total", PROM_COUNTER,
+     "Origin failures, by kind.", "kind", "timeout", STATTAB_U64, ST(origin_errors_timeout)},
+    {"origin_errors.protocol", "proxyd_origin_errors_total", PROM_COUNTER,
+     "Origin failures, by kind.", "kind", "protocol", STATTAB_U64, ST(origin_errors_protocol)},
+    {"origin_errors.closed", "proxyd_origin_errors_total", PROM_COUNTER,
+     "Origin failures, by kind.", "kind", "closed", STATTAB_U64, ST(origin_errors_closed)},
+    {"connections.open", "proxyd_connections_open", PROM_GAUGE, "Client connections open.", NULL,
+     NULL, STATTAB_U64, ST(connections_open)},
+    {"connections.total", "proxyd_connections_total", PROM_COUNTER, "Client connections accepted.",
+     NULL, NULL, STATTAB_U64, ST(connections_total)},
+    {"connections.tunnels", "proxyd_tunnels_total", PROM_COUNTER, "CONNECT tunnels opened.", NULL,
+     NULL, STATTAB_U64, ST(tunnels_total)},
+    {"cache.enabled", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_BOOL, VIEW(cache_enabled)},
+    {"cache.bytes", "proxyd_cache_bytes", PROM_GAUGE, "Bytes held by the memory cache.", NULL, NULL,
+     STATTAB_U64, VIEW(cache.bytes)},
+    {"cache.limit_bytes", "proxyd_cache_limit_bytes", PROM_GAUGE,
+     "The memory cache's limit (--cache-mem).", NULL, NULL, STATTAB_U64, VIEW(cache_limit_bytes)},
+    {"cache.objects", "proxyd_cache_objects", PROM_GAUGE, "Objects (variants) in the memory cache.",
+     NULL, NULL, STATTAB_U64, VIEW(cache.objects)},
+    {"cache.evictions", "proxyd_cache_evictions_total", PROM_COUNTER,
+     "Objects evicted to make room.", NULL, NULL, STATTAB_U64, VIEW(cache.evictions)},
+    {"cache.max_object_bytes", NULL, PROM_GAUGE, NULL, NULL, NULL, STATTAB_U64,
+     VIEW(max_object_bytes)},
+    {"fetches_in_flight", "proxyd_fetches_in_flight", PROM_GAUGE,
+     "Origin fetches other requests may join.", NULL, NULL, STATTAB_U64, VIEW(inflight)},
+    {NULL, "proxyd_origin_idle_connections", PROM_GAUGE, "Idle persistent origin connections.",
+     NULL, NULL, STATTAB_U64, VIEW(origin_idle)},
 };
 
 static int admin_collect(struct admin *a, struct admin_view *v)
 {
+    const struct proxyd_config *cfg = a->workers[0]->cfg;
     memset(v, 0, sizeof(*v));
     v->latency = histogram_new();
     if (!v->latency)
         return -1;
+    v->cache_enabled = cfg->cache_enabled;
+    v->cache_limit_bytes = cfg->cache_enabled ? cfg->cache_mem_bytes : 0;
+    v->max_object_bytes = cfg->max_object_bytes;
     for (size_t i = 0; i < a->nworkers; i++) {
         struct worker *w = a->workers[i];
         stats_sum(&v->st, &w->stats);
@@ -59,6 +130,13 @@ static int admin_collect(struct admin *a, struct admin_view *v)
         v->origin_idle += origin_pool_idle_count(w);
     }
     return 0;
+}
+
+/* "200" for by_code[i], or "other" for the last slot. */
+static void code_text(size_t i, char *out, size_t outlen)
+{
+    int c = stats_code_at(i);
+    snprintf(out, outlen, c ? "%d" : "other", c);
 }
 
 static void healthz_cb(struct evhttp_request *req, void *arg)
@@ -93,67 +171,11 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
         if (v.st.by_code[i] == 0)
             continue;
         char code[16];
-        int c = stats_code_at(i);
-        if (c)
-            snprintf(code, sizeof(code), "%d", c);
-        else
-            snprintf(code, sizeof(code), "other");
+        code_text(i, code, sizeof(code));
         struct prom_label l = {"code", code};
         prom_sample(&p, "proxyd_requests_total", &l, 1, (double)v.st.by_code[i]);
     }
-    prom_counter(&p, "proxyd_cache_hits_total", "Requests served from the cache.", NULL, 0,
-                 (double)v.st.hits);
-    prom_counter(&p, "proxyd_cache_misses_total", "Requests that needed an origin fetch.", NULL, 0,
-                 (double)v.st.misses);
-    prom_counter(&p, "proxyd_collapsed_total",
-                 "Requests that joined another request's origin fetch (fetches saved).", NULL, 0,
-                 (double)v.st.collapsed);
-    prom_counter(&p, "proxyd_refreshes_total",
-                 "Revalidations the origin answered 304 Not Modified.", NULL, 0,
-                 (double)v.st.refreshes);
-    prom_counter(&p, "proxyd_not_modified_total", "304 responses sent to clients from cache.", NULL,
-                 0, (double)v.st.not_modified);
-    prom_counter(&p, "proxyd_denied_total", "Requests refused by access rules.", NULL, 0,
-                 (double)v.st.denied);
-    prom_counter(&p, "proxyd_bad_requests_total", "Malformed, oversized or timed-out requests.",
-                 NULL, 0, (double)v.st.bad_requests);
-    prom_counter(&p, "proxyd_client_bytes_received_total", "Bytes received from clients.", NULL, 0,
-                 (double)v.st.client_bytes_in);
-    prom_counter(&p, "proxyd_client_bytes_sent_total", "Bytes queued to clients.", NULL, 0,
-                 (double)v.st.client_bytes_out);
-    prom_counter(&p, "proxyd_origin_bytes_received_total", "Bytes received from origins.", NULL, 0,
-                 (double)v.st.origin_bytes_in);
-    prom_counter(&p, "proxyd_origin_fetches_total", "Requests sent to origin servers.", NULL, 0,
-                 (double)v.st.origin_fetches);
-    prom_family(&p, "proxyd_origin_errors_total", PROM_COUNTER, "Origin failures, by kind.");
-    struct prom_label k;
-    k.name = "kind";
-    k.value = "connect";
-    prom_sample(&p, "proxyd_origin_errors_total", &k, 1, (double)v.st.origin_errors_connect);
-    k.value = "timeout";
-    prom_sample(&p, "proxyd_origin_errors_total", &k, 1, (double)v.st.origin_errors_timeout);
-    k.value = "protocol";
-    prom_sample(&p, "proxyd_origin_errors_total", &k, 1, (double)v.st.origin_errors_protocol);
-    k.value = "closed";
-    prom_sample(&p, "proxyd_origin_errors_total", &k, 1, (double)v.st.origin_errors_closed);
-    prom_gauge(&p, "proxyd_connections_open", "Client connections open.", NULL, 0,
-               (double)v.st.connections_open);
-    prom_counter(&p, "proxyd_connections_total", "Client connections accepted.", NULL, 0,
-                 (double)v.st.connections_total);
-    prom_counter(&p, "proxyd_tunnels_total", "CONNECT tunnels opened.", NULL, 0,
-                 (double)v.st.tunnels_total);
-    prom_gauge(&p, "proxyd_cache_bytes", "Bytes held by the memory cache.", NULL, 0,
-               (double)v.cache.bytes);
-    prom_gauge(&p, "proxyd_cache_limit_bytes", "The memory cache's limit (--cache-mem).", NULL, 0,
-               (double)(cfg->cache_enabled ? cfg->cache_mem_bytes : 0));
-    prom_gauge(&p, "proxyd_cache_objects", "Objects (variants) in the memory cache.", NULL, 0,
-               (double)v.cache.objects);
-    prom_counter(&p, "proxyd_cache_evictions_total", "Objects evicted to make room.", NULL, 0,
-                 (double)v.cache.evictions);
-    prom_gauge(&p, "proxyd_fetches_in_flight", "Origin fetches other requests may join.", NULL, 0,
-               (double)v.inflight);
-    prom_gauge(&p, "proxyd_origin_idle_connections", "Idle persistent origin connections.", NULL, 0,
-               (double)v.origin_idle);
+    stattab_write_prom(&p, admin_fields, STATTAB_COUNT(admin_fields), &v);
     prom_gauge(&p, "proxyd_info", "Constant 1, labelled with the instance name.", &inst, 1, 1);
     prom_histogram(&p, "proxyd_request_duration_seconds",
                    "Time from a request's head to its last byte queued.", NULL, 0, v.latency,
@@ -188,40 +210,10 @@ static void stats_cb(struct evhttp_request *req, void *arg)
         if (v.st.by_code[i] == 0)
             continue;
         char code[16];
-        int c = stats_code_at(i);
-        snprintf(code, sizeof(code), c ? "%d" : "other", c);
+        code_text(i, code, sizeof(code));
         cJSON_AddNumberToObject(bc, code, (double)v.st.by_code[i]);
     }
-    cJSON_AddNumberToObject(j, "hits", (double)v.st.hits);
-    cJSON_AddNumberToObject(j, "misses", (double)v.st.misses);
-    cJSON_AddNumberToObject(j, "collapsed", (double)v.st.collapsed);
-    cJSON_AddNumberToObject(j, "refreshes", (double)v.st.refreshes);
-    cJSON_AddNumberToObject(j, "not_modified", (double)v.st.not_modified);
-    cJSON_AddNumberToObject(j, "denied", (double)v.st.denied);
-    cJSON_AddNumberToObject(j, "bad_requests", (double)v.st.bad_requests);
-    cJSON_AddNumberToObject(j, "origin_fetches", (double)v.st.origin_fetches);
-    cJSON *oe = cJSON_AddObjectToObject(j, "origin_errors");
-    cJSON_AddNumberToObject(oe, "connect", (double)v.st.origin_errors_connect);
-    cJSON_AddNumberToObject(oe, "timeout", (double)v.st.origin_errors_timeout);
-    cJSON_AddNumberToObject(oe, "protocol", (double)v.st.origin_errors_protocol);
-    cJSON_AddNumberToObject(oe, "closed", (double)v.st.origin_errors_closed);
-    cJSON *b = cJSON_AddObjectToObject(j, "bytes");
-    cJSON_AddNumberToObject(b, "client_in", (double)v.st.client_bytes_in);
-    cJSON_AddNumberToObject(b, "client_out", (double)v.st.client_bytes_out);
-    cJSON_AddNumberToObject(b, "origin_in", (double)v.st.origin_bytes_in);
-    cJSON *cn = cJSON_AddObjectToObject(j, "connections");
-    cJSON_AddNumberToObject(cn, "open", (double)v.st.connections_open);
-    cJSON_AddNumberToObject(cn, "total", (double)v.st.connections_total);
-    cJSON_AddNumberToObject(cn, "tunnels", (double)v.st.tunnels_total);
-    cJSON *ca = cJSON_AddObjectToObject(j, "cache");
-    cJSON_AddBoolToObject(ca, "enabled", cfg->cache_enabled);
-    cJSON_AddNumberToObject(ca, "bytes", (double)v.cache.bytes);
-    cJSON_AddNumberToObject(ca, "limit_bytes",
-                            (double)(cfg->cache_enabled ? cfg->cache_mem_bytes : 0));
-    cJSON_AddNumberToObject(ca, "objects", (double)v.cache.objects);
-    cJSON_AddNumberToObject(ca, "evictions", (double)v.cache.evictions);
-    cJSON_AddNumberToObject(ca, "max_object_bytes", (double)cfg->max_object_bytes);
-    cJSON_AddNumberToObject(j, "fetches_in_flight", (double)v.inflight);
+    stattab_write_json(j, admin_fields, STATTAB_COUNT(admin_fields), &v);
     cJSON *lat = cJSON_AddObjectToObject(j, "latency_ms");
     cJSON_AddNumberToObject(lat, "count", (double)histogram_count(v.latency));
     cJSON_AddNumberToObject(lat, "mean", histogram_mean_us(v.latency) / 1000.0);

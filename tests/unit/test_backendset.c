@@ -1,7 +1,8 @@
 /* Unit tests for manager/backendset.c: the backend set the manager PUTs to
  * the balancer (names, addresses, health addresses, weight), and reading the
  * balancer's GET /v1/backends document back (numbers, nulls, removed
- * backends, malformed documents refused, a long list cut at max). */
+ * backends, malformed documents refused with the field named, a long list
+ * cut at max). The JSON both ends share is common/backendset_json's. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
@@ -72,17 +73,26 @@ START_TEST(test_backendset_json_refuses_a_target_without_address)
 }
 END_TEST
 
-static const char *doc_two =
-    "{\"algo\": \"p2c-ewma\", \"connections\": {\"active\": 1},"
-    " \"backends\": ["
-    "  {\"name\": \"pp1\", \"address\": \"198.18.0.1:3129\", \"state\": \"up\","
-    "   \"removed\": false, \"active\": 1, \"total\": 40, \"ewma_ms\": 1.25,"
-    "   \"p50_ms\": 0.9, \"p90_ms\": 2.5, \"p99_ms\": 7, \"last_check\": \"passed: 200\","
-    "   \"transitions\": []},"
-    "  {\"name\": \"pp2\", \"address\": \"198.18.0.1:3130\", \"state\": \"draining\","
-    "   \"removed\": true, \"active\": 3, \"total\": 0, \"ewma_ms\": 30,"
-    "   \"p50_ms\": null, \"p90_ms\": null, \"p99_ms\": null, \"last_check\": \"not checked yet\"}"
-    "]}";
+/* Two backends as the balancer lists them (GET /v1/backends). */
+#define ENTRY_PP1                                                                                  \
+    "{\"name\": \"pp1\", \"address\": \"198.18.0.1:3129\", \"health\": \"198.18.0.1:3229\","       \
+    " \"weight\": 1, \"state\": \"up\", \"removed\": false, \"slowstart\": false, \"active\": 1,"  \
+    " \"total\": 40, \"connect_failures\": 0, \"connect_timeouts\": 0, \"resets\": 0,"             \
+    " \"bytes_in\": 4000, \"bytes_out\": 400, \"ewma_ms\": 1.25, \"ewma_measured\": true,"         \
+    " \"samples\": 40, \"p50_ms\": 0.9, \"p90_ms\": 2.5, \"p99_ms\": 7,"                           \
+    " \"connect_ms\": {\"p50\": 0.1, \"p90\": 0.2, \"p99\": 0.3},"                                 \
+    " \"last_check\": \"passed: 200\", \"transitions\": []}"
+#define ENTRY_PP2                                                                                  \
+    "{\"name\": \"pp2\", \"address\": \"198.18.0.1:3130\", \"health\": null, \"weight\": 1,"       \
+    " \"state\": \"draining\", \"removed\": true, \"slowstart\": false, \"active\": 3,"            \
+    " \"total\": 0, \"connect_failures\": 0, \"connect_timeouts\": 0, \"resets\": 0,"              \
+    " \"bytes_in\": 0, \"bytes_out\": 0, \"ewma_ms\": 30, \"ewma_measured\": false,"               \
+    " \"samples\": 0, \"p50_ms\": null, \"p90_ms\": null, \"p99_ms\": null,"                       \
+    " \"connect_ms\": {\"p50\": null, \"p90\": null, \"p99\": null},"                              \
+    " \"last_check\": \"not checked yet\"}"
+
+static const char *doc_two = "{\"algo\": \"p2c-ewma\", \"connections\": {\"active\": 1},"
+                             " \"backends\": [" ENTRY_PP1 ", " ENTRY_PP2 "]}";
 
 START_TEST(test_backendset_parse_reads_state_counts_and_latency)
 {
@@ -118,34 +128,54 @@ START_TEST(test_backendset_parse_keeps_the_first_max)
 }
 END_TEST
 
+/* doc_two with the first occurrence of from replaced by to. */
+static char *doc_with(const char *from, const char *to)
+{
+    const char *at = strstr(doc_two, from);
+    ck_assert_ptr_nonnull(at);
+    size_t head = (size_t)(at - doc_two);
+    char *s = malloc(strlen(doc_two) + strlen(to) + 1);
+    memcpy(s, doc_two, head);
+    strcpy(s + head, to);
+    strcat(s, at + strlen(from));
+    return s;
+}
+
+static void expect_refused(const char *text, const char *why)
+{
+    struct fwd_observation obs[2];
+    size_t n = 7;
+    char err[160] = "";
+    ck_assert_msg(backendset_parse(text, obs, 2, &n, err, sizeof(err)) < 0, "accepted %s", text);
+    ck_assert_msg(strstr(err, why) != NULL, "for %s: \"%s\" does not say \"%s\"", text, err, why);
+    ck_assert_uint_eq(n, 0);
+}
+
 START_TEST(test_backendset_parse_refuses_malformed_documents)
 {
-    static const char *bad[] = {
-        "",
-        "not json",
-        "[]",
-        "{\"backends\": {}}",
-        "{\"backends\": [1]}",
-        "{\"backends\": [{\"state\": \"up\", \"active\": 0, \"total\": 0}]}",
-        "{\"backends\": [{\"name\": \"a\", \"state\": \"up\", \"active\": -1, \"total\": 0}]}",
-        "{\"backends\": [{\"name\": \"a\", \"state\": \"up\", \"active\": 0, \"total\": \"9\"}]}",
-        "{\"backends\": [{\"name\": \"a\", \"state\": \"up\", \"active\": 0, \"total\": 0,"
-        " \"p50_ms\": \"fast\"}]}",
-        "{\"backends\": [{\"name\": \"a\", \"state\": \"up\", \"active\": 0, \"total\": 0,"
-        " \"removed\": 1}]}",
+    static const char *no_list[] = {"", "not json", "[]", "{\"backends\": {}}"};
+    for (size_t i = 0; i < sizeof(no_list) / sizeof(no_list[0]); i++)
+        expect_refused(no_list[i], "no \"backends\" array");
+    expect_refused("{\"backends\": [1]}", "backend 1 of the list: is not an object");
+    static const struct {
+        const char *from, *to, *why;
+    } bad[] = {
+        {"\"name\": \"pp1\", ", "", "backend 1 of the list: \"name\" is missing"},
+        {"\"slowstart\": false, \"active\": 1", "\"slowstart\": false, \"active\": -1",
+         "\"active\" is not a count"},
+        {"\"total\": 40", "\"total\": \"9\"", "\"total\" is not a count"},
+        {"\"p50_ms\": 0.9", "\"p50_ms\": \"fast\"", "\"p50_ms\" is not a number >= 0"},
+        {"\"removed\": false", "\"removed\": 1", "\"removed\" is not true or false"},
+        {"\"state\": \"up\", ", "", "\"state\" is missing"},
+        {"\"address\": \"198.18.0.1:3129\"", "\"address\": \"nowhere\"", "\"address\": "},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct fwd_observation obs[2];
-        size_t n = 7;
-        char err[128] = "";
-        ck_assert_msg(backendset_parse(bad[i], obs, 2, &n, err, sizeof(err)) < 0, "accepted %s",
-                      bad[i]);
-        ck_assert_msg(err[0] != '\0', "no error for %s", bad[i]);
-        ck_assert_uint_eq(n, 0);
+        char *text = doc_with(bad[i].from, bad[i].to);
+        expect_refused(text, bad[i].why);
+        free(text);
     }
 }
 END_TEST
-
 
 static Suite *backendset_suite(void)
 {

@@ -879,10 +879,11 @@ static int client_retry_blocked_sendfile(struct client *c, short what)
         return 0;
     struct timeval tv = {0, 1000};
     evtimer_add(c->write_retry_ev, &tv);
+    stats_add(&c->w->stats.sendfile_retries, 1);
     char peer[ADDR_STRLEN];
     addr_format(&c->peer, peer, sizeof(peer));
-    log_info("client %s: sendfile would block on a socket that polled writable; retrying in 1 ms",
-             peer);
+    log_debug("client %s: sendfile would block on a socket that polled writable; retrying in 1 ms",
+              peer);
     return 1;
 }
 

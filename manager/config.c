@@ -12,6 +12,8 @@
 
 #define VERSION "0.1.0"
 
+const char manager_version[] = VERSION;
+
 static int set_api(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
@@ -105,11 +107,16 @@ static int set_balancer(void *cfg, const char *v, char *e, size_t n)
     return set_path(c->balancer_path, sizeof(c->balancer_path), v, e, n);
 }
 
+/* The balancer's pick_ops names (balancer/pick.c): the manager cannot
+ * include the balancer's headers, so the list is here, once. */
+const char *const manager_balancer_algos[] = {"p2c-ewma", "leastconn", "roundrobin", "source",
+                                              NULL};
+
 static int set_balancer_algo(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
-    static const char *const algos[] = {"p2c-ewma", "leastconn", "roundrobin", "source"};
-    for (size_t i = 0; i < sizeof(algos) / sizeof(algos[0]); i++) {
+    const char *const *algos = manager_balancer_algos;
+    for (size_t i = 0; algos[i]; i++) {
         if (strcmp(v, algos[i]) == 0) {
             snprintf(c->balancer_algo, sizeof(c->balancer_algo), "%s", v);
             return 0;
@@ -306,6 +313,12 @@ static int set_clients(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
+static int set_features(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    c->print_features = 1;
+    return 0;
+}
 static int set_log_level(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
@@ -396,6 +409,10 @@ static const struct option_def options[] = {
      "repeatable; the first replaces the default",
      "198.18.1.1-198.18.1.64", set_clients},
     {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
+    {"features", NULL,
+     "print what this manager supports (runtimes, forwarding modes, workers, balancer "
+     "algorithms, max replicas) as a JSON object and exit",
+     NULL, set_features},
 };
 
 static const struct options_spec manager_options = {
@@ -470,6 +487,9 @@ int manager_config_load(struct manager_config *cfg, int argc, char **argv, char 
     int rc = options_load(&manager_options, cfg, argc, argv, NULL, err, errlen);
     if (rc != 0)
         return rc;
+    /* --features describes the build, not this host: no binary need exist. */
+    if (cfg->print_features)
+        return 0;
     /* The binary is there and the --proxy-arg ones mean something to it. */
     if (worker_kind_find(cfg->worker)->check(cfg, err, errlen) < 0)
         return -1;

@@ -11,6 +11,7 @@
 #include "claims.h"
 #include "fdlimit.h"
 #include "log.h"
+#include "managerctl.h"
 #include "options.h"
 #include "plan.h"
 #include "plot.h"
@@ -284,6 +285,27 @@ static void fd_limit_check(const struct ppexp_spec *s, const struct ppexp_plan *
              need.who, (unsigned long long)need.reachable, s->concurrency);
 }
 
+/* The manager's features decide the skips. A --dry-run may plan without a
+ * manager binary: then it assumes what every manager has had. */
+static int manager_caps(const struct ppexp_cli *cli, struct ppexp_caps *caps)
+{
+    char mgr[600], err[800];
+    snprintf(mgr, sizeof(mgr), "%.590s/manager", cli->run.bin_dir);
+    if (access(mgr, X_OK) != 0) {
+        if (cli->dry_run) {
+            ppexp_caps_minimal(caps);
+            return 0;
+        }
+        fprintf(stderr, "ppexp: no manager at %s (--bin-dir)\n", mgr);
+        return -1;
+    }
+    if (ppexp_managerctl_features(cli->run.bin_dir, caps, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ppexp: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_run(struct ppexp_cli *cli, const char *what, int argc, char **argv)
 {
     char err[512];
@@ -309,24 +331,9 @@ static int cmd_run(struct ppexp_cli *cli, const char *what, int argc, char **arg
         len += (size_t)snprintf(cli->run.argv_line + len, sizeof(cli->run.argv_line) - len, "%s%s",
                                 i ? " " : "", argv[i]);
     /* Capabilities of the manager decide the skips. */
-    char help[16384] = "", mgr[600];
-    snprintf(mgr, sizeof(mgr), "%s/manager", cli->run.bin_dir);
-    FILE *h = NULL;
-    if (access(mgr, X_OK) == 0) {
-        char cmd[700];
-        snprintf(cmd, sizeof(cmd), "'%s' --help 2>/dev/null", mgr);
-        h = popen(cmd, "r");
-    }
-    if (h) {
-        size_t n = fread(help, 1, sizeof(help) - 1, h);
-        help[n] = '\0';
-        pclose(h);
-    } else if (!cli->dry_run) {
-        fprintf(stderr, "ppexp: no manager at %s (--bin-dir)\n", mgr);
-        return EXIT_FAILED;
-    }
     struct ppexp_caps caps;
-    ppexp_caps_from_help(help, &caps);
+    if (manager_caps(cli, &caps) < 0)
+        return EXIT_FAILED;
     struct ppexp_plan plan;
     if (ppexp_plan_build(&s, &caps, &plan, err, sizeof(err)) < 0) {
         fprintf(stderr, "ppexp: %s\n", err);

@@ -14,6 +14,7 @@
 #include "health.h"
 #include "log.h"
 #include "relay.h"
+#include "timeutil.h"
 
 /* Accepting paused this long when the process is out of descriptors, so a
  * listener that stays readable does not spin (HAProxy does the same). */
@@ -248,7 +249,7 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
     log_warn("accept failed: %s; pausing accepts for %d ms", evutil_socket_error_to_string(err),
              ACCEPT_RETRY_MS);
     set_accepting(bal, 0);
-    struct timeval tv = {0, ACCEPT_RETRY_MS * 1000};
+    struct timeval tv = tv_from_ms(ACCEPT_RETRY_MS);
     event_add(bal->accept_retry, &tv);
 }
 
@@ -366,7 +367,7 @@ struct balancer *balancer_new(struct event_base *base, const struct balancer_con
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    struct timeval tv = {0, TICK_MS * 1000};
+    struct timeval tv = tv_from_ms(TICK_MS);
     event_add(bal->tick, &tv);
     if (balancer_replace(bal, cfg->backends, cfg->nbackends, err, errlen) < 0)
         goto fail;

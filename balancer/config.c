@@ -1,5 +1,6 @@
-/* The balancer's options (one table, common/options), their defaults, and
- * the backend syntax shared by the command line and the admin API. */
+/* The balancer's options (one table, common/options: command line, JSON
+ * keys, defaults and --help) and the backend syntax shared by the command
+ * line and the admin API. */
 #include "config.h"
 
 #include <stdio.h>
@@ -11,11 +12,12 @@
 
 #define VERSION "0.1.0"
 
-static const char *const algos[] = {"p2c-ewma", "leastconn", "roundrobin", "source"};
+/* The pick_ops by name (pick.c); NULL-terminated for the option table. */
+static const char *const algos[] = {"p2c-ewma", "leastconn", "roundrobin", "source", NULL};
 
 int balancer_algo_valid(const char *algo)
 {
-    for (size_t i = 0; i < sizeof(algos) / sizeof(algos[0]); i++)
+    for (size_t i = 0; algos[i]; i++)
         if (strcmp(algo, algos[i]) == 0)
             return 0;
     return -1;
@@ -91,6 +93,7 @@ int backend_spec_parse(const char *s, struct backend_spec *spec, char *err, size
     return 0;
 }
 
+/* Custom: repeatable, and the first one given replaces the default. */
 static int set_listen(void *cfg, const char *v, char *e, size_t n)
 {
     struct balancer_config *c = cfg;
@@ -105,23 +108,7 @@ static int set_listen(void *cfg, const char *v, char *e, size_t n)
     return addr_parse(v, -1, &c->listen[c->nlisten++], e, n) < 0 ? (c->nlisten--, -1) : 0;
 }
 
-static int set_admin(void *cfg, const char *v, char *e, size_t n)
-{
-    struct balancer_config *c = cfg;
-    return addr_parse(v, -1, &c->admin, e, n);
-}
-
-static int set_algo(void *cfg, const char *v, char *e, size_t n)
-{
-    struct balancer_config *c = cfg;
-    if (balancer_algo_valid(v) < 0) {
-        snprintf(e, n, "is p2c-ewma, leastconn, roundrobin or source, not '%s'", v);
-        return -1;
-    }
-    snprintf(c->algo, sizeof(c->algo), "%s", v);
-    return 0;
-}
-
+/* Custom: repeatable, with a syntax of its own shared with the admin API. */
 static int set_backend(void *cfg, const char *v, char *e, size_t n)
 {
     struct balancer_config *c = cfg;
@@ -141,155 +128,96 @@ static int set_backend(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
-/* Durations with bounds: a zero interval would spin, a day is surely a typo. */
-static int set_duration(uint64_t *dst, const char *v, uint64_t min_ms, uint64_t max_ms, char *e,
-                        size_t n)
-{
-    uint64_t ms;
-    if (duration_parse_ms(v, &ms, e, n) < 0)
-        return -1;
-    if (ms < min_ms || ms > max_ms) {
-        snprintf(e, n, "must be between %llu ms and %llu ms", (unsigned long long)min_ms,
-                 (unsigned long long)max_ms);
-        return -1;
-    }
-    *dst = ms;
-    return 0;
-}
-
+/* The longest duration any option takes: a day is surely a typo. */
 #define DAY_MS (24ull * 3600 * 1000)
-#define DURATION_SETTER(fn, field, min)                                                            \
-    static int fn(void *cfg, const char *v, char *e, size_t n)                                     \
-    {                                                                                              \
-        return set_duration(&((struct balancer_config *)cfg)->field, v, min, DAY_MS, e, n);        \
-    }
-DURATION_SETTER(set_check_interval, check_interval_ms, 10)
-DURATION_SETTER(set_check_timeout, check_timeout_ms, 1)
-DURATION_SETTER(set_connect_timeout, connect_timeout_ms, 1)
-DURATION_SETTER(set_idle_timeout, idle_timeout_ms, 10)
-DURATION_SETTER(set_drain_timeout, drain_timeout_ms, 0)
-DURATION_SETTER(set_slowstart, slowstart_ms, 0)
-DURATION_SETTER(set_ewma_decay, ewma_decay_ms, 10)
+/* The initial latency estimate: past a minute it would starve a backend. */
+#define EWMA_INITIAL_MAX_MS 60000
 
+/* Custom: typed in milliseconds like every duration, kept in microseconds
+ * as every latency the balancer measures. */
 static int set_ewma_initial(void *cfg, const char *v, char *e, size_t n)
 {
     struct balancer_config *c = cfg;
     uint64_t ms;
-    if (set_duration(&ms, v, 0, 60000, e, n) < 0)
+    if (duration_parse_ms(v, &ms, e, n) < 0)
         return -1;
+    if (ms > EWMA_INITIAL_MAX_MS) {
+        snprintf(e, n, "%s is out of range 0ms..1m", v);
+        return -1;
+    }
     c->ewma_initial_us = ms * 1000;
     return 0;
 }
 
-static int set_int(int *dst, const char *v, long min, long max, char *e, size_t n)
-{
-    long x;
-    if (int_parse(v, min, max, &x, e, n) < 0)
-        return -1;
-    *dst = (int)x;
-    return 0;
-}
+#define FIELD(member) OPTION_FIELD(struct balancer_config, member)
+/* A duration of min ms up to a day; a zero interval would spin. */
+#define DURATION(member, min_ms)                                                                   \
+    .kind = OPTION_DURATION, FIELD(member), .arg = "DURATION", .min = (min_ms), .max = DAY_MS
 
-static int set_rise(void *cfg, const char *v, char *e, size_t n)
-{
-    return set_int(&((struct balancer_config *)cfg)->rise, v, 1, 100, e, n);
-}
-
-static int set_fall(void *cfg, const char *v, char *e, size_t n)
-{
-    return set_int(&((struct balancer_config *)cfg)->fall, v, 1, 100, e, n);
-}
-
-static int set_retries(void *cfg, const char *v, char *e, size_t n)
-{
-    return set_int(&((struct balancer_config *)cfg)->retries, v, 0, 10, e, n);
-}
-
-static int set_max_conns(void *cfg, const char *v, char *e, size_t n)
-{
-    return int_parse(v, 1, 1000000, &((struct balancer_config *)cfg)->max_conns, e, n);
-}
-
-static int set_log_level(void *cfg, const char *v, char *e, size_t n)
-{
-    struct balancer_config *c = cfg;
-    if (log_parse_level(v, &c->log_level) < 0) {
-        snprintf(e, n, "is debug, info, warn or error, not '%s'", v);
-        return -1;
-    }
-    return 0;
-}
-
-static int set_token_file(void *cfg, const char *v, char *e, size_t n)
-{
-    struct balancer_config *c = cfg;
-    if (v[0] == '\0' || strlen(v) >= sizeof(c->token_file)) {
-        snprintf(e, n, "path empty or longer than %zu bytes", sizeof(c->token_file) - 1);
-        return -1;
-    }
-    snprintf(c->token_file, sizeof(c->token_file), "%s", v);
-    return 0;
-}
-
-static int set_no_auth(void *cfg, const char *v, char *e, size_t n)
-{
-    ((struct balancer_config *)cfg)->no_auth = 1;
-    return 0;
-}
-
+/* HAProxy's check defaults (inter 2s, rise 2, fall 3); Finagle's and
+ * Linkerd's peak-EWMA: 10 s decay, 30 ms for the unmeasured. */
 static const struct option_def options[] = {
-    {"listen", "ADDR:PORT", "where clients connect; repeatable, the first replaces the default",
-     "127.0.0.1:3128", set_listen},
-    {"admin", "ADDR:PORT", "admin REST API (/v1/backends, /v1/stats/reset, /healthz, /metrics)",
-     "127.0.0.1:9100", set_admin},
-    {"algo", "ALGO",
-     "how a new connection picks its backend: p2c-ewma (two random choices, lower peak-EWMA "
-     "latency x (active+1) / weight wins), leastconn (fewest active per weight), roundrobin "
-     "(smooth weighted), source (client address -> 65536-slot table: contiguous client "
-     "ranges spread evenly, and a change of the set moves about 1/N of them)",
-     "p2c-ewma", set_algo},
-    {"backend", "NAME=ADDR:PORT[,health=ADDR:PORT][,weight=W]",
-     "a backend; health is its admin address, checked with GET /healthz (without it the check "
-     "is a TCP connect); weight 1..256; repeatable",
-     NULL, set_backend},
-    {"check-interval", "DURATION", "time between active health checks of a backend", "2s",
-     set_check_interval},
-    {"check-timeout", "DURATION", "a check with no answer this long has failed", "1s",
-     set_check_timeout},
-    {"rise", "N", "consecutive passed checks that bring a down backend up", "2", set_rise},
-    {"fall", "N",
-     "consecutive failures (checks, or connect failures and resets seen on client traffic) "
-     "that take an up backend down",
-     "3", set_fall},
-    {"max-conns", "N", "client connections at once; past it new ones are closed at once", "10000",
-     set_max_conns},
-    {"connect-timeout", "DURATION", "connecting to a backend; then the next one is tried", "2s",
-     set_connect_timeout},
-    {"retries", "N", "other backends tried when a connect fails (0..10)", "2", set_retries},
-    {"idle-timeout", "DURATION", "a connection with no byte either way this long is closed", "60s",
-     set_idle_timeout},
-    {"drain-timeout", "DURATION",
-     "a draining or removed backend's connections (and all of them at SIGTERM) get this long "
-     "to finish before they are cut",
-     "30s", set_drain_timeout},
-    {"slowstart", "DURATION", "a backend coming back up ramps from 10% to its full weight", "5s",
-     set_slowstart},
-    {"ewma-decay", "DURATION", "time constant of the peak-EWMA latency", "10s", set_ewma_decay},
-    {"ewma-initial", "DURATION",
-     "latency assumed for a backend never measured while no backend is (after that, the mean "
-     "of the measured ones)",
-     "30ms", set_ewma_initial},
-    {"token-file", "FILE",
-     "admin writes (PUT, POST, DELETE) need 'Authorization: Bearer <the file's token>' and "
-     "Content-Type: application/json; the file must be owned by the balancer's user and "
-     "unreadable by group and others (e.g. openssl rand -hex 32 >FILE; chmod 600 FILE). "
-     "The manager passes its own. One of --token-file and --no-auth is required",
-     NULL, set_token_file},
-    {"no-auth", NULL,
-     "admin writes need no token: any process that reaches the admin address can redirect "
-     "all traffic (a warning says so at start)",
-     NULL, set_no_auth},
-    {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
+    {"listen", .arg = "ADDR:PORT",
+     .help = "where clients connect; repeatable, the first replaces the default",
+     .deflt_text = "127.0.0.1:3128", .set = set_listen},
+    {"admin", OPTION_ADDR, FIELD(admin), .arg = "ADDR:PORT",
+     .help = "admin REST API (/v1/backends, /v1/stats/reset, /healthz, /metrics)",
+     .deflt = "127.0.0.1:9100"},
+    {"algo", OPTION_ENUM_NAME, FIELD(algo), .arg = "ALGO",
+     .help = "how a new connection picks its backend: p2c-ewma (two random choices, lower "
+             "peak-EWMA latency x (active+1) / weight wins), leastconn (fewest active per "
+             "weight), roundrobin (smooth weighted), source (client address -> 65536-slot table: "
+             "contiguous client ranges spread evenly, and a change of the set moves about 1/N of "
+             "them)",
+     .deflt = "p2c-ewma", .names = algos},
+    {"backend", .arg = "NAME=ADDR:PORT[,health=ADDR:PORT][,weight=W]",
+     .help = "a backend; health is its admin address, checked with GET /healthz (without it the "
+             "check is a TCP connect); weight 1..256; repeatable",
+     .set = set_backend},
+    {"check-interval", DURATION(check_interval_ms, 10),
+     .help = "time between active health checks of a backend", .deflt = "2s"},
+    {"check-timeout", DURATION(check_timeout_ms, 1),
+     .help = "a check with no answer this long has failed", .deflt = "1s"},
+    {"rise", OPTION_COUNT, FIELD(rise), .arg = "N",
+     .help = "consecutive passed checks that bring a down backend up", .deflt = "2", .min = 1,
+     .max = 100},
+    {"fall", OPTION_COUNT, FIELD(fall), .arg = "N",
+     .help = "consecutive failures (checks, or connect failures and resets seen on client "
+             "traffic) that take an up backend down",
+     .deflt = "3", .min = 1, .max = 100},
+    {"max-conns", OPTION_COUNT, FIELD(max_conns), .arg = "N",
+     .help = "client connections at once; past it new ones are closed at once", .deflt = "10000",
+     .min = 1, .max = 1000000},
+    {"connect-timeout", DURATION(connect_timeout_ms, 1),
+     .help = "connecting to a backend; then the next one is tried", .deflt = "2s"},
+    {"retries", OPTION_COUNT, FIELD(retries), .arg = "N",
+     .help = "other backends tried when a connect fails (0..10)", .deflt = "2", .min = 0,
+     .max = 10},
+    {"idle-timeout", DURATION(idle_timeout_ms, 10),
+     .help = "a connection with no byte either way this long is closed", .deflt = "60s"},
+    {"drain-timeout", DURATION(drain_timeout_ms, 0),
+     .help = "a draining or removed backend's connections (and all of them at SIGTERM) get this "
+             "long to finish before they are cut",
+     .deflt = "30s"},
+    {"slowstart", DURATION(slowstart_ms, 0),
+     .help = "a backend coming back up ramps from 10% to its full weight", .deflt = "5s"},
+    {"ewma-decay", DURATION(ewma_decay_ms, 10), .help = "time constant of the peak-EWMA latency",
+     .deflt = "10s"},
+    {"ewma-initial", .arg = "DURATION",
+     .help = "latency assumed for a backend never measured while no backend is (after that, the "
+             "mean of the measured ones)",
+     .deflt = "30ms", .set = set_ewma_initial},
+    {"token-file", OPTION_STRING, FIELD(token_file), .arg = "FILE",
+     .help = "admin writes (PUT, POST, DELETE) need 'Authorization: Bearer <the file's token>' "
+             "and Content-Type: application/json; the file must be owned by the balancer's user "
+             "and unreadable by group and others (e.g. openssl rand -hex 32 >FILE; chmod 600 "
+             "FILE). The manager passes its own. One of --token-file and --no-auth is required",
+     .min = 1},
+    {"no-auth", OPTION_FLAG, FIELD(no_auth),
+     .help = "admin writes need no token: any process that reaches the admin address can "
+             "redirect all traffic (a warning says so at start)"},
+    {"log-level", OPTION_ENUM, FIELD(log_level), .arg = "LEVEL",
+     .help = "debug, info, warn or error", .deflt = "info", .names = log_level_names},
 };
 
 static const struct options_spec balancer_options = {
@@ -317,36 +245,22 @@ static const struct options_spec balancer_options = {
     .ndefs = sizeof(options) / sizeof(options[0]),
 };
 
-static void balancer_config_defaults(struct balancer_config *c)
+/* The table's defaults, then the listener, which is repeatable. */
+static int balancer_config_defaults(struct balancer_config *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
-    char err[64];
-    addr_parse("127.0.0.1:3128", -1, &c->listen[0], err, sizeof(err));
-    c->nlisten = 1;
+    if (options_defaults(&balancer_options, c, err, errlen) < 0 ||
+        set_listen(c, "127.0.0.1:3128", err, errlen) < 0)
+        return -1;
     c->listen_from_default = 1;
-    addr_parse("127.0.0.1:9100", -1, &c->admin, err, sizeof(err));
-    snprintf(c->algo, sizeof(c->algo), "p2c-ewma");
-    /* HAProxy's check defaults (inter 2s, rise 2, fall 3). */
-    c->check_interval_ms = 2000;
-    c->check_timeout_ms = 1000;
-    c->rise = 2;
-    c->fall = 3;
-    c->max_conns = 10000;
-    c->connect_timeout_ms = 2000;
-    c->retries = 2;
-    c->idle_timeout_ms = 60000;
-    c->drain_timeout_ms = 30000;
-    c->slowstart_ms = 5000;
-    /* Finagle's and Linkerd's peak-EWMA: 10 s decay, 30 ms for the unmeasured. */
-    c->ewma_decay_ms = 10000;
-    c->ewma_initial_us = 30000;
-    c->log_level = LOG_LEVEL_INFO;
+    return 0;
 }
 
 int balancer_config_load(struct balancer_config *cfg, int argc, char **argv, char *err,
                          size_t errlen)
 {
-    balancer_config_defaults(cfg);
+    if (balancer_config_defaults(cfg, err, errlen) < 0)
+        return -1;
     int r = options_load(&balancer_options, cfg, argc, argv, NULL, err, errlen);
     if (r != 0)
         return r;

@@ -15,6 +15,7 @@
 #include "addr.h"
 #include "backend.h"
 #include "balancer.h"
+#include "timeutil.h"
 
 #define CHECK_MAGIC 0xc4ec4ec4u
 /* A failure seen on traffic is confirmed by a check this soon (HAProxy's
@@ -38,7 +39,7 @@ static void schedule(struct check *c, int64_t delay_us)
 {
     if (delay_us < 0)
         delay_us = 0;
-    struct timeval tv = {delay_us / 1000000, delay_us % 1000000};
+    struct timeval tv = tv_from_us((uint64_t)delay_us);
     c->due_us = balancer_now_us() + delay_us;
     event_add(c->timer, &tv);
 }
@@ -109,7 +110,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
                        (balancer_now_us() - c->started_us);
         if (left < 1000)
             left = 1000;
-        struct timeval tv = {left / 1000000, left % 1000000};
+        struct timeval tv = tv_from_us((uint64_t)left);
         if (!c->io || event_add(c->io, &tv) < 0)
             finish(c, 0, "out of memory");
         return;
@@ -156,8 +157,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     c->io = event_new(c->bal->base, c->fd, EV_WRITE, on_io, c);
-    int64_t t = (int64_t)c->bal->cfg->check_timeout_ms * 1000;
-    struct timeval tv = {t / 1000000, t % 1000000};
+    struct timeval tv = tv_from_ms(c->bal->cfg->check_timeout_ms);
     if (!c->io || event_add(c->io, &tv) < 0)
         finish(c, 0, "out of memory");
 }

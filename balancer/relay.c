@@ -24,6 +24,7 @@
 #include "balancer.h"
 #include "histogram.h"
 #include "log.h"
+#include "timeutil.h"
 
 #define RELAY_MAGIC 0x4e1a7e11u
 /* Bytes moved per splice call: the default pipe capacity (16 pages). */
@@ -372,7 +373,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     int64_t quiet = balancer_now_us() - r->last_activity;
     if (quiet < idle_us) {
         int64_t left = idle_us - quiet;
-        struct timeval tv = {left / 1000000, left % 1000000};
+        struct timeval tv = tv_from_us((uint64_t)left);
         event_add(r->timer, &tv);
         return;
     }
@@ -450,8 +451,7 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
     set_event(r->ev_cr, &r->up.reading, 1);
     set_event(r->ev_br, &r->down.reading, 1);
     event_del(r->timer);
-    int64_t idle_us = (int64_t)bal->cfg->idle_timeout_ms * 1000;
-    struct timeval tv = {idle_us / 1000000, idle_us % 1000000};
+    struct timeval tv = tv_from_ms(bal->cfg->idle_timeout_ms);
     event_add(r->timer, &tv);
 }
 
@@ -493,8 +493,7 @@ static void try_connect(struct relay *r)
             relay_free(r, 0, "out of memory");
             return;
         }
-        int64_t t = (int64_t)bal->cfg->connect_timeout_ms * 1000;
-        struct timeval tv = {t / 1000000, t % 1000000};
+        struct timeval tv = tv_from_ms(bal->cfg->connect_timeout_ms);
         event_add(r->ev_connect, &tv);
         return;
     }

@@ -22,7 +22,8 @@
 static char log_prefix[LOG_PREFIX_MAX] = "proxypool";
 static int log_level = LOG_LEVEL_INFO;
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+/* Indexed by enum log_level; NULL-terminated for option tables (--log-level). */
+const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
 
 void log_init(const char *program, const char *instance)
 {
@@ -45,8 +46,8 @@ int log_parse_level(const char *s, enum log_level *level)
 {
     if (s == NULL)
         return -1;
-    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
-        if (strcasecmp(s, level_names[i]) == 0) {
+    for (size_t i = 0; log_level_names[i]; i++) {
+        if (strcasecmp(s, log_level_names[i]) == 0) {
             *level = (enum log_level)i;
             return 0;
         }
@@ -97,7 +98,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     int n = snprintf(line, sizeof(line),
                      "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, log_prefix, level_names[level]);
+                     ts.tv_nsec / 1000000, log_prefix, log_level_names[level]);
     if (n < 0 || (size_t)n >= sizeof(line))
         n = 0;
     size_t head = (size_t)n;

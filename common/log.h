@@ -11,6 +11,8 @@ void log_init(const char *program, const char *instance); /* instance may be NUL
 void log_set_level(enum log_level level);
 /* "debug", "info", "warn", "error" -> 0 and *level, else -1. */
 int log_parse_level(const char *s, enum log_level *level);
+/* "debug", "info", "warn", "error" by enum log_level, then NULL. */
+extern const char *const log_level_names[];
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)

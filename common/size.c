@@ -112,6 +112,23 @@ void size_format(uint64_t bytes, char *out, size_t outlen)
     snprintf(out, outlen, "%llu", (unsigned long long)bytes);
 }
 
+void duration_format(uint64_t ms, char *out, size_t outlen)
+{
+    static const struct {
+        uint64_t ms;
+        const char *unit;
+    } units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}};
+    if (outlen == 0)
+        return;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (ms != 0 && ms % units[i].ms == 0) {
+            snprintf(out, outlen, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].unit);
+            return;
+        }
+    }
+    snprintf(out, outlen, "%llums", (unsigned long long)ms);
+}
+
 int duration_parse_ms(const char *s, uint64_t *ms, char *err, size_t errlen)
 {
     if (s == NULL || s[0] == '\0') {

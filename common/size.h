@@ -18,6 +18,10 @@ void size_format(uint64_t bytes, char *out, size_t outlen);
  * ("1.5s"). Rejects negatives and values over 30 days. */
 int duration_parse_ms(const char *s, uint64_t *ms, char *err, size_t errlen);
 
+/* Formats with the largest exact unit: 90000 -> "90s", 1500 -> "1500ms",
+ * 7200000 -> "2h", 0 -> "0ms". Reads back through duration_parse_ms. */
+void duration_format(uint64_t ms, char *out, size_t outlen);
+
 /* Integer in [min, max] with nothing after it. */
 int int_parse(const char *s, long min, long max, long *out, char *err, size_t errlen);
 

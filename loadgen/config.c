@@ -1,5 +1,5 @@
 /* loadgen's options: one table (common/options) drives the command line, the
- * JSON config file and --help. Defaults live in config_defaults. The short
+ * JSON config file, the defaults and --help. The short
  * forms (-n, -c, -H) and the URL anywhere on the line are rewritten into the
  * long forms before common/options sees the arguments. */
 #include "config.h"
@@ -19,6 +19,7 @@
 /* Largest -n: far past any run that ends today. */
 #define REQUESTS_MAX 1000000000000L
 
+/* Custom: checked by the URL parser loadgen requests with. */
 static int set_url(void *cfg, const char *v, char *e, size_t n)
 {
     struct loadgen_config *c = cfg;
@@ -32,6 +33,8 @@ static int set_url(void *cfg, const char *v, char *e, size_t n)
     snprintf(c->url, sizeof(c->url), "%s", v);
     return 0;
 }
+
+/* Custom: kept both as typed (for the report) and as an address. */
 static int set_proxy(void *cfg, const char *v, char *e, size_t n)
 {
     struct loadgen_config *c = cfg;
@@ -44,31 +47,8 @@ static int set_proxy(void *cfg, const char *v, char *e, size_t n)
     snprintf(c->proxy, sizeof(c->proxy), "%s", v);
     return 0;
 }
-static int set_requests(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    long r;
-    if (int_parse(v, 1, REQUESTS_MAX, &r, e, n) < 0)
-        return -1;
-    c->requests = (uint64_t)r;
-    return 0;
-}
-static int set_concurrency(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    return int_parse(v, 1, LOADGEN_MAX_CONCURRENCY, &c->concurrency, e, n);
-}
-static int set_duration(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    if (duration_parse_ms(v, &c->duration_ms, e, n) < 0)
-        return -1;
-    if (c->duration_ms == 0) {
-        snprintf(e, n, "a run of 0 s measures nothing");
-        return -1;
-    }
-    return 0;
-}
+
+/* Custom: a fraction of requests per second, which no integer kind holds. */
 static int set_rate(void *cfg, const char *v, char *e, size_t n)
 {
     struct loadgen_config *c = cfg;
@@ -81,41 +61,8 @@ static int set_rate(void *cfg, const char *v, char *e, size_t n)
     c->rate = r;
     return 0;
 }
-static int set_warmup(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    return duration_parse_ms(v, &c->warmup_ms, e, n);
-}
-static int set_timeout(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    if (duration_parse_ms(v, &c->timeout_ms, e, n) < 0)
-        return -1;
-    if (c->timeout_ms == 0) {
-        snprintf(e, n, "a timeout of 0 would fire at once");
-        return -1;
-    }
-    return 0;
-}
-static int set_keepalive(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    (void)v, (void)e, (void)n;
-    c->keepalive = 1;
-    return 0;
-}
-static int set_no_keepalive(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    (void)v, (void)e, (void)n;
-    c->keepalive = 0;
-    return 0;
-}
-static int set_testbed(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    return int_parse(v, 1, LOADGEN_MAX_CLIENTS, &c->testbed_clients, e, n);
-}
+
+/* Custom: it names network namespaces, so deploy/testbed's charset. */
 static int set_testbed_prefix(void *cfg, const char *v, char *e, size_t n)
 {
     struct loadgen_config *c = cfg;
@@ -127,6 +74,8 @@ static int set_testbed_prefix(void *cfg, const char *v, char *e, size_t n)
     snprintf(c->testbed_prefix, sizeof(c->testbed_prefix), "%s", v);
     return 0;
 }
+
+/* Custom: repeatable, one client each; an address without a port. */
 static int set_source(void *cfg, const char *v, char *e, size_t n)
 {
     struct loadgen_config *c = cfg;
@@ -156,37 +105,9 @@ static int set_source(void *cfg, const char *v, char *e, size_t n)
     c->sources[c->nsources++] = a;
     return 0;
 }
-static int set_path(char *dst, size_t cap, const char *v, char *e, size_t n)
-{
-    if (!v[0] || strlen(v) >= cap) {
-        snprintf(e, n, "path must be 1 to %zu bytes", cap - 1);
-        return -1;
-    }
-    snprintf(dst, cap, "%s", v);
-    return 0;
-}
-static int set_csv(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    return set_path(c->csv_path, sizeof(c->csv_path), v, e, n);
-}
-static int set_json(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    return set_path(c->json_path, sizeof(c->json_path), v, e, n);
-}
-static int set_label(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    if (strlen(v) >= sizeof(c->label)) {
-        snprintf(e, n, "at most %zu bytes", sizeof(c->label) - 1);
-        return -1;
-    }
-    snprintf(c->label, sizeof(c->label), "%s", v);
-    return 0;
-}
-/* "Name: value": a token, a colon, a value without control bytes; Host and
- * the framing headers are loadgen's own. */
+
+/* Custom: repeatable; each "Name: value" is checked and appended to the
+ * request head. Host and the framing headers are loadgen's own. */
 static int set_header(void *cfg, const char *v, char *e, size_t n)
 {
     struct loadgen_config *c = cfg;
@@ -222,82 +143,77 @@ static int set_header(void *cfg, const char *v, char *e, size_t n)
     c->headers_len += (size_t)len;
     return 0;
 }
-static int set_progress(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    (void)v, (void)e, (void)n;
-    c->progress = 1;
-    return 0;
-}
-static int set_no_progress(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    (void)v, (void)e, (void)n;
-    c->progress = 0;
-    return 0;
-}
-static int set_quiet(void *cfg, const char *v, char *e, size_t n)
-{
-    struct loadgen_config *c = cfg;
-    (void)v, (void)e, (void)n;
-    c->quiet = 1;
-    return 0;
-}
+#define FIELD(member) OPTION_FIELD(struct loadgen_config, member)
 
 static const struct option_def options[] = {
-    {"url", "URL", "the object to request (http://HOST[:PORT]/PATH); usually given as the argument",
-     NULL, set_url},
-    {"proxy", "HOST:PORT",
-     "send every request in absolute form to this proxy (as JMeter or a browser with a proxy "
-     "set); without it, straight to the URL's host",
-     "none", set_proxy},
-    {"requests", "N", "-n N: requests per client (closed loop: then stop; open loop: scheduled)",
-     "none; without -n, --duration 10s", set_requests},
-    {"concurrency", "C",
-     "-c C: connections per client; closed loop: each keeps one request in flight; open loop: "
-     "at most C requests in flight, later ones wait (and the wait counts)",
-     "10", set_concurrency},
-    {"duration", "DURATION",
-     "stop starting requests after this long (after the warm-up); requests still in flight "
-     "then are counted as unfinished",
-     "10s when -n is not given", set_duration},
-    {"rate", "PER_SECOND",
-     "open loop: each client sends requests on a fixed schedule at this rate, and latency is "
-     "measured from each request's intended send time (coordinated omission corrected, as "
-     "wrk2)",
-     "none (closed loop)", set_rate},
-    {"warmup", "DURATION",
-     "requests that finish in this first part of the run are written to the CSV with "
-     "warmup=1 and left out of every summary; the measured window starts at its end (those "
-     "in flight then are measured there, and count against -n); --duration counts after it",
-     "0", set_warmup},
-    {"timeout", "DURATION", "per request, from its start (connect included): then error timeout",
-     "60s", set_timeout},
-    {"keepalive", NULL, "reuse connections (HTTP/1.1 persistent)", "on", set_keepalive},
-    {"no-keepalive", NULL, "one connection per request (Connection: close)", NULL,
-     set_no_keepalive},
-    {"testbed", "N",
-     "N clients, client K's sockets opened in deploy/testbed's namespace PREFIX-cK, so its "
-     "requests come from 198.18.(1+(K-1)/254).(1+(K-1)%254); -n and -c are per client",
-     "none", set_testbed},
-    {"testbed-prefix", "P", "deploy/testbed's --prefix", "pp", set_testbed_prefix},
-    {"source", "ADDR",
-     "one client whose sockets are bound to this local address; repeatable (one client each); "
-     "-n and -c are per client",
-     "none", set_source},
-    {"csv", "FILE",
-     "one row per request: ts_start_us,client,conn,req,status,ok,error,connect_us,ttfb_us,"
-     "total_us,bytes_in,proxy,cache,intended_us,warmup",
-     "none", set_csv},
-    {"json", "FILE", "the summary as JSON (overall, per proxy, per client, loadgen's own CPU)",
-     "none", set_json},
-    {"label", "TEXT", "a name for the run, copied into the JSON and the summary", "none",
-     set_label},
-    {"header", "'NAME: VALUE'", "-H: an extra request header; repeatable", "none", set_header},
-    {"progress", NULL, "a progress line on stderr every second on runs over 3 s",
-     "only when stderr is a terminal", set_progress},
-    {"no-progress", NULL, "no progress line", NULL, set_no_progress},
-    {"quiet", NULL, "no human summary on stdout", NULL, set_quiet},
+    {"url", .arg = "URL",
+     .help = "the object to request (http://HOST[:PORT]/PATH); usually given as the argument",
+     .set = set_url},
+    {"proxy", .arg = "HOST:PORT",
+     .help = "send every request in absolute form to this proxy (as JMeter or a browser with a "
+             "proxy set); without it, straight to the URL's host",
+     .deflt_text = "none", .set = set_proxy},
+    {"requests", OPTION_COUNT, FIELD(requests), .arg = "N",
+     .help = "-n N: requests per client (closed loop: then stop; open loop: scheduled)",
+     .deflt_text = "none; without -n, --duration 10s", .min = 1, .max = REQUESTS_MAX},
+    {"concurrency", OPTION_COUNT, FIELD(concurrency), .arg = "C",
+     .help = "-c C: connections per client; closed loop: each keeps one request in flight; open "
+             "loop: at most C requests in flight, later ones wait (and the wait counts)",
+     .deflt = "10", .min = 1, .max = LOADGEN_MAX_CONCURRENCY},
+    {"duration", OPTION_DURATION, FIELD(duration_ms), .arg = "DURATION",
+     .help = "stop starting requests after this long (after the warm-up); requests still in "
+             "flight then are counted as unfinished",
+     .deflt_text = "10s when -n is not given", .min = 1,
+     .limit_why = "a run of 0 s measures nothing"},
+    {"rate", .arg = "PER_SECOND",
+     .help = "open loop: each client sends requests on a fixed schedule at this rate, and "
+             "latency is measured from each request's intended send time (coordinated omission "
+             "corrected, as wrk2)",
+     .deflt_text = "none (closed loop)", .set = set_rate},
+    {"warmup", OPTION_DURATION, FIELD(warmup_ms), .arg = "DURATION",
+     .help = "requests that finish in this first part of the run are written to the CSV with "
+             "warmup=1 and left out of every summary; the measured window starts at its end "
+             "(those in flight then are measured there, and count against -n); --duration counts "
+             "after it",
+     .deflt = "0"},
+    /* 60 s: the default (JMeter's is none). */
+    {"timeout", OPTION_DURATION, FIELD(timeout_ms), .arg = "DURATION",
+     .help = "per request, from its start (connect included): then error timeout", .deflt = "60s",
+     .min = 1, .limit_why = "a timeout of 0 would fire at once"},
+    /* On: JMeter's HttpClient default. */
+    {"keepalive", OPTION_FLAG, FIELD(keepalive), .help = "reuse connections (HTTP/1.1 persistent)",
+     .deflt = "on"},
+    {"no-keepalive", OPTION_FLAG_OFF, FIELD(keepalive),
+     .help = "one connection per request (Connection: close)"},
+    {"testbed", OPTION_COUNT, FIELD(testbed_clients), .arg = "N",
+     .help = "N clients, client K's sockets opened in deploy/testbed's namespace PREFIX-cK, so "
+             "its requests come from 198.18.(1+(K-1)/254).(1+(K-1)%254); -n and -c are per "
+             "client",
+     .deflt_text = "none", .min = 1, .max = LOADGEN_MAX_CLIENTS},
+    {"testbed-prefix", .arg = "P", .help = "deploy/testbed's --prefix", .deflt = "pp",
+     .set = set_testbed_prefix},
+    {"source", .arg = "ADDR",
+     .help = "one client whose sockets are bound to this local address; repeatable (one client "
+             "each); -n and -c are per client",
+     .deflt_text = "none", .set = set_source},
+    {"csv", OPTION_STRING, FIELD(csv_path), .arg = "FILE",
+     .help = "one row per request: ts_start_us,client,conn,req,status,ok,error,connect_us,"
+             "ttfb_us,total_us,bytes_in,proxy,cache,intended_us,warmup",
+     .deflt_text = "none", .min = 1},
+    {"json", OPTION_STRING, FIELD(json_path), .arg = "FILE",
+     .help = "the summary as JSON (overall, per proxy, per client, loadgen's own CPU)",
+     .deflt_text = "none", .min = 1},
+    {"label", OPTION_STRING, FIELD(label), .arg = "TEXT",
+     .help = "a name for the run, copied into the JSON and the summary", .deflt_text = "none"},
+    {"header", .arg = "'NAME: VALUE'", .help = "-H: an extra request header; repeatable",
+     .deflt_text = "none", .set = set_header},
+    /* Its default (-1: on when stderr is a terminal) is no flag state:
+     * config_defaults sets it. */
+    {"progress", OPTION_FLAG, FIELD(progress),
+     .help = "a progress line on stderr every second on runs over 3 s",
+     .deflt_text = "only when stderr is a terminal"},
+    {"no-progress", OPTION_FLAG_OFF, FIELD(progress), .help = "no progress line"},
+    {"quiet", OPTION_FLAG, FIELD(quiet), .help = "no human summary on stdout"},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -338,14 +254,14 @@ void loadgen_config_usage(FILE *out)
     options_usage(&loadgen_options, out);
 }
 
-static void config_defaults(struct loadgen_config *cfg)
+/* The table's defaults, and --progress's "when stderr is a terminal". */
+static int config_defaults(struct loadgen_config *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->concurrency = 10;
-    cfg->timeout_ms = 60000; /* the default, JMeter's is none */
-    cfg->keepalive = 1;      /* JMeter's HttpClient default */
-    snprintf(cfg->testbed_prefix, sizeof(cfg->testbed_prefix), "pp");
+    if (options_defaults(&loadgen_options, cfg, err, errlen) < 0)
+        return -1;
     cfg->progress = -1;
+    return 0;
 }
 
 static const struct option_def *find_long(const char *name, size_t len)
@@ -392,7 +308,8 @@ static char **normalize_argv(int argc, char **argv, int *out_argc, const char **
             const char *name = a + 2, *eq = strchr(name, '=');
             size_t len = eq ? (size_t)(eq - name) : strlen(name);
             const struct option_def *o = find_long(name, len);
-            int takes_value = (o && o->arg) || (len == 6 && strncmp(name, "config", 6) == 0);
+            int takes_value =
+                (o && options_takes_value(o)) || (len == 6 && strncmp(name, "config", 6) == 0);
             out[n++] = argv[i];
             if (takes_value && !eq && i + 1 < argc)
                 out[n++] = argv[++i];
@@ -463,7 +380,8 @@ static void name_short_form(char *err, size_t errlen)
 
 int loadgen_config_load(struct loadgen_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
-    config_defaults(cfg);
+    if (config_defaults(cfg, err, errlen) < 0)
+        return -1;
     int nargc = 0;
     const char *url = NULL, *extra = NULL;
     char **nargv = normalize_argv(argc, argv, &nargc, &url, &extra);

@@ -34,6 +34,7 @@
 #include "source.h"
 #include "tally.h"
 #include "target.h"
+#include "timeutil.h"
 
 /* One receive buffer for every connection (single thread): 256 KiB takes a
  * 1 MiB body in four reads. */
@@ -98,12 +99,6 @@ struct loadgen_run {
     int progress_on, progress_shown;
     uint64_t finished, finished_at_last_tick, errors;
 };
-
-static struct timeval tv_of_us(uint64_t us)
-{
-    struct timeval tv = {(time_t)(us / 1000000u), (suseconds_t)(us % 1000000u)};
-    return tv;
-}
 
 /* ------------------------------------------------------------ ending */
 
@@ -243,7 +238,7 @@ static void open_dispatch(struct loadgen_client *cl)
             break;
         }
         if (due > now) {
-            struct timeval tv = tv_of_us(due - now);
+            struct timeval tv = tv_from_us(due - now);
             event_add(cl->timer, &tv);
             break;
         }
@@ -583,17 +578,17 @@ int loadgen_run_exec(struct loadgen_run *run, char *err, size_t errlen)
     sweep_us = sweep_us < SWEEP_MIN_US   ? SWEEP_MIN_US
                : sweep_us > SWEEP_MAX_US ? SWEEP_MAX_US
                                          : sweep_us;
-    struct timeval tv_sweep = tv_of_us(sweep_us), tv_progress = tv_of_us(PROGRESS_EVERY_US);
+    struct timeval tv_sweep = tv_from_us(sweep_us), tv_progress = tv_from_us(PROGRESS_EVERY_US);
     event_add(run->ev_int, NULL);
     event_add(run->ev_term, NULL);
     event_add(run->sweep, &tv_sweep);
     event_add(run->progress, &tv_progress);
     if (run->end_us) {
-        struct timeval tv_end = tv_of_us(run->end_us - run->t0_us);
+        struct timeval tv_end = tv_from_us(run->end_us - run->t0_us);
         event_add(run->end_timer, &tv_end);
     }
     if (run->warming) {
-        struct timeval tv_warm = tv_of_us(cfg->warmup_ms * 1000u);
+        struct timeval tv_warm = tv_from_us(cfg->warmup_ms * 1000u);
         event_add(run->warmup_timer, &tv_warm);
     }
     loadgen_selfwatch_start(run->watch);

@@ -8,6 +8,7 @@
 #include <event2/event.h>
 
 #include "histogram.h"
+#include "timeutil.h"
 
 struct loadgen_selfwatch {
     struct event_base *base;
@@ -75,7 +76,7 @@ void loadgen_selfwatch_free(struct loadgen_selfwatch *w)
 
 int loadgen_selfwatch_start(struct loadgen_selfwatch *w)
 {
-    struct timeval tv = {0, LOADGEN_LAG_TICK_US};
+    struct timeval tv = tv_from_us(LOADGEN_LAG_TICK_US);
     w->start_us = mono_us();
     w->cpu_start_us = cpu_us();
     w->due_us = w->start_us + LOADGEN_LAG_TICK_US;

@@ -1,4 +1,6 @@
-/* The manager's options (one table, common/options) and their defaults. */
+/* The manager's options: one table (common/options) gives the command line,
+ * the JSON keys, the defaults and --help; the few values no kind of option
+ * describes keep a setter here, each saying why. */
 #include "config.h"
 
 #include <limits.h>
@@ -6,55 +8,25 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "instance.h"
 #include "options.h"
 #include "size.h"
 #include "worker.h"
 
 #define VERSION "0.1.0"
 
-static int set_api(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    return addr_parse(v, -1, &c->api, e, n);
-}
+const char manager_version[] = VERSION;
 
-static int set_runtime(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    if (strcmp(v, "process") != 0 && strcmp(v, "container") != 0) {
-        snprintf(e, n, "is process or container, not '%s'", v);
-        return -1;
-    }
-    snprintf(c->runtime, sizeof(c->runtime), "%s", v);
-    return 0;
-}
+/* The balancer's pick_ops names (balancer/pick.c): the manager cannot
+ * include the balancer's headers, so the list is here, once. */
+const char *const manager_balancer_algos[] = {"p2c-ewma", "leastconn", "roundrobin", "source",
+                                              NULL};
+/* runtime_process_ops and runtime_container_ops, by name. */
+static const char *const runtime_names[] = {"process", "container", NULL};
+/* "none" (clients use instance addresses) and the fwd_ops modes. */
+static const char *const forwarding_names[] = {"none", "nat", "route", "balancer", NULL};
 
-static int set_replicas(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    long r;
-    if (int_parse(v, 1, 32, &r, e, n) < 0)
-        return -1;
-    c->replicas = (int)r;
-    return 0;
-}
-
-static int set_path(char *dst, size_t dstlen, const char *v, char *e, size_t n)
-{
-    if (!v[0] || strlen(v) >= dstlen) {
-        snprintf(e, n, "path empty or longer than %zu bytes", dstlen - 1);
-        return -1;
-    }
-    memcpy(dst, v, strlen(v) + 1);
-    return 0;
-}
-
-static int set_proxyd(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    return set_path(c->proxyd_path, sizeof(c->proxyd_path), v, e, n);
-}
-
+/* Custom: the kinds are worker.c's table, which says what each needs. */
 static int set_worker(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
@@ -66,18 +38,7 @@ static int set_worker(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
-static int set_squid(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    return set_path(c->squid_path, sizeof(c->squid_path), v, e, n);
-}
-
-static int set_nginx(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    return set_path(c->nginx_path, sizeof(c->nginx_path), v, e, n);
-}
-
+/* Custom, for the repeatable pass-through arguments: each is copied. */
 static int add_arg(char **args, size_t *nargs, size_t max, const char *v, char *e, size_t n)
 {
     if (*nargs == max) {
@@ -99,26 +60,13 @@ static int set_proxy_arg(void *cfg, const char *v, char *e, size_t n)
     return add_arg(c->proxy_args, &c->nproxy_args, MANAGER_MAX_PROXY_ARGS, v, e, n);
 }
 
-static int set_balancer(void *cfg, const char *v, char *e, size_t n)
+static int set_balancer_arg(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
-    return set_path(c->balancer_path, sizeof(c->balancer_path), v, e, n);
+    return add_arg(c->balancer_args, &c->nbalancer_args, MANAGER_MAX_BALANCER_ARGS, v, e, n);
 }
 
-static int set_balancer_algo(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    static const char *const algos[] = {"p2c-ewma", "leastconn", "roundrobin", "source"};
-    for (size_t i = 0; i < sizeof(algos) / sizeof(algos[0]); i++) {
-        if (strcmp(v, algos[i]) == 0) {
-            snprintf(c->balancer_algo, sizeof(c->balancer_algo), "%s", v);
-            return 0;
-        }
-    }
-    snprintf(e, n, "is p2c-ewma, leastconn, roundrobin or source, not '%s'", v);
-    return -1;
-}
-
+/* Custom: an ADDR:PORT with a rule the address kind does not check: IPv4. */
 static int set_balancer_admin(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
@@ -131,29 +79,14 @@ static int set_balancer_admin(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
-static int set_balancer_arg(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    return add_arg(c->balancer_args, &c->nbalancer_args, MANAGER_MAX_BALANCER_ARGS, v, e, n);
-}
-
-static int set_base_port(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    long p;
-    /* Instance k listens on base + k and serves its admin on base + 100 + k. */
-    if (int_parse(v, 1, 65535 - 100 - 32, &p, e, n) < 0)
-        return -1;
-    c->base_port = (int)p;
-    return 0;
-}
-
+/* Custom: an address without a port (the port is per instance). */
 static int set_process_addr(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
     return addr_parse(v, 0, &c->process_addr, e, n);
 }
 
+/* Custom: a CIDR network, and one with room for every instance. */
 static int set_subnet(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
@@ -167,6 +100,7 @@ static int set_subnet(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
+/* Custom: a fraction of CPUs (cgroup quota), which no integer kind holds. */
 static int set_cpus(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
@@ -180,37 +114,8 @@ static int set_cpus(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
-static int set_memory(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    if (size_parse(v, &c->memory_bytes, e, n) < 0)
-        return -1;
-    if (c->memory_bytes < (16u << 20)) {
-        snprintf(e, n, "is at least 16M (proxyd needs room for its cache)");
-        return -1;
-    }
-    return 0;
-}
-
-static int set_state_dir(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    return set_path(c->state_dir, sizeof(c->state_dir), v, e, n);
-}
-
-static int set_token_file(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    return set_path(c->token_file, sizeof(c->token_file), v, e, n);
-}
-
-static int set_no_auth(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    c->no_auth = 1;
-    return 0;
-}
-
+/* Custom: names that become parts of link, namespace and cgroup names, so
+ * only characters all three accept. */
 static int set_name_part(char *dst, size_t dstlen, const char *v, char *e, size_t n)
 {
     size_t len = strlen(v);
@@ -240,36 +145,7 @@ static int set_prefix(void *cfg, const char *v, char *e, size_t n)
     return set_name_part(c->prefix, sizeof(c->prefix), v, e, n);
 }
 
-static int set_drain_timeout(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    return duration_parse_ms(v, &c->drain_timeout_ms, e, n);
-}
-
-static int set_ready_timeout(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    if (duration_parse_ms(v, &c->ready_timeout_ms, e, n) < 0)
-        return -1;
-    if (c->ready_timeout_ms == 0) {
-        snprintf(e, n, "a timeout of 0 would fire at once");
-        return -1;
-    }
-    return 0;
-}
-
-static int set_forwarding(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    if (strcmp(v, "none") != 0 && strcmp(v, "nat") != 0 && strcmp(v, "route") != 0 &&
-        strcmp(v, "balancer") != 0) {
-        snprintf(e, n, "is none, nat, route or balancer, not '%s'", v);
-        return -1;
-    }
-    snprintf(c->forwarding, sizeof(c->forwarding), "%s", v);
-    return 0;
-}
-
+/* Custom: the VIP's port may be left out (3128), and it is IPv4 only. */
 static int set_vip(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
@@ -282,6 +158,8 @@ static int set_vip(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
+/* Custom: repeatable ranges that must not overlap; the first one given
+ * replaces the default. */
 static int set_clients(void *cfg, const char *v, char *e, size_t n)
 {
     struct manager_config *c = cfg;
@@ -306,96 +184,118 @@ static int set_clients(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
-static int set_log_level(void *cfg, const char *v, char *e, size_t n)
-{
-    struct manager_config *c = cfg;
-    if (log_parse_level(v, &c->log_level) < 0) {
-        snprintf(e, n, "is debug, info, warn or error, not '%s'", v);
-        return -1;
-    }
-    return 0;
-}
+/* The testbed's 64 clients (deploy/testbed, the paper's Fig. 4). */
+#define MANAGER_DEFAULT_CLIENTS "198.18.1.1-198.18.1.64"
+/* Instance k listens on base + k and serves its admin on base + 100 + k. */
+#define MANAGER_MAX_BASE_PORT (65535 - 100 - POOL_MAX_INSTANCES)
+/* Below this proxyd has no room for its cache. */
+#define MANAGER_MIN_MEMORY_BYTES (16u << 20)
+
+#define FIELD(member) OPTION_FIELD(struct manager_config, member)
 
 static const struct option_def options[] = {
-    {"api", "ADDR:PORT", "REST API address", "127.0.0.1:9090", set_api},
-    {"runtime", "process|container",
-     "how instances live: proxyd processes on this host's ports, or each in its own network, "
-     "PID, mount, UTS and IPC namespaces with a veth to the manager's bridge and cgroup limits",
-     "process", set_runtime},
-    {"replicas", "N", "instances to start with, 1..32", "1", set_replicas},
-    {"worker", "proxyd|squid|nginx",
-     "what each instance runs: proxyd; Debian's Squid 5 with a generated squid.conf (the "
-     "paper's memory cache: 260 MB, objects up to 1024 KB, the limit raised by 16 KB because "
-     "Squid 5 counts headers in it); or nginx with a generated nginx.conf (one worker process, "
-     "proxy_cache of 260 MB on tmpfs in /dev/shm, proxy_cache_lock on). Squid and nginx have "
-     "no admin endpoint: their readiness is probed on their service port. They take "
-     "--proxy-arg=--no-cache, --cache-mem=SIZE and --max-object-size=SIZE only",
-     "proxyd", set_worker},
-    {"proxyd", "PATH", "the proxyd binary", "proxyd beside the manager binary", set_proxyd},
-    {"squid", "PATH", "the squid binary (--worker squid)", "/usr/sbin/squid", set_squid},
-    {"nginx", "PATH", "the nginx binary (--worker nginx)", "/usr/sbin/nginx", set_nginx},
-    {"proxy-arg", "ARG",
-     "argument passed to every proxyd (e.g. --proxy-arg=--cache-mem=260M); "
-     "repeatable. Squid and nginx workers read --no-cache, --cache-mem and "
-     "--max-object-size from these into their configuration",
-     NULL, set_proxy_arg},
-    {"base-port", "PORT",
-     "process runtime: instance k listens on PORT+k, its admin endpoint on PORT+100+k", "3128",
-     set_base_port},
-    {"process-addr", "ADDR", "process runtime: the address instances listen on", "127.0.0.1",
-     set_process_addr},
-    {"subnet", "CIDR",
-     "container runtime: instance addresses; the bridge takes the first, instance k the (k+1)th",
-     "198.19.0.0/24", set_subnet},
-    {"cpus", "N", "container runtime: CPU limit per instance (cgroup quota)", "4", set_cpus},
-    {"memory", "SIZE", "container runtime: memory limit per instance", "4G", set_memory},
-    {"state-dir", "DIR",
-     "instance logs, pid files (with each child's start time) and the API token; created "
-     "0700, refused when another user owns it, group or others may write it, or it holds a "
-     "symlink",
-     "/run/proxypool", set_state_dir},
-    {"token-file", "FILE",
-     "API writes (and the balancer's admin writes) need 'Authorization: Bearer <the file's "
-     "token>'; the file must be owned by the manager's user and unreadable by group and "
-     "others. Without it, the token is STATE-DIR/api.token, generated (0600) at the first start",
-     "STATE-DIR/api.token", set_token_file},
-    {"no-auth", NULL,
-     "API writes need no token (any process that reaches the API can change the pool); "
-     "a warning says so at start",
-     NULL, set_no_auth},
-    {"bridge", "NAME", "container runtime: the bridge the manager owns", "pp-br0", set_bridge},
-    {"prefix", "NAME",
-     "prefix of every link, namespace and cgroup the manager makes (what crash cleanup removes)",
-     "pp", set_prefix},
-    {"drain-timeout", "DURATION", "scale-down: an instance's in-flight requests get this long",
-     "30s", set_drain_timeout},
-    {"ready-timeout", "DURATION", "an instance not healthy this long after its start has failed",
-     "10s", set_ready_timeout},
-    {"forwarding", "none|nat|route|balancer",
-     "how clients reach instances: none (they use instance addresses), nat (iptables DNAT from "
-     "the VIP by client block), route (policy routing by client block to instances owning the "
-     "VIP; container runtime only), balancer (the balancer program listens on the VIP, which "
-     "the manager adds to its lo, and relays each connection to a ready instance)",
-     "none", set_forwarding},
-    {"vip", "ADDR:PORT", "the service address clients send to", "198.19.255.10:3128", set_vip},
-    {"balancer", "PATH", "balancer mode: the balancer binary", "balancer beside the manager binary",
-     set_balancer},
-    {"balancer-algo", "ALGO",
-     "balancer mode: how it picks an instance per connection: p2c-ewma, leastconn, roundrobin "
-     "or source",
-     "p2c-ewma", set_balancer_algo},
-    {"balancer-admin", "ADDR:PORT",
-     "balancer mode: the balancer's admin API, which the manager tells the backend set",
-     "127.0.0.1:9101", set_balancer_admin},
-    {"balancer-arg", "ARG",
-     "balancer mode: argument passed to the balancer after the manager's own (e.g. "
-     "--balancer-arg=--check-interval=1s); repeatable",
-     NULL, set_balancer_arg},
-    {"clients", "A-B|CIDR",
-     "client addresses, partitioned in order over the instances; "
-     "repeatable; the first replaces the default",
-     "198.18.1.1-198.18.1.64", set_clients},
-    {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
+    {"api", OPTION_ADDR, FIELD(api), .arg = "ADDR:PORT", .help = "REST API address",
+     .deflt = "127.0.0.1:9090"},
+    {"runtime", OPTION_ENUM_NAME, FIELD(runtime), .arg = "process|container",
+     .help = "how instances live: proxyd processes on this host's ports, or each in its own "
+             "network, PID, mount, UTS and IPC namespaces with a veth to the manager's bridge "
+             "and cgroup limits",
+     .deflt = "process", .names = runtime_names},
+    {"replicas", OPTION_COUNT, FIELD(replicas), .arg = "N",
+     .help = "instances to start with, 1..32", .deflt = "1", .min = 1, .max = POOL_MAX_INSTANCES},
+    {"worker", .arg = "proxyd|squid|nginx",
+     .help = "what each instance runs: proxyd; Debian's Squid 5 with a generated squid.conf (the "
+             "paper's memory cache: 260 MB, objects up to 1024 KB, the limit raised by 16 KB "
+             "because Squid 5 counts headers in it); or nginx with a generated nginx.conf (one "
+             "worker process, proxy_cache of 260 MB on tmpfs in /dev/shm, proxy_cache_lock on). "
+             "Squid and nginx have no admin endpoint: their readiness is probed on their service "
+             "port. They take --proxy-arg=--no-cache, --cache-mem=SIZE and --max-object-size=SIZE "
+             "only",
+     .deflt = "proxyd", .set = set_worker},
+    {"proxyd", OPTION_STRING, FIELD(proxyd_path), .arg = "PATH", .help = "the proxyd binary",
+     .deflt_text = "proxyd beside the manager binary", .min = 1},
+    {"squid", OPTION_STRING, FIELD(squid_path), .arg = "PATH",
+     .help = "the squid binary (--worker squid)", .deflt = "/usr/sbin/squid", .min = 1},
+    {"nginx", OPTION_STRING, FIELD(nginx_path), .arg = "PATH",
+     .help = "the nginx binary (--worker nginx)", .deflt = "/usr/sbin/nginx", .min = 1},
+    {"proxy-arg", .arg = "ARG",
+     .help = "argument passed to every proxyd (e.g. --proxy-arg=--cache-mem=260M); repeatable. "
+             "Squid and nginx workers read --no-cache, --cache-mem and --max-object-size from "
+             "these into their configuration",
+     .set = set_proxy_arg},
+    {"base-port", OPTION_COUNT, FIELD(base_port), .arg = "PORT",
+     .help = "process runtime: instance k listens on PORT+k, its admin endpoint on PORT+100+k",
+     .deflt = "3128", .min = 1, .max = MANAGER_MAX_BASE_PORT,
+     .limit_why = "PORT+100+32 must be a port"},
+    {"process-addr", .arg = "ADDR", .help = "process runtime: the address instances listen on",
+     .deflt = "127.0.0.1", .set = set_process_addr},
+    {"subnet", .arg = "CIDR",
+     .help = "container runtime: instance addresses; the bridge takes the first, instance k the "
+             "(k+1)th",
+     .deflt = "198.19.0.0/24", .set = set_subnet},
+    /* The paper's Docker limits: 4 CPUs and 4 GB per container. */
+    {"cpus", .arg = "N", .help = "container runtime: CPU limit per instance (cgroup quota)",
+     .deflt = "4", .set = set_cpus},
+    {"memory", OPTION_SIZE, FIELD(memory_bytes), .arg = "SIZE",
+     .help = "container runtime: memory limit per instance", .deflt = "4G",
+     .min = MANAGER_MIN_MEMORY_BYTES, .limit_why = "proxyd needs room for its cache"},
+    {"state-dir", OPTION_STRING, FIELD(state_dir), .arg = "DIR",
+     .help = "instance logs, pid files (with each child's start time) and the API token; created "
+             "0700, refused when another user owns it, group or others may write it, or it holds "
+             "a symlink",
+     .deflt = "/run/proxypool", .min = 1},
+    {"token-file", OPTION_STRING, FIELD(token_file), .arg = "FILE",
+     .help = "API writes (and the balancer's admin writes) need 'Authorization: Bearer <the "
+             "file's token>'; the file must be owned by the manager's user and unreadable by "
+             "group and others. Without it, the token is STATE-DIR/api.token, generated (0600) at "
+             "the first start",
+     .deflt_text = "STATE-DIR/api.token", .min = 1},
+    {"no-auth", OPTION_FLAG, FIELD(no_auth),
+     .help = "API writes need no token (any process that reaches the API can change the pool); "
+             "a warning says so at start"},
+    {"bridge", .arg = "NAME", .help = "container runtime: the bridge the manager owns",
+     .deflt = "pp-br0", .set = set_bridge},
+    {"prefix", .arg = "NAME",
+     .help = "prefix of every link, namespace and cgroup the manager makes (what crash cleanup "
+             "removes)",
+     .deflt = "pp", .set = set_prefix},
+    {"drain-timeout", OPTION_DURATION, FIELD(drain_timeout_ms), .arg = "DURATION",
+     .help = "scale-down: an instance's in-flight requests get this long", .deflt = "30s"},
+    {"ready-timeout", OPTION_DURATION, FIELD(ready_timeout_ms), .arg = "DURATION",
+     .help = "an instance not healthy this long after its start has failed", .deflt = "10s",
+     .min = 1, .limit_why = "a timeout of 0 would fire at once"},
+    {"forwarding", OPTION_ENUM_NAME, FIELD(forwarding), .arg = "none|nat|route|balancer",
+     .help = "how clients reach instances: none (they use instance addresses), nat (iptables "
+             "DNAT from the VIP by client block), route (policy routing by client block to "
+             "instances owning the VIP; container runtime only), balancer (the balancer program "
+             "listens on the VIP, which the manager adds to its lo, and relays each connection to "
+             "a ready instance)",
+     .deflt = "none", .names = forwarding_names},
+    {"vip", .arg = "ADDR:PORT", .help = "the service address clients send to",
+     .deflt = "198.19.255.10:3128", .set = set_vip},
+    {"balancer", OPTION_STRING, FIELD(balancer_path), .arg = "PATH",
+     .help = "balancer mode: the balancer binary",
+     .deflt_text = "balancer beside the manager binary", .min = 1},
+    {"balancer-algo", OPTION_ENUM_NAME, FIELD(balancer_algo), .arg = "ALGO",
+     .help = "balancer mode: how it picks an instance per connection: p2c-ewma, leastconn, "
+             "roundrobin or source",
+     .deflt = "p2c-ewma", .names = manager_balancer_algos},
+    {"balancer-admin", .arg = "ADDR:PORT",
+     .help = "balancer mode: the balancer's admin API, which the manager tells the backend set",
+     .deflt = "127.0.0.1:9101", .set = set_balancer_admin},
+    {"balancer-arg", .arg = "ARG",
+     .help = "balancer mode: argument passed to the balancer after the manager's own (e.g. "
+             "--balancer-arg=--check-interval=1s); repeatable",
+     .set = set_balancer_arg},
+    {"clients", .arg = "A-B|CIDR",
+     .help = "client addresses, partitioned in order over the instances; repeatable; the first "
+             "replaces the default",
+     .deflt_text = MANAGER_DEFAULT_CLIENTS, .set = set_clients},
+    {"log-level", OPTION_ENUM, FIELD(log_level), .arg = "LEVEL",
+     .help = "debug, info, warn or error", .deflt = "info", .names = log_level_names},
+    {"features", OPTION_FLAG, FIELD(print_features),
+     .help = "print what this manager supports (runtimes, forwarding modes, workers, balancer "
+             "algorithms, max replicas) as a JSON object and exit"},
 };
 
 static const struct options_spec manager_options = {
@@ -417,59 +317,51 @@ static const struct options_spec manager_options = {
     .ndefs = sizeof(options) / sizeof(options[0]),
 };
 
-static void manager_config_defaults(struct manager_config *c, const char *argv0)
+/* The directory of this binary ("build/bin/"), where proxyd and the
+ * balancer are looked for by default. */
+static void self_dir(char *out, size_t outlen, const char *argv0)
 {
-    memset(c, 0, sizeof(*c));
-    char err[64];
-    addr_parse("127.0.0.1:9090", -1, &c->api, err, sizeof(err));
-    snprintf(c->runtime, sizeof(c->runtime), "process");
-    snprintf(c->worker, sizeof(c->worker), "proxyd");
-    snprintf(c->squid_path, sizeof(c->squid_path), "/usr/sbin/squid");
-    snprintf(c->nginx_path, sizeof(c->nginx_path), "/usr/sbin/nginx");
-    c->replicas = 1;
-    /* proxyd beside the manager binary: build/bin/manager -> build/bin/proxyd. */
-    char self[sizeof(c->proxyd_path) - 8];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    ssize_t n = readlink("/proc/self/exe", out, outlen - 1);
     if (n <= 0) {
-        snprintf(self, sizeof(self), "%s", argv0);
-        n = (ssize_t)strlen(self);
+        snprintf(out, outlen, "%s", argv0);
+        n = (ssize_t)strlen(out);
     }
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
+    out[n] = '\0';
+    char *slash = strrchr(out, '/');
     if (slash)
         slash[1] = '\0';
     else
-        self[0] = '\0';
-    snprintf(c->proxyd_path, sizeof(c->proxyd_path), "%sproxyd", self[0] ? self : "./");
-    snprintf(c->balancer_path, sizeof(c->balancer_path), "%sbalancer", self[0] ? self : "./");
-    snprintf(c->balancer_algo, sizeof(c->balancer_algo), "p2c-ewma");
-    addr_parse("127.0.0.1:9101", -1, &c->balancer_admin, err, sizeof(err));
-    c->base_port = 3128;
-    addr_parse("127.0.0.1", 0, &c->process_addr, err, sizeof(err));
-    cidr_parse("198.19.0.0/24", &c->subnet, err, sizeof(err));
-    /* The paper's Docker limits: 4 CPUs and 4 GB per container. */
-    c->cpus = 4;
-    c->memory_bytes = 4ull << 30;
-    snprintf(c->state_dir, sizeof(c->state_dir), "/run/proxypool");
-    snprintf(c->bridge, sizeof(c->bridge), "pp-br0");
-    snprintf(c->prefix, sizeof(c->prefix), "pp");
-    c->drain_timeout_ms = 30000;
-    c->ready_timeout_ms = 10000;
-    snprintf(c->forwarding, sizeof(c->forwarding), "none");
-    addr_parse("198.19.255.10:3128", -1, &c->vip, err, sizeof(err));
-    /* The testbed's 64 clients (deploy/testbed, the paper's Fig. 4). */
-    client_range_parse("198.18.1.1-198.18.1.64", &c->client_ranges[0], err, sizeof(err));
-    c->nclient_ranges = 1;
+        snprintf(out, outlen, "./");
+}
+
+/* The table's defaults, then the ones computed here: the binaries beside
+ * this one, and the client ranges (repeatable, so no single value). */
+static int manager_config_defaults(struct manager_config *c, const char *argv0, char *err,
+                                   size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    if (options_defaults(&manager_options, c, err, errlen) < 0)
+        return -1;
+    char self[sizeof(c->proxyd_path) - 16];
+    self_dir(self, sizeof(self), argv0);
+    snprintf(c->proxyd_path, sizeof(c->proxyd_path), "%sproxyd", self);
+    snprintf(c->balancer_path, sizeof(c->balancer_path), "%sbalancer", self);
+    if (set_clients(c, MANAGER_DEFAULT_CLIENTS, err, errlen) < 0)
+        return -1;
     c->clients_from_default = 1;
-    c->log_level = LOG_LEVEL_INFO;
+    return 0;
 }
 
 int manager_config_load(struct manager_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
-    manager_config_defaults(cfg, argv[0]);
+    if (manager_config_defaults(cfg, argv[0], err, errlen) < 0)
+        return -1;
     int rc = options_load(&manager_options, cfg, argc, argv, NULL, err, errlen);
     if (rc != 0)
         return rc;
+    /* --features describes the build, not this host: no binary need exist. */
+    if (cfg->print_features)
+        return 0;
     /* The binary is there and the --proxy-arg ones mean something to it. */
     if (worker_kind_find(cfg->worker)->check(cfg, err, errlen) < 0)
         return -1;

@@ -50,7 +50,12 @@ struct manager_config {
     size_t nclient_ranges;    /* from --clients; default 198.18.1.1-198.18.1.64 */
     int clients_from_default; /* private: the first --clients replaces the default */
     enum log_level log_level;
+    int print_features; /* --features: print manager_features_json() and exit */
 };
+
+extern const char manager_version[];
+/* --balancer-algo's values, NULL-terminated (also listed by --features). */
+extern const char *const manager_balancer_algos[];
 
 int manager_config_load(struct manager_config *cfg, int argc, char **argv, char *err,
                         size_t errlen);

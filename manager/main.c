@@ -4,6 +4,7 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <event2/event.h>
@@ -11,6 +12,7 @@
 #include "api.h"
 #include "caps.h"
 #include "config.h"
+#include "features.h"
 #include "log.h"
 #include "pool.h"
 #include "statedir.h"
@@ -84,6 +86,20 @@ static const int manager_caps[] = {
     CAP_SYS_RESOURCE,     /* descriptor limits above the hard limit */
 };
 
+/* --features: the JSON object on stdout; 0, or 1 when it could not be built. */
+static int print_features(void)
+{
+    char err[128];
+    char *json = manager_features_json(err, sizeof(err));
+    if (!json) {
+        fprintf(stderr, "manager: %s\n", err);
+        return 1;
+    }
+    printf("%s\n", json);
+    free(json);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct manager_config cfg;
@@ -95,6 +111,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "manager: %s\n", err);
         return 2;
     }
+    if (cfg.print_features)
+        return print_features();
     log_init("manager", NULL);
     log_set_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);

@@ -49,6 +49,11 @@ const struct worker_kind *worker_kind_find(const char *name)
     return NULL;
 }
 
+const struct worker_kind *worker_kind_at(size_t i)
+{
+    return i < NKINDS ? kinds[i] : NULL;
+}
+
 int worker_kind_is_exe(const char *exe_base)
 {
     for (size_t i = 0; i < NKINDS; i++)

@@ -106,6 +106,8 @@ extern const struct worker_kind worker_kind_nginx;
 
 /* The kind named name, or NULL. */
 const struct worker_kind *worker_kind_find(const char *name);
+/* The i-th kind this build has, or NULL past the last (for --features). */
+const struct worker_kind *worker_kind_at(size_t i);
 
 /* For the runtimes: makes the instance's state dir, has the kind write its
  * configuration and command, and sets inst's address, admin (none when the

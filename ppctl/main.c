@@ -36,18 +36,7 @@ struct ppctl_config {
     int timeout_ms;
 };
 
-static void ppctl_config_defaults(struct ppctl_config *cfg)
-{
-    char err[128];
-    memset(cfg, 0, sizeof(*cfg));
-    httpcall_parse_url("http://127.0.0.1:9090", &cfg->api, err, sizeof(err));
-    snprintf(cfg->api.agent, sizeof(cfg->api.agent), "ppctl");
-    cfg->timeout_ms = 60 * 1000; /* scaling to 32 containers takes seconds, not minutes */
-    const char *env = getenv("PP_STATE_DIR");
-    snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s",
-             env != NULL && env[0] != '\0' ? env : PPCTL_STATE_DIR_DEFAULT);
-}
-
+/* Custom: a URL, parsed by httpcall, which also names the client. */
 static int set_api(void *cfg, const char *v, char *err, size_t errlen)
 {
     struct ppctl_config *c = cfg;
@@ -57,35 +46,7 @@ static int set_api(void *cfg, const char *v, char *err, size_t errlen)
     return 0;
 }
 
-static int set_json(void *cfg, const char *v, char *err, size_t errlen)
-{
-    struct ppctl_config *c = cfg;
-    c->json = 1;
-    return 0;
-}
-
-static int set_token_file(void *cfg, const char *v, char *err, size_t errlen)
-{
-    struct ppctl_config *c = cfg;
-    if (v[0] == '\0' || strlen(v) >= sizeof(c->token_file)) {
-        snprintf(err, errlen, "path empty or longer than %zu bytes", sizeof(c->token_file) - 1);
-        return -1;
-    }
-    snprintf(c->token_file, sizeof(c->token_file), "%s", v);
-    return 0;
-}
-
-static int set_state_dir(void *cfg, const char *v, char *err, size_t errlen)
-{
-    struct ppctl_config *c = cfg;
-    if (v[0] == '\0' || strlen(v) >= sizeof(c->state_dir)) {
-        snprintf(err, errlen, "path empty or longer than %zu bytes", sizeof(c->state_dir) - 1);
-        return -1;
-    }
-    snprintf(c->state_dir, sizeof(c->state_dir), "%s", v);
-    return 0;
-}
-
+/* Custom: seconds with a fraction ("0.5"), kept in milliseconds. */
 static int set_timeout(void *cfg, const char *v, char *err, size_t errlen)
 {
     struct ppctl_config *c = cfg;
@@ -103,21 +64,26 @@ static int set_timeout(void *cfg, const char *v, char *err, size_t errlen)
     return 0;
 }
 
+#define FIELD(member) OPTION_FIELD(struct ppctl_config, member)
+
 static const struct option_def option_defs[] = {
-    {"api", "URL", "the manager's REST API", "http://127.0.0.1:9090", set_api},
-    {"json", NULL, "print the API's JSON reply as it is instead of a table", NULL, set_json},
-    {"token-file", "FILE",
-     "send the bearer token in FILE (trailing newline stripped) with each request; the "
-     "manager needs it for scale and restart",
-     "STATE-DIR/api.token", set_token_file},
-    {"state-dir", "DIR",
-     "the manager's --state-dir, where it writes its token (api.token, readable by root); "
-     "the environment's PP_STATE_DIR when set",
-     PPCTL_STATE_DIR_DEFAULT, set_state_dir},
-    {"timeout", "SECONDS",
-     "give up waiting for the API's answer after this long (scale answers once every "
-     "instance is ready)",
-     "60", set_timeout},
+    {"api", .arg = "URL", .help = "the manager's REST API", .deflt = "http://127.0.0.1:9090",
+     .set = set_api},
+    {"json", OPTION_FLAG, FIELD(json),
+     .help = "print the API's JSON reply as it is instead of a table"},
+    {"token-file", OPTION_STRING, FIELD(token_file), .arg = "FILE",
+     .help = "send the bearer token in FILE (trailing newline stripped) with each request; the "
+             "manager needs it for scale and restart",
+     .deflt_text = "STATE-DIR/api.token", .min = 1},
+    {"state-dir", OPTION_STRING, FIELD(state_dir), .arg = "DIR",
+     .help = "the manager's --state-dir, where it writes its token (api.token, readable by "
+             "root); the environment's PP_STATE_DIR when set",
+     .deflt = PPCTL_STATE_DIR_DEFAULT, .min = 1},
+    /* Scaling to 32 containers takes seconds, not minutes. */
+    {"timeout", .arg = "SECONDS",
+     .help = "give up waiting for the API's answer after this long (scale answers once every "
+             "instance is ready)",
+     .deflt = "60", .set = set_timeout},
 };
 
 static const struct options_spec spec = {
@@ -143,6 +109,19 @@ static const struct options_spec spec = {
     .ndefs = sizeof(option_defs) / sizeof(option_defs[0]),
     .positional = 1,
 };
+
+/* The table's defaults, then PP_STATE_DIR, which the environment may set
+ * for every ppctl run and the command line still overrides. */
+static int ppctl_config_defaults(struct ppctl_config *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    if (options_defaults(&spec, cfg, err, errlen) < 0)
+        return -1;
+    const char *env = getenv("PP_STATE_DIR");
+    if (env != NULL && env[0] != '\0')
+        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", env);
+    return 0;
+}
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -210,8 +189,9 @@ int main(int argc, char **argv)
     static char token[APIAUTH_TOKEN_MAX + 1];
     char err[768];
     int first = 0;
-    ppctl_config_defaults(&cfg);
-    int rc = options_load(&spec, &cfg, argc, argv, &first, err, sizeof(err));
+    int rc = ppctl_config_defaults(&cfg, err, sizeof(err));
+    if (rc == 0)
+        rc = options_load(&spec, &cfg, argc, argv, &first, err, sizeof(err));
     if (rc == 1)
         return EXIT_DONE;
     if (rc < 0) {

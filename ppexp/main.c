@@ -11,6 +11,7 @@
 #include "claims.h"
 #include "fdlimit.h"
 #include "log.h"
+#include "managerctl.h"
 #include "options.h"
 #include "plan.h"
 #include "plot.h"
@@ -31,13 +32,8 @@ struct ppexp_cli {
     int dry_run;
 };
 
-static int set_out(void *cfg, const char *v, char *err, size_t errlen)
-{
-    struct ppexp_cli *c = cfg;
-    snprintf(c->run.out, sizeof(c->run.out), "%s", v);
-    return 0;
-}
-
+/* Custom: also records that a seed was given, which then wins over the
+ * spec's. */
 static int set_seed(void *cfg, const char *v, char *err, size_t errlen)
 {
     struct ppexp_cli *c = cfg;
@@ -49,6 +45,7 @@ static int set_seed(void *cfg, const char *v, char *err, size_t errlen)
     return 0;
 }
 
+/* Custom: prefixes name namespaces, links and cgroups, so only [a-z0-9]. */
 static int set_name(char *dst, size_t len, const char *v, const char *what, char *err,
                     size_t errlen)
 {
@@ -74,20 +71,7 @@ static int set_mgr_prefix(void *cfg, const char *v, char *err, size_t errlen)
                     errlen);
 }
 
-static int set_bin_dir(void *cfg, const char *v, char *err, size_t errlen)
-{
-    struct ppexp_cli *c = cfg;
-    snprintf(c->run.bin_dir, sizeof(c->run.bin_dir), "%s", v);
-    return 0;
-}
-
-static int set_testbed(void *cfg, const char *v, char *err, size_t errlen)
-{
-    struct ppexp_cli *c = cfg;
-    snprintf(c->run.testbed, sizeof(c->run.testbed), "%s", v);
-    return 0;
-}
-
+/* Custom: typed as a duration, kept as seconds with a fraction. */
 static int set_budget(void *cfg, const char *v, char *err, size_t errlen)
 {
     struct ppexp_cli *c = cfg;
@@ -98,32 +82,30 @@ static int set_budget(void *cfg, const char *v, char *err, size_t errlen)
     return 0;
 }
 
-static int set_dry_run(void *cfg, const char *v, char *err, size_t errlen)
-{
-    struct ppexp_cli *c = cfg;
-    c->dry_run = 1;
-    return 0;
-}
+#define FIELD(member) OPTION_FIELD(struct ppexp_cli, member)
 
 static const struct option_def option_defs[] = {
-    {"out", "DIR", "run: the results directory", "results/NAME-UTCSTAMP", set_out},
-    {"seed", "N", "run: the seed of the run order (overrides the spec's)", "the spec's seed",
-     set_seed},
-    {"prefix", "P",
-     "deploy/testbed's --prefix: the testbed used (brought up if it is not, and then taken "
-     "down at the end)",
-     "ppx", set_prefix},
-    {"manager-prefix", "P", "the manager's --prefix (its links, chains, cgroups)", "ppxm",
-     set_mgr_prefix},
-    {"bin-dir", "DIR", "where manager, loadgen, proxyd and balancer are", "the directory of ppexp",
-     set_bin_dir},
-    {"testbed", "PATH", "the testbed script", "BIN_DIR/../../deploy/testbed", set_testbed},
-    {"budget", "DURATION",
-     "run: with adaptive replicates ({\"min\": a, \"max\": b}), start no block that would end "
-     "past this (10m, 90s, 1h); the minimum always runs",
-     "none", set_budget},
-    {"dry-run", NULL, "run: validate and plan (configurations, skips, order), run nothing", NULL,
-     set_dry_run},
+    {"out", OPTION_STRING, FIELD(run.out), .arg = "DIR", .help = "run: the results directory",
+     .deflt_text = "results/NAME-UTCSTAMP"},
+    {"seed", .arg = "N", .help = "run: the seed of the run order (overrides the spec's)",
+     .deflt_text = "the spec's seed", .set = set_seed},
+    {"prefix", .arg = "P",
+     .help = "deploy/testbed's --prefix: the testbed used (brought up if it is not, and then "
+             "taken down at the end)",
+     .deflt = "ppx", .set = set_prefix},
+    {"manager-prefix", .arg = "P", .help = "the manager's --prefix (its links, chains, cgroups)",
+     .deflt = "ppxm", .set = set_mgr_prefix},
+    {"bin-dir", OPTION_STRING, FIELD(run.bin_dir), .arg = "DIR",
+     .help = "where manager, loadgen, proxyd and balancer are",
+     .deflt_text = "the directory of ppexp", .min = 1},
+    {"testbed", OPTION_STRING, FIELD(run.testbed), .arg = "PATH", .help = "the testbed script",
+     .deflt_text = "BIN_DIR/../../deploy/testbed", .min = 1},
+    {"budget", .arg = "DURATION",
+     .help = "run: with adaptive replicates ({\"min\": a, \"max\": b}), start no block that "
+             "would end past this (10m, 90s, 1h); the minimum always runs",
+     .deflt_text = "none", .set = set_budget},
+    {"dry-run", OPTION_FLAG, FIELD(dry_run),
+     .help = "run: validate and plan (configurations, skips, order), run nothing"},
 };
 
 static const struct options_spec cli_spec = {
@@ -153,9 +135,10 @@ static const struct options_spec cli_spec = {
         "  \"worker\": [proxyd, squid, nginx], \"runtime\": [process, container],\n"
         "  \"cache\": [true, false], \"stress\": [0..64], \"placement\": [split, shared]}}.\n"
         "requests and concurrency are per client. Invalid combinations are skipped and\n"
-        "listed: route with the process runtime; squid or nginx until the manager has\n"
-        "--worker. placement split: the intermediate host (manager, proxies, balancer,\n"
-        "stress) on the first CPU, loadgen and the origin on the others; shared: all\n"
+        "listed: route with the process runtime; a mode, runtime or worker that\n"
+        "`manager --features` does not list. placement split: the intermediate host\n"
+        "(manager, proxies, balancer, stress) on the first CPU, loadgen and the origin on\n"
+        "the others; shared: all\n"
         "on all. Presets (`ppexp list`): fig2, fig3, fig4, table2, table3 at the paper's\n"
         "sizes and each -quick (small, no stress; fig4-quick is the demo's design, sized\n"
         "for --budget 9m on 2 cores), and fig4-balancer.\n"
@@ -170,11 +153,12 @@ static const struct options_spec cli_spec = {
     .positional = 0,
 };
 
-static void defaults(struct ppexp_cli *c)
+/* The table's defaults, then the directory of this binary (--bin-dir). */
+static int defaults(struct ppexp_cli *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
-    snprintf(c->run.prefix, sizeof(c->run.prefix), "ppx");
-    snprintf(c->run.mgr_prefix, sizeof(c->run.mgr_prefix), "ppxm");
+    if (options_defaults(&cli_spec, c, err, errlen) < 0)
+        return -1;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
@@ -186,6 +170,7 @@ static void defaults(struct ppexp_cli *c)
     } else {
         snprintf(c->run.bin_dir, sizeof(c->run.bin_dir), ".");
     }
+    return 0;
 }
 
 /* The options apart from the words: options may come anywhere ("ppexp run
@@ -284,6 +269,27 @@ static void fd_limit_check(const struct ppexp_spec *s, const struct ppexp_plan *
              need.who, (unsigned long long)need.reachable, s->concurrency);
 }
 
+/* The manager's features decide the skips. A --dry-run may plan without a
+ * manager binary: then it assumes what every manager has had. */
+static int manager_caps(const struct ppexp_cli *cli, struct ppexp_caps *caps)
+{
+    char mgr[600], err[800];
+    snprintf(mgr, sizeof(mgr), "%.590s/manager", cli->run.bin_dir);
+    if (access(mgr, X_OK) != 0) {
+        if (cli->dry_run) {
+            ppexp_caps_minimal(caps);
+            return 0;
+        }
+        fprintf(stderr, "ppexp: no manager at %s (--bin-dir)\n", mgr);
+        return -1;
+    }
+    if (ppexp_managerctl_features(cli->run.bin_dir, caps, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ppexp: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_run(struct ppexp_cli *cli, const char *what, int argc, char **argv)
 {
     char err[512];
@@ -309,24 +315,9 @@ static int cmd_run(struct ppexp_cli *cli, const char *what, int argc, char **arg
         len += (size_t)snprintf(cli->run.argv_line + len, sizeof(cli->run.argv_line) - len, "%s%s",
                                 i ? " " : "", argv[i]);
     /* Capabilities of the manager decide the skips. */
-    char help[16384] = "", mgr[600];
-    snprintf(mgr, sizeof(mgr), "%s/manager", cli->run.bin_dir);
-    FILE *h = NULL;
-    if (access(mgr, X_OK) == 0) {
-        char cmd[700];
-        snprintf(cmd, sizeof(cmd), "'%s' --help 2>/dev/null", mgr);
-        h = popen(cmd, "r");
-    }
-    if (h) {
-        size_t n = fread(help, 1, sizeof(help) - 1, h);
-        help[n] = '\0';
-        pclose(h);
-    } else if (!cli->dry_run) {
-        fprintf(stderr, "ppexp: no manager at %s (--bin-dir)\n", mgr);
-        return EXIT_FAILED;
-    }
     struct ppexp_caps caps;
-    ppexp_caps_from_help(help, &caps);
+    if (manager_caps(cli, &caps) < 0)
+        return EXIT_FAILED;
     struct ppexp_plan plan;
     if (ppexp_plan_build(&s, &caps, &plan, err, sizeof(err)) < 0) {
         fprintf(stderr, "ppexp: %s\n", err);
@@ -363,14 +354,17 @@ int main(int argc, char **argv)
 {
     log_init("ppexp", NULL);
     struct ppexp_cli cli;
-    defaults(&cli);
+    char err[512];
+    if (defaults(&cli, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ppexp: %s\n", err);
+        return EXIT_FAILED;
+    }
     char **opts = calloc((size_t)argc + 1, sizeof(char *));
     char **words = calloc((size_t)argc + 1, sizeof(char *));
     if (!opts || !words)
         return EXIT_FAILED;
     int nopts, nwords;
     split_args(argc, argv, opts, &nopts, words, &nwords);
-    char err[512];
     int rc = options_load(&cli_spec, &cli, nopts, opts, NULL, err, sizeof(err));
     if (rc != 0) {
         if (rc < 0)

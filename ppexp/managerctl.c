@@ -50,6 +50,29 @@ static int pool_ready(const cJSON *pool)
     return cJSON_IsNumber(ready) ? ready->valueint : -1;
 }
 
+/* The features object is well under 1 KiB; this leaves room for growth. */
+#define MANAGER_FEATURES_MAX_BYTES 16384
+/* Printing a JSON object and exiting; anything slower is a hung binary. */
+#define MANAGER_FEATURES_TIMEOUT_MS 5000
+
+int ppexp_managerctl_features(const char *bin_dir, struct ppexp_caps *caps, char *err,
+                              size_t errlen)
+{
+    char mgr[600], out[MANAGER_FEATURES_MAX_BYTES], inner[256];
+    snprintf(mgr, sizeof(mgr), "%.590s/manager", bin_dir);
+    char *argv[] = {mgr, "--features", NULL};
+    int status = ppexp_child_capture(argv, out, sizeof(out), MANAGER_FEATURES_TIMEOUT_MS);
+    if (status != 0) {
+        snprintf(err, errlen, "%s --features failed (status %d)", mgr, status);
+        return -1;
+    }
+    if (ppexp_caps_from_features(out, caps, inner, sizeof(inner)) < 0) {
+        snprintf(err, errlen, "%s --features: %s", mgr, inner);
+        return -1;
+    }
+    return 0;
+}
+
 void ppexp_managerctl_stop(struct ppexp_managerctl *m)
 {
     if (m->pid <= 0)

@@ -41,6 +41,12 @@ struct ppexp_managerctl {
     int starts;                /* numbers its log files */
 };
 
+/* Asks bin_dir/manager what it supports (`manager --features`). 0, or -1
+ * with err filled when it cannot be run or answers with no features object
+ * (a manager older than --features). */
+int ppexp_managerctl_features(const char *bin_dir, struct ppexp_caps *caps, char *err,
+                              size_t errlen);
+
 /* Starts the manager for c's runtime, worker, cache and forwarding at
  * `replicas`; waits until that many are ready. *ready_ms: spawn to ready;
  * *pool_out (if not NULL): the ready pool's JSON, the caller's to free. */

@@ -7,23 +7,66 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cJSON.h>
 
-void ppexp_caps_from_help(const char *help_text, struct ppexp_caps *caps)
+void ppexp_caps_minimal(struct ppexp_caps *caps)
 {
     memset(caps, 0, sizeof(*caps));
-    if (!help_text)
-        return;
-    caps->has_worker = strstr(help_text, "--worker") != NULL;
-    /* The --forwarding line lists the modes: "none|nat|route|balancer". */
-    const char *fwd = strstr(help_text, "--forwarding");
-    if (fwd) {
-        const char *eol = strchr(fwd, '\n');
-        size_t len = eol ? (size_t)(eol - fwd) : strlen(fwd);
-        char line[256];
-        snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) ? len : sizeof(line) - 1),
-                 fwd);
-        caps->has_balancer = strstr(line, "balancer") != NULL;
+    caps->workers = 1u << PPEXP_WORKER_PROXYD;
+    caps->forwarding = 1u << PPEXP_FWD_NAT | 1u << PPEXP_FWD_ROUTE;
+    caps->needs_container = 1u << PPEXP_FWD_ROUTE;
+    caps->runtimes = 1u << PPEXP_RUNTIME_PROCESS | 1u << PPEXP_RUNTIME_CONTAINER;
+}
+
+/* The set of f's levels named in the array obj[key]; -1 when the key is
+ * missing or not an array of strings. */
+static int caps_levels(const cJSON *obj, const char *key, enum ppexp_factor f, unsigned *set,
+                       char *err, size_t errlen)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *set = 0;
+    if (!cJSON_IsArray(arr)) {
+        snprintf(err, errlen, "manager features: \"%s\" is missing or not an array", key);
+        return -1;
     }
+    const cJSON *el;
+    cJSON_ArrayForEach(el, arr)
+    {
+        int v;
+        if (!cJSON_IsString(el)) {
+            snprintf(err, errlen, "manager features: \"%s\" holds a non-string", key);
+            return -1;
+        }
+        if (ppexp_level_parse(f, el->valuestring, &v) == 0 && v >= 0 && v < 32)
+            *set |= 1u << v;
+    }
+    return 0;
+}
+
+int ppexp_caps_from_features(const char *json, struct ppexp_caps *caps, char *err, size_t errlen)
+{
+    memset(caps, 0, sizeof(*caps));
+    cJSON *obj = cJSON_Parse(json ? json : "");
+    int rc = -1;
+    if (!cJSON_IsObject(obj)) {
+        snprintf(err, errlen, "manager features: not a JSON object");
+        goto out;
+    }
+    if (caps_levels(obj, "runtimes", PPEXP_F_RUNTIME, &caps->runtimes, err, errlen) < 0 ||
+        caps_levels(obj, "forwarding", PPEXP_F_FORWARDING, &caps->forwarding, err, errlen) < 0 ||
+        caps_levels(obj, "workers", PPEXP_F_WORKER, &caps->workers, err, errlen) < 0)
+        goto out;
+    /* Optional: a manager that lists none runs every mode on either runtime. */
+    if (cJSON_GetObjectItemCaseSensitive(obj, "forwarding_needs_container") &&
+        caps_levels(obj, "forwarding_needs_container", PPEXP_F_FORWARDING, &caps->needs_container,
+                    err, errlen) < 0)
+        goto out;
+    /* --features came with --worker: every manager that answers takes it. */
+    caps->has_worker = 1;
+    rc = 0;
+out:
+    cJSON_Delete(obj);
+    return rc;
 }
 
 void ppexp_config_name(struct ppexp_config *c)
@@ -55,18 +98,40 @@ int ppexp_config_differs_only_in(const struct ppexp_config *a, const struct ppex
     return 1;
 }
 
-/* Why c cannot run here, or NULL. */
-static const char *skip_reason(const struct ppexp_config *c, const struct ppexp_caps *caps)
+/* Whether c cannot run with this manager; 1 with why filled, or 0. */
+static int skip_reason(const struct ppexp_config *c, const struct ppexp_caps *caps, char *why,
+                       size_t whylen)
 {
-    if (c->level[PPEXP_F_FORWARDING] == PPEXP_FWD_ROUTE &&
-        c->level[PPEXP_F_RUNTIME] == PPEXP_RUNTIME_PROCESS)
-        return "route needs the container runtime (each container owns the VIP on its "
-               "loopback; processes share one)";
-    if (c->level[PPEXP_F_WORKER] != PPEXP_WORKER_PROXYD && !caps->has_worker)
-        return "the manager has no --worker yet";
-    if (c->level[PPEXP_F_FORWARDING] == PPEXP_FWD_BALANCER && !caps->has_balancer)
-        return "the manager has no balancer forwarding";
-    return NULL;
+    char b[16];
+    int fwd = c->level[PPEXP_F_FORWARDING], rt = c->level[PPEXP_F_RUNTIME];
+    int wk = c->level[PPEXP_F_WORKER];
+    const char *fwd_name = ppexp_level_str(PPEXP_F_FORWARDING, fwd, b, sizeof(b));
+    if (!(caps->forwarding & 1u << fwd)) {
+        snprintf(why, whylen, "the manager has no %s forwarding", fwd_name);
+        return 1;
+    }
+    if (!(caps->runtimes & 1u << rt)) {
+        snprintf(why, whylen, "the manager has no %s runtime",
+                 ppexp_level_str(PPEXP_F_RUNTIME, rt, b, sizeof(b)));
+        return 1;
+    }
+    if ((caps->needs_container & 1u << fwd) && rt != PPEXP_RUNTIME_CONTAINER) {
+        snprintf(why, whylen,
+                 "%s needs the container runtime (each container owns the VIP on its "
+                 "loopback; processes share one)",
+                 fwd_name);
+        return 1;
+    }
+    if (wk != PPEXP_WORKER_PROXYD && !caps->has_worker) {
+        snprintf(why, whylen, "the manager has no --worker yet");
+        return 1;
+    }
+    if (!(caps->workers & 1u << wk) && wk != PPEXP_WORKER_PROXYD) {
+        snprintf(why, whylen, "the manager has no %s worker",
+                 ppexp_level_str(PPEXP_F_WORKER, wk, b, sizeof(b)));
+        return 1;
+    }
+    return 0;
 }
 
 int ppexp_plan_build(const struct ppexp_spec *s, const struct ppexp_caps *caps,
@@ -100,10 +165,9 @@ int ppexp_plan_build(const struct ppexp_spec *s, const struct ppexp_caps *caps,
         for (int f = 0; f < PPEXP_NFACTORS; f++)
             c.level[f] = s->factors[f].v[idx[f]];
         ppexp_config_name(&c);
-        const char *why = skip_reason(&c, caps);
-        if (why) {
-            plan->skips[plan->nskips].config = c;
-            snprintf(plan->skips[plan->nskips].reason, sizeof(plan->skips[0].reason), "%s", why);
+        struct ppexp_skip *skip = &plan->skips[plan->nskips];
+        if (skip_reason(&c, caps, skip->reason, sizeof(skip->reason))) {
+            skip->config = c;
             plan->nskips++;
         } else {
             plan->configs[plan->nconfigs++] = c;

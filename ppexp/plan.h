@@ -27,10 +27,14 @@ struct ppexp_skip {
     char reason[128];
 };
 
-/* What the manager at hand can do, read from its --help. */
+/* What the manager at hand can do, read from `manager --features`. Each
+ * set has bit (1 << level) for a level of its factor (spec.h's enums). */
 struct ppexp_caps {
-    int has_worker;   /* --worker proxyd|squid|nginx */
-    int has_balancer; /* --forwarding ... balancer */
+    int has_worker;           /* the manager takes --worker */
+    unsigned workers;         /* enum ppexp_worker */
+    unsigned forwarding;      /* enum ppexp_forwarding */
+    unsigned needs_container; /* forwarding modes only the container runtime runs */
+    unsigned runtimes;        /* enum ppexp_runtime */
 };
 
 struct ppexp_plan {
@@ -40,8 +44,14 @@ struct ppexp_plan {
     size_t nskips;
 };
 
-/* Reads capabilities from a manager's --help text. */
-void ppexp_caps_from_help(const char *help_text, struct ppexp_caps *caps);
+/* Reads capabilities from the JSON object `manager --features` prints.
+ * Names ppexp does not know (a newer manager's modes) are ignored. 0, or -1
+ * with err filled when the text is no such object. */
+int ppexp_caps_from_features(const char *json, struct ppexp_caps *caps, char *err, size_t errlen);
+/* What every manager has had: proxyd workers, nat and route forwarding
+ * (route on containers only), both runtimes. For a --dry-run without a
+ * manager binary to ask. */
+void ppexp_caps_minimal(struct ppexp_caps *caps);
 
 /* Expands s; 0, or -1 with err (too many configurations, nothing runnable,
  * out of memory). The plan is freed with ppexp_plan_release. */

@@ -335,14 +335,10 @@ int ppexp_runner_run(const struct ppexp_runner_opts *o, const struct ppexp_spec 
     char err[1024];
     int rc = -1;
 
-    char help[16384], mgr[600];
-    snprintf(mgr, sizeof(mgr), "%s/manager", o->bin_dir);
-    char *hargv[] = {mgr, "--help", NULL};
-    if (ppexp_child_capture(hargv, help, sizeof(help), 5000) != 0) {
-        log_error("cannot run %s --help", mgr);
+    if (ppexp_managerctl_features(o->bin_dir, &r->caps, err, sizeof(err)) < 0) {
+        log_error("%s", err);
         return -1;
     }
-    ppexp_caps_from_help(help, &r->caps);
 
     if (o->out[0]) {
         snprintf(r->dir, sizeof(r->dir), "%s", o->out);

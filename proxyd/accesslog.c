@@ -4,6 +4,7 @@
  * the workers; SIGHUP reopens the path and dup2()s the new file over the old
  * descriptor, an atomic swap under the writers. */
 #include "accesslog.h"
+#include "timeutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,7 +91,7 @@ struct accesslog *accesslog_new(struct event_base *base)
     if (!l)
         return NULL;
     l->timer = event_new(base, -1, EV_PERSIST, flush_timer_cb, l);
-    struct timeval one = {1, 0};
+    struct timeval one = tv_from_ms(1000);
     if (!l->timer || event_add(l->timer, &one) < 0) {
         if (l->timer)
             event_free(l->timer);

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "origin.h"
 #include "policy.h"
+#include "timeutil.h"
 #include "tunnel.h"
 #include "worker.h"
 
@@ -63,7 +64,7 @@ static void txn_end(struct client *c, int failed);
 
 static void timer_arm(struct client *c, uint64_t ms)
 {
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = tv_from_ms(ms);
     evtimer_add(c->timer, &tv);
 }
 
@@ -143,7 +144,7 @@ static void client_finish_close(struct client *c)
     evbuffer_drain(in, evbuffer_get_length(in));
     bufferevent_setcb(c->bev, client_linger_read_cb, NULL, client_linger_event_cb, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
-    struct timeval rt = {CLIENT_LINGER_READ_MS / 1000, (CLIENT_LINGER_READ_MS % 1000) * 1000};
+    struct timeval rt = tv_from_ms(CLIENT_LINGER_READ_MS);
     bufferevent_set_timeouts(c->bev, &rt, NULL);
     bufferevent_disable(c->bev, EV_WRITE);
     bufferevent_enable(c->bev, EV_READ);
@@ -266,8 +267,7 @@ static void txn_end(struct client *c, int failed)
     memset(t, 0, sizeof(*t));
     c->in_txn = 0;
     bufferevent_set_timeouts(c->bev, NULL, NULL);
-    struct timeval wt = {(time_t)(c->w->cfg->client_timeout_ms / 1000),
-                         (suseconds_t)(c->w->cfg->client_timeout_ms % 1000) * 1000};
+    struct timeval wt = tv_from_ms(c->w->cfg->client_timeout_ms);
     bufferevent_set_timeouts(c->bev, NULL, &wt);
     client_write_now(c);
     if (!c->keep_alive || c->w->stopping) {
@@ -469,7 +469,7 @@ static void client_pump_body(struct client *c)
         if (object_is_owner(&t->sub))
             fetch_body_end(t->sub.obj);
         bufferevent_set_timeouts(c->bev, NULL, NULL);
-        struct timeval wt = {(time_t)(c->w->cfg->client_timeout_ms / 1000), 0};
+        struct timeval wt = tv_from_ms(c->w->cfg->client_timeout_ms);
         bufferevent_set_timeouts(c->bev, NULL, &wt);
     }
 }
@@ -531,7 +531,7 @@ static void client_start_fetch(struct client *c, const struct policy_decision *d
         return;
     }
     if (t->req_body != HTTP1_BODY_NONE) {
-        struct timeval rt = {(time_t)(w->cfg->client_timeout_ms / 1000), 0};
+        struct timeval rt = tv_from_ms(w->cfg->client_timeout_ms);
         bufferevent_set_timeouts(c->bev, &rt, &rt);
         client_pump_body(c);
     }
@@ -877,7 +877,7 @@ static int client_retry_blocked_sendfile(struct client *c, short what)
         c->write_retry_ev = evtimer_new(c->w->base, client_write_retry_cb, c);
     if (!c->write_retry_ev)
         return 0;
-    struct timeval tv = {0, 1000};
+    struct timeval tv = tv_from_ms(1);
     evtimer_add(c->write_retry_ev, &tv);
     stats_add(&c->w->stats.sendfile_retries, 1);
     char peer[ADDR_STRLEN];
@@ -1038,8 +1038,7 @@ void client_accept(struct worker *w, const struct listen_spec *ls, int fd,
     bufferevent_setwatermark(c->bev, EV_READ, 0, CLIENT_READ_HIGH_BYTES);
     bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_WRITE_LOW_BYTES, 0);
     bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
-    struct timeval wt = {(time_t)(w->cfg->client_timeout_ms / 1000),
-                         (suseconds_t)(w->cfg->client_timeout_ms % 1000) * 1000};
+    struct timeval wt = tv_from_ms(w->cfg->client_timeout_ms);
     bufferevent_set_timeouts(c->bev, NULL, &wt);
     c->keep_alive = 1;
     c->state = CLIENT_READ_HEAD;

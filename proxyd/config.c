@@ -1,5 +1,7 @@
 /* proxyd's options: one table (common/options) drives the command line, the
- * JSON config file and --help. Defaults live in config_defaults. */
+ * JSON config file, the defaults and --help. Only what the table cannot say
+ * (the host name, the ACL object, the listener added when none is given)
+ * is set by hand, in config_defaults and config_load. */
 #include "config.h"
 
 #include <stdio.h>
@@ -85,12 +87,16 @@ static int set_reverse(void *cfg, const char *v, char *e, size_t n)
     struct proxyd_config *c = cfg;
     return add_listener(c, LISTEN_REVERSE, v, e, n);
 }
+/* Custom: the value is parsed as an address and also records that an admin
+ * endpoint was asked for (none runs by default). */
 static int set_admin(void *cfg, const char *v, char *e, size_t n)
 {
     struct proxyd_config *c = cfg;
     c->have_admin = 1;
     return addr_parse(v, -1, &c->admin, e, n);
 }
+/* Custom: the name goes into Via and X-Cache header lines, so only
+ * characters a header value cannot misread are allowed. */
 static int set_name(void *cfg, const char *v, char *e, size_t n)
 {
     struct proxyd_config *c = cfg;
@@ -110,50 +116,8 @@ static int set_name(void *cfg, const char *v, char *e, size_t n)
     memcpy(c->name, v, len + 1);
     return 0;
 }
-static int set_cache_mem(void *cfg, const char *v, char *e, size_t n)
-{
-    struct proxyd_config *c = cfg;
-    return size_parse(v, &c->cache_mem_bytes, e, n);
-}
-static int set_max_object(void *cfg, const char *v, char *e, size_t n)
-{
-    struct proxyd_config *c = cfg;
-    return size_parse(v, &c->max_object_bytes, e, n);
-}
-/* Bounds for the Vary limits: a variant per request value is what the
- * limit exists to stop; values past a request head's 32 KiB cannot occur. */
-#define CONFIG_MAX_VARIANTS_LIMIT 4096
-#define CONFIG_MAX_VARY_BYTES_LIMIT (32 * 1024)
-
-static int set_max_variants(void *cfg, const char *v, char *e, size_t n)
-{
-    struct proxyd_config *c = cfg;
-    long m;
-    if (int_parse(v, 1, CONFIG_MAX_VARIANTS_LIMIT, &m, e, n) < 0)
-        return -1;
-    c->max_variants = (uint64_t)m;
-    return 0;
-}
-static int set_max_vary_size(void *cfg, const char *v, char *e, size_t n)
-{
-    struct proxyd_config *c = cfg;
-    uint64_t b;
-    if (size_parse(v, &b, e, n) < 0)
-        return -1;
-    if (b > CONFIG_MAX_VARY_BYTES_LIMIT) {
-        snprintf(e, n, "--max-vary-size is at most 32K (a request head's limit)");
-        return -1;
-    }
-    c->max_vary_bytes = b;
-    return 0;
-}
-static int set_no_cache(void *cfg, const char *v, char *e, size_t n)
-{
-    struct proxyd_config *c = cfg;
-    (void)v, (void)e, (void)n;
-    c->cache_enabled = 0;
-    return 0;
-}
+/* Custom: the ACL options are repeatable and parsed by acl.c, which owns
+ * the lists (the first of each replaces its default). */
 static int set_allow(void *cfg, const char *v, char *e, size_t n)
 {
     struct proxyd_config *c = cfg;
@@ -179,176 +143,106 @@ static int set_connect_port(void *cfg, const char *v, char *e, size_t n)
     struct proxyd_config *c = cfg;
     return acl_allow_connect_port(c->acl, v, e, n);
 }
-static int set_threads(void *cfg, const char *v, char *e, size_t n)
-{
-    struct proxyd_config *c = cfg;
-    long t;
-    if (int_parse(v, 1, 64, &t, e, n) < 0)
-        return -1;
-    c->threads = (int)t;
-    return 0;
-}
-static int set_access_log(void *cfg, const char *v, char *e, size_t n)
-{
-    struct proxyd_config *c = cfg;
-    if (strlen(v) >= sizeof(c->access_log)) {
-        snprintf(e, n, "--access-log path too long");
-        return -1;
-    }
-    snprintf(c->access_log, sizeof(c->access_log), "%s", v);
-    return 0;
-}
-#define DURATION_SETTER(fn, field)                                                                 \
-    static int fn(void *cfg, const char *v, char *e, size_t n)                                     \
-    {                                                                                              \
-        struct proxyd_config *c = cfg;                                                             \
-        if (duration_parse_ms(v, &c->field, e, n) < 0)                                             \
-            return -1;                                                                             \
-        if (c->field == 0) {                                                                       \
-            snprintf(e, n, "a timeout of 0 would fire at once");                                   \
-            return -1;                                                                             \
-        }                                                                                          \
-        return 0;                                                                                  \
-    }
-DURATION_SETTER(set_connect_timeout, connect_timeout_ms)
-DURATION_SETTER(set_origin_timeout, origin_timeout_ms)
-DURATION_SETTER(set_header_timeout, header_timeout_ms)
-DURATION_SETTER(set_idle_timeout, idle_timeout_ms)
-DURATION_SETTER(set_client_timeout, client_timeout_ms)
-DURATION_SETTER(set_shutdown_timeout, shutdown_timeout_ms)
-static int set_max_conns(void *cfg, const char *v, char *e, size_t n)
-{
-    struct proxyd_config *c = cfg;
-    long m;
-    if (int_parse(v, 1, 10000000, &m, e, n) < 0)
-        return -1;
-    c->max_connections = (uint64_t)m;
-    return 0;
-}
-static int set_allow_trace(void *cfg, const char *v, char *e, size_t n)
-{
-    struct proxyd_config *c = cfg;
-    (void)v, (void)e, (void)n;
-    c->allow_trace = 1;
-    return 0;
-}
-static int set_user(void *cfg, const char *v, char *e, size_t n)
-{
-    struct proxyd_config *c = cfg;
-    size_t len = strlen(v);
-    if (len == 0 || len >= sizeof(c->user)) {
-        snprintf(e, n, "--user must be 1 to %zu characters", sizeof(c->user) - 1);
-        return -1;
-    }
-    memcpy(c->user, v, len + 1);
-    return 0;
-}
-static int set_log_level(void *cfg, const char *v, char *e, size_t n)
-{
-    struct proxyd_config *c = cfg;
-    if (log_parse_level(v, &c->log_level) < 0) {
-        snprintf(e, n, "--log-level is debug, info, warn or error, not '%s'", v);
-        return -1;
-    }
-    return 0;
-}
 
+/* Bounds for the Vary limits: a variant per request value is what the
+ * limit exists to stop; values past a request head's 32 KiB cannot occur. */
+#define CONFIG_MAX_VARIANTS_LIMIT 4096
+#define CONFIG_MAX_VARY_BYTES_LIMIT (32 * 1024)
+/* Beyond the cores of any host we run on; each thread holds 1/N of the cache. */
+#define CONFIG_MAX_THREADS 64
+/* Far past what one process's descriptors allow (fdlimit.c raises them). */
+#define CONFIG_MAX_CONNECTIONS_LIMIT 10000000
+
+#define FIELD(member) OPTION_FIELD(struct proxyd_config, member)
+/* Every timeout is at least 1 ms: one of 0 would fire at once. */
+#define TIMEOUT(member)                                                                            \
+    .kind = OPTION_DURATION, FIELD(member), .arg = "DURATION", .min = 1,                           \
+    .limit_why = "a timeout of 0 would fire at once"
+
+/* Timeouts, from the peers (see shared/notes/reliability-peers.md): header
+ * 10 s (nginx/HAProxy/CIS), between bytes 60 s (Varnish, nginx), keep-alive
+ * idle 30 s (between Varnish's 5 s and nginx's 75 s). */
 static const struct option_def options[] = {
-    {"listen", "ADDR:PORT", "forward-proxy port (absolute-form requests, CONNECT); repeatable",
-     "127.0.0.1:3128 when no port is given", set_listen},
-    {"intercept", "ADDR:PORT",
-     "interception port: origin-form requests that arrive by DNAT (SO_ORIGINAL_DST) or "
-     "routed to an address this host owns (Host names the origin); repeatable",
-     NULL, set_intercept},
-    {"reverse", "ADDR:PORT=http://HOST:PORT", "reverse-proxy port for one fixed origin; repeatable",
-     NULL, set_reverse},
-    {"admin", "ADDR:PORT", "admin endpoint: /healthz, /metrics, /stats", "none", set_admin},
-    {"name", "NAME", "instance name in Via and X-Cache", "the host name", set_name},
-    {"cache-mem", "SIZE",
-     "bytes the memory cache may hold, counted as allocated: bodies, heads, keys, Vary values "
-     "and the index (LRU beyond)",
-     "256M", set_cache_mem},
-    {"max-object-size", "SIZE", "largest body cached (an object of exactly SIZE is cached)", "1M",
-     set_max_object},
-    {"max-variants", "N",
-     "Vary variants kept per URL; past it the URL's least recently used one goes", "32",
-     set_max_variants},
-    {"max-vary-size", "SIZE",
-     "request header values one variant may store for its Vary match (names included); a "
-     "response varying on larger ones is not cached",
-     "4K", set_max_vary_size},
-    {"no-cache", NULL, "turn the cache off (collapsing of in-flight misses goes too)", NULL,
-     set_no_cache},
-    {"allow", "CIDR", "client network allowed; repeatable; the first replaces the default",
-     "loopback, 10/8, 172.16/12, 192.168/16, 198.18/15, fc00::/7, fe80::/10", set_allow},
-    {"deny-dest", "HOST|.DOMAIN|CIDR|ADDR:PORT",
-     "destination refused with 403, even inside an --allow-dest network; repeatable", NULL,
-     set_deny_dest},
-    {"allow-dest", "CIDR",
-     "local destination network opened (e.g. 127.0.0.1/32 for an origin on loopback); "
-     "repeatable; --deny-dest still wins, and proxyd's own ports stay refused",
-     "none: 127/8, ::1, 0/8, ::, 169.254/16, fe80::/10 and proxyd's own listening and admin "
-     "addresses are refused (403); a --reverse origin is opened on its port",
-     set_allow_dest},
-    {"allow-port", "PORT[-PORT]",
-     "destination port allowed; repeatable; the first replaces the default",
-     "Squid's Safe_ports: 80 21 443 70 210 1025-65535 280 488 591 777", set_allow_port},
-    {"connect-port", "PORT[-PORT]",
-     "port CONNECT may tunnel to; repeatable; the first replaces the default", "443",
-     set_connect_port},
-    {"threads", "N", "worker threads, each with SO_REUSEPORT listeners and 1/N of the cache", "1",
-     set_threads},
-    {"access-log", "FILE", "access log in Squid's native format (SIGHUP reopens it)", "none",
-     set_access_log},
-    {"connect-timeout", "DURATION", "origin connect timeout", "5s", set_connect_timeout},
-    {"origin-timeout", "DURATION", "origin first-byte and between-bytes timeout (504)", "60s",
-     set_origin_timeout},
-    {"header-timeout", "DURATION", "a request head must arrive within this of its first byte (408)",
-     "10s", set_header_timeout},
-    {"idle-timeout", "DURATION", "keep-alive wait for a client's next request", "30s",
-     set_idle_timeout},
-    {"client-timeout", "DURATION", "client send or receive inactivity", "60s", set_client_timeout},
-    {"shutdown-timeout", "DURATION", "on SIGTERM, in-flight requests get this long", "30s",
-     set_shutdown_timeout},
-    {"max-connections", "N",
-     "client connections at once, all threads together; beyond, new ones are closed", "16384",
-     set_max_conns},
-    {"allow-trace", NULL,
-     "serve TRACE (refused with 405 by default: its echo of the request hands Cookie and "
-     "Authorization to a script that can send it)",
-     NULL, set_allow_trace},
-    {"user", "NAME",
-     "started as root: the user to become once the ports are bound (no capability kept, "
-     "PR_SET_NO_NEW_PRIVS); 'root' keeps every privilege, with a warning",
-     "proxy (nobody when there is no proxy)", set_user},
-    {"log-level", "LEVEL", "debug, info, warn or error", "info", set_log_level},
+    {"listen", .arg = "ADDR:PORT",
+     .help = "forward-proxy port (absolute-form requests, CONNECT); repeatable",
+     .deflt_text = "127.0.0.1:3128 when no port is given", .set = set_listen},
+    {"intercept", .arg = "ADDR:PORT",
+     .help = "interception port: origin-form requests that arrive by DNAT (SO_ORIGINAL_DST) or "
+             "routed to an address this host owns (Host names the origin); repeatable",
+     .set = set_intercept},
+    {"reverse", .arg = "ADDR:PORT=http://HOST:PORT",
+     .help = "reverse-proxy port for one fixed origin; repeatable", .set = set_reverse},
+    {"admin", .arg = "ADDR:PORT", .help = "admin endpoint: /healthz, /metrics, /stats",
+     .deflt_text = "none", .set = set_admin},
+    {"name", .arg = "NAME", .help = "instance name in Via and X-Cache",
+     .deflt_text = "the host name", .set = set_name},
+    {"cache-mem", OPTION_SIZE, FIELD(cache_mem_bytes), .arg = "SIZE",
+     .help = "bytes the memory cache may hold, counted as allocated: bodies, heads, keys, Vary "
+             "values and the index (LRU beyond)",
+     .deflt = "256M"},
+    {"max-object-size", OPTION_SIZE, FIELD(max_object_bytes), .arg = "SIZE",
+     .help = "largest body cached (an object of exactly SIZE is cached)", .deflt = "1M"},
+    {"max-variants", OPTION_COUNT, FIELD(max_variants), .arg = "N",
+     .help = "Vary variants kept per URL; past it the URL's least recently used one goes",
+     .deflt = "32", .min = 1, .max = CONFIG_MAX_VARIANTS_LIMIT},
+    {"max-vary-size", OPTION_SIZE, FIELD(max_vary_bytes), .arg = "SIZE",
+     .help = "request header values one variant may store for its Vary match (names included); "
+             "a response varying on larger ones is not cached",
+     .deflt = "4K", .max = CONFIG_MAX_VARY_BYTES_LIMIT, .limit_why = "a request head's limit"},
+    {"no-cache", OPTION_FLAG_OFF, FIELD(cache_enabled),
+     .help = "turn the cache off (collapsing of in-flight misses goes too)", .deflt = "off"},
+    {"allow", .arg = "CIDR",
+     .help = "client network allowed; repeatable; the first replaces the default",
+     .deflt_text = "loopback, 10/8, 172.16/12, 192.168/16, 198.18/15, fc00::/7, fe80::/10",
+     .set = set_allow},
+    {"deny-dest", .arg = "HOST|.DOMAIN|CIDR|ADDR:PORT",
+     .help = "destination refused with 403, even inside an --allow-dest network; repeatable",
+     .set = set_deny_dest},
+    {"allow-dest", .arg = "CIDR",
+     .help = "local destination network opened (e.g. 127.0.0.1/32 for an origin on loopback); "
+             "repeatable; --deny-dest still wins, and proxyd's own ports stay refused",
+     .deflt_text = "none: 127/8, ::1, 0/8, ::, 169.254/16, fe80::/10 and proxyd's own listening "
+                   "and admin addresses are refused (403); a --reverse origin is opened on its "
+                   "port",
+     .set = set_allow_dest},
+    {"allow-port", .arg = "PORT[-PORT]",
+     .help = "destination port allowed; repeatable; the first replaces the default",
+     .deflt_text = "Squid's Safe_ports: 80 21 443 70 210 1025-65535 280 488 591 777",
+     .set = set_allow_port},
+    {"connect-port", .arg = "PORT[-PORT]",
+     .help = "port CONNECT may tunnel to; repeatable; the first replaces the default",
+     .deflt_text = "443", .set = set_connect_port},
+    {"threads", OPTION_COUNT, FIELD(threads), .arg = "N",
+     .help = "worker threads, each with SO_REUSEPORT listeners and 1/N of the cache", .deflt = "1",
+     .min = 1, .max = CONFIG_MAX_THREADS},
+    {"access-log", OPTION_STRING, FIELD(access_log), .arg = "FILE",
+     .help = "access log in Squid's native format (SIGHUP reopens it)", .deflt_text = "none"},
+    {"connect-timeout", TIMEOUT(connect_timeout_ms), .help = "origin connect timeout",
+     .deflt = "5s"},
+    {"origin-timeout", TIMEOUT(origin_timeout_ms),
+     .help = "origin first-byte and between-bytes timeout (504)", .deflt = "60s"},
+    {"header-timeout", TIMEOUT(header_timeout_ms),
+     .help = "a request head must arrive within this of its first byte (408)", .deflt = "10s"},
+    {"idle-timeout", TIMEOUT(idle_timeout_ms),
+     .help = "keep-alive wait for a client's next request", .deflt = "30s"},
+    {"client-timeout", TIMEOUT(client_timeout_ms), .help = "client send or receive inactivity",
+     .deflt = "60s"},
+    {"shutdown-timeout", TIMEOUT(shutdown_timeout_ms),
+     .help = "on SIGTERM, in-flight requests get this long", .deflt = "30s"},
+    {"max-connections", OPTION_COUNT, FIELD(max_connections), .arg = "N",
+     .help = "client connections at once, all threads together; beyond, new ones are closed",
+     .deflt = "16384", .min = 1, .max = CONFIG_MAX_CONNECTIONS_LIMIT},
+    {"allow-trace", OPTION_FLAG, FIELD(allow_trace),
+     .help = "serve TRACE (refused with 405 by default: its echo of the request hands Cookie "
+             "and Authorization to a script that can send it)"},
+    {"user", OPTION_STRING, FIELD(user), .arg = "NAME",
+     .help = "started as root: the user to become once the ports are bound (no capability kept, "
+             "PR_SET_NO_NEW_PRIVS); 'root' keeps every privilege, with a warning",
+     .deflt_text = "proxy (nobody when there is no proxy)", .min = 1},
+    {"log-level", OPTION_ENUM, FIELD(log_level), .arg = "LEVEL",
+     .help = "debug, info, warn or error", .deflt = "info", .names = log_level_names},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
-
-static void config_defaults(struct proxyd_config *cfg)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    if (gethostname(cfg->name, sizeof(cfg->name) - 1) < 0 || !cfg->name[0])
-        snprintf(cfg->name, sizeof(cfg->name), "proxyd");
-    cfg->cache_mem_bytes = 256ull << 20;
-    cfg->max_object_bytes = 1ull << 20;
-    cfg->max_variants = CACHE_DEFAULT_MAX_VARIANTS;
-    cfg->max_vary_bytes = CACHE_DEFAULT_MAX_VARY_BYTES;
-    cfg->cache_enabled = 1;
-    cfg->threads = 1;
-    cfg->acl = acl_new();
-    /* Timeouts, from the peers (see shared/notes/reliability-peers.md):
-     * header 10 s (nginx/HAProxy/CIS), between bytes 60 s (Varnish, nginx),
-     * keep-alive idle 30 s (between Varnish's 5 s and nginx's 75 s). */
-    cfg->connect_timeout_ms = 5000;
-    cfg->origin_timeout_ms = 60000;
-    cfg->header_timeout_ms = 10000;
-    cfg->idle_timeout_ms = 30000;
-    cfg->client_timeout_ms = 60000;
-    cfg->shutdown_timeout_ms = 30000;
-    cfg->max_connections = 16384;
-    cfg->log_level = LOG_LEVEL_INFO;
-}
 
 static const struct options_spec proxyd_options = {
     .program = "proxyd",
@@ -363,6 +257,22 @@ static const struct options_spec proxyd_options = {
     .defs = options,
     .ndefs = NOPTIONS,
 };
+
+/* The table's defaults, then what only the running host can say. */
+static int config_defaults(struct proxyd_config *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    if (options_defaults(&proxyd_options, cfg, err, errlen) < 0)
+        return -1;
+    if (gethostname(cfg->name, sizeof(cfg->name) - 1) < 0 || !cfg->name[0])
+        snprintf(cfg->name, sizeof(cfg->name), "proxyd");
+    cfg->acl = acl_new();
+    if (!cfg->acl) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
 
 /* Known only once every option is read: the proxy's own addresses, refused
  * as destinations, and each reverse listener's origin, which its operator
@@ -394,11 +304,8 @@ void config_usage(FILE *out)
 
 int config_load(struct proxyd_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
-    config_defaults(cfg);
-    if (!cfg->acl) {
-        snprintf(err, errlen, "out of memory");
+    if (config_defaults(cfg, err, errlen) < 0)
         return -1;
-    }
     int rc = options_load(&proxyd_options, cfg, argc, argv, NULL, err, errlen);
     if (rc != 0)
         return rc;

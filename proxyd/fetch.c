@@ -22,6 +22,7 @@
 #include "object.h"
 #include "origin.h"
 #include "policy.h"
+#include "timeutil.h"
 #include "worker.h"
 
 #define FETCH_MAGIC 0xfe7c4u
@@ -173,8 +174,7 @@ static void origin_event_cb(struct bufferevent *bev, short what, void *arg);
 
 static void set_timeout(struct bufferevent *bev, uint64_t read_ms, uint64_t write_ms)
 {
-    struct timeval r = {(time_t)(read_ms / 1000), (suseconds_t)(read_ms % 1000) * 1000};
-    struct timeval wr = {(time_t)(write_ms / 1000), (suseconds_t)(write_ms % 1000) * 1000};
+    struct timeval r = tv_from_ms(read_ms), wr = tv_from_ms(write_ms);
     bufferevent_set_timeouts(bev, read_ms ? &r : NULL, write_ms ? &wr : NULL);
 }
 
@@ -713,7 +713,7 @@ static void fetch_direct_arm(struct fetch *f)
         bufferevent_disable(bev, EV_READ);
     }
     uint64_t ms = f->w->cfg->origin_timeout_ms;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = tv_from_ms(ms);
     event_add(f->direct_ev, &tv);
 }
 

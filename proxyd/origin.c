@@ -2,6 +2,7 @@
  * for reuse. An idle connection that the origin closes, or that says
  * anything unasked, is dropped at once. */
 #include "origin.h"
+#include "timeutil.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -282,7 +283,7 @@ void origin_conn_release(struct origin_conn *c, int reusable)
         origin_conn_free(c);
         return;
     }
-    struct timeval idle = {ORIGIN_IDLE_TIMEOUT_MS / 1000, 0};
+    struct timeval idle = tv_from_ms(ORIGIN_IDLE_TIMEOUT_MS);
     bufferevent_setcb(c->bev, idle_read_cb, NULL, idle_event_cb, c);
     bufferevent_set_timeouts(c->bev, &idle, NULL);
     bufferevent_setwatermark(c->bev, EV_READ, 0, 0);

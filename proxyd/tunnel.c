@@ -18,6 +18,7 @@
 #include "client.h"
 #include "log.h"
 #include "origin.h"
+#include "timeutil.h"
 #include "worker.h"
 
 #define TUNNEL_MAGIC 0x7a44e1u
@@ -65,7 +66,7 @@ static void tunnel_touch(struct tunnel *t)
     if (!t->idle_ev)
         return;
     uint64_t ms = t->c->w->cfg->client_timeout_ms;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = tv_from_ms(ms);
     evtimer_add(t->idle_ev, &tv);
 }
 
@@ -225,8 +226,7 @@ static void tunnel_connect(struct tunnel *t, const struct addr *a)
     t->up = oc->bev;
     oc->bev = NULL;
     origin_conn_release(oc, 0);
-    struct timeval ct = {(time_t)(c->w->cfg->connect_timeout_ms / 1000),
-                         (suseconds_t)(c->w->cfg->connect_timeout_ms % 1000) * 1000};
+    struct timeval ct = tv_from_ms(c->w->cfg->connect_timeout_ms);
     bufferevent_set_timeouts(t->up, NULL, &ct);
     bufferevent_setcb(t->up, up_side_read, up_side_write, up_side_event, t);
     bufferevent_enable(t->up, EV_WRITE);

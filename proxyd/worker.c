@@ -23,6 +23,7 @@
 #include "log.h"
 #include "object.h"
 #include "origin.h"
+#include "timeutil.h"
 
 /* Listen backlog: 1000 clients may connect at once (the paper's load). */
 #define WORKER_BACKLOG 4096
@@ -54,7 +55,7 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
         /* Out of descriptors: pause accepting for a moment rather than spin
          * on a listener that stays readable. Existing clients go on. */
         evconnlistener_disable(l);
-        struct timeval tv = {0, 100 * 1000};
+        struct timeval tv = tv_from_ms(100);
         event_base_once(w->base, -1, EV_TIMEOUT, listener_resume_cb, l, &tv);
     }
 }
@@ -104,7 +105,7 @@ static void stop_ev_cb(evutil_socket_t fd, short what, void *arg)
         client_drain(c);
     }
     uint64_t ms = w->cfg->shutdown_timeout_ms;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = tv_from_ms(ms);
     evtimer_add(w->stop_timer, &tv);
     worker_maybe_exit(w);
 }

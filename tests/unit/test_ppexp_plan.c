@@ -1,5 +1,5 @@
 /* Unit tests for ppexp/plan.c: the cross product of the factors, the skips
- * (route with processes; squid and nginx until the manager has --worker)
+ * (route with processes; what `manager --features` does not list)
  * with their reasons, one baseline per stress x placement, and the seeded
  * per-replicate order: reproducible, a permutation, different per block;
  * the descriptors the plan's busiest process needs. */
@@ -18,6 +18,31 @@ static void parse(const char *json, struct ppexp_spec *s)
     ck_assert_msg(ppexp_spec_parse(json, s, err, sizeof(err)) == 0, "%s", err);
 }
 
+/* What `manager --features` prints today (manager/features.c). */
+static const char *FEATURES_ALL =
+    "{\"program\": \"manager\", \"version\": \"0.1.0\", \"format\": 1,"
+    " \"runtimes\": [\"process\", \"container\"],"
+    " \"forwarding\": [\"none\", \"nat\", \"route\", \"balancer\"],"
+    " \"forwarding_needs_container\": [\"route\"],"
+    " \"workers\": [\"proxyd\", \"squid\", \"nginx\"],"
+    " \"balancer_algos\": [\"p2c-ewma\"], \"max_replicas\": 32}";
+
+static struct ppexp_caps caps_all(void)
+{
+    struct ppexp_caps caps;
+    ck_assert_msg(ppexp_caps_from_features(FEATURES_ALL, &caps, err, sizeof(err)) == 0, "%s", err);
+    return caps;
+}
+
+/* A manager from before --worker, with balancer forwarding. */
+static struct ppexp_caps caps_no_worker(void)
+{
+    struct ppexp_caps caps;
+    ppexp_caps_minimal(&caps);
+    caps.forwarding |= 1u << PPEXP_FWD_BALANCER;
+    return caps;
+}
+
 static const char *FIG2 = "{\"name\": \"f\", \"factors\": {\"forwarding\": [\"nat\", \"route\"],"
                           " \"runtime\": [\"process\", \"container\"], \"replicas\": [1, 2],"
                           " \"worker\": [\"proxyd\", \"squid\"]}}";
@@ -30,7 +55,7 @@ START_TEST(test_ppexp_plan_cross_product_with_skips)
      * baseline: 7 to run, 10 skipped. */
     struct ppexp_spec s;
     parse(FIG2, &s);
-    struct ppexp_caps caps = {0, 1};
+    struct ppexp_caps caps = caps_no_worker();
     struct ppexp_plan p;
     ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
     ck_assert_uint_eq(p.nconfigs, 7);
@@ -60,21 +85,75 @@ START_TEST(test_ppexp_plan_workers_run_once_the_manager_has_worker)
 {
     struct ppexp_spec s;
     parse(FIG2, &s);
-    struct ppexp_caps caps;
-    ppexp_caps_from_help("  --runtime process|container\n  --worker proxyd|squid|nginx\n"
-                         "  --forwarding none|nat|route|balancer\n",
-                         &caps);
+    struct ppexp_caps caps = caps_all();
     ck_assert_int_eq(caps.has_worker, 1);
-    ck_assert_int_eq(caps.has_balancer, 1);
+    ck_assert(caps.forwarding & 1u << PPEXP_FWD_BALANCER);
     struct ppexp_plan p;
     ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
     ck_assert_uint_eq(p.nconfigs, 13); /* 16 - 4 route+process + 1 baseline */
     ck_assert_uint_eq(p.nskips, 4);
     ppexp_plan_release(&p);
-    ppexp_caps_from_help("  --forwarding none|nat|route\n        how clients reach balancer",
-                         &caps);
-    ck_assert_int_eq(caps.has_worker, 0);
-    ck_assert_int_eq(caps.has_balancer, 0);
+}
+END_TEST
+
+START_TEST(test_ppexp_caps_from_features_reads_the_lists)
+{
+    struct ppexp_caps caps;
+    ck_assert_int_eq(ppexp_caps_from_features("{\"runtimes\": [\"container\", \"vm\"],"
+                                              " \"forwarding\": [\"none\", \"nat\"],"
+                                              " \"workers\": [\"proxyd\", \"nginx\"]}",
+                                              &caps, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(caps.has_worker, 1);
+    ck_assert_uint_eq(caps.runtimes, 1u << PPEXP_RUNTIME_CONTAINER); /* "vm" unknown: ignored */
+    ck_assert_uint_eq(caps.forwarding, 1u << PPEXP_FWD_NAT);
+    ck_assert_uint_eq(caps.workers, 1u << PPEXP_WORKER_PROXYD | 1u << PPEXP_WORKER_NGINX);
+    ck_assert_uint_eq(caps.needs_container, 0);
+}
+END_TEST
+
+START_TEST(test_ppexp_caps_from_features_rejects_what_is_no_features_object)
+{
+    struct ppexp_caps caps;
+    const char *bad[] = {
+        "",
+        "Usage: manager [OPTION]...\n  --worker proxyd|squid|nginx\n", /* --help, not JSON */
+        "[\"nat\"]",
+        "{\"forwarding\": [\"nat\"], \"workers\": [\"proxyd\"]}", /* no runtimes */
+        "{\"runtimes\": \"process\", \"forwarding\": [], \"workers\": []}",
+        "{\"runtimes\": [1], \"forwarding\": [], \"workers\": []}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        ck_assert_msg(ppexp_caps_from_features(bad[i], &caps, err, sizeof(err)) == -1,
+                      "accepted: %s", bad[i]);
+        ck_assert_ptr_nonnull(strstr(err, "manager features"));
+    }
+}
+END_TEST
+
+START_TEST(test_ppexp_plan_skips_what_the_features_lack)
+{
+    struct ppexp_spec s;
+    parse(FIG2, &s);
+    struct ppexp_caps caps;
+    /* No route, no squid: route ones and squid ones are skipped by name. */
+    ck_assert_int_eq(ppexp_caps_from_features("{\"runtimes\": [\"process\", \"container\"],"
+                                              " \"forwarding\": [\"nat\"],"
+                                              " \"workers\": [\"proxyd\"]}",
+                                              &caps, err, sizeof(err)),
+                     0);
+    struct ppexp_plan p;
+    ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
+    size_t route = 0, squid = 0;
+    for (size_t i = 0; i < p.nskips; i++) {
+        route += !strcmp(p.skips[i].reason, "the manager has no route forwarding");
+        squid += !strcmp(p.skips[i].reason, "the manager has no squid worker");
+    }
+    ck_assert_uint_eq(route, 8); /* route x 2 runtimes x 2 replicas x 2 workers */
+    ck_assert_uint_eq(squid, 4); /* the nat ones */
+    ck_assert_uint_eq(p.nconfigs, 4 + 1);
+    ppexp_plan_release(&p);
 }
 END_TEST
 
@@ -84,7 +163,7 @@ START_TEST(test_ppexp_plan_baseline_per_stress_and_placement)
     parse("{\"name\": \"b\", \"factors\": {\"stress\": [0, 12], \"placement\": [\"split\", "
           "\"shared\"]}}",
           &s);
-    struct ppexp_caps caps = {1, 1};
+    struct ppexp_caps caps = caps_all();
     struct ppexp_plan p;
     ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
     ck_assert_uint_eq(p.nconfigs, 4 + 4);
@@ -101,7 +180,7 @@ START_TEST(test_ppexp_plan_all_skipped_is_an_error)
 {
     struct ppexp_spec s;
     parse("{\"name\": \"n\", \"baseline\": false, \"factors\": {\"worker\": [\"nginx\"]}}", &s);
-    struct ppexp_caps caps = {0, 1};
+    struct ppexp_caps caps = caps_no_worker();
     struct ppexp_plan p;
     ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "no --worker"));
@@ -114,7 +193,7 @@ START_TEST(test_ppexp_plan_order_is_seeded_permutation)
     parse("{\"name\": \"o\", \"factors\": {\"forwarding\": [\"nat\", \"route\", \"balancer\"],"
           " \"replicas\": [1, 2, 4, 8, 16, 32]}}",
           &s);
-    struct ppexp_caps caps = {1, 1};
+    struct ppexp_caps caps = caps_all();
     struct ppexp_plan p;
     ck_assert_int_eq(ppexp_plan_build(&s, &caps, &p, err, sizeof(err)), 0);
     ck_assert_uint_eq(p.nconfigs, 19);
@@ -143,7 +222,7 @@ END_TEST
 
 START_TEST(test_ppexp_plan_fd_need_names_the_busiest_process)
 {
-    struct ppexp_caps caps = {1, 1};
+    struct ppexp_caps caps = caps_all();
     struct ppexp_plan p;
     struct ppexp_fd_need need;
     struct ppexp_spec s;
@@ -196,6 +275,9 @@ static Suite *ppexp_plan_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_ppexp_plan_cross_product_with_skips);
     tcase_add_test(tc, test_ppexp_plan_workers_run_once_the_manager_has_worker);
+    tcase_add_test(tc, test_ppexp_caps_from_features_reads_the_lists);
+    tcase_add_test(tc, test_ppexp_caps_from_features_rejects_what_is_no_features_object);
+    tcase_add_test(tc, test_ppexp_plan_skips_what_the_features_lack);
     tcase_add_test(tc, test_ppexp_plan_baseline_per_stress_and_placement);
     tcase_add_test(tc, test_ppexp_plan_all_skipped_is_an_error);
     tcase_add_test(tc, test_ppexp_plan_order_is_seeded_permutation);

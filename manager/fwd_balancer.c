@@ -4,7 +4,11 @@
  * ready instances as its whole backend set in one PUT /v1/backends at each
  * scale step, restarts it with backoff when it dies (and tells it the set
  * again), and reads each backend's state, connections and latency back for
- * GET /v1/pool and for the pool's drain accounting. */
+ * GET /v1/pool and for the pool's drain accounting.
+ *
+ * Every wait is a state of the balancer's supervisor driven by a timer and
+ * by libevent's HTTP client, never a sleep or a blocking call: the ops
+ * answer PP_AGAIN until the state they wait for is reached. */
 #include "forwarding.h"
 
 #include <arpa/inet.h>
@@ -16,7 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "backendset.h"
 #include "config.h"
@@ -28,37 +35,76 @@
 
 #define LB_MAGIC 0x6c62666du
 /* One admin call to a balancer on this host answers in well under a
- * millisecond; a stuck one must not hold the manager's loop for long. */
+ * millisecond; a stuck one fails after this. */
 #define LB_CALL_TIMEOUT_MS 2000
 /* Spawn to the admin API answering: the balancer binds and serves in a few
- * milliseconds; a second is a hundred times that. */
+ * milliseconds; three seconds is a thousand times that. */
 #define LB_READY_TIMEOUT_MS 3000
-#define LB_READY_POLL_US 10000
+#define LB_READY_POLL_MS 10
 #define LB_READY_CALL_TIMEOUT_MS 200
 /* Leaving the mode: the balancer gets SIGTERM and lets its connections
- * finish; the manager's loop waits this long, then kills it. */
+ * finish; after this long it is killed. */
 #define LB_STOP_WAIT_MS 5000
-#define LB_STOP_POLL_US 10000
-/* Restart backoff, as the pool's for instances: 100 ms doubling, at most
- * 30 s; a balancer that ran this long starts the count again. */
-#define LB_BACKOFF_FIRST_MS 100
-#define LB_BACKOFF_MAX_MS 30000
+/* A balancer that ran this long starts its crash count again. */
 #define LB_STABLE_MS 10000
-/* A leftover balancer of an earlier run gets SIGKILL and this long to go. */
-#define LB_LEFTOVER_WAIT_MS 1000
+/* While a removed backend still has connections, the observation is asked
+ * anew this often, so a drain's count at its deadline is this fresh. */
+#define LB_DRAIN_OBSERVE_MS 100
+
+enum lb_phase {
+    LB_IDLE,           /* not started */
+    LB_CHECKING_ADMIN, /* is someone else on the admin address? */
+    LB_STARTING,       /* spawned; probing its /healthz */
+    LB_TELLING,        /* restarted and ready; being told the set it had */
+    LB_SERVING,
+    LB_BACKOFF,  /* died; restarted when the timer fires */
+    LB_FAILED,   /* the first start failed: init reports err */
+    LB_STOPPING, /* SIGTERM sent; waiting for its exit */
+    LB_STOPPED,
+};
+
+struct lb_state;
+typedef void (*lb_reply_cb)(struct lb_state *st, int status, const char *body);
+
+/* One admin exchange at a time per purpose, on a connection kept until
+ * the mode goes (evhttp reconnects as needed). */
+struct lb_call {
+    struct lb_state *st;
+    struct evhttp_connection *conn;
+    int busy;
+    int retired; /* conn is freed before the next exchange, never in its own callback */
+    lb_reply_cb done;
+};
 
 struct lb_state {
     unsigned magic;
     struct fwd *f;
-    pid_t pid;          /* the balancer, 0 while not running */
-    int64_t started_us; /* monotonic, of the last spawn */
+    enum lb_phase phase;
+    pid_t pid;           /* the balancer, 0 while not running */
+    int64_t started_us;  /* monotonic, of the last spawn */
+    int64_t deadline_us; /* of the start or the stop under way */
     unsigned crash_streak;
+    int first_start; /* a failure of this start fails init instead of retrying */
     int vip_added;
     struct httpcall_target admin;
     char log_path[600];
+    char err[512]; /* why LB_FAILED */
     char *set_json; /* the backend set last told, told again after a restart */
     size_t set_size;
-    struct event *restart_ev;
+    /* apply: the PUT of put_json is in flight (put_busy) or answered */
+    char *put_json;
+    int put_answered, put_ok;
+    int64_t put_sent_us;
+    char put_err[256];
+    /* refresh: the observation, its sequence number, the one asked for */
+    struct fwd_observation obs[BACKENDSET_MAX];
+    size_t nobs;
+    int obs_ok;
+    char obs_err[256];
+    uint64_t obs_seq, obs_wanted;
+    struct lb_call probe, put, get;
+    struct event *timer;     /* the supervisor's: probes, backoff, stop deadline */
+    struct event *obs_timer; /* asks again while removed backends drain */
 };
 
 static int64_t now_us(void)
@@ -66,6 +112,12 @@ static int64_t now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void arm_ms(struct event *ev, int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    evtimer_add(ev, &tv);
 }
 
 static void lb_log_path(const struct fwd_config *cfg, char *log_path, size_t loglen)
@@ -78,16 +130,6 @@ static void lb_log_path(const struct fwd_config *cfg, char *log_path, size_t log
 static void lb_label(const struct fwd_config *cfg, char *out, size_t outlen)
 {
     snprintf(out, outlen, "lo:%slb", cfg->prefix);
-}
-
-static void describe_status(int status, char *out, size_t outlen)
-{
-    if (WIFEXITED(status))
-        snprintf(out, outlen, "exit status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(out, outlen, "signal %d", WTERMSIG(status));
-    else
-        snprintf(out, outlen, "status %d", status);
 }
 
 /* The last line of the balancer's log, for an error message. */
@@ -173,61 +215,124 @@ static void lb_pid_remove(const struct lb_state *st)
     close(dirfd);
 }
 
+static int balancer_exe(const char *base)
+{
+    return strncmp(base, "balancer", 8) == 0;
+}
+
 int fwd_balancer_remove_leftovers(const struct fwd_config *cfg, char *err, size_t errlen)
 {
-    char name[64], why[160];
+    char name[64];
     int dirfd = lb_pid_dir(cfg, name, sizeof(name), err, errlen);
     if (dirfd < 0)
         return -1;
-    pid_t pid = 0;
-    int ours = statedir_pidfile_check(dirfd, name, &pid, why, sizeof(why));
-    if (ours == 0 && pid > 1 && spawn_process_alive(pid))
-        log_warn("balancer: not stopping pid %d named by %s: %s", (int)pid, name, why);
-    if (ours == 1) {
-        char exe[64], target[1024];
-        snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
-        ssize_t tl = readlink(exe, target, sizeof(target) - 1);
-        if (tl > 0) {
-            target[tl] = '\0';
-            const char *base = strrchr(target, '/');
-            base = base ? base + 1 : target;
-            if (strncmp(base, "balancer", 8) == 0) {
-                log_info("balancer: stopping balancer pid %d left by an earlier run (%s/%s)",
-                         (int)pid, cfg->manager->state_dir, name);
-                kill(pid, SIGKILL);
-                for (int i = 0; i < LB_LEFTOVER_WAIT_MS / 10 && spawn_process_alive(pid); i++)
-                    usleep(10000);
-            }
-        }
-    }
-    if (ours >= 0)
-        unlinkat(dirfd, name, 0);
+    spawn_reclaim_leftover(dirfd, name, balancer_exe, "balancer");
     close(dirfd);
     return lb_vip_remove(cfg, 1, err, errlen) < 0 ? -1 : 0;
 }
 
-/* Something already answering on the admin address (another manager's
- * balancer in this namespace) would take our PUTs while ours fails to bind:
- * refuse rather than steer someone else's. */
-static int lb_admin_free(struct lb_state *st, char *err, size_t errlen)
+/* ---- admin exchanges, through libevent's HTTP client ---- */
+
+static void call_reply(struct evhttp_request *req, void *arg)
 {
-    struct httpcall_reply r;
-    char cerr[200];
-    if (httpcall_run(&st->admin, "GET", "/healthz", NULL, NULL, LB_READY_CALL_TIMEOUT_MS, &r, cerr,
-                     sizeof(cerr)) == -1)
-        return 0; /* nothing there */
-    httpcall_reply_free(&r);
-    snprintf(err, errlen,
-             "balancer: something already serves its admin address %s (another balancer?); "
-             "see --balancer-admin",
-             st->admin.url);
-    return -1;
+    struct lb_call *c = arg;
+    struct lb_state *st = c->st;
+    if (st->magic != LB_MAGIC)
+        return;
+    c->busy = 0;
+    int status = req ? evhttp_request_get_response_code(req) : -1;
+    char *body = NULL;
+    if (req && status > 0) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(in);
+        if (len <= HTTPCALL_BODY_MAX && (body = malloc(len + 1)) != NULL) {
+            evbuffer_copyout(in, body, len);
+            body[len] = '\0';
+        }
+    }
+    if (status == 0)
+        status = -1; /* no reply: refused, reset or timed out */
+    c->done(st, status, body);
+    free(body);
 }
 
-static int lb_spawn(struct lb_state *st, char *err, size_t errlen)
+/* Sends method path (body and bearer token optional); done gets the
+ * status (-1: no reply within timeout_ms) and the body. -1 when it could
+ * not be sent (done is not called then). */
+static int call_start(struct lb_state *st, struct lb_call *c, enum evhttp_cmd_type method,
+                      const char *path, const char *body, const char *token, int timeout_ms,
+                      lb_reply_cb done)
 {
-    if (lb_admin_free(st, err, errlen) < 0)
+    if (c->retired && c->conn) {
+        evhttp_connection_free(c->conn); /* drops an exchange still in flight, uncalled */
+        c->conn = NULL;
+    }
+    c->retired = 0;
+    if (!c->conn) {
+        c->st = st;
+        c->conn = evhttp_connection_base_new(st->f->cfg.base, NULL, st->admin.host,
+                                             (unsigned short)atoi(st->admin.port));
+        if (!c->conn)
+            return -1;
+        evhttp_connection_set_retries(c->conn, 0);
+    }
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    evhttp_connection_set_timeout_tv(c->conn, &tv);
+    struct evhttp_request *req = evhttp_request_new(call_reply, c);
+    if (!req)
         return -1;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", st->admin.authority);
+    evhttp_add_header(h, "User-Agent", "manager");
+    if (token) {
+        char auth[APIAUTH_TOKEN_MAX + 16];
+        snprintf(auth, sizeof(auth), "Bearer %s", token);
+        evhttp_add_header(h, "Authorization", auth);
+    }
+    if (body) {
+        evhttp_add_header(h, "Content-Type", "application/json");
+        evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+    }
+    if (evhttp_make_request(c->conn, req, method, path) < 0)
+        return -1; /* evhttp freed req */
+    c->done = done;
+    c->busy = 1;
+    return 0;
+}
+
+/* Done with the connection (a new process, or the mode goes): safe from
+ * within one of its own replies, so it is freed at the next exchange or at
+ * lb_free; a reply still in flight finds a phase that ignores it. */
+static void call_close(struct lb_call *c)
+{
+    c->retired = 1;
+    c->busy = 0;
+}
+
+static void call_free(struct lb_call *c)
+{
+    if (c->conn)
+        evhttp_connection_free(c->conn);
+    c->conn = NULL;
+    c->busy = 0;
+}
+
+/* ---- the supervisor ---- */
+
+static void lb_start(struct lb_state *st);
+
+static void lb_pid_write(struct lb_state *st)
+{
+    char name[64], perr[512];
+    int dirfd = lb_pid_dir(&st->f->cfg, name, sizeof(name), perr, sizeof(perr));
+    if (dirfd < 0 || statedir_pidfile_write(dirfd, name, st->pid, perr, sizeof(perr)) < 0)
+        log_warn("balancer: %s (a crash of the manager would leave it running)", perr);
+    if (dirfd >= 0)
+        close(dirfd);
+}
+
+static int lb_fork(struct lb_state *st, char *err, size_t errlen)
+{
     const struct fwd_config *fc = &st->f->cfg;
     const struct manager_config *mc = fc->manager;
     char vip[INET_ADDRSTRLEN], listen[INET_ADDRSTRLEN + 8], admin[ADDR_STRLEN], drain[32];
@@ -266,133 +371,169 @@ static int lb_spawn(struct lb_state *st, char *err, size_t errlen)
     }
     st->pid = pid;
     st->started_us = now_us();
-    char name[64], perr[512];
-    int dirfd = lb_pid_dir(fc, name, sizeof(name), perr, sizeof(perr));
-    if (dirfd < 0 || statedir_pidfile_write(dirfd, name, pid, perr, sizeof(perr)) < 0)
-        log_warn("balancer: %s (a crash of the manager would leave it running)", perr);
-    if (dirfd >= 0)
-        close(dirfd);
+    lb_pid_write(st);
     log_info("balancer: started pid %d on %s (admin %s, %s), log %s", (int)pid, listen, admin,
              mc->balancer_algo, st->log_path);
     return 0;
 }
 
-/* Waits (blocking, bounded) until the balancer's admin answers /healthz.
- * When it exits meanwhile it is reaped here and pid goes to 0. */
-static int lb_wait_ready(struct lb_state *st, char *err, size_t errlen)
+/* The first start failed: init reports why; nothing of it stays (the
+ * process is killed, the pool reaps it; the VIP goes). */
+static void lb_fail_first(struct lb_state *st, const char *why)
 {
-    int64_t deadline = now_us() + (int64_t)LB_READY_TIMEOUT_MS * 1000;
-    char cerr[200] = "";
-    for (;;) {
-        int status;
-        if (waitpid(st->pid, &status, WNOHANG) == st->pid) {
-            char how[64], tail[200];
-            describe_status(status, how, sizeof(how));
-            log_tail(st->log_path, tail, sizeof(tail));
-            snprintf(err, errlen, "balancer: pid %d exited (%s) before it served: %s", (int)st->pid,
-                     how, tail[0] ? tail : "(empty log)");
-            st->pid = 0;
-            lb_pid_remove(st);
-            return -1;
-        }
-        struct httpcall_reply r;
-        if (httpcall_run(&st->admin, "GET", "/healthz", NULL, NULL, LB_READY_CALL_TIMEOUT_MS, &r,
-                         cerr, sizeof(cerr)) == 0) {
-            int status_code = r.status;
-            httpcall_reply_free(&r);
-            if (status_code == 200)
-                return 0;
-            snprintf(cerr, sizeof(cerr), "GET /healthz answered %d", status_code);
-        }
-        if (now_us() >= deadline) {
-            snprintf(err, errlen, "balancer: its admin %s did not answer within %d ms: %s",
-                     st->admin.url, LB_READY_TIMEOUT_MS, cerr);
-            return -1;
-        }
-        usleep(LB_READY_POLL_US);
+    snprintf(st->err, sizeof(st->err), "%s", why);
+    st->phase = LB_FAILED;
+    evtimer_del(st->timer);
+    call_close(&st->probe);
+    if (st->pid > 0) {
+        spawn_kill_group(st->pid);
+        lb_pid_remove(st);
+        st->pid = 0;
     }
-}
-
-/* PUT /v1/backends with the set; 0, or -1 with err. */
-static int lb_put_set(struct lb_state *st, const char *json, char *err, size_t errlen)
-{
-    struct httpcall_reply r;
-    char cerr[256];
-    if (httpcall_run(&st->admin, "PUT", "/v1/backends", json, st->f->cfg.manager->token,
-                     LB_CALL_TIMEOUT_MS, &r, cerr, sizeof(cerr)) < 0) {
-        snprintf(err, errlen, "balancer: PUT /v1/backends: %s", cerr);
-        return -1;
-    }
-    int rc = 0;
-    if (r.status != 200) {
-        snprintf(err, errlen, "balancer: PUT /v1/backends answered %d: %.160s", r.status,
-                 r.body ? r.body : "");
-        rc = -1;
-    }
-    httpcall_reply_free(&r);
-    return rc;
-}
-
-/* SIGTERM, then a bounded wait (the balancer finishes its connections),
- * then SIGKILL. */
-static void lb_stop(struct lb_state *st)
-{
-    if (st->pid <= 0)
-        return;
-    pid_t pid = st->pid;
-    kill(pid, SIGTERM);
-    int64_t deadline = now_us() + (int64_t)LB_STOP_WAIT_MS * 1000;
-    int status = 0;
-    pid_t r;
-    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_us() < deadline)
-        usleep(LB_STOP_POLL_US);
-    if (r == 0) {
-        log_warn("balancer: pid %d still running %d ms after SIGTERM; killing it", (int)pid,
-                 LB_STOP_WAIT_MS);
-        kill(pid, SIGKILL);
-        r = waitpid(pid, &status, 0);
-    }
-    char how[64] = "already reaped";
-    if (r == pid)
-        describe_status(status, how, sizeof(how));
-    log_info("balancer: pid %d stopped (%s)", (int)pid, how);
-    st->pid = 0;
-    lb_pid_remove(st);
+    char cerr[200];
+    if (st->vip_added && lb_vip_remove(&st->f->cfg, 0, cerr, sizeof(cerr)) < 0)
+        log_error("%s", cerr);
+    st->vip_added = 0;
 }
 
 static void lb_schedule_restart(struct lb_state *st)
 {
-    int64_t backoff_ms = LB_BACKOFF_FIRST_MS;
-    for (unsigned i = 1; i < st->crash_streak && backoff_ms < LB_BACKOFF_MAX_MS; i++)
-        backoff_ms *= 2;
-    if (backoff_ms > LB_BACKOFF_MAX_MS)
-        backoff_ms = LB_BACKOFF_MAX_MS;
-    struct timeval tv = {(time_t)(backoff_ms / 1000), (suseconds_t)((backoff_ms % 1000) * 1000)};
-    evtimer_add(st->restart_ev, &tv);
+    int64_t backoff_ms = spawn_backoff_ms(st->crash_streak);
+    st->phase = LB_BACKOFF;
+    arm_ms(st->timer, backoff_ms);
     log_warn("balancer: restarting in %lld ms (failure %u in a row)", (long long)backoff_ms,
              st->crash_streak);
 }
 
-static void lb_restart_cb(evutil_socket_t fd, short what, void *arg)
+/* A start (or a restart's telling) failed: the first start fails init; a
+ * restart is tried again after its backoff (once the process is gone). */
+static void lb_start_failed(struct lb_state *st, const char *why)
+{
+    if (st->first_start) {
+        lb_fail_first(st, why);
+        return;
+    }
+    log_error("%s", why);
+    st->crash_streak++;
+    call_close(&st->probe);
+    if (st->pid > 0) {
+        st->phase = LB_BACKOFF;
+        evtimer_del(st->timer);
+        spawn_kill_group(st->pid); /* its exit schedules the restart */
+    } else {
+        lb_schedule_restart(st);
+    }
+}
+
+static void lb_serving(struct lb_state *st)
+{
+    st->phase = LB_SERVING;
+    evtimer_del(st->timer);
+    call_close(&st->probe);
+    if (!st->first_start)
+        log_info("balancer: pid %d serving again with the %zu backends it had", (int)st->pid,
+                 st->set_size);
+    st->first_start = 0;
+}
+
+static void on_told_again(struct lb_state *st, int status, const char *body)
+{
+    if (st->phase != LB_TELLING)
+        return;
+    if (status == 200) {
+        lb_serving(st);
+        return;
+    }
+    char why[400];
+    snprintf(why, sizeof(why), "balancer: PUT /v1/backends after its restart answered %d: %.160s",
+             status, body ? body : "no reply");
+    lb_start_failed(st, why);
+}
+
+static void on_probe(struct lb_state *st, int status, const char *body)
+{
+    if (st->phase != LB_STARTING || status != 200)
+        return; /* not yet: the next tick probes again */
+    if (!st->set_json) {
+        lb_serving(st);
+        return;
+    }
+    st->phase = LB_TELLING;
+    if (call_start(st, &st->put, EVHTTP_REQ_PUT, "/v1/backends", st->set_json,
+                   st->f->cfg.manager->token, LB_CALL_TIMEOUT_MS, on_told_again) < 0)
+        lb_start_failed(st, "balancer: cannot send its backend set again");
+}
+
+/* Anyone answering on the admin address (another manager's balancer in
+ * this namespace) would take our PUTs while ours fails to bind: refuse
+ * rather than steer someone else's. No answer means it is free. */
+static void on_admin_checked(struct lb_state *st, int status, const char *body)
+{
+    if (st->phase != LB_CHECKING_ADMIN)
+        return;
+    char why[700];
+    if (status > 0) {
+        snprintf(why, sizeof(why),
+                 "balancer: something already serves its admin address %s (another "
+                 "balancer?); see --balancer-admin",
+                 st->admin.url);
+        lb_start_failed(st, why);
+        return;
+    }
+    call_close(&st->probe); /* a fresh connection for the new process */
+    if (lb_fork(st, why, sizeof(why)) < 0) {
+        lb_start_failed(st, why);
+        return;
+    }
+    st->phase = LB_STARTING;
+    st->deadline_us = st->started_us + (int64_t)LB_READY_TIMEOUT_MS * 1000;
+    arm_ms(st->timer, LB_READY_POLL_MS);
+}
+
+static void lb_start(struct lb_state *st)
+{
+    st->phase = LB_CHECKING_ADMIN;
+    if (call_start(st, &st->probe, EVHTTP_REQ_GET, "/healthz", NULL, NULL,
+                   LB_READY_CALL_TIMEOUT_MS, on_admin_checked) < 0)
+        lb_start_failed(st, "balancer: cannot ask its admin address (out of memory)");
+}
+
+static void lb_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct lb_state *st = arg;
     (void)fd;
     (void)what;
-    if (st->magic != LB_MAGIC || st->pid > 0)
+    if (st->magic != LB_MAGIC)
         return;
-    char err[512];
-    if (lb_spawn(st, err, sizeof(err)) < 0 || lb_wait_ready(st, err, sizeof(err)) < 0 ||
-        (st->set_json && lb_put_set(st, st->set_json, err, sizeof(err)) < 0)) {
-        log_error("%s", err);
-        st->crash_streak++;
-        if (st->pid > 0)
-            kill(st->pid, SIGKILL); /* the pool reaps it and we come back here */
-        else
-            lb_schedule_restart(st);
-        return;
+    char why[600];
+    switch (st->phase) {
+    case LB_STARTING:
+        if (now_us() >= st->deadline_us) {
+            snprintf(why, sizeof(why), "balancer: its admin %s did not answer within %d ms",
+                     st->admin.url, LB_READY_TIMEOUT_MS);
+            lb_start_failed(st, why);
+            return;
+        }
+        if (!st->probe.busy &&
+            call_start(st, &st->probe, EVHTTP_REQ_GET, "/healthz", NULL, NULL,
+                       LB_READY_CALL_TIMEOUT_MS, on_probe) < 0)
+            log_warn("balancer: cannot probe its admin (out of memory)");
+        arm_ms(st->timer, LB_READY_POLL_MS);
+        break;
+    case LB_BACKOFF:
+        if (st->pid <= 0)
+            lb_start(st);
+        break;
+    case LB_STOPPING:
+        if (st->pid > 0) {
+            log_warn("balancer: pid %d still running %d ms after SIGTERM; killing it",
+                     (int)st->pid, LB_STOP_WAIT_MS);
+            spawn_kill_group(st->pid);
+        }
+        break;
+    default:
+        break;
     }
-    log_info("balancer: pid %d serving again with the %zu backends it had", (int)st->pid,
-             st->set_size);
 }
 
 static int lb_child_exited(struct fwd *f, int pid, int status)
@@ -400,18 +541,44 @@ static int lb_child_exited(struct fwd *f, int pid, int status)
     struct lb_state *st = f->priv;
     if (!st || st->pid <= 0 || pid != st->pid)
         return 0;
-    char how[64];
-    describe_status(status, how, sizeof(how));
+    char how[64], tail[200], why[512];
+    spawn_describe_status(status, how, sizeof(how));
+    st->pid = 0;
+    lb_pid_remove(st);
+    switch (st->phase) {
+    case LB_STOPPING:
+        log_info("balancer: pid %d stopped (%s)", pid, how);
+        st->phase = LB_STOPPED;
+        evtimer_del(st->timer);
+        return 1;
+    case LB_BACKOFF: /* killed after a failed restart */
+        lb_schedule_restart(st);
+        return 1;
+    case LB_STARTING:
+    case LB_TELLING:
+        if (st->first_start) {
+            log_tail(st->log_path, tail, sizeof(tail));
+            snprintf(why, sizeof(why), "balancer: pid %d exited (%s) before it served: %s", pid,
+                     how, tail[0] ? tail : "(empty log)");
+            lb_fail_first(st, why);
+            return 1;
+        }
+        break;
+    default:
+        break;
+    }
     if (now_us() - st->started_us > (int64_t)LB_STABLE_MS * 1000)
         st->crash_streak = 0;
     st->crash_streak++;
     log_warn("balancer: pid %d died (%s); see %s", pid, how, st->log_path);
-    st->pid = 0;
+    call_close(&st->probe);
     lb_schedule_restart(st);
     return 1;
 }
 
-static int lb_init(struct fwd *f, char *err, size_t errlen)
+/* ---- the operations ---- */
+
+static int lb_state_new(struct fwd *f, char *err, size_t errlen)
 {
     const struct manager_config *mc = f->cfg.manager;
     if (!mc || !f->cfg.base || f->cfg.vip.s_addr == 0) {
@@ -432,6 +599,7 @@ static int lb_init(struct fwd *f, char *err, size_t errlen)
     st->f = f;
     f->priv = st;
     lb_log_path(&f->cfg, st->log_path, sizeof(st->log_path));
+    snprintf(st->obs_err, sizeof(st->obs_err), "balancer: not asked yet");
     /* The admin address as the manager reaches it: a wildcard means loopback. */
     char host[ADDR_STRLEN], url[ADDR_STRLEN + 16];
     addr_format_host(&mc->balancer_admin, host, sizeof(host));
@@ -439,51 +607,175 @@ static int lb_init(struct fwd *f, char *err, size_t errlen)
              addr_port(&mc->balancer_admin));
     if (httpcall_parse_url(url, &st->admin, err, errlen) < 0)
         return -1;
-    snprintf(st->admin.agent, sizeof(st->admin.agent), "manager");
-    st->restart_ev = evtimer_new(f->cfg.base, lb_restart_cb, st);
-    if (!st->restart_ev) {
+    st->timer = evtimer_new(f->cfg.base, lb_timer_cb, st);
+    if (!st->timer) {
         snprintf(err, errlen, "balancer: out of memory");
         return -1;
     }
-    if (fwd_balancer_remove_leftovers(&f->cfg, err, errlen) < 0 ||
-        lb_vip_add(st, err, errlen) < 0 || lb_spawn(st, err, errlen) < 0 ||
-        lb_wait_ready(st, err, errlen) < 0) {
-        /* steer calls free, not clear, after a failed init. */
-        char cerr[200];
-        lb_stop(st);
-        if (st->vip_added && lb_vip_remove(&f->cfg, 0, cerr, sizeof(cerr)) < 0)
-            log_error("%s", cerr);
-        st->vip_added = 0;
-        return -1;
-    }
-    f->rules = 0;
     return 0;
 }
 
+/* First call: the VIP on lo (an earlier one of ours goes first) and the
+ * start; then PP_AGAIN until the balancer serves, or -1 when it cannot. */
+static int lb_init(struct fwd *f, char *err, size_t errlen)
+{
+    struct lb_state *st = f->priv;
+    if (!st) {
+        if (lb_state_new(f, err, errlen) < 0)
+            return -1;
+        st = f->priv;
+        if (lb_vip_remove(&f->cfg, 1, err, errlen) < 0 || lb_vip_add(st, err, errlen) < 0)
+            return -1;
+        st->first_start = 1;
+        f->rules = 0;
+        lb_start(st);
+    }
+    if (st->phase == LB_SERVING)
+        return 0;
+    if (st->phase == LB_FAILED) {
+        snprintf(err, errlen, "%s", st->err);
+        return -1;
+    }
+    return PP_AGAIN;
+}
+
+static void on_put(struct lb_state *st, int status, const char *body)
+{
+    st->put_answered = 1;
+    st->put_ok = status == 200;
+    if (status < 0)
+        snprintf(st->put_err, sizeof(st->put_err),
+                 "balancer: PUT /v1/backends: no answer within %d ms", LB_CALL_TIMEOUT_MS);
+    else if (status != 200)
+        snprintf(st->put_err, sizeof(st->put_err), "balancer: PUT /v1/backends answered %d: %.160s",
+                 status, body ? body : "");
+}
+
+/* One PUT of the whole set: sent on the first call, PP_AGAIN until it is
+ * answered. */
 static int lb_apply(struct fwd *f, const struct partition *p, const struct fwd_target *targets,
                     char *err, size_t errlen)
 {
     struct lb_state *st = f->priv;
-    int64_t start = now_us();
-    size_t n = p->nblocks;
-    char *json = backendset_json(targets, n, err, errlen);
-    if (!json)
-        return -1;
-    if (st->pid <= 0) {
+    if (st->phase != LB_SERVING) {
         snprintf(err, errlen, "balancer: not running (restarting after a failure; see %s)",
                  st->log_path);
-        free(json);
         return -1;
     }
-    if (lb_put_set(st, json, err, errlen) < 0) {
+    if (!st->put_json) {
+        char *json = backendset_json(targets, p->nblocks, err, errlen);
+        if (!json)
+            return -1;
+        st->put_answered = 0;
+        st->put_sent_us = now_us();
+        if (call_start(st, &st->put, EVHTTP_REQ_PUT, "/v1/backends", json,
+                       f->cfg.manager->token, LB_CALL_TIMEOUT_MS, on_put) < 0) {
+            free(json);
+            snprintf(err, errlen, "balancer: cannot send PUT /v1/backends (out of memory)");
+            return -1;
+        }
+        st->put_json = json;
+        return PP_AGAIN;
+    }
+    if (!st->put_answered)
+        return PP_AGAIN;
+    char *json = st->put_json;
+    st->put_json = NULL;
+    if (!st->put_ok) {
+        snprintf(err, errlen, "%s", st->put_err);
         free(json);
         return -1;
     }
     free(st->set_json);
     st->set_json = json;
-    st->set_size = n;
-    f->rules = n;
-    f->last_swap_us = now_us() - start;
+    st->set_size = p->nblocks;
+    f->rules = p->nblocks;
+    f->last_swap_us = now_us() - st->put_sent_us;
+    return 0;
+}
+
+static void lb_ask_backends(struct lb_state *st);
+
+/* A removed backend still holding connections: its drain is being
+ * counted, so the count is kept fresh until it ends. */
+static int lb_draining(const struct lb_state *st)
+{
+    for (size_t i = 0; i < st->nobs; i++)
+        if ((st->obs[i].removed || strcmp(st->obs[i].state, "draining") == 0) &&
+            st->obs[i].active > 0)
+            return 1;
+    return 0;
+}
+
+static void on_backends(struct lb_state *st, int status, const char *body)
+{
+    char cerr[200];
+    size_t n = 0;
+    st->obs_ok = 0;
+    if (status < 0)
+        snprintf(st->obs_err, sizeof(st->obs_err),
+                 "balancer: GET /v1/backends: no answer within %d ms", LB_CALL_TIMEOUT_MS);
+    else if (status != 200)
+        snprintf(st->obs_err, sizeof(st->obs_err), "balancer: GET /v1/backends answered %d",
+                 status);
+    else if (!body || backendset_parse(body, st->obs, BACKENDSET_MAX, &n, cerr, sizeof(cerr)) < 0)
+        snprintf(st->obs_err, sizeof(st->obs_err), "balancer: GET /v1/backends: %s",
+                 body ? cerr : "unreadable reply");
+    else
+        st->obs_ok = 1;
+    st->nobs = st->obs_ok ? n : 0;
+    st->obs_seq++;
+    if (st->obs_ok && lb_draining(st))
+        arm_ms(st->obs_timer, LB_DRAIN_OBSERVE_MS);
+}
+
+static void lb_ask_backends(struct lb_state *st)
+{
+    if (st->get.busy || st->phase != LB_SERVING)
+        return;
+    if (call_start(st, &st->get, EVHTTP_REQ_GET, "/v1/backends", NULL, NULL, LB_CALL_TIMEOUT_MS,
+                   on_backends) < 0) {
+        snprintf(st->obs_err, sizeof(st->obs_err), "balancer: cannot ask GET /v1/backends");
+        st->obs_ok = 0;
+        st->obs_seq++;
+    }
+}
+
+static void lb_obs_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct lb_state *st = arg;
+    (void)fd;
+    (void)what;
+    if (st->magic == LB_MAGIC)
+        lb_ask_backends(st);
+}
+
+/* Asks GET /v1/backends (or joins the ask in flight); PP_AGAIN until an
+ * answer, or a failure, is in. */
+static int lb_refresh(struct fwd *f, char *err, size_t errlen)
+{
+    struct lb_state *st = f->priv;
+    if (!st || st->phase != LB_SERVING) {
+        if (st)
+            st->obs_wanted = 0;
+        snprintf(err, errlen, "balancer: not running");
+        return -1;
+    }
+    if (!st->obs_timer && !(st->obs_timer = evtimer_new(f->cfg.base, lb_obs_timer_cb, st))) {
+        snprintf(err, errlen, "balancer: out of memory");
+        return -1;
+    }
+    if (st->obs_wanted == 0) {
+        st->obs_wanted = st->obs_seq + 1;
+        lb_ask_backends(st);
+    }
+    if (st->obs_seq < st->obs_wanted)
+        return PP_AGAIN;
+    st->obs_wanted = 0;
+    if (!st->obs_ok) {
+        snprintf(err, errlen, "%s", st->obs_err);
+        return -1;
+    }
     return 0;
 }
 
@@ -492,43 +784,69 @@ static int lb_observe(struct fwd *f, struct fwd_observation *out, size_t max, si
 {
     struct lb_state *st = f->priv;
     *n = 0;
-    if (!st || st->pid <= 0) {
+    if (!st || st->phase != LB_SERVING) {
         snprintf(err, errlen, "balancer: not running");
         return -1;
     }
-    struct httpcall_reply r;
-    char cerr[256];
-    if (httpcall_run(&st->admin, "GET", "/v1/backends", NULL, NULL, LB_CALL_TIMEOUT_MS, &r, cerr,
-                     sizeof(cerr)) < 0) {
-        snprintf(err, errlen, "balancer: GET /v1/backends: %s", cerr);
+    if (!st->obs_ok) {
+        snprintf(err, errlen, "%s", st->obs_err);
         return -1;
     }
-    int rc = -1;
-    if (r.status != 200)
-        snprintf(err, errlen, "balancer: GET /v1/backends answered %d", r.status);
-    else if (backendset_parse(r.body, out, max, n, cerr, sizeof(cerr)) < 0)
-        snprintf(err, errlen, "balancer: GET /v1/backends: %s", cerr);
-    else
-        rc = 0;
-    httpcall_reply_free(&r);
-    return rc;
+    *n = st->nobs < max ? st->nobs : max;
+    memcpy(out, st->obs, *n * sizeof(*out));
+    return 0;
 }
 
+/* The balancer's own count of its connections to the instance, as last
+ * observed; a backend no longer listed has none left. */
+static int lb_count_flows(struct fwd *f, const struct fwd_target *t, uint64_t *count)
+{
+    struct lb_state *st = f->priv;
+    if (!st || !st->obs_ok)
+        return -1;
+    *count = 0;
+    for (size_t i = 0; i < st->nobs; i++)
+        if (strcmp(st->obs[i].name, t->name) == 0)
+            *count = st->obs[i].active;
+    return 0;
+}
+
+/* SIGTERM (the balancer finishes its connections), SIGKILL after
+ * LB_STOP_WAIT_MS; PP_AGAIN until it exited, then the VIP goes. */
 static int lb_clear(struct fwd *f, char *err, size_t errlen)
 {
     struct lb_state *st = f->priv;
     if (!st)
         return 0;
-    if (st->restart_ev)
-        evtimer_del(st->restart_ev);
-    lb_stop(st);
+    if (st->phase != LB_STOPPING && st->phase != LB_STOPPED) {
+        if (st->timer)
+            evtimer_del(st->timer);
+        if (st->obs_timer)
+            evtimer_del(st->obs_timer);
+        call_close(&st->probe);
+        call_close(&st->put);
+        call_close(&st->get);
+        free(st->put_json);
+        st->put_json = NULL;
+        if (st->pid > 0) {
+            kill(st->pid, SIGTERM);
+            st->phase = LB_STOPPING;
+            arm_ms(st->timer, LB_STOP_WAIT_MS);
+        } else {
+            st->phase = LB_STOPPED;
+        }
+    }
+    if (st->phase == LB_STOPPING)
+        return PP_AGAIN;
     free(st->set_json);
     st->set_json = NULL;
     st->set_size = 0;
     f->rules = 0;
     /* Only once the balancer is gone: its last connections still arrive
      * on the VIP. */
-    int rc = lb_vip_remove(&f->cfg, 0, err, errlen);
+    int rc = 0;
+    if (st->vip_added)
+        rc = lb_vip_remove(&f->cfg, 0, err, errlen);
     st->vip_added = 0;
     return rc < 0 ? -1 : 0;
 }
@@ -538,9 +856,19 @@ static void lb_free(struct fwd *f)
     struct lb_state *st = f ? f->priv : NULL;
     if (!st)
         return;
-    if (st->restart_ev)
-        event_free(st->restart_ev);
+    call_free(&st->probe);
+    call_free(&st->put);
+    call_free(&st->get);
+    if (st->pid > 0) { /* freed without a clear (at exit after a failure) */
+        spawn_kill_group(st->pid);
+        lb_pid_remove(st);
+    }
+    if (st->timer)
+        event_free(st->timer);
+    if (st->obs_timer)
+        event_free(st->obs_timer);
     free(st->set_json);
+    free(st->put_json);
     st->magic = 0;
     free(st);
     f->priv = NULL;
@@ -553,6 +881,8 @@ const struct fwd_ops fwd_balancer_ops = {
     .clear = lb_clear,
     .free = lb_free,
     .observe = lb_observe,
+    .refresh = lb_refresh,
+    .count_flows = lb_count_flows,
     .child_exited = lb_child_exited,
     .per_connection = 1,
 };

@@ -27,13 +27,20 @@ static int steer_hook(void *ctx, int n, char *err, size_t errlen)
 
 static int flow_hook(void *ctx, const struct instance *in, uint64_t *count)
 {
-    return steer ? steer_count_flows(ctx, in, count) : -1;
+    return steer_count_flows(ctx, in, count);
 }
 
 static void on_stopped(void *arg)
 {
     log_info("every instance stopped; exiting");
     event_base_loopexit(arg, NULL);
+}
+
+static void on_forwarding_removed(void *arg, int ok, const char *message)
+{
+    (void)ok;
+    (void)message;
+    pool_shutdown(pool, on_stopped, arg);
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -47,11 +54,10 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     log_info("%s: draining and stopping every instance", strsignal((int)sig));
     api_set_stopping(api);
     /* Forwarding rules go first: no new client is sent to an instance that
-     * is about to stop (established flows keep their mapping). */
+     * is about to stop (established flows keep their mapping); the
+     * instances drain once they are gone (the balancer stopped). */
     api_set_steer(api, NULL);
-    steer_free(steer);
-    steer = NULL;
-    pool_shutdown(pool, on_stopped, arg);
+    steer_shutdown(steer, on_forwarding_removed, arg);
 }
 
 static void on_initial_scale(void *ctx, int ok, const char *message)

@@ -30,10 +30,6 @@
 /* Probing cadence while an instance starts: the instantiation time is
  * measured to this resolution (a refused probe costs ~50 us). */
 #define POOL_TICK_MS 2
-/* Restart backoff: 100 ms doubling, at most 30 s (reliability notes:
- * HAProxy's mworker and systemd's restart limits are the model). */
-#define POOL_BACKOFF_FIRST_MS 100
-#define POOL_BACKOFF_MAX_MS 30000
 /* A change fails once an instance of it crashed this many times in a row
  * without becoming ready. */
 #define POOL_CHANGE_MAX_CRASHES 3
@@ -71,6 +67,7 @@ struct pool {
         pool_done_cb done;
         void *ctx;
         int steered;         /* the steer hook ran for this change */
+        int shrinking;       /* the steer hook runs before any instance drains */
         int grows;           /* the scale adds instances */
         char fail_msg[512];  /* a failure found outside the tick, told by it */
     } change;
@@ -148,7 +145,7 @@ static int slot_spawn(struct pool *p, struct slot *s)
         inst->state = INSTANCE_FAILED;
         inst->pid = 0;
         inst->crash_streak++;
-        inst->next_restart_mono_us = mono_us() + POOL_BACKOFF_MAX_MS * 1000;
+        inst->next_restart_mono_us = mono_us() + SPAWN_BACKOFF_MAX_MS * 1000;
         return -1;
     }
     pidfile_write(p, inst);
@@ -212,6 +209,7 @@ static void slot_free(struct pool *p, struct slot *s)
 }
 
 static void change_check(struct pool *p);
+static void apply_desired(struct pool *p);
 
 static void probe_done(struct evhttp_request *req, void *arg)
 {
@@ -274,6 +272,26 @@ static void change_check(struct pool *p)
         change_finish(p, 0, msg);
         return;
     }
+    if (p->change.kind == CHANGE_SCALE && p->change.shrinking) {
+        /* Clients leave the instances that go before those stop. */
+        char err[200];
+        int rc = p->steer(p->steer_ctx, p->change.target, err, sizeof(err));
+        if (rc == PP_AGAIN)
+            return;
+        p->change.shrinking = 0;
+        p->change.steered = 1;
+        p->last_step.rules_ms = (mono_us() - p->change.started_us) / 1000;
+        if (rc < 0) {
+            snprintf(msg, sizeof(msg),
+                     "the forwarding rules could not be changed, so no instance was stopped: %s",
+                     err);
+            change_finish(p, 0, msg);
+            return;
+        }
+        p->desired = p->change.target;
+        apply_desired(p);
+        return;
+    }
     if (p->change.kind == CHANGE_SCALE) {
         int n = p->change.target;
         for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
@@ -298,9 +316,11 @@ static void change_check(struct pool *p)
         if (p->last_step.ready_ms < 0 && p->change.grows)
             p->last_step.ready_ms = (mono_us() - p->change.started_us) / 1000;
         if (p->steer && !p->change.steered) {
-            p->change.steered = 1;
             char err[200];
             int rc = p->steer(p->steer_ctx, n, err, sizeof(err));
+            if (rc == PP_AGAIN)
+                return; /* the next tick asks again */
+            p->change.steered = 1;
             p->last_step.rules_ms = (mono_us() - p->change.started_us) / 1000;
             if (rc < 0) {
                 snprintf(msg, sizeof(msg), "the instances are ready but the forwarding rules "
@@ -418,10 +438,7 @@ static void on_exit_of(struct pool *p, struct slot *s, int status)
 {
     struct instance *inst = &s->inst;
     char how[64];
-    if (WIFEXITED(status))
-        snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
-    else
-        snprintf(how, sizeof(how), "signal %d", WTERMSIG(status));
+    spawn_describe_status(status, how, sizeof(how));
     p->rt.ops->release(&p->rt, inst);
     inst->pid = 0;
     if (s->remove) {
@@ -445,11 +462,7 @@ static void on_exit_of(struct pool *p, struct slot *s, int status)
     }
     /* A crash: back off 100 ms, 200 ms, ... up to 30 s, then try again. */
     inst->crash_streak++;
-    int64_t backoff_ms = POOL_BACKOFF_FIRST_MS;
-    for (unsigned i = 1; i < inst->crash_streak && backoff_ms < POOL_BACKOFF_MAX_MS; i++)
-        backoff_ms *= 2;
-    if (backoff_ms > POOL_BACKOFF_MAX_MS)
-        backoff_ms = POOL_BACKOFF_MAX_MS;
+    int64_t backoff_ms = spawn_backoff_ms(inst->crash_streak);
     inst->next_restart_mono_us = mono_us() + backoff_ms * 1000;
     inst->state = INSTANCE_FAILED;
     probe_close(s);
@@ -473,11 +486,21 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
     pool_kick(p);
 }
 
+/* An instance's pid file: "<prefix><id>.pid". Another prefix that starts
+ * with ours ("pp-a"), or the balancer's "<prefix>-balancer.pid", is not. */
+static int is_instance_pidfile(const struct pool *p, const char *name)
+{
+    size_t n = strlen(name), plen = strlen(p->cfg->prefix);
+    return n >= plen + 5 && strncmp(name, p->cfg->prefix, plen) == 0 &&
+           strcmp(name + n - 4, ".pid") == 0 &&
+           strspn(name + plen, "0123456789") == n - plen - 4;
+}
+
 /* A manager that crashed leaves its instances running (fail-static: they
  * keep serving). The next one finds them by their pid files and stops them,
  * every process of each (its process group), before starting its own, then
  * has every worker kind remove the files they left (caches on tmpfs, pid
- * files, shared memory). */
+ * files, shared memory). Runs before the loop does. */
 static void pool_remove_leftovers(struct pool *p)
 {
     int fd = dup(p->state_dirfd);
@@ -489,40 +512,9 @@ static void pool_remove_leftovers(struct pool *p)
     }
     rewinddir(d); /* the dup shares its offset with every other reader */
     struct dirent *e;
-    size_t plen = strlen(p->cfg->prefix);
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        /* Instances' files only: "<prefix><id>.pid". Another prefix that
-         * starts with ours ("pp-a"), or the balancer's "<prefix>-balancer.pid",
-         * is not ours to reclaim here. */
-        if (n < plen + 5 || strncmp(e->d_name, p->cfg->prefix, plen) != 0 ||
-            strcmp(e->d_name + n - 4, ".pid") != 0 ||
-            strspn(e->d_name + plen, "0123456789") != n - plen - 4)
-            continue;
-        pid_t pid = 0;
-        char why[160];
-        int ours = statedir_pidfile_check(p->state_dirfd, e->d_name, &pid, why, sizeof(why));
-        if (ours == 0 && pid > 1 && spawn_process_alive(pid))
-            log_warn("pool: not stopping pid %d named by %s: %s", (int)pid, e->d_name, why);
-        char exe[64], target[1024];
-        snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
-        ssize_t tl = ours == 1 ? readlink(exe, target, sizeof(target) - 1) : -1;
-        if (tl > 0) {
-            target[tl] = '\0';
-            const char *base = strrchr(target, '/');
-            base = base ? base + 1 : target;
-            if (worker_kind_is_exe(base)) {
-                log_info("pool: stopping %s pid %d left by an earlier run (%s)", base, (int)pid,
-                         e->d_name);
-                /* It leads its session: the group is it and its children. */
-                if (getpgid(pid) != pid || kill(-pid, SIGKILL) < 0)
-                    kill(pid, SIGKILL);
-                for (int i = 0; i < 100 && spawn_process_alive(pid); i++)
-                    usleep(10000);
-            }
-        }
-        unlinkat(p->state_dirfd, e->d_name, 0);
-    }
+    while ((e = readdir(d)))
+        if (is_instance_pidfile(p, e->d_name))
+            spawn_reclaim_leftover(p->state_dirfd, e->d_name, worker_kind_is_exe, "pool");
     closedir(d);
     worker_kind_remove_leftovers(p->cfg);
 }
@@ -625,21 +617,12 @@ int pool_scale(struct pool *p, int n, pool_done_cb done, void *ctx, char *err, s
     p->change.done = done;
     p->change.ctx = ctx;
     p->change.steered = 0;
+    p->change.shrinking = 0;
     p->change.fail_msg[0] = '\0';
     if (shrinking && p->steer) {
-        /* Clients leave the instances that go before those stop. */
-        p->change.steered = 1;
-        char serr[200];
-        int rc = p->steer(p->steer_ctx, n, serr, sizeof(serr));
-        p->last_step.rules_ms = (mono_us() - p->change.started_us) / 1000;
-        if (rc < 0) {
-            snprintf(p->change.fail_msg, sizeof(p->change.fail_msg),
-                     "the forwarding rules could not be changed, so no instance was "
-                     "stopped: %s",
-                     serr);
-            pool_kick(p);
-            return 0;
-        }
+        p->change.shrinking = 1; /* the tick installs the rules, then drains */
+        pool_kick(p);
+        return 0;
     }
     p->desired = n;
     apply_desired(p);

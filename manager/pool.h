@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "again.h"
 #include "instance.h"
 #include "runtime.h"
 
@@ -40,8 +41,9 @@ int pool_restart(struct pool *p, int id, pool_done_cb done, void *ctx, char *err
 
 /* Called with the new instance count at each scale step: after the new
  * instances are ready (growing) or before any instance stops (shrinking),
- * so the forwarding rules never name an instance that is not serving. A
- * failure fails the change (and, shrinking, stops nothing). */
+ * so the forwarding rules never name an instance that is not serving; on
+ * PP_AGAIN, called again at the next tick. A failure fails the change (and,
+ * shrinking, stops nothing). */
 void pool_set_steer(struct pool *p, int (*fn)(void *ctx, int n, char *err, size_t errlen),
                     void *ctx);
 

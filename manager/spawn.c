@@ -1,12 +1,25 @@
-/* Starting children (instances, the balancer): the child-side setup shared
- * by the process and container runtimes; worker.c builds the commands. */
+/* Supervising children (instances, the balancer): the child-side setup,
+ * liveness, group kill, restart backoff and leftover reclaim that the pool
+ * and the balancer's forwarding mode both use; worker.c builds the commands. */
 #include "spawn.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "statedir.h"
+
+/* A SIGKILLed leftover (not our child: we cannot reap it) is waited for at
+ * most this long at start; it is gone in milliseconds unless the kernel is
+ * stuck on it, and then waiting longer would not help. */
+#define SPAWN_LEFTOVER_WAIT_MS 1000
 
 /* The log in the state dir, opened relative to the directory and without
  * following a symlink at either (statedir.h: the manager runs as root). */
@@ -61,4 +74,70 @@ int spawn_process_alive(int pid)
     buf[n] = '\0';
     const char *rp = strrchr(buf, ')'); /* the state follows "(comm)" */
     return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+void spawn_kill_group(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    if (getpgid(pid) != pid || kill(-pid, SIGKILL) < 0)
+        kill(pid, SIGKILL);
+}
+
+int64_t spawn_backoff_ms(unsigned crash_streak)
+{
+    int64_t ms = SPAWN_BACKOFF_FIRST_MS;
+    for (unsigned i = 1; i < crash_streak && ms < SPAWN_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms > SPAWN_BACKOFF_MAX_MS ? SPAWN_BACKOFF_MAX_MS : ms;
+}
+
+void spawn_describe_status(int status, char *out, size_t outlen)
+{
+    if (WIFEXITED(status))
+        snprintf(out, outlen, "exit status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(out, outlen, "signal %d", WTERMSIG(status));
+    else
+        snprintf(out, outlen, "status %d", status);
+}
+
+/* Waits until pid (not our child) is gone: its pidfd turns readable when
+ * it exits. Without pidfds (old kernel), one look. */
+static void wait_gone(pid_t pid, int timeout_ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return;
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    while (poll(&pfd, 1, timeout_ms) < 0 && errno == EINTR)
+        ;
+    close(fd);
+}
+
+void spawn_reclaim_leftover(int dirfd, const char *pidfile, int (*exe_matches)(const char *base),
+                            const char *who)
+{
+    pid_t pid = 0;
+    char why[160];
+    int ours = statedir_pidfile_check(dirfd, pidfile, &pid, why, sizeof(why));
+    if (ours < 0)
+        return; /* no such file */
+    if (ours == 0 && pid > 1 && spawn_process_alive(pid))
+        log_warn("%s: not stopping pid %d named by %s: %s", who, (int)pid, pidfile, why);
+    char exe[64], target[1024];
+    snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+    ssize_t tl = ours == 1 ? readlink(exe, target, sizeof(target) - 1) : -1;
+    if (tl > 0) {
+        target[tl] = '\0';
+        const char *base = strrchr(target, '/');
+        base = base ? base + 1 : target;
+        if (exe_matches(base)) {
+            log_info("%s: stopping %s pid %d left by an earlier run (%s)", who, base, (int)pid,
+                     pidfile);
+            spawn_kill_group(pid);
+            wait_gone(pid, SPAWN_LEFTOVER_WAIT_MS);
+        }
+    }
+    unlinkat(dirfd, pidfile, 0);
 }

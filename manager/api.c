@@ -30,6 +30,8 @@
 #include "log.h"
 #include "pool.h"
 #include "poolview.h"
+#include "registry.h"
+#include "scale.h"
 #include "statedir.h"
 #include "steer.h"
 #include "steerview.h"
@@ -93,6 +95,7 @@ struct api {
     unsigned magic;
     struct evhttp *http;
     struct pool *pool;
+    struct scale *scale; /* changes of the pool go through it */
     struct steer *steer; /* NULL until api_set_steer */
     int port;
     int stopping;
@@ -565,8 +568,8 @@ static int start_change(struct api *a, struct evhttp_request *req, enum api_rout
     peer_text(req, peer, sizeof(peer));
     char err[256] = "";
     int rc = route == ROUTE_POOL
-                 ? pool_scale(a->pool, target, on_change_done, w, err, sizeof(err))
-                 : pool_restart(a->pool, target, on_change_done, w, err, sizeof(err));
+                 ? scale_to(a->scale, target, on_change_done, w, err, sizeof(err))
+                 : scale_restart(a->scale, target, on_change_done, w, err, sizeof(err));
     if (rc == 0) {
         log_info("api: %s %d, asked by %s", route == ROUTE_POOL ? "scaling to" : "restarting",
                  target, peer);
@@ -577,15 +580,15 @@ static int start_change(struct api *a, struct evhttp_request *req, enum api_rout
     int status;
     const char *fallback;
     switch (rc) {
-    case POOL_ERR_RANGE:
+    case SCALE_ERR_RANGE:
         status = route == ROUTE_POOL ? 400 : 404;
         fallback = route == ROUTE_POOL ? "replicas is out of range" : "no such instance";
         break;
-    case POOL_ERR_BUSY:
+    case SCALE_ERR_BUSY:
         status = 409;
         fallback = "another change of the pool is running; try again when it ends";
         break;
-    case POOL_ERR_STOPPING:
+    case SCALE_ERR_STOPPING:
         status = 503;
         fallback = "the manager is shutting down and takes no changes";
         break;
@@ -739,11 +742,15 @@ static int handle_forwarding(struct api *a, struct evhttp_request *req)
     if (body == NULL)
         return API_REPLIED;
     const char *mode = NULL;
+    const struct fwd_ops *ops = NULL;
     char why[256];
     int pending = API_REPLIED;
     if (api_parse_forwarding(body, &mode, why, sizeof(why)) < 0) {
         jsonhttp_send_error(req, 400, "%s", why);
-    } else if (pool_busy(a->pool)) {
+    } else if (registry_forwarding(mode, &ops) < 0) {
+        jsonhttp_send_error(req, 400, "forwarding mode must be %s, not '%s'",
+                            registry_forwarding_names(), mode);
+    } else if (scale_busy(a->scale)) {
         jsonhttp_send_error(req, 409, "a change of the pool is in progress; try again when it ends");
     } else {
         struct api_wait *w = wait_new(a, req, ROUTE_FORWARDING, 0);
@@ -751,7 +758,7 @@ static int handle_forwarding(struct api *a, struct evhttp_request *req)
         int status = 500;
         if (w == NULL) {
             /* answered */
-        } else if (steer_set_mode(a->steer, mode, on_change_done, w, &status, err, sizeof(err)) <
+        } else if (steer_set_mode(a->steer, ops, on_change_done, w, &status, err, sizeof(err)) <
                    0) {
             wait_drop(a, w);
             jsonhttp_send_error(req, status, "%s", err);
@@ -863,8 +870,8 @@ int api_token_prepare(struct manager_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-struct api *api_new(struct event_base *base, struct pool *pool, const struct manager_config *cfg,
-                    char *err, size_t errlen)
+struct api *api_new(struct event_base *base, struct pool *pool, struct scale *scale,
+                    const struct manager_config *cfg, char *err, size_t errlen)
 {
     char where[ADDR_STRLEN];
     char why[256];
@@ -876,6 +883,7 @@ struct api *api_new(struct event_base *base, struct pool *pool, const struct man
     }
     a->magic = API_MAGIC;
     a->pool = pool;
+    a->scale = scale;
     a->no_auth = cfg->no_auth;
     if (!a->no_auth && cfg->token_len == 0) {
         snprintf(err, errlen, "no token loaded (api_token_prepare was not called)");

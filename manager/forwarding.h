@@ -34,6 +34,7 @@ struct fwd_target {
 
 struct event_base;
 struct manager_config;
+struct spawn_reaper;
 
 struct fwd_config {
     const char *prefix; /* names of chains, tables, rules: "pp" -> chain PP-DNAT */
@@ -43,6 +44,7 @@ struct fwd_config {
     /* balancer: its binary, options, state dir; the loop that supervises it */
     const struct manager_config *manager;
     struct event_base *base;
+    struct spawn_reaper *reaper; /* tells the mode its child's exit */
 };
 
 /* What a mode measures of one target (balancer: its backend's state and
@@ -93,9 +95,6 @@ struct fwd_ops {
      * connections to that backend, as last observed). 0 with *count, or -1
      * when the mode cannot tell. Never waits. */
     int (*count_flows)(struct fwd *f, const struct fwd_target *t, uint64_t *count);
-    /* Optional (balancer): a child the pool reaped that is not an instance;
-     * 1 when it was this mode's (it then restarts it), 0 otherwise. */
-    int (*child_exited)(struct fwd *f, int pid, int status);
     /* The mode picks an instance per connection: clients are not
      * partitioned, so no block is shown for an instance. */
     int per_connection;

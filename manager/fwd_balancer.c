@@ -320,6 +320,7 @@ static void call_free(struct lb_call *c)
 /* ---- the supervisor ---- */
 
 static void lb_start(struct lb_state *st);
+static void lb_exited(void *ctx, pid_t pid, int status);
 
 static void lb_pid_write(struct lb_state *st)
 {
@@ -371,6 +372,7 @@ static int lb_fork(struct lb_state *st, char *err, size_t errlen)
     }
     st->pid = pid;
     st->started_us = now_us();
+    spawn_reaper_watch(fc->reaper, pid, lb_exited, st);
     lb_pid_write(st);
     log_info("balancer: started pid %d on %s (admin %s, %s), log %s", (int)pid, listen, admin,
              mc->balancer_algo, st->log_path);
@@ -386,6 +388,7 @@ static void lb_fail_first(struct lb_state *st, const char *why)
     evtimer_del(st->timer);
     call_close(&st->probe);
     if (st->pid > 0) {
+        spawn_reaper_forget(st->f->cfg.reaper, st->pid); /* reaped unwatched */
         spawn_kill_group(st->pid);
         lb_pid_remove(st);
         st->pid = 0;
@@ -536,11 +539,12 @@ static void lb_timer_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static int lb_child_exited(struct fwd *f, int pid, int status)
+/* The reaper's news of our balancer (watched from its fork). */
+static void lb_exited(void *ctx, pid_t pid, int status)
 {
-    struct lb_state *st = f->priv;
-    if (!st || st->pid <= 0 || pid != st->pid)
-        return 0;
+    struct lb_state *st = ctx;
+    if (st->magic != LB_MAGIC || st->pid <= 0 || pid != st->pid)
+        return;
     char how[64], tail[200], why[512];
     spawn_describe_status(status, how, sizeof(how));
     st->pid = 0;
@@ -550,10 +554,10 @@ static int lb_child_exited(struct fwd *f, int pid, int status)
         log_info("balancer: pid %d stopped (%s)", pid, how);
         st->phase = LB_STOPPED;
         evtimer_del(st->timer);
-        return 1;
+        return;
     case LB_BACKOFF: /* killed after a failed restart */
         lb_schedule_restart(st);
-        return 1;
+        return;
     case LB_STARTING:
     case LB_TELLING:
         if (st->first_start) {
@@ -561,7 +565,7 @@ static int lb_child_exited(struct fwd *f, int pid, int status)
             snprintf(why, sizeof(why), "balancer: pid %d exited (%s) before it served: %s", pid,
                      how, tail[0] ? tail : "(empty log)");
             lb_fail_first(st, why);
-            return 1;
+            return;
         }
         break;
     default:
@@ -573,7 +577,7 @@ static int lb_child_exited(struct fwd *f, int pid, int status)
     log_warn("balancer: pid %d died (%s); see %s", pid, how, st->log_path);
     call_close(&st->probe);
     lb_schedule_restart(st);
-    return 1;
+    return;
 }
 
 /* ---- the operations ---- */
@@ -860,6 +864,7 @@ static void lb_free(struct fwd *f)
     call_free(&st->put);
     call_free(&st->get);
     if (st->pid > 0) { /* freed without a clear (at exit after a failure) */
+        spawn_reaper_forget(f->cfg.reaper, st->pid);
         spawn_kill_group(st->pid);
         lb_pid_remove(st);
     }
@@ -883,6 +888,5 @@ const struct fwd_ops fwd_balancer_ops = {
     .observe = lb_observe,
     .refresh = lb_refresh,
     .count_flows = lb_count_flows,
-    .child_exited = lb_child_exited,
     .per_connection = 1,
 };

@@ -1,9 +1,10 @@
 /* The pool: slots 1..32, each holding an instance or nothing. A tick runs
  * while anything is in motion: it probes starting instances' /healthz (the
  * admin endpoint's for proxyd, the service port's for Squid and nginx),
- * respawns crashed ones when their backoff has passed, kills instances that
- * overstay a drain or a start, and tells a waiting change (scale, restart)
- * when it is done. Exits arrive by SIGCHLD and are reaped here. */
+ * respawns crashed ones when their backoff has passed, and kills instances
+ * that overstay a drain or a start. Exits come from spawn.c's reaper. What
+ * a change does in which order (grow, rules, drain) is scale.c's; it is
+ * told whenever an instance became ready or exited. */
 #include "pool.h"
 #include "spawn.h"
 #include "statedir.h"
@@ -18,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -47,8 +47,6 @@ struct slot {
     struct pool *pool;
 };
 
-enum change_kind { CHANGE_NONE = 0, CHANGE_SCALE, CHANGE_RESTART };
-
 struct pool {
     struct event_base *base;
     const struct manager_config *cfg;
@@ -57,26 +55,14 @@ struct pool {
     struct slot slots[POOL_MAX_INSTANCES + 1]; /* [0] unused: ids are 1-based */
     int desired;
     struct event *tick;
-    struct event *sigchld;
     struct histogram *ready_hist;
     uint64_t restarts_total;
-    struct {
-        enum change_kind kind;
-        int target; /* replicas, or the instance id */
-        int64_t started_us;
-        pool_done_cb done;
-        void *ctx;
-        int steered;         /* the steer hook ran for this change */
-        int shrinking;       /* the steer hook runs before any instance drains */
-        int grows;           /* the scale adds instances */
-        char fail_msg[512];  /* a failure found outside the tick, told by it */
-    } change;
-    int (*steer)(void *ctx, int n, char *err, size_t errlen);
-    void *steer_ctx;
+    struct spawn_reaper *reaper;
+    void (*listener)(void *ctx);
+    void *listener_ctx;
     int (*flows)(void *ctx, const struct instance *in, uint64_t *count);
     void *flows_ctx;
-    void (*other_exit)(void *ctx, pid_t pid, int status);
-    void *other_exit_ctx;
+    uint64_t drained_total, cut_total; /* connections, over every drain for good */
     struct pool_step last_step;
     int stopping;
     void (*shutdown_done)(void *ctx);
@@ -130,6 +116,16 @@ static void probe_close(struct slot *s)
     s->probing = 0;
 }
 
+/* Something a change may wait for happened (an instance became ready or
+ * exited). */
+static void pool_notify(struct pool *p)
+{
+    if (p->listener)
+        p->listener(p->listener_ctx);
+}
+
+static void slot_exited(void *ctx, pid_t pid, int status);
+
 static int slot_spawn(struct pool *p, struct slot *s)
 {
     struct instance *inst = &s->inst;
@@ -146,9 +142,11 @@ static int slot_spawn(struct pool *p, struct slot *s)
         inst->pid = 0;
         inst->crash_streak++;
         inst->next_restart_mono_us = mono_us() + SPAWN_BACKOFF_MAX_MS * 1000;
+        pool_notify(p); /* a change waiting on it may have to give up */
         return -1;
     }
     pidfile_write(p, inst);
+    spawn_reaper_watch(p->reaper, inst->pid, slot_exited, s);
     char a[ADDR_STRLEN];
     addr_format(&inst->address, a, sizeof(a));
     log_info("pool: started %s (pid %d) on %s", inst->name, (int)inst->pid, a);
@@ -208,8 +206,6 @@ static void slot_free(struct pool *p, struct slot *s)
     memset(s, 0, sizeof(*s));
 }
 
-static void change_check(struct pool *p);
-static void apply_desired(struct pool *p);
 
 static void probe_done(struct evhttp_request *req, void *arg)
 {
@@ -226,7 +222,7 @@ static void probe_done(struct evhttp_request *req, void *arg)
         inst->crash_streak = 0;
         histogram_record(p->ready_hist, (uint64_t)us);
         log_info("pool: %s ready in %.1f ms", inst->name, (double)us / 1000.0);
-        change_check(p); /* answer a waiting change now, not a tick later */
+        pool_notify(p); /* a waiting change looks now, not a tick later */
     }
 }
 
@@ -252,106 +248,9 @@ static void slot_probe(struct slot *s)
         s->probing = 1;
 }
 
-static void change_finish(struct pool *p, int ok, const char *msg)
-{
-    pool_done_cb done = p->change.done;
-    void *ctx = p->change.ctx;
-    p->change.kind = CHANGE_NONE;
-    p->change.done = NULL;
-    if (done)
-        done(ctx, ok, msg);
-}
-
-/* Whether the change under way is done (or failed). */
-static void change_check(struct pool *p)
-{
-    char msg[512];
-    if (p->change.kind != CHANGE_NONE && p->change.fail_msg[0]) {
-        snprintf(msg, sizeof(msg), "%s", p->change.fail_msg);
-        p->change.fail_msg[0] = '\0';
-        change_finish(p, 0, msg);
-        return;
-    }
-    if (p->change.kind == CHANGE_SCALE && p->change.shrinking) {
-        /* Clients leave the instances that go before those stop. */
-        char err[200];
-        int rc = p->steer(p->steer_ctx, p->change.target, err, sizeof(err));
-        if (rc == PP_AGAIN)
-            return;
-        p->change.shrinking = 0;
-        p->change.steered = 1;
-        p->last_step.rules_ms = (mono_us() - p->change.started_us) / 1000;
-        if (rc < 0) {
-            snprintf(msg, sizeof(msg),
-                     "the forwarding rules could not be changed, so no instance was stopped: %s",
-                     err);
-            change_finish(p, 0, msg);
-            return;
-        }
-        p->desired = p->change.target;
-        apply_desired(p);
-        return;
-    }
-    if (p->change.kind == CHANGE_SCALE) {
-        int n = p->change.target;
-        for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
-            struct slot *s = &p->slots[id];
-            if (id > n && s->used)
-                return; /* still draining */
-            if (id <= n) {
-                if (!s->used)
-                    return;
-                if (s->inst.crash_streak >= POOL_CHANGE_MAX_CRASHES) {
-                    snprintf(msg, sizeof(msg),
-                             "instance %s failed to become ready %u times in a row; see %s",
-                             s->inst.name, s->inst.crash_streak, s->inst.log_path);
-                    change_finish(p, 0, msg);
-                    return;
-                }
-                if (s->inst.state != INSTANCE_READY)
-                    return;
-            }
-        }
-        /* Every new instance serves: now the clients may be spread over them. */
-        if (p->last_step.ready_ms < 0 && p->change.grows)
-            p->last_step.ready_ms = (mono_us() - p->change.started_us) / 1000;
-        if (p->steer && !p->change.steered) {
-            char err[200];
-            int rc = p->steer(p->steer_ctx, n, err, sizeof(err));
-            if (rc == PP_AGAIN)
-                return; /* the next tick asks again */
-            p->change.steered = 1;
-            p->last_step.rules_ms = (mono_us() - p->change.started_us) / 1000;
-            if (rc < 0) {
-                snprintf(msg, sizeof(msg), "the instances are ready but the forwarding rules "
-                                           "could not be installed: %s",
-                         err);
-                change_finish(p, 0, msg);
-                return;
-            }
-        }
-        change_finish(p, 1, NULL);
-    } else if (p->change.kind == CHANGE_RESTART) {
-        struct slot *s = &p->slots[p->change.target];
-        if (!s->used) {
-            change_finish(p, 0, "the instance went away during its restart");
-            return;
-        }
-        if (s->inst.crash_streak >= POOL_CHANGE_MAX_CRASHES) {
-            snprintf(msg, sizeof(msg), "instance %s failed to come back; see %s", s->inst.name,
-                     s->inst.log_path);
-            change_finish(p, 0, msg);
-            return;
-        }
-        if (s->inst.state == INSTANCE_READY && !s->restart_pending &&
-            s->inst.spawn_mono_us >= p->change.started_us)
-            change_finish(p, 1, NULL);
-    }
-}
-
 static int pool_in_motion(const struct pool *p)
 {
-    if (p->change.kind != CHANGE_NONE || p->stopping)
+    if (p->stopping)
         return 1;
     for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
         const struct slot *s = &p->slots[id];
@@ -402,14 +301,15 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
             }
             break;
         case INSTANCE_STOPPED:
-            if (s->remove && inst->pid == 0)
+            if (s->remove && inst->pid == 0) {
                 slot_free(p, s);
+                pool_notify(p); /* a shrink waits for the slot to be free */
+            }
             break;
         default:
             break;
         }
     }
-    change_check(p);
     if (p->stopping && p->shutdown_done) {
         int left = 0;
         for (int id = 1; id <= POOL_MAX_INSTANCES; id++)
@@ -426,14 +326,6 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         pool_kick(p);
 }
 
-static struct slot *slot_by_pid(struct pool *p, pid_t pid)
-{
-    for (int id = 1; id <= POOL_MAX_INSTANCES; id++)
-        if (p->slots[id].used && p->slots[id].inst.pid == pid)
-            return &p->slots[id];
-    return NULL;
-}
-
 static void on_exit_of(struct pool *p, struct slot *s, int status)
 {
     struct instance *inst = &s->inst;
@@ -445,10 +337,8 @@ static void on_exit_of(struct pool *p, struct slot *s, int status)
         uint64_t cut = s->flows_cut < s->flows_at_drain ? s->flows_cut : s->flows_at_drain;
         log_info("pool: %s stopped (%s): %llu connections drained, %llu cut", inst->name, how,
                  (unsigned long long)(s->flows_at_drain - cut), (unsigned long long)cut);
-        p->last_step.drained += s->flows_at_drain - cut;
-        p->last_step.cut += cut;
-        if (p->change.kind == CHANGE_SCALE)
-            p->last_step.drain_ms = (mono_us() - p->change.started_us) / 1000;
+        p->drained_total += s->flows_at_drain - cut;
+        p->cut_total += cut;
         inst->state = INSTANCE_STOPPED;
         return;
     }
@@ -469,21 +359,14 @@ static void on_exit_of(struct pool *p, struct slot *s, int status)
     log_warn("pool: %s died (%s); restarting in %lld ms", inst->name, how, (long long)backoff_ms);
 }
 
-static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
+static void slot_exited(void *ctx, pid_t pid, int status)
 {
-    struct pool *p = arg;
-    (void)sig;
-    (void)what;
-    int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        struct slot *s = slot_by_pid(p, pid);
-        if (s)
-            on_exit_of(p, s, status);
-        else if (p->other_exit)
-            p->other_exit(p->other_exit_ctx, pid, status);
-    }
+    struct slot *s = ctx;
+    struct pool *p = s->pool;
+    if (s->used && s->inst.pid == pid)
+        on_exit_of(p, s, status);
     pool_kick(p);
+    pool_notify(p);
 }
 
 /* An instance's pid file: "<prefix><id>.pid". Another prefix that starts
@@ -520,7 +403,8 @@ static void pool_remove_leftovers(struct pool *p)
 }
 
 struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
-                      const struct runtime_ops *ops, char *err, size_t errlen)
+                      const struct runtime_ops *ops, struct spawn_reaper *reaper, char *err,
+                      size_t errlen)
 {
     int dirfd = statedir_open(cfg->state_dir, err, errlen);
     if (dirfd < 0)
@@ -533,6 +417,7 @@ struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
     }
     p->state_dirfd = dirfd;
     p->base = base;
+    p->reaper = reaper;
     p->cfg = cfg;
     p->rt.ops = ops;
     p->rt.cfg = cfg;
@@ -544,10 +429,9 @@ struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
         return NULL;
     }
     p->tick = evtimer_new(base, tick_cb, p);
-    p->sigchld = evsignal_new(base, SIGCHLD, sigchld_cb, p);
     p->ready_hist = histogram_new();
     p->last_step = (struct pool_step){-1, -1, -1, 0, 0};
-    if (!p->tick || !p->sigchld || !p->ready_hist || evsignal_add(p->sigchld, NULL) < 0) {
+    if (!p->tick || !p->ready_hist) {
         snprintf(err, errlen, "out of memory");
         pool_free(p);
         return NULL;
@@ -564,91 +448,76 @@ void pool_free(struct pool *p)
 {
     if (!p)
         return;
-    for (int id = 1; id <= POOL_MAX_INSTANCES; id++)
-        if (p->slots[id].used)
+    for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
+        if (p->slots[id].used) {
             probe_close(&p->slots[id]);
+            if (p->slots[id].inst.pid > 0)
+                spawn_reaper_forget(p->reaper, p->slots[id].inst.pid);
+        }
+    }
     if (p->tick)
         event_free(p->tick);
-    if (p->sigchld)
-        event_free(p->sigchld);
     histogram_free(p->ready_hist);
     if (p->state_dirfd >= 0)
         close(p->state_dirfd);
     free(p);
 }
 
-static void apply_desired(struct pool *p)
+void pool_grow(struct pool *p, int n)
 {
-    for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
+    p->desired = n;
+    for (int id = 1; id <= n; id++) {
         struct slot *s = &p->slots[id];
-        if (id <= p->desired && !s->used)
+        if (!s->used) {
             slot_open(p, id);
-        else if (id <= p->desired && s->used && s->remove) {
+        } else if (s->remove) {
             /* Asked back while draining: let it finish, then respawn. */
             s->remove = 0;
             s->restart_pending = 1;
-        } else if (id > p->desired && s->used && !s->remove)
-            slot_drain(p, s);
+        }
     }
     pool_kick(p);
 }
 
-int pool_scale(struct pool *p, int n, pool_done_cb done, void *ctx, char *err, size_t errlen)
+void pool_drain_above(struct pool *p, int n)
 {
-    if (p->stopping) {
-        snprintf(err, errlen, "the manager is shutting down");
-        return POOL_ERR_STOPPING;
-    }
-    if (n < 1 || n > POOL_MAX_INSTANCES) {
-        snprintf(err, errlen, "replicas must be an integer from 1 to %d", POOL_MAX_INSTANCES);
-        return POOL_ERR_RANGE;
-    }
-    if (p->change.kind != CHANGE_NONE) {
-        snprintf(err, errlen, "another change of the pool is in progress; try again when it ends");
-        return POOL_ERR_BUSY;
-    }
-    log_info("pool: scaling from %d to %d", p->desired, n);
-    int shrinking = n < p->desired;
-    p->last_step = (struct pool_step){-1, -1, -1, 0, 0};
-    p->change.grows = n > p->desired;
-    p->change.kind = CHANGE_SCALE;
-    p->change.target = n;
-    p->change.started_us = mono_us();
-    p->change.done = done;
-    p->change.ctx = ctx;
-    p->change.steered = 0;
-    p->change.shrinking = 0;
-    p->change.fail_msg[0] = '\0';
-    if (shrinking && p->steer) {
-        p->change.shrinking = 1; /* the tick installs the rules, then drains */
-        pool_kick(p);
-        return 0;
-    }
     p->desired = n;
-    apply_desired(p);
-    return 0;
+    for (int id = n + 1; id <= POOL_MAX_INSTANCES; id++)
+        if (p->slots[id].used && !p->slots[id].remove)
+            slot_drain(p, &p->slots[id]);
+    pool_kick(p);
 }
 
-int pool_restart(struct pool *p, int id, pool_done_cb done, void *ctx, char *err, size_t errlen)
+int pool_ready_upto(const struct pool *p, int n, char *why, size_t whylen)
 {
-    if (p->stopping) {
-        snprintf(err, errlen, "the manager is shutting down");
-        return POOL_ERR_STOPPING;
+    for (int id = 1; id <= n; id++) {
+        const struct slot *s = &p->slots[id];
+        if (!s->used)
+            return 0;
+        if (s->inst.crash_streak >= POOL_CHANGE_MAX_CRASHES) {
+            snprintf(why, whylen, "instance %s failed to become ready %u times in a row; see %s",
+                     s->inst.name, s->inst.crash_streak, s->inst.log_path);
+            return -1;
+        }
+        if (s->inst.state != INSTANCE_READY)
+            return 0;
     }
-    if (id < 1 || id > POOL_MAX_INSTANCES || !p->slots[id].used || p->slots[id].remove) {
-        snprintf(err, errlen, "no instance with id %d", id);
-        return POOL_ERR_RANGE;
-    }
-    if (p->change.kind != CHANGE_NONE) {
-        snprintf(err, errlen, "another change of the pool is in progress; try again when it ends");
-        return POOL_ERR_BUSY;
-    }
+    return 1;
+}
+
+int pool_stopped_above(const struct pool *p, int n)
+{
+    for (int id = n + 1; id <= POOL_MAX_INSTANCES; id++)
+        if (p->slots[id].used)
+            return 0;
+    return 1;
+}
+
+int pool_restart_instance(struct pool *p, int id)
+{
+    if (id < 1 || id > POOL_MAX_INSTANCES || !p->slots[id].used || p->slots[id].remove)
+        return -1;
     struct slot *s = &p->slots[id];
-    p->change.kind = CHANGE_RESTART;
-    p->change.target = id;
-    p->change.started_us = mono_us();
-    p->change.done = done;
-    p->change.ctx = ctx;
     log_info("pool: restarting %s", s->inst.name);
     if (s->inst.pid > 0) {
         s->restart_pending = 1;
@@ -665,13 +534,44 @@ int pool_restart(struct pool *p, int id, pool_done_cb done, void *ctx, char *err
     return 0;
 }
 
+int pool_restarted(const struct pool *p, int id, int64_t since_us, char *why, size_t whylen)
+{
+    const struct slot *s = &p->slots[id];
+    if (!s->used) {
+        snprintf(why, whylen, "the instance went away during its restart");
+        return -1;
+    }
+    if (s->inst.crash_streak >= POOL_CHANGE_MAX_CRASHES) {
+        snprintf(why, whylen, "instance %s failed to come back; see %s", s->inst.name,
+                 s->inst.log_path);
+        return -1;
+    }
+    return s->inst.state == INSTANCE_READY && !s->restart_pending &&
+           s->inst.spawn_mono_us >= since_us;
+}
+
+void pool_set_listener(struct pool *p, void (*fn)(void *ctx), void *ctx)
+{
+    p->listener = fn;
+    p->listener_ctx = ctx;
+}
+
+void pool_drain_counts(const struct pool *p, uint64_t *drained, uint64_t *cut)
+{
+    *drained = p->drained_total;
+    *cut = p->cut_total;
+}
+
+void pool_set_last_step(struct pool *p, const struct pool_step *step)
+{
+    p->last_step = *step;
+}
+
 void pool_shutdown(struct pool *p, void (*done)(void *ctx), void *ctx)
 {
     p->stopping = 1;
     p->shutdown_done = done;
     p->shutdown_ctx = ctx;
-    if (p->change.kind != CHANGE_NONE)
-        change_finish(p, 0, "the manager is shutting down");
     p->desired = 0;
     for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
         struct slot *s = &p->slots[id];
@@ -690,12 +590,6 @@ void pool_set_flow_counter(struct pool *p,
     p->flows_ctx = ctx;
 }
 
-void pool_set_other_exit(struct pool *p, void (*fn)(void *ctx, pid_t pid, int status), void *ctx)
-{
-    p->other_exit = fn;
-    p->other_exit_ctx = ctx;
-}
-
 struct event_base *pool_event_base(const struct pool *p)
 {
     return p->base;
@@ -706,16 +600,14 @@ const struct pool_step *pool_last_step(const struct pool *p)
     return &p->last_step;
 }
 
-void pool_set_steer(struct pool *p, int (*fn)(void *ctx, int n, char *err, size_t errlen),
-                    void *ctx)
-{
-    p->steer = fn;
-    p->steer_ctx = ctx;
-}
-
 const char *pool_runtime_name(const struct pool *p)
 {
     return p->rt.ops->name;
+}
+
+const struct runtime_ops *pool_runtime(const struct pool *p)
+{
+    return p->rt.ops;
 }
 
 const char *pool_worker_name(const struct pool *p)
@@ -731,11 +623,6 @@ int pool_desired(const struct pool *p)
 size_t pool_ready_count(const struct pool *p)
 {
     return pool_count_state(p, INSTANCE_READY);
-}
-
-int pool_busy(const struct pool *p)
-{
-    return p->change.kind != CHANGE_NONE;
 }
 
 const struct instance *pool_instance(const struct pool *p, int id)

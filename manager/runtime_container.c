@@ -638,4 +638,5 @@ const struct runtime_ops runtime_container_ops = {
     .stop = container_stop,
     .release = container_release,
     .shutdown = container_shutdown,
+    .own_network = 1,
 };

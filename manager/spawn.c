@@ -4,6 +4,7 @@
 #include "spawn.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,8 +14,14 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <event2/event.h>
+
 #include "log.h"
 #include "statedir.h"
+
+/* Children watched at once: the pool's 32 instances, the balancer, and
+ * room for a balancer of a switch still stopping. */
+#define SPAWN_MAX_WATCHED 48
 
 /* A SIGKILLed leftover (not our child: we cannot reap it) is waited for at
  * most this long at start; it is gone in milliseconds unless the kernel is
@@ -140,4 +147,80 @@ void spawn_reclaim_leftover(int dirfd, const char *pidfile, int (*exe_matches)(c
         }
     }
     unlinkat(dirfd, pidfile, 0);
+}
+
+struct spawn_watch {
+    pid_t pid; /* 0: free */
+    spawn_exit_cb cb;
+    void *ctx;
+};
+
+struct spawn_reaper {
+    struct event *sigchld;
+    struct spawn_watch watched[SPAWN_MAX_WATCHED];
+};
+
+static void reaper_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct spawn_reaper *r = arg;
+    (void)sig;
+    (void)what;
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct spawn_watch w = {0, NULL, NULL};
+        for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++) {
+            if (r->watched[i].pid == pid) {
+                w = r->watched[i];
+                r->watched[i].pid = 0; /* the number may be reused from now on */
+                break;
+            }
+        }
+        if (w.cb)
+            w.cb(w.ctx, pid, status);
+        else
+            log_debug("spawn: reaped pid %d, watched by no one", (int)pid);
+    }
+}
+
+struct spawn_reaper *spawn_reaper_new(struct event_base *base, char *err, size_t errlen)
+{
+    struct spawn_reaper *r = calloc(1, sizeof(*r));
+    if (r)
+        r->sigchld = evsignal_new(base, SIGCHLD, reaper_sigchld_cb, r);
+    if (!r || !r->sigchld || evsignal_add(r->sigchld, NULL) < 0) {
+        snprintf(err, errlen, "cannot watch SIGCHLD (out of memory)");
+        spawn_reaper_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void spawn_reaper_free(struct spawn_reaper *r)
+{
+    if (!r)
+        return;
+    if (r->sigchld)
+        event_free(r->sigchld);
+    free(r);
+}
+
+int spawn_reaper_watch(struct spawn_reaper *r, pid_t pid, spawn_exit_cb cb, void *ctx)
+{
+    for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++) {
+        if (r->watched[i].pid == 0) {
+            r->watched[i] = (struct spawn_watch){pid, cb, ctx};
+            return 0;
+        }
+    }
+    log_error("spawn: more than %d children to watch; pid %d goes unwatched", SPAWN_MAX_WATCHED,
+              (int)pid);
+    return -1;
+}
+
+void spawn_reaper_forget(struct spawn_reaper *r, pid_t pid)
+{
+    for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++)
+        if (r->watched[i].pid == pid)
+            r->watched[i].pid = 0;
 }

@@ -46,4 +46,20 @@ void spawn_describe_status(int status, char *out, size_t outlen);
 void spawn_reclaim_leftover(int dirfd, const char *pidfile, int (*exe_matches)(const char *base),
                             const char *who);
 
+/* The one SIGCHLD handler: reaps every child of the manager and tells
+ * whoever watches that pid (the pool for an instance, the balancer's mode
+ * for the balancer) how it ended. A child nobody watches (one killed after
+ * its watcher let it go) is reaped and logged at debug level. */
+struct event_base;
+struct spawn_reaper;
+typedef void (*spawn_exit_cb)(void *ctx, pid_t pid, int status);
+
+struct spawn_reaper *spawn_reaper_new(struct event_base *base, char *err, size_t errlen);
+void spawn_reaper_free(struct spawn_reaper *r);
+/* Right after fork, before the loop runs again (the exit is reaped in the
+ * loop, so it cannot be missed). 0, or -1 when the table is full. */
+int spawn_reaper_watch(struct spawn_reaper *r, pid_t pid, spawn_exit_cb cb, void *ctx);
+/* Stops watching pid (its watcher goes away); its exit is still reaped. */
+void spawn_reaper_forget(struct spawn_reaper *r, pid_t pid);
+
 #endif

@@ -20,6 +20,7 @@
 #include "forwarding.h"
 #include "log.h"
 #include "pool.h"
+#include "registry.h"
 
 /* Polling cadence of a job under way: a mode's wait ends within a few
  * milliseconds of what it waits for (the pool ticks as often). */
@@ -40,7 +41,8 @@ enum steer_job {
 
 struct steer {
     const struct manager_config *cfg;
-    struct pool *pool;
+    struct pool *pool; /* read: the instances to send clients to */
+    struct spawn_reaper *reaper;
     struct client_range ranges[MANAGER_MAX_CLIENT_RANGES];
     size_t nranges;
     uint32_t nclients;
@@ -76,17 +78,6 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const struct fwd_ops *mode_ops(const char *mode)
-{
-    if (strcmp(mode, "nat") == 0)
-        return &fwd_nat_ops;
-    if (strcmp(mode, "route") == 0)
-        return &fwd_route_ops;
-    if (strcmp(mode, "balancer") == 0)
-        return &fwd_balancer_ops;
-    return NULL;
-}
-
 static void fwd_config_fill(const struct steer *s, struct fwd_config *fc)
 {
     memset(fc, 0, sizeof(*fc));
@@ -97,6 +88,7 @@ static void fwd_config_fill(const struct steer *s, struct fwd_config *fc)
     fc->bridge = s->cfg->bridge;
     fc->manager = s->cfg;
     fc->base = pool_event_base(s->pool);
+    fc->reaper = s->reaper;
 }
 
 static void fwd_free(struct fwd *f)
@@ -180,18 +172,6 @@ static int steer_install(struct steer *s, struct fwd *f, int n, char *err, size_
     return 0;
 }
 
-/* A child the pool reaped that is no instance: the mode's (the balancer)? */
-static void steer_child_exit(void *ctx, pid_t pid, int status)
-{
-    struct steer *s = ctx;
-    struct fwd *modes[] = {s->fwd, s->job.next};
-    for (size_t i = 0; i < 2; i++)
-        if (modes[i] && modes[i]->ops->child_exited &&
-            modes[i]->ops->child_exited(modes[i], pid, status))
-            return;
-    log_debug("steer: reaped pid %d, not ours", (int)pid);
-}
-
 static void steer_job_step(struct steer *s);
 static void steer_refresh_step(struct steer *s);
 
@@ -229,8 +209,8 @@ static void on_sync_done(void *ctx, int ok, const char *message)
     snprintf(r->msg, sizeof(r->msg), "%s", message ? message : "");
 }
 
-struct steer *steer_new(const struct manager_config *cfg, struct pool *pool, char *err,
-                        size_t errlen)
+struct steer *steer_new(const struct manager_config *cfg, struct pool *pool,
+                        struct spawn_reaper *reaper, char *err, size_t errlen)
 {
     struct steer *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -239,6 +219,7 @@ struct steer *steer_new(const struct manager_config *cfg, struct pool *pool, cha
     }
     s->cfg = cfg;
     s->pool = pool;
+    s->reaper = reaper;
     for (size_t i = 0; i < cfg->nclient_ranges; i++) {
         s->ranges[i] = cfg->client_ranges[i];
         s->nclients += cfg->client_ranges[i].last - cfg->client_ranges[i].first + 1;
@@ -260,11 +241,16 @@ struct steer *steer_new(const struct manager_config *cfg, struct pool *pool, cha
         free(s);
         return NULL;
     }
-    pool_set_other_exit(pool, steer_child_exit, s);
-    if (strcmp(cfg->forwarding, "none") != 0) {
+    const struct fwd_ops *ops;
+    if (registry_forwarding(cfg->forwarding, &ops) < 0) {
+        snprintf(err, errlen, "no forwarding mode '%s'", cfg->forwarding);
+        steer_free(s);
+        return NULL;
+    }
+    if (ops) {
         int status;
         struct steer_sync r = {0, ""};
-        if (steer_set_mode(s, cfg->forwarding, on_sync_done, &r, &status, err, errlen) < 0) {
+        if (steer_set_mode(s, ops, on_sync_done, &r, &status, err, errlen) < 0) {
             steer_free(s);
             return NULL;
         }
@@ -285,7 +271,6 @@ void steer_free(struct steer *s)
     if (s->job.kind == STEER_JOB_NONE && s->fwd)
         steer_shutdown(s, NULL, NULL);
     steer_finish_job(s);
-    pool_set_other_exit(s->pool, NULL, NULL);
     if (s->have_part)
         partition_free(&s->part);
     for (struct steer_waiter *w = s->waiters, *next; w; w = next) {
@@ -391,27 +376,28 @@ static void steer_job_start(struct steer *s, enum steer_job kind, struct fwd *ne
     steer_kick(s);
 }
 
-int steer_set_mode(struct steer *s, const char *mode, steer_done_cb done, void *ctx, int *status,
-                   char *err, size_t errlen)
+int steer_set_mode(struct steer *s, const struct fwd_ops *ops, steer_done_cb done, void *ctx,
+                   int *status, char *err, size_t errlen)
 {
+    const char *mode = ops ? ops->name : "none";
     *status = 400;
     if (s->job.kind != STEER_JOB_NONE) {
         *status = 409;
         snprintf(err, errlen, "a change of the forwarding is in progress; try again when it ends");
         return -1;
     }
+    if (strcmp(mode, s->mode) == 0) {
+        /* Already so: answered from the loop like any switch. */
+        steer_job_start(s, STEER_JOB_SWITCH, NULL, mode, done, ctx);
+        s->job.keep = 1;
+        return 0;
+    }
+    if (ops && ops->needs_containers && !pool_runtime(s->pool)->own_network) {
+        snprintf(err, errlen, "%s mode needs the container runtime", mode);
+        return -1;
+    }
     struct fwd *next = NULL;
-    if (strcmp(mode, "none") != 0 && strcmp(mode, s->mode) != 0) {
-        const struct fwd_ops *ops = mode_ops(mode);
-        if (!ops) {
-            snprintf(err, errlen, "forwarding mode must be none, nat, route or balancer, not '%s'",
-                     mode);
-            return -1;
-        }
-        if (ops->needs_containers && strcmp(s->cfg->runtime, "container") != 0) {
-            snprintf(err, errlen, "%s mode needs the container runtime", ops->name);
-            return -1;
-        }
+    if (ops) {
         *status = 500;
         next = calloc(1, sizeof(*next));
         if (!next) {
@@ -420,12 +406,6 @@ int steer_set_mode(struct steer *s, const char *mode, steer_done_cb done, void *
         }
         next->ops = ops;
         fwd_config_fill(s, &next->cfg);
-    }
-    if (strcmp(mode, s->mode) == 0) {
-        /* Already so: answered from the loop like any switch. */
-        steer_job_start(s, STEER_JOB_SWITCH, NULL, mode, done, ctx);
-        s->job.keep = 1;
-        return 0;
     }
     steer_job_start(s, STEER_JOB_SWITCH, next, mode, done, ctx);
     return 0;

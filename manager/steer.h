@@ -1,8 +1,8 @@
-/* Steering: which forwarding mode sends clients to instances, the client
- * partition it installs, and when it is recomputed — after new instances
- * are ready and before drained ones stop, so no block is ever sent to an
- * instance that is not serving. Owns the mode's kernel state and removes it
- * on a mode switch and at exit. */
+/* Steering: which forwarding mode sends clients to instances and the client
+ * partition it installs for the instances it reads from the pool (scale.c
+ * says when: after new instances are ready, before drained ones stop).
+ * Owns the mode's kernel state (and the balancer) and removes it on a mode
+ * switch and at exit. */
 #ifndef PP_STEER_H
 #define PP_STEER_H
 
@@ -21,29 +21,32 @@ typedef void (*steer_done_cb)(void *ctx, int ok, const char *message);
 /* Parses --clients and --vip; sets the mode from --forwarding ("none" when
  * not given; the loop runs until it is in place, before the API serves) and
  * removes what a crashed earlier run of that mode left. */
-struct steer *steer_new(const struct manager_config *cfg, struct pool *pool, char *err,
-                        size_t errlen);
+struct spawn_reaper;
+struct steer *steer_new(const struct manager_config *cfg, struct pool *pool,
+                        struct spawn_reaper *reaper, char *err, size_t errlen);
 /* Removes the installed rules when steer_shutdown did not (running the
  * loop until they are gone), then frees. */
 void steer_free(struct steer *s);
 
-/* Switches the mode ("none", "nat", "route", "balancer") live: sets the
+/* Switches the mode (ops from registry_forwarding; NULL: none) live: sets the
  * new mode up and installs its rules for the pool, then removes the old
  * mode's; done is called from the loop when it is over (not ok: nothing
  * changed, message says why). Returns 0 when started, or -1 with err and
  * *status (400: a mode that cannot be used here; 409: another switch runs;
  * 500: out of memory). */
-int steer_set_mode(struct steer *s, const char *mode, steer_done_cb done, void *ctx, int *status,
-                   char *err, size_t errlen);
+struct fwd_ops;
+int steer_set_mode(struct steer *s, const struct fwd_ops *ops, steer_done_cb done, void *ctx,
+                   int *status, char *err, size_t errlen);
 /* Removes the mode's rules (and stops the balancer); done (may be NULL)
  * from the loop once they are gone. At exit, before the pool stops. */
 void steer_shutdown(struct steer *s, steer_done_cb done, void *ctx);
 /* A switch or a shutdown is under way. */
 int steer_busy(const struct steer *s);
 
-/* Recomputes the partition for instances 1..n and installs it (the pool
+/* Recomputes the partition for instances 1..n and installs it (scale.c
  * calls this at each scale step, again while it answers PP_AGAIN, with the
- * same n). 0, -1 with err, or PP_AGAIN. */
+ * same n); a mode that observes its targets then asks them anew, so the
+ * drains that follow count fresh flows. 0, -1 with err, or PP_AGAIN. */
 int steer_apply(struct steer *s, int n, char *err, size_t errlen);
 
 /* Asks the mode to measure its targets anew (balancer: GET /v1/backends);

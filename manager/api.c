@@ -467,8 +467,9 @@ static void on_change_done(void *ctx, int ok, const char *message)
         evhttp_connection_set_closecb(w->evcon, NULL, NULL);
     if (w->view || w->route == ROUTE_FORWARDING) {
         if (w->req != NULL)
-            api_count(a, w->route, w->view ? send_view(a, w->req, w->route, w->target)
-                                           : send_forwarding(a, w->req, ok, message));
+            api_count(a, w->route,
+                      w->view ? send_view(a, w->req, w->route, w->target)
+                              : send_forwarding(a, w->req, ok, message));
         wait_free(w);
         return;
     }
@@ -556,7 +557,8 @@ static int start_view(struct api *a, struct evhttp_request *req, enum api_route 
 static int start_change(struct api *a, struct evhttp_request *req, enum api_route route, int target)
 {
     if (a->steer != NULL && steer_busy(a->steer)) {
-        jsonhttp_send_error(req, 409, "the forwarding mode is being switched; try again when it ends");
+        jsonhttp_send_error(req, 409,
+                            "the forwarding mode is being switched; try again when it ends");
         return API_REPLIED;
     }
     struct api_wait *w = wait_new(a, req, route, target);
@@ -751,7 +753,8 @@ static int handle_forwarding(struct api *a, struct evhttp_request *req)
         jsonhttp_send_error(req, 400, "forwarding mode must be %s, not '%s'",
                             registry_forwarding_names(), mode);
     } else if (scale_busy(a->scale)) {
-        jsonhttp_send_error(req, 409, "a change of the pool is in progress; try again when it ends");
+        jsonhttp_send_error(req, 409,
+                            "a change of the pool is in progress; try again when it ends");
     } else {
         struct api_wait *w = wait_new(a, req, ROUTE_FORWARDING, 0);
         char err[256];

@@ -88,7 +88,7 @@ struct lb_state {
     int vip_added;
     struct httpcall_target admin;
     char log_path[600];
-    char err[512]; /* why LB_FAILED */
+    char err[512];  /* why LB_FAILED */
     char *set_json; /* the backend set last told, told again after a restart */
     size_t set_size;
     /* apply: the PUT of put_json is in flight (put_busy) or answered */
@@ -496,8 +496,8 @@ static void on_admin_checked(struct lb_state *st, int status, const char *body)
 static void lb_start(struct lb_state *st)
 {
     st->phase = LB_CHECKING_ADMIN;
-    if (call_start(st, &st->probe, EVHTTP_REQ_GET, "/healthz", NULL, NULL,
-                   LB_READY_CALL_TIMEOUT_MS, on_admin_checked) < 0)
+    if (call_start(st, &st->probe, EVHTTP_REQ_GET, "/healthz", NULL, NULL, LB_READY_CALL_TIMEOUT_MS,
+                   on_admin_checked) < 0)
         lb_start_failed(st, "balancer: cannot ask its admin address (out of memory)");
 }
 
@@ -517,9 +517,8 @@ static void lb_timer_cb(evutil_socket_t fd, short what, void *arg)
             lb_start_failed(st, why);
             return;
         }
-        if (!st->probe.busy &&
-            call_start(st, &st->probe, EVHTTP_REQ_GET, "/healthz", NULL, NULL,
-                       LB_READY_CALL_TIMEOUT_MS, on_probe) < 0)
+        if (!st->probe.busy && call_start(st, &st->probe, EVHTTP_REQ_GET, "/healthz", NULL, NULL,
+                                          LB_READY_CALL_TIMEOUT_MS, on_probe) < 0)
             log_warn("balancer: cannot probe its admin (out of memory)");
         arm_ms(st->timer, LB_READY_POLL_MS);
         break;
@@ -529,8 +528,8 @@ static void lb_timer_cb(evutil_socket_t fd, short what, void *arg)
         break;
     case LB_STOPPING:
         if (st->pid > 0) {
-            log_warn("balancer: pid %d still running %d ms after SIGTERM; killing it",
-                     (int)st->pid, LB_STOP_WAIT_MS);
+            log_warn("balancer: pid %d still running %d ms after SIGTERM; killing it", (int)st->pid,
+                     LB_STOP_WAIT_MS);
             spawn_kill_group(st->pid);
         }
         break;
@@ -672,8 +671,8 @@ static int lb_apply(struct fwd *f, const struct partition *p, const struct fwd_t
             return -1;
         st->put_answered = 0;
         st->put_sent_us = now_us();
-        if (call_start(st, &st->put, EVHTTP_REQ_PUT, "/v1/backends", json,
-                       f->cfg.manager->token, LB_CALL_TIMEOUT_MS, on_put) < 0) {
+        if (call_start(st, &st->put, EVHTTP_REQ_PUT, "/v1/backends", json, f->cfg.manager->token,
+                       LB_CALL_TIMEOUT_MS, on_put) < 0) {
             free(json);
             snprintf(err, errlen, "balancer: cannot send PUT /v1/backends (out of memory)");
             return -1;

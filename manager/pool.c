@@ -206,7 +206,6 @@ static void slot_free(struct pool *p, struct slot *s)
     memset(s, 0, sizeof(*s));
 }
 
-
 static void probe_done(struct evhttp_request *req, void *arg)
 {
     struct slot *s = arg;
@@ -375,8 +374,7 @@ static int is_instance_pidfile(const struct pool *p, const char *name)
 {
     size_t n = strlen(name), plen = strlen(p->cfg->prefix);
     return n >= plen + 5 && strncmp(name, p->cfg->prefix, plen) == 0 &&
-           strcmp(name + n - 4, ".pid") == 0 &&
-           strspn(name + plen, "0123456789") == n - plen - 4;
+           strcmp(name + n - 4, ".pid") == 0 && strspn(name + plen, "0123456789") == n - plen - 4;
 }
 
 /* A manager that crashed leaves its instances running (fail-static: they

@@ -37,8 +37,8 @@ struct scale {
     struct event *timer;
     int stopping;
     enum scale_phase phase;
-    int target;        /* replicas, or the instance id */
-    int from;          /* replicas before the step */
+    int target; /* replicas, or the instance id */
+    int from;   /* replicas before the step */
     int64_t started_us;
     uint64_t drained0, cut0; /* the pool's drain counts when the step began */
     struct pool_step step;
@@ -250,8 +250,7 @@ int scale_to(struct scale *sc, int n, scale_done_cb done, void *ctx, char *err, 
     return 0;
 }
 
-int scale_restart(struct scale *sc, int id, scale_done_cb done, void *ctx, char *err,
-                  size_t errlen)
+int scale_restart(struct scale *sc, int id, scale_done_cb done, void *ctx, char *err, size_t errlen)
 {
     int rc = scale_refuse(sc, err, errlen);
     if (rc < 0)

@@ -55,9 +55,9 @@ struct steer {
     struct event *timer; /* drives the job and the refresh */
     struct {
         enum steer_job kind;
-        int phase;         /* SWITCH: 0 init, 1 install, 2 clear the old */
-        struct fwd *next;  /* SWITCH: the new mode (NULL for "none") */
-        int keep;          /* SWITCH to the mode in force: nothing to do */
+        int phase;        /* SWITCH: 0 init, 1 install, 2 clear the old */
+        struct fwd *next; /* SWITCH: the new mode (NULL for "none") */
+        int keep;         /* SWITCH to the mode in force: nothing to do */
         char mode[16];
         steer_done_cb done;
         void *ctx;

@@ -158,8 +158,7 @@ int scale_to(struct scale *sc, int n, scale_done_cb done, void *ctx, char *err, 
     return rc;
 }
 
-int scale_restart(struct scale *sc, int id, scale_done_cb done, void *ctx, char *err,
-                  size_t errlen)
+int scale_restart(struct scale *sc, int id, scale_done_cb done, void *ctx, char *err, size_t errlen)
 {
     ck_assert_ptr_eq(sc, &fake_scale);
     struct pool *p = &fake;

@@ -12,6 +12,7 @@
 #include "forwarding.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,13 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "backendset.h"
 #include "config.h"
+#include "exchange.h"
 #include "httpcall.h"
 #include "log.h"
 #include "netdev.h"
@@ -63,19 +62,6 @@ enum lb_phase {
     LB_STOPPED,
 };
 
-struct lb_state;
-typedef void (*lb_reply_cb)(struct lb_state *st, int status, const char *body);
-
-/* One admin exchange at a time per purpose, on a connection kept until
- * the mode goes (evhttp reconnects as needed). */
-struct lb_call {
-    struct lb_state *st;
-    struct evhttp_connection *conn;
-    int busy;
-    int retired; /* conn is freed before the next exchange, never in its own callback */
-    lb_reply_cb done;
-};
-
 struct lb_state {
     unsigned magic;
     struct fwd *f;
@@ -102,7 +88,7 @@ struct lb_state {
     int obs_ok;
     char obs_err[256];
     uint64_t obs_seq, obs_wanted;
-    struct lb_call probe, put, get;
+    struct exchange probe, put, get; /* with the balancer's admin API */
     struct event *timer;     /* the supervisor's: probes, backoff, stop deadline */
     struct event *obs_timer; /* asks again while removed backends drain */
 };
@@ -231,90 +217,23 @@ int fwd_balancer_remove_leftovers(const struct fwd_config *cfg, char *err, size_
     return lb_vip_remove(cfg, 1, err, errlen) < 0 ? -1 : 0;
 }
 
-/* ---- admin exchanges, through libevent's HTTP client ---- */
+/* ---- admin exchanges ---- */
 
-static void call_reply(struct evhttp_request *req, void *arg)
+static struct lb_state *lb_from(void *ctx)
 {
-    struct lb_call *c = arg;
-    struct lb_state *st = c->st;
-    if (st->magic != LB_MAGIC)
-        return;
-    c->busy = 0;
-    int status = req ? evhttp_request_get_response_code(req) : -1;
-    char *body = NULL;
-    if (req && status > 0) {
-        struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        size_t len = evbuffer_get_length(in);
-        if (len <= HTTPCALL_BODY_MAX && (body = malloc(len + 1)) != NULL) {
-            evbuffer_copyout(in, body, len);
-            body[len] = '\0';
-        }
-    }
-    if (status == 0)
-        status = -1; /* no reply: refused, reset or timed out */
-    c->done(st, status, body);
-    free(body);
+    struct lb_state *st = ctx;
+    assert(st->magic == LB_MAGIC);
+    return st;
 }
 
-/* Sends method path (body and bearer token optional); done gets the
- * status (-1: no reply within timeout_ms) and the body. -1 when it could
- * not be sent (done is not called then). */
-static int call_start(struct lb_state *st, struct lb_call *c, enum evhttp_cmd_type method,
-                      const char *path, const char *body, const char *token, int timeout_ms,
-                      lb_reply_cb done)
+/* method path to the balancer's admin (body and the manager's token when
+ * given); done(st, status, body) from the loop. -1 when not sent. */
+static int lb_ask(struct lb_state *st, struct exchange *x, const char *method, const char *path,
+                  const char *body, const char *token, int timeout_ms, exchange_cb done)
 {
-    if (c->retired && c->conn) {
-        evhttp_connection_free(c->conn); /* drops an exchange still in flight, uncalled */
-        c->conn = NULL;
-    }
-    c->retired = 0;
-    if (!c->conn) {
-        c->st = st;
-        c->conn = evhttp_connection_base_new(st->f->cfg.base, NULL, st->admin.host,
-                                             (unsigned short)atoi(st->admin.port));
-        if (!c->conn)
-            return -1;
-        evhttp_connection_set_retries(c->conn, 0);
-    }
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    evhttp_connection_set_timeout_tv(c->conn, &tv);
-    struct evhttp_request *req = evhttp_request_new(call_reply, c);
-    if (!req)
-        return -1;
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Host", st->admin.authority);
-    evhttp_add_header(h, "User-Agent", "manager");
-    if (token) {
-        char auth[APIAUTH_TOKEN_MAX + 16];
-        snprintf(auth, sizeof(auth), "Bearer %s", token);
-        evhttp_add_header(h, "Authorization", auth);
-    }
-    if (body) {
-        evhttp_add_header(h, "Content-Type", "application/json");
-        evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
-    }
-    if (evhttp_make_request(c->conn, req, method, path) < 0)
-        return -1; /* evhttp freed req */
-    c->done = done;
-    c->busy = 1;
-    return 0;
-}
-
-/* Done with the connection (a new process, or the mode goes): safe from
- * within one of its own replies, so it is freed at the next exchange or at
- * lb_free; a reply still in flight finds a phase that ignores it. */
-static void call_close(struct lb_call *c)
-{
-    c->retired = 1;
-    c->busy = 0;
-}
-
-static void call_free(struct lb_call *c)
-{
-    if (c->conn)
-        evhttp_connection_free(c->conn);
-    c->conn = NULL;
-    c->busy = 0;
+    struct exchange_request rq = {method, path, st->admin.authority, body, token, timeout_ms};
+    return exchange_start(x, st->f->cfg.base, st->admin.host, (uint16_t)atoi(st->admin.port), &rq,
+                          done, st);
 }
 
 /* ---- the supervisor ---- */
@@ -386,7 +305,7 @@ static void lb_fail_first(struct lb_state *st, const char *why)
     snprintf(st->err, sizeof(st->err), "%s", why);
     st->phase = LB_FAILED;
     evtimer_del(st->timer);
-    call_close(&st->probe);
+    exchange_retire(&st->probe);
     if (st->pid > 0) {
         spawn_reaper_forget(st->f->cfg.reaper, st->pid); /* reaped unwatched */
         spawn_kill_group(st->pid);
@@ -418,7 +337,7 @@ static void lb_start_failed(struct lb_state *st, const char *why)
     }
     log_error("%s", why);
     st->crash_streak++;
-    call_close(&st->probe);
+    exchange_retire(&st->probe);
     if (st->pid > 0) {
         st->phase = LB_BACKOFF;
         evtimer_del(st->timer);
@@ -432,15 +351,16 @@ static void lb_serving(struct lb_state *st)
 {
     st->phase = LB_SERVING;
     evtimer_del(st->timer);
-    call_close(&st->probe);
+    exchange_retire(&st->probe);
     if (!st->first_start)
         log_info("balancer: pid %d serving again with the %zu backends it had", (int)st->pid,
                  st->set_size);
     st->first_start = 0;
 }
 
-static void on_told_again(struct lb_state *st, int status, const char *body)
+static void on_told_again(void *ctx, int status, const char *body)
 {
+    struct lb_state *st = lb_from(ctx);
     if (st->phase != LB_TELLING)
         return;
     if (status == 200) {
@@ -453,8 +373,9 @@ static void on_told_again(struct lb_state *st, int status, const char *body)
     lb_start_failed(st, why);
 }
 
-static void on_probe(struct lb_state *st, int status, const char *body)
+static void on_probe(void *ctx, int status, const char *body)
 {
+    struct lb_state *st = lb_from(ctx);
     if (st->phase != LB_STARTING || status != 200)
         return; /* not yet: the next tick probes again */
     if (!st->set_json) {
@@ -462,16 +383,17 @@ static void on_probe(struct lb_state *st, int status, const char *body)
         return;
     }
     st->phase = LB_TELLING;
-    if (call_start(st, &st->put, EVHTTP_REQ_PUT, "/v1/backends", st->set_json,
-                   st->f->cfg.manager->token, LB_CALL_TIMEOUT_MS, on_told_again) < 0)
+    if (lb_ask(st, &st->put, "PUT", "/v1/backends", st->set_json, st->f->cfg.manager->token,
+               LB_CALL_TIMEOUT_MS, on_told_again) < 0)
         lb_start_failed(st, "balancer: cannot send its backend set again");
 }
 
 /* Anyone answering on the admin address (another manager's balancer in
  * this namespace) would take our PUTs while ours fails to bind: refuse
  * rather than steer someone else's. No answer means it is free. */
-static void on_admin_checked(struct lb_state *st, int status, const char *body)
+static void on_admin_checked(void *ctx, int status, const char *body)
 {
+    struct lb_state *st = lb_from(ctx);
     if (st->phase != LB_CHECKING_ADMIN)
         return;
     char why[700];
@@ -483,7 +405,7 @@ static void on_admin_checked(struct lb_state *st, int status, const char *body)
         lb_start_failed(st, why);
         return;
     }
-    call_close(&st->probe); /* a fresh connection for the new process */
+    exchange_retire(&st->probe); /* a fresh connection for the new process */
     if (lb_fork(st, why, sizeof(why)) < 0) {
         lb_start_failed(st, why);
         return;
@@ -496,8 +418,8 @@ static void on_admin_checked(struct lb_state *st, int status, const char *body)
 static void lb_start(struct lb_state *st)
 {
     st->phase = LB_CHECKING_ADMIN;
-    if (call_start(st, &st->probe, EVHTTP_REQ_GET, "/healthz", NULL, NULL, LB_READY_CALL_TIMEOUT_MS,
-                   on_admin_checked) < 0)
+    if (lb_ask(st, &st->probe, "GET", "/healthz", NULL, NULL, LB_READY_CALL_TIMEOUT_MS,
+               on_admin_checked) < 0)
         lb_start_failed(st, "balancer: cannot ask its admin address (out of memory)");
 }
 
@@ -517,8 +439,8 @@ static void lb_timer_cb(evutil_socket_t fd, short what, void *arg)
             lb_start_failed(st, why);
             return;
         }
-        if (!st->probe.busy && call_start(st, &st->probe, EVHTTP_REQ_GET, "/healthz", NULL, NULL,
-                                          LB_READY_CALL_TIMEOUT_MS, on_probe) < 0)
+        if (!st->probe.busy && lb_ask(st, &st->probe, "GET", "/healthz", NULL, NULL,
+                                      LB_READY_CALL_TIMEOUT_MS, on_probe) < 0)
             log_warn("balancer: cannot probe its admin (out of memory)");
         arm_ms(st->timer, LB_READY_POLL_MS);
         break;
@@ -574,7 +496,7 @@ static void lb_exited(void *ctx, pid_t pid, int status)
         st->crash_streak = 0;
     st->crash_streak++;
     log_warn("balancer: pid %d died (%s); see %s", pid, how, st->log_path);
-    call_close(&st->probe);
+    exchange_retire(&st->probe);
     lb_schedule_restart(st);
     return;
 }
@@ -642,8 +564,9 @@ static int lb_init(struct fwd *f, char *err, size_t errlen)
     return PP_AGAIN;
 }
 
-static void on_put(struct lb_state *st, int status, const char *body)
+static void on_put(void *ctx, int status, const char *body)
 {
+    struct lb_state *st = lb_from(ctx);
     st->put_answered = 1;
     st->put_ok = status == 200;
     if (status < 0)
@@ -671,8 +594,8 @@ static int lb_apply(struct fwd *f, const struct partition *p, const struct fwd_t
             return -1;
         st->put_answered = 0;
         st->put_sent_us = now_us();
-        if (call_start(st, &st->put, EVHTTP_REQ_PUT, "/v1/backends", json, f->cfg.manager->token,
-                       LB_CALL_TIMEOUT_MS, on_put) < 0) {
+        if (lb_ask(st, &st->put, "PUT", "/v1/backends", json, f->cfg.manager->token,
+                   LB_CALL_TIMEOUT_MS, on_put) < 0) {
             free(json);
             snprintf(err, errlen, "balancer: cannot send PUT /v1/backends (out of memory)");
             return -1;
@@ -710,8 +633,9 @@ static int lb_draining(const struct lb_state *st)
     return 0;
 }
 
-static void on_backends(struct lb_state *st, int status, const char *body)
+static void on_backends(void *ctx, int status, const char *body)
 {
+    struct lb_state *st = lb_from(ctx);
     char cerr[200];
     size_t n = 0;
     st->obs_ok = 0;
@@ -736,8 +660,8 @@ static void lb_ask_backends(struct lb_state *st)
 {
     if (st->get.busy || st->phase != LB_SERVING)
         return;
-    if (call_start(st, &st->get, EVHTTP_REQ_GET, "/v1/backends", NULL, NULL, LB_CALL_TIMEOUT_MS,
-                   on_backends) < 0) {
+    if (lb_ask(st, &st->get, "GET", "/v1/backends", NULL, NULL, LB_CALL_TIMEOUT_MS, on_backends) <
+        0) {
         snprintf(st->obs_err, sizeof(st->obs_err), "balancer: cannot ask GET /v1/backends");
         st->obs_ok = 0;
         st->obs_seq++;
@@ -826,9 +750,9 @@ static int lb_clear(struct fwd *f, char *err, size_t errlen)
             evtimer_del(st->timer);
         if (st->obs_timer)
             evtimer_del(st->obs_timer);
-        call_close(&st->probe);
-        call_close(&st->put);
-        call_close(&st->get);
+        exchange_retire(&st->probe);
+        exchange_retire(&st->put);
+        exchange_retire(&st->get);
         free(st->put_json);
         st->put_json = NULL;
         if (st->pid > 0) {
@@ -859,9 +783,9 @@ static void lb_free(struct fwd *f)
     struct lb_state *st = f ? f->priv : NULL;
     if (!st)
         return;
-    call_free(&st->probe);
-    call_free(&st->put);
-    call_free(&st->get);
+    exchange_free(&st->probe);
+    exchange_free(&st->put);
+    exchange_free(&st->get);
     if (st->pid > 0) { /* freed without a clear (at exit after a failure) */
         spawn_reaper_forget(f->cfg.reaper, st->pid);
         spawn_kill_group(st->pid);

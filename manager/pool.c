@@ -20,9 +20,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "config.h"
+#include "exchange.h"
 #include "histogram.h"
 #include "log.h"
 #include "worker.h"
@@ -30,6 +30,9 @@
 /* Probing cadence while an instance starts: the instantiation time is
  * measured to this resolution (a refused probe costs ~50 us). */
 #define POOL_TICK_MS 2
+/* Probe timeout: a refused probe answers at once; an instance that
+ * accepted but does not answer within this is not ready yet. */
+#define POOL_PROBE_TIMEOUT_MS 1000
 /* A change fails once an instance of it crashed this many times in a row
  * without becoming ready. */
 #define POOL_CHANGE_MAX_CRASHES 3
@@ -37,8 +40,7 @@
 struct slot {
     struct instance inst;
     int used;
-    struct evhttp_connection *probe_conn;
-    int probing;
+    struct exchange probe; /* GET /healthz while the instance starts */
     int remove;          /* draining for good: free the slot after the exit */
     int restart_pending; /* explicit restart: spawn again right after the exit */
     int64_t deadline_us; /* drain or ready deadline (monotonic) */
@@ -109,11 +111,7 @@ static void pidfile_write(const struct pool *p, const struct instance *inst)
 
 static void probe_close(struct slot *s)
 {
-    if (s->probe_conn) {
-        evhttp_connection_free(s->probe_conn);
-        s->probe_conn = NULL;
-    }
-    s->probing = 0;
+    exchange_free(&s->probe);
 }
 
 /* Something a change may wait for happened (an instance became ready or
@@ -206,14 +204,14 @@ static void slot_free(struct pool *p, struct slot *s)
     memset(s, 0, sizeof(*s));
 }
 
-static void probe_done(struct evhttp_request *req, void *arg)
+static void probe_done(void *arg, int status, const char *body)
 {
     struct slot *s = arg;
     struct pool *p = s->pool;
-    s->probing = 0;
+    (void)body;
     if (!s->used || s->inst.state != INSTANCE_STARTING)
         return;
-    if (req && p->rt.worker->ready(evhttp_request_get_response_code(req))) {
+    if (status > 0 && p->rt.worker->ready(status)) {
         struct instance *inst = &s->inst;
         int64_t us = mono_us() - inst->spawn_mono_us;
         inst->ready_ms = us / 1000;
@@ -227,24 +225,13 @@ static void probe_done(struct evhttp_request *req, void *arg)
 
 static void slot_probe(struct slot *s)
 {
-    if (s->probing)
+    if (s->probe.busy)
         return;
-    if (!s->probe_conn) {
-        char host[ADDR_STRLEN];
-        addr_format_host(&s->inst.probe, host, sizeof(host));
-        s->probe_conn = evhttp_connection_base_new(s->pool->base, NULL, host,
-                                                   (unsigned short)addr_port(&s->inst.probe));
-        if (!s->probe_conn)
-            return;
-        evhttp_connection_set_timeout(s->probe_conn, 1);
-        evhttp_connection_set_retries(s->probe_conn, 0);
-    }
-    struct evhttp_request *req = evhttp_request_new(probe_done, s);
-    if (!req)
-        return;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "proxyd");
-    if (evhttp_make_request(s->probe_conn, req, EVHTTP_REQ_GET, "/healthz") == 0)
-        s->probing = 1;
+    char host[ADDR_STRLEN];
+    addr_format_host(&s->inst.probe, host, sizeof(host));
+    struct exchange_request rq = {"GET", "/healthz", "proxyd", NULL, NULL, POOL_PROBE_TIMEOUT_MS};
+    exchange_start(&s->probe, s->pool->base, host, (uint16_t)addr_port(&s->inst.probe), &rq,
+                   probe_done, s); /* out of memory: the next tick tries again */
 }
 
 static int pool_in_motion(const struct pool *p)

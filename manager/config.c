@@ -8,7 +8,7 @@
 
 #include "options.h"
 #include "size.h"
-#include "worker.h"
+#include "worker/worker.h"
 
 #define VERSION "0.1.0"
 

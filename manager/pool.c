@@ -25,7 +25,7 @@
 #include "exchange.h"
 #include "histogram.h"
 #include "log.h"
-#include "worker.h"
+#include "worker/worker.h"
 
 /* Probing cadence while an instance starts: the instantiation time is
  * measured to this resolution (a refused probe costs ~50 us). */

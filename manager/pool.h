@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "instance.h"
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 struct event_base;
 struct histogram;

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "forwarding.h"
-#include "runtime.h"
+#include "forward/forwarding.h"
+#include "runtime/runtime.h"
 
 static const struct runtime_ops *const runtimes[] = {
     &runtime_process_ops,

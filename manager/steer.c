@@ -15,9 +15,9 @@
 
 #include <event2/event.h>
 
-#include "backendset.h"
+#include "forward/backendset.h"
 #include "config.h"
-#include "forwarding.h"
+#include "forward/forwarding.h"
 #include "log.h"
 #include "pool.h"
 #include "registry.h"

@@ -24,13 +24,13 @@
 #include <event2/event.h>
 
 #include "backendset.h"
-#include "config.h"
-#include "exchange.h"
+#include "../config.h"
+#include "../exchange.h"
 #include "httpcall.h"
 #include "log.h"
-#include "netdev.h"
-#include "spawn.h"
-#include "statedir.h"
+#include "../netdev.h"
+#include "../spawn.h"
+#include "../statedir.h"
 
 #define LB_MAGIC 0x6c62666du
 /* One admin call to a balancer on this host answers in well under a

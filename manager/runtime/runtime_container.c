@@ -28,11 +28,11 @@
 
 #include "caps.h"
 #include "cgroup.h"
-#include "config.h"
+#include "../config.h"
 #include "log.h"
-#include "netdev.h"
-#include "spawn.h"
-#include "worker.h"
+#include "../netdev.h"
+#include "../spawn.h"
+#include "../worker/worker.h"
 
 /* Squid's port, as the paper's proxy containers listen on. */
 #define CONTAINER_PROXY_PORT 3128

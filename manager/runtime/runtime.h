@@ -7,7 +7,7 @@
 #define PP_RUNTIME_H
 
 #include <stddef.h>
-#include "instance.h"
+#include "../instance.h"
 
 struct manager_config;
 struct worker_kind;

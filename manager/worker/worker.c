@@ -3,7 +3,7 @@
  * an instance's processes, and the files it leaves. The kinds themselves are
  * worker_proxyd.c, worker_squid.c and worker_nginx.c. */
 #include "worker.h"
-#include "spawn.h"
+#include "../spawn.h"
 
 #include <errno.h>
 #include <arpa/inet.h>
@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "instance.h"
+#include "../config.h"
+#include "../instance.h"
 #include "size.h"
 
 /* The paper's cache (Squid "3.0"): 260 MB of memory, objects up to 1024 KB. */

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
-#include "again.h"
-#include "partition.h"
+#include "../again.h"
+#include "../partition.h"
 
 /* Where block k's clients are sent: instance k's address and port (and,
  * for the balancer, its name and the admin address it is checked on). */

@@ -577,35 +577,52 @@ static void on_put(void *ctx, int status, const char *body)
                  status, body ? body : "");
 }
 
+/* Sends the set as one PUT /v1/backends; 0 or -1 with err. */
+static int lb_send_set(struct lb_state *st, char *json, char *err, size_t errlen)
+{
+    st->put_answered = 0;
+    st->put_sent_us = now_us();
+    if (lb_ask(st, &st->put, "PUT", "/v1/backends", json, st->f->cfg.manager->token,
+               LB_CALL_TIMEOUT_MS, on_put) < 0) {
+        free(json);
+        snprintf(err, errlen, "balancer: cannot send PUT /v1/backends (out of memory)");
+        return -1;
+    }
+    st->put_json = json;
+    return 0;
+}
+
 /* One PUT of the whole set: sent on the first call, PP_AGAIN until it is
- * answered. */
+ * answered. A PUT of another set still in flight (a step given up) is
+ * answered first, then this set is sent. */
 static int lb_apply(struct fwd *f, const struct partition *p, const struct fwd_target *targets,
                     char *err, size_t errlen)
 {
     struct lb_state *st = f->priv;
     if (st->phase != LB_SERVING) {
+        free(st->put_json); /* a PUT to the process that died is nobody's now */
+        st->put_json = NULL;
         snprintf(err, errlen, "balancer: not running (restarting after a failure; see %s)",
                  st->log_path);
         return -1;
     }
-    if (!st->put_json) {
-        char *json = backendset_json(targets, p->nblocks, err, errlen);
-        if (!json)
-            return -1;
-        st->put_answered = 0;
-        st->put_sent_us = now_us();
-        if (lb_ask(st, &st->put, "PUT", "/v1/backends", json, f->cfg.manager->token,
-                   LB_CALL_TIMEOUT_MS, on_put) < 0) {
+    char *json = backendset_json(targets, p->nblocks, err, errlen);
+    if (!json)
+        return -1;
+    if (st->put_json && strcmp(st->put_json, json) != 0) {
+        if (!st->put_answered) {
             free(json);
-            snprintf(err, errlen, "balancer: cannot send PUT /v1/backends (out of memory)");
-            return -1;
+            return PP_AGAIN;
         }
-        st->put_json = json;
-        return PP_AGAIN;
+        free(st->put_json); /* another set's answer, asked for by no one now */
+        st->put_json = NULL;
     }
+    if (!st->put_json)
+        return lb_send_set(st, json, err, errlen) < 0 ? -1 : PP_AGAIN;
+    free(json); /* the same as in flight */
     if (!st->put_answered)
         return PP_AGAIN;
-    char *json = st->put_json;
+    json = st->put_json;
     st->put_json = NULL;
     if (!st->put_ok) {
         snprintf(err, errlen, "%s", st->put_err);

@@ -69,10 +69,11 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 COMMON_LIB := $(BUILD)/lib/libppcommon.a
 
-# Each program: <prog>/main.c plus its modules; the modules also go into an
-# archive so unit tests can link them without main.
+# Each program: <prog>/main.c plus its modules (and those in its subfolders:
+# manager/runtime, forward, worker); the modules also go into an archive so
+# unit tests can link them without main.
 define program_rules
-$(1)_SRC := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
+$(1)_SRC := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c $(1)/*/*.c))
 $(1)_OBJ := $$($(1)_SRC:%.c=$$(BUILD)/obj/%.o)
 $(1)_LIB := $$(BUILD)/lib/lib$(1).a
 $$($(1)_LIB): $$($(1)_OBJ)
@@ -153,9 +154,9 @@ build-fuzz/fuzz_balancer_%: tests/fuzz/fuzz_balancer_%.c $(COMMON_SRC) $(wildcar
 	@mkdir -p $(@D)
 	$(call say,CC,$@)clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out balancer/main.c,$(wildcard balancer/*.c)) $(call libs_of,balancer) -lm
 # The manager's API input: its modules instead of proxyd's.
-build-fuzz/fuzz_manager_%: tests/fuzz/fuzz_manager_%.c $(COMMON_SRC) $(wildcard manager/*.[ch]) | $(AFTER_DEPS)
+build-fuzz/fuzz_manager_%: tests/fuzz/fuzz_manager_%.c $(COMMON_SRC) $(wildcard manager/*.[ch] manager/*/*.[ch]) | $(AFTER_DEPS)
 	@mkdir -p $(@D)
-	$(call say,CC,$@)clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out manager/main.c,$(wildcard manager/*.c)) $(call libs_of,manager) -lm
+	$(call say,CC,$@)clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out manager/main.c,$(wildcard manager/*.c manager/*/*.c)) $(call libs_of,manager) -lm
 
 deps:
 	$(Q)deploy/setup.sh

@@ -30,6 +30,8 @@
 #include "log.h"
 #include "pool.h"
 #include "poolview.h"
+#include "registry.h"
+#include "scale.h"
 #include "statedir.h"
 #include "steer.h"
 #include "steerview.h"
@@ -93,6 +95,7 @@ struct api {
     unsigned magic;
     struct evhttp *http;
     struct pool *pool;
+    struct scale *scale; /* changes of the pool go through it */
     struct steer *steer; /* NULL until api_set_steer */
     int port;
     int stopping;
@@ -111,8 +114,9 @@ struct api_wait {
     struct api *api;                 /* NULL once api_free detached it */
     struct evhttp_request *req;      /* NULL once libevent freed the request */
     struct evhttp_connection *evcon; /* NULL once the connection went away */
-    enum api_route route;            /* ROUTE_POOL (scale) or ROUTE_RESTART */
+    enum api_route route;            /* ROUTE_POOL (scale), ROUTE_RESTART, ROUTE_FORWARDING */
     int target;                      /* replicas asked for, or the instance id */
+    int view; /* a GET of route, answered once the mode's observation is fresh */
     struct api_wait *prev, *next;
 };
 
@@ -420,6 +424,33 @@ static void on_client_close(struct evhttp_connection *evcon, void *arg)
     log_debug("api: client went away while its change runs");
 }
 
+static int send_metrics(struct api *a, struct evhttp_request *req);
+
+/* A GET's answer from what the pool and the mode show now; its status. */
+static int send_view(struct api *a, struct evhttp_request *req, enum api_route route, int id)
+{
+    if (route == ROUTE_METRICS)
+        return send_metrics(a, req);
+    if (route == ROUTE_POOL)
+        return send_document(req, poolview_json(a->pool, a->steer));
+    const struct instance *in = pool_instance(a->pool, id);
+    if (in == NULL) {
+        jsonhttp_send_error(req, 404, "no instance %d in the pool", id);
+        return 404;
+    }
+    return send_document(req, poolview_instance_json(in, a->steer));
+}
+
+static int send_forwarding(struct api *a, struct evhttp_request *req, int ok, const char *message)
+{
+    if (!ok) {
+        jsonhttp_send_error(req, 500, "%s", message ? message : "the switch did not complete");
+        return 500;
+    }
+    log_info("api: forwarding set to %s", steer_mode(a->steer));
+    return send_document(req, steerview_forwarding_json(a->steer));
+}
+
 static void on_change_done(void *ctx, int ok, const char *message)
 {
     struct api_wait *w = ctx;
@@ -434,6 +465,14 @@ static void on_change_done(void *ctx, int ok, const char *message)
     wait_unlink(a, w);
     if (w->evcon != NULL)
         evhttp_connection_set_closecb(w->evcon, NULL, NULL);
+    if (w->view || w->route == ROUTE_FORWARDING) {
+        if (w->req != NULL)
+            api_count(a, w->route,
+                      w->view ? send_view(a, w->req, w->route, w->target)
+                              : send_forwarding(a, w->req, ok, message));
+        wait_free(w);
+        return;
+    }
     if (message == NULL || message[0] == '\0')
         message = scale ? "scaling did not complete" : "the restart did not complete";
 
@@ -466,12 +505,15 @@ static void on_change_done(void *ctx, int ok, const char *message)
 
 /* Starts a scale (ROUTE_POOL) or restart (ROUTE_RESTART); the request is
  * answered by on_change_done, or now when the pool refuses. */
-static int start_change(struct api *a, struct evhttp_request *req, enum api_route route, int target)
+/* A request answered later, by on_change_done: linked to the API and told
+ * when its client goes; NULL (500 sent) when out of memory. */
+static struct api_wait *wait_new(struct api *a, struct evhttp_request *req, enum api_route route,
+                                 int target)
 {
     struct api_wait *w = calloc(1, sizeof(*w));
     if (w == NULL) {
         jsonhttp_send_error(req, 500, "out of memory");
-        return API_REPLIED;
+        return NULL;
     }
     w->magic = API_WAIT_MAGIC;
     w->api = a;
@@ -482,36 +524,73 @@ static int start_change(struct api *a, struct evhttp_request *req, enum api_rout
     wait_link(a, w);
     if (w->evcon != NULL)
         evhttp_connection_set_closecb(w->evcon, on_client_close, w);
+    return w;
+}
+
+/* Takes back a wait whose request is answered now after all. */
+static void wait_drop(struct api *a, struct api_wait *w)
+{
+    if (w->evcon != NULL)
+        evhttp_connection_set_closecb(w->evcon, NULL, NULL);
+    wait_unlink(a, w);
+    wait_free(w);
+}
+
+/* GETs that show what the forwarding mode measures (the balancer's
+ * backends) ask it anew first and answer when it replied: the loop serves
+ * other requests meanwhile. */
+static int start_view(struct api *a, struct evhttp_request *req, enum api_route route, int id)
+{
+    if (a->steer == NULL)
+        return send_view(a, req, route, id), API_REPLIED;
+    struct api_wait *w = wait_new(a, req, route, id);
+    if (w == NULL)
+        return API_REPLIED;
+    w->view = 1;
+    if (steer_refresh(a->steer, on_change_done, w) == 0)
+        return API_PENDING;
+    wait_drop(a, w); /* the mode measures nothing: the view is current */
+    send_view(a, req, route, id);
+    return API_REPLIED;
+}
+
+static int start_change(struct api *a, struct evhttp_request *req, enum api_route route, int target)
+{
+    if (a->steer != NULL && steer_busy(a->steer)) {
+        jsonhttp_send_error(req, 409,
+                            "the forwarding mode is being switched; try again when it ends");
+        return API_REPLIED;
+    }
+    struct api_wait *w = wait_new(a, req, route, target);
+    if (w == NULL)
+        return API_REPLIED;
 
     /* Read before the pool call: done may have answered req once it returns. */
     char peer[ADDR_STRLEN];
     peer_text(req, peer, sizeof(peer));
     char err[256] = "";
     int rc = route == ROUTE_POOL
-                 ? pool_scale(a->pool, target, on_change_done, w, err, sizeof(err))
-                 : pool_restart(a->pool, target, on_change_done, w, err, sizeof(err));
+                 ? scale_to(a->scale, target, on_change_done, w, err, sizeof(err))
+                 : scale_restart(a->scale, target, on_change_done, w, err, sizeof(err));
     if (rc == 0) {
         log_info("api: %s %d, asked by %s", route == ROUTE_POOL ? "scaling to" : "restarting",
                  target, peer);
         return API_PENDING; /* w is the pool's until done */
     }
 
-    if (w->evcon != NULL)
-        evhttp_connection_set_closecb(w->evcon, NULL, NULL);
-    wait_unlink(a, w);
-    wait_free(w);
+    wait_drop(a, w);
     int status;
     const char *fallback;
     switch (rc) {
-    case POOL_ERR_RANGE:
+    case SCALE_ERR_RANGE:
         status = route == ROUTE_POOL ? 400 : 404;
         fallback = route == ROUTE_POOL ? "replicas is out of range" : "no such instance";
         break;
-    case POOL_ERR_BUSY:
+    case SCALE_ERR_BUSY:
         status = 409;
         fallback = "another change of the pool is running; try again when it ends";
         break;
-    case POOL_ERR_STOPPING:
+    case SCALE_ERR_STOPPING:
         status = 503;
         fallback = "the manager is shutting down and takes no changes";
         break;
@@ -530,10 +609,8 @@ static int handle_pool(struct api *a, struct evhttp_request *req)
 {
     if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT) < 0)
         return API_REPLIED;
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_PUT) {
-        send_document(req, poolview_json(a->pool, a->steer));
-        return API_REPLIED;
-    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_PUT)
+        return start_view(a, req, ROUTE_POOL, 0);
     if (refuse_write(a, req, "PUT /v1/pool") < 0)
         return API_REPLIED;
     cJSON *body = jsonhttp_read_body(req, API_BODY_MAX);
@@ -563,12 +640,11 @@ static int handle_instance(struct api *a, struct evhttp_request *req, const stru
 {
     if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD) < 0)
         return API_REPLIED;
-    const struct instance *in = m->id > 0 ? pool_instance(a->pool, m->id) : NULL;
-    if (in == NULL)
+    if (m->id == 0 || pool_instance(a->pool, m->id) == NULL) {
         send_no_instance(req, m);
-    else
-        send_document(req, poolview_instance_json(in, a->steer));
-    return API_REPLIED;
+        return API_REPLIED;
+    }
+    return start_view(a, req, ROUTE_INSTANCE, m->id);
 }
 
 static int handle_restart(struct api *a, struct evhttp_request *req, const struct route_match *m)
@@ -619,14 +695,12 @@ static void write_request_counts(struct api *a, struct prom *p)
     }
 }
 
-static void handle_metrics(struct api *a, struct evhttp_request *req)
+static int send_metrics(struct api *a, struct evhttp_request *req)
 {
-    if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD) < 0)
-        return;
     struct evbuffer *out = evbuffer_new();
     if (out == NULL) {
         jsonhttp_send_error(req, 500, "out of memory");
-        return;
+        return 500;
     }
     struct prom p;
     prom_init(&p, out);
@@ -639,48 +713,65 @@ static void handle_metrics(struct api *a, struct evhttp_request *req)
         log_warn("api: /metrics: %s", err);
     jsonhttp_send_prom(req, out);
     evbuffer_free(out);
+    return 200;
 }
 
-/* PUT /v1/forwarding {"mode": "nat"}: switched at once (the rules swap in
- * one commit), answered with the new state. */
-static void handle_forwarding(struct api *a, struct evhttp_request *req)
+static int handle_metrics(struct api *a, struct evhttp_request *req)
+{
+    if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD) < 0)
+        return API_REPLIED;
+    return start_view(a, req, ROUTE_METRICS, 0);
+}
+
+/* PUT /v1/forwarding {"mode": "nat"}: answered with the new state once the
+ * new mode is in place and the old one gone (a balancer started or
+ * stopped), or with why nothing changed. */
+static int handle_forwarding(struct api *a, struct evhttp_request *req)
 {
     if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT) < 0)
-        return;
+        return API_REPLIED;
     if (!a->steer) {
         jsonhttp_send_error(req, 503, "forwarding is not set up yet");
-        return;
+        return API_REPLIED;
     }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_PUT) {
         send_document(req, steerview_forwarding_json(a->steer));
-        return;
+        return API_REPLIED;
     }
     if (refuse_write(a, req, "PUT /v1/forwarding") < 0)
-        return;
+        return API_REPLIED;
     cJSON *body = jsonhttp_read_body(req, API_BODY_MAX);
     if (body == NULL)
-        return;
+        return API_REPLIED;
     const char *mode = NULL;
+    const struct fwd_ops *ops = NULL;
     char why[256];
+    int pending = API_REPLIED;
     if (api_parse_forwarding(body, &mode, why, sizeof(why)) < 0) {
         jsonhttp_send_error(req, 400, "%s", why);
-        cJSON_Delete(body);
-        return;
-    }
-    if (pool_busy(a->pool)) {
-        jsonhttp_send_error(req, 409, "a change of the pool is in progress; try again when it ends");
-        cJSON_Delete(body);
-        return;
-    }
-    char err[256];
-    int status = 400;
-    if (steer_set_mode(a->steer, mode, &status, err, sizeof(err)) < 0) {
-        jsonhttp_send_error(req, status, "%s", err);
+    } else if (registry_forwarding(mode, &ops) < 0) {
+        jsonhttp_send_error(req, 400, "forwarding mode must be %s, not '%s'",
+                            registry_forwarding_names(), mode);
+    } else if (scale_busy(a->scale)) {
+        jsonhttp_send_error(req, 409,
+                            "a change of the pool is in progress; try again when it ends");
     } else {
-        log_info("api: forwarding set to %s", mode);
-        send_document(req, steerview_forwarding_json(a->steer));
+        struct api_wait *w = wait_new(a, req, ROUTE_FORWARDING, 0);
+        char err[256];
+        int status = 500;
+        if (w == NULL) {
+            /* answered */
+        } else if (steer_set_mode(a->steer, ops, on_change_done, w, &status, err, sizeof(err)) <
+                   0) {
+            wait_drop(a, w);
+            jsonhttp_send_error(req, status, "%s", err);
+        } else {
+            log_info("api: switching forwarding to %s", mode);
+            pending = API_PENDING;
+        }
     }
     cJSON_Delete(body);
+    return pending;
 }
 
 static void handle_partition(struct api *a, struct evhttp_request *req)
@@ -730,10 +821,10 @@ static void api_handle(struct evhttp_request *req, void *arg)
         handle_healthz(a, req);
         break;
     case ROUTE_METRICS:
-        handle_metrics(a, req);
+        pending = handle_metrics(a, req);
         break;
     case ROUTE_FORWARDING:
-        handle_forwarding(a, req);
+        pending = handle_forwarding(a, req);
         break;
     case ROUTE_PARTITION:
         handle_partition(a, req);
@@ -782,8 +873,8 @@ int api_token_prepare(struct manager_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-struct api *api_new(struct event_base *base, struct pool *pool, const struct manager_config *cfg,
-                    char *err, size_t errlen)
+struct api *api_new(struct event_base *base, struct pool *pool, struct scale *scale,
+                    const struct manager_config *cfg, char *err, size_t errlen)
 {
     char where[ADDR_STRLEN];
     char why[256];
@@ -795,6 +886,7 @@ struct api *api_new(struct event_base *base, struct pool *pool, const struct man
     }
     a->magic = API_MAGIC;
     a->pool = pool;
+    a->scale = scale;
     a->no_auth = cfg->no_auth;
     if (!a->no_auth && cfg->token_len == 0) {
         snprintf(err, errlen, "no token loaded (api_token_prepare was not called)");

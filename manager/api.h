@@ -26,13 +26,15 @@ struct api;
  * balancer gets the same file). 0, or -1 with err filled. */
 int api_token_prepare(struct manager_config *cfg, char *err, size_t errlen);
 
-/* Listens on cfg->api and serves the pool, which must outlive the API.
+/* Listens on cfg->api and serves the pool, changed through scale; both
+ * must outlive the API.
  * Every request must name this machine by address or localhost in Host
  * (421 otherwise); writes must carry cfg->token as a bearer token (401;
  * unless cfg->no_auth) and Content-Type: application/json (415). Reads,
  * /healthz and /metrics need no token. NULL with err filled. */
-struct api *api_new(struct event_base *base, struct pool *pool, const struct manager_config *cfg,
-                    char *err, size_t errlen);
+struct scale;
+struct api *api_new(struct event_base *base, struct pool *pool, struct scale *scale,
+                    const struct manager_config *cfg, char *err, size_t errlen);
 
 /* The bodies of the writes, once parsed as JSON (by the handlers, and by
  * tests/fuzz/fuzz_manager_api.c): 0, or -1 with why, the sentence of the

@@ -11,7 +11,7 @@
 #include "instance.h"
 #include "options.h"
 #include "size.h"
-#include "worker.h"
+#include "worker/worker.h"
 
 #define VERSION "0.1.0"
 

@@ -15,27 +15,30 @@
 #include "features.h"
 #include "log.h"
 #include "pool.h"
+#include "registry.h"
+#include "scale.h"
+#include "spawn.h"
 #include "statedir.h"
 #include "steer.h"
 
+/* What main wires, in the order it is made (and unmade in reverse). */
+static struct spawn_reaper *reaper;
 static struct pool *pool;
-static struct api *api;
 static struct steer *steer;
-
-static int steer_hook(void *ctx, int n, char *err, size_t errlen)
-{
-    return steer_apply(ctx, n, err, errlen);
-}
-
-static int flow_hook(void *ctx, const struct instance *in, uint64_t *count)
-{
-    return steer ? steer_count_flows(ctx, in, count) : -1;
-}
+static struct scale *scale;
+static struct api *api;
 
 static void on_stopped(void *arg)
 {
     log_info("every instance stopped; exiting");
     event_base_loopexit(arg, NULL);
+}
+
+static void on_forwarding_removed(void *arg, int ok, const char *message)
+{
+    (void)ok;
+    (void)message;
+    pool_shutdown(pool, on_stopped, arg);
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -48,12 +51,12 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     }
     log_info("%s: draining and stopping every instance", strsignal((int)sig));
     api_set_stopping(api);
+    scale_stop(scale);
     /* Forwarding rules go first: no new client is sent to an instance that
-     * is about to stop (established flows keep their mapping). */
+     * is about to stop (established flows keep their mapping); the
+     * instances drain once they are gone (the balancer stopped). */
     api_set_steer(api, NULL);
-    steer_free(steer);
-    steer = NULL;
-    pool_shutdown(pool, on_stopped, arg);
+    steer_shutdown(steer, on_forwarding_removed, arg);
 }
 
 static void on_initial_scale(void *ctx, int ok, const char *message)
@@ -100,6 +103,52 @@ static int print_features(void)
     return 0;
 }
 
+/* The modules, each given what it uses: the reaper first (every child's
+ * exit goes through it), the pool, the forwarding (which reads the pool),
+ * the scale step (which drives both), the API last. 0, or -1 logged. */
+static int manager_wire(struct event_base *base, struct manager_config *cfg)
+{
+    char err[512];
+    const struct runtime_ops *ops = registry_runtime(cfg->runtime);
+    if (!ops) { /* config.c accepts known names only */
+        log_error("no runtime '%s'", cfg->runtime);
+        return -1;
+    }
+    if (!(reaper = spawn_reaper_new(base, err, sizeof(err)))) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (!(pool = pool_new(base, cfg, ops, reaper, err, sizeof(err)))) {
+        log_error("%s runtime: %s", ops->name, err);
+        return -1;
+    }
+    /* After pool_new made the state dir, before the balancer needs it. */
+    if (api_token_prepare(cfg, err, sizeof(err)) < 0) {
+        log_error("REST API: %s", err);
+        return -1;
+    }
+    if (!(steer = steer_new(cfg, pool, reaper, err, sizeof(err)))) {
+        log_error("forwarding %s: %s", cfg->forwarding, err);
+        return -1;
+    }
+    if (!(scale = scale_new(base, pool, steer, err, sizeof(err))) ||
+        !(api = api_new(base, pool, scale, cfg, err, sizeof(err)))) {
+        log_error("REST API: %s", err);
+        return -1;
+    }
+    api_set_steer(api, steer);
+    return 0;
+}
+
+static void manager_unwire(void)
+{
+    api_free(api);
+    scale_free(scale);
+    steer_free(steer);
+    pool_free(pool);
+    spawn_reaper_free(reaper);
+}
+
 int main(int argc, char **argv)
 {
     static struct manager_config cfg;
@@ -144,43 +193,20 @@ int main(int argc, char **argv)
     struct event_base *base = event_base_new();
     if (!base) {
         log_error("event_base_new failed");
+        manager_config_free(&cfg);
         return 1;
     }
-    const struct runtime_ops *ops =
-        strcmp(cfg.runtime, "container") == 0 ? &runtime_container_ops : &runtime_process_ops;
-    pool = pool_new(base, &cfg, ops, err, sizeof(err));
-    if (!pool) {
-        log_error("%s runtime: %s", ops->name, err);
-        return 1;
-    }
-    /* After pool_new made the state dir, before the balancer needs it. */
-    if (api_token_prepare(&cfg, err, sizeof(err)) < 0) {
-        log_error("REST API: %s", err);
-        pool_free(pool);
+    if (manager_wire(base, &cfg) < 0) {
+        manager_unwire();
         event_base_free(base);
         manager_config_free(&cfg);
         return 1;
     }
-    steer = steer_new(&cfg, pool, err, sizeof(err));
-    if (!steer) {
-        log_error("forwarding %s: %s", cfg.forwarding, err);
-        pool_free(pool);
-        return 1;
-    }
-    pool_set_steer(pool, steer_hook, steer);
-    pool_set_flow_counter(pool, flow_hook, steer);
-    api = api_new(base, pool, &cfg, err, sizeof(err));
-    if (!api) {
-        log_error("REST API: %s", err);
-        steer_free(steer);
-        pool_free(pool);
-        return 1;
-    }
-    api_set_steer(api, steer);
     char a[ADDR_STRLEN];
     addr_format(&cfg.api, a, sizeof(a));
-    log_info("REST API on http://%s/v1/pool, %s runtime, state in %s", a, ops->name, cfg.state_dir);
-    if (pool_scale(pool, cfg.replicas, on_initial_scale, NULL, err, sizeof(err)) < 0)
+    log_info("REST API on http://%s/v1/pool, %s runtime, state in %s", a, pool_runtime_name(pool),
+             cfg.state_dir);
+    if (scale_to(scale, cfg.replicas, on_initial_scale, NULL, err, sizeof(err)) < 0)
         log_error("initial scale: %s", err);
     struct event *ev_term = evsignal_new(base, SIGTERM, on_stop_signal, base);
     struct event *ev_int = evsignal_new(base, SIGINT, on_stop_signal, base);
@@ -189,9 +215,7 @@ int main(int argc, char **argv)
     event_base_dispatch(base);
     event_free(ev_term);
     event_free(ev_int);
-    api_free(api);
-    steer_free(steer);
-    pool_free(pool);
+    manager_unwire();
     event_base_free(base);
     explicit_bzero(cfg.token, sizeof(cfg.token));
     manager_config_free(&cfg);

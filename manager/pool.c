@@ -1,9 +1,10 @@
 /* The pool: slots 1..32, each holding an instance or nothing. A tick runs
  * while anything is in motion: it probes starting instances' /healthz (the
  * admin endpoint's for proxyd, the service port's for Squid and nginx),
- * respawns crashed ones when their backoff has passed, kills instances that
- * overstay a drain or a start, and tells a waiting change (scale, restart)
- * when it is done. Exits arrive by SIGCHLD and are reaped here. */
+ * respawns crashed ones when their backoff has passed, and kills instances
+ * that overstay a drain or a start. Exits come from spawn.c's reaper. What
+ * a change does in which order (grow, rules, drain) is scale.c's; it is
+ * told whenever an instance became ready or exited. */
 #include "pool.h"
 #include "spawn.h"
 #include "statedir.h"
@@ -18,22 +19,20 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "config.h"
+#include "exchange.h"
 #include "histogram.h"
 #include "log.h"
-#include "worker.h"
+#include "worker/worker.h"
 
 /* Probing cadence while an instance starts: the instantiation time is
  * measured to this resolution (a refused probe costs ~50 us). */
 #define POOL_TICK_MS 2
-/* Restart backoff: 100 ms doubling, at most 30 s (reliability notes:
- * HAProxy's mworker and systemd's restart limits are the model). */
-#define POOL_BACKOFF_FIRST_MS 100
-#define POOL_BACKOFF_MAX_MS 30000
+/* Probe timeout: a refused probe answers at once; an instance that
+ * accepted but does not answer within this is not ready yet. */
+#define POOL_PROBE_TIMEOUT_MS 1000
 /* A change fails once an instance of it crashed this many times in a row
  * without becoming ready. */
 #define POOL_CHANGE_MAX_CRASHES 3
@@ -41,8 +40,7 @@
 struct slot {
     struct instance inst;
     int used;
-    struct evhttp_connection *probe_conn;
-    int probing;
+    struct exchange probe; /* GET /healthz while the instance starts */
     int remove;          /* draining for good: free the slot after the exit */
     int restart_pending; /* explicit restart: spawn again right after the exit */
     int64_t deadline_us; /* drain or ready deadline (monotonic) */
@@ -50,8 +48,6 @@ struct slot {
     uint64_t flows_cut;      /* still open when the drain deadline passed */
     struct pool *pool;
 };
-
-enum change_kind { CHANGE_NONE = 0, CHANGE_SCALE, CHANGE_RESTART };
 
 struct pool {
     struct event_base *base;
@@ -61,25 +57,14 @@ struct pool {
     struct slot slots[POOL_MAX_INSTANCES + 1]; /* [0] unused: ids are 1-based */
     int desired;
     struct event *tick;
-    struct event *sigchld;
     struct histogram *ready_hist;
     uint64_t restarts_total;
-    struct {
-        enum change_kind kind;
-        int target; /* replicas, or the instance id */
-        int64_t started_us;
-        pool_done_cb done;
-        void *ctx;
-        int steered;         /* the steer hook ran for this change */
-        int grows;           /* the scale adds instances */
-        char fail_msg[512];  /* a failure found outside the tick, told by it */
-    } change;
-    int (*steer)(void *ctx, int n, char *err, size_t errlen);
-    void *steer_ctx;
+    struct spawn_reaper *reaper;
+    void (*listener)(void *ctx);
+    void *listener_ctx;
     int (*flows)(void *ctx, const struct instance *in, uint64_t *count);
     void *flows_ctx;
-    void (*other_exit)(void *ctx, pid_t pid, int status);
-    void *other_exit_ctx;
+    uint64_t drained_total, cut_total; /* connections, over every drain for good */
     struct pool_step last_step;
     int stopping;
     void (*shutdown_done)(void *ctx);
@@ -126,12 +111,18 @@ static void pidfile_write(const struct pool *p, const struct instance *inst)
 
 static void probe_close(struct slot *s)
 {
-    if (s->probe_conn) {
-        evhttp_connection_free(s->probe_conn);
-        s->probe_conn = NULL;
-    }
-    s->probing = 0;
+    exchange_free(&s->probe);
 }
+
+/* Something a change may wait for happened (an instance became ready or
+ * exited). */
+static void pool_notify(struct pool *p)
+{
+    if (p->listener)
+        p->listener(p->listener_ctx);
+}
+
+static void slot_exited(void *ctx, pid_t pid, int status);
 
 static int slot_spawn(struct pool *p, struct slot *s)
 {
@@ -148,10 +139,12 @@ static int slot_spawn(struct pool *p, struct slot *s)
         inst->state = INSTANCE_FAILED;
         inst->pid = 0;
         inst->crash_streak++;
-        inst->next_restart_mono_us = mono_us() + POOL_BACKOFF_MAX_MS * 1000;
+        inst->next_restart_mono_us = mono_us() + SPAWN_BACKOFF_MAX_MS * 1000;
+        pool_notify(p); /* a change waiting on it may have to give up */
         return -1;
     }
     pidfile_write(p, inst);
+    spawn_reaper_watch(p->reaper, inst->pid, slot_exited, s);
     char a[ADDR_STRLEN];
     addr_format(&inst->address, a, sizeof(a));
     log_info("pool: started %s (pid %d) on %s", inst->name, (int)inst->pid, a);
@@ -211,16 +204,14 @@ static void slot_free(struct pool *p, struct slot *s)
     memset(s, 0, sizeof(*s));
 }
 
-static void change_check(struct pool *p);
-
-static void probe_done(struct evhttp_request *req, void *arg)
+static void probe_done(void *arg, int status, const char *body)
 {
     struct slot *s = arg;
     struct pool *p = s->pool;
-    s->probing = 0;
+    (void)body;
     if (!s->used || s->inst.state != INSTANCE_STARTING)
         return;
-    if (req && p->rt.worker->ready(evhttp_request_get_response_code(req))) {
+    if (status > 0 && p->rt.worker->ready(status)) {
         struct instance *inst = &s->inst;
         int64_t us = mono_us() - inst->spawn_mono_us;
         inst->ready_ms = us / 1000;
@@ -228,110 +219,24 @@ static void probe_done(struct evhttp_request *req, void *arg)
         inst->crash_streak = 0;
         histogram_record(p->ready_hist, (uint64_t)us);
         log_info("pool: %s ready in %.1f ms", inst->name, (double)us / 1000.0);
-        change_check(p); /* answer a waiting change now, not a tick later */
+        pool_notify(p); /* a waiting change looks now, not a tick later */
     }
 }
 
 static void slot_probe(struct slot *s)
 {
-    if (s->probing)
+    if (s->probe.busy)
         return;
-    if (!s->probe_conn) {
-        char host[ADDR_STRLEN];
-        addr_format_host(&s->inst.probe, host, sizeof(host));
-        s->probe_conn = evhttp_connection_base_new(s->pool->base, NULL, host,
-                                                   (unsigned short)addr_port(&s->inst.probe));
-        if (!s->probe_conn)
-            return;
-        evhttp_connection_set_timeout(s->probe_conn, 1);
-        evhttp_connection_set_retries(s->probe_conn, 0);
-    }
-    struct evhttp_request *req = evhttp_request_new(probe_done, s);
-    if (!req)
-        return;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "proxyd");
-    if (evhttp_make_request(s->probe_conn, req, EVHTTP_REQ_GET, "/healthz") == 0)
-        s->probing = 1;
-}
-
-static void change_finish(struct pool *p, int ok, const char *msg)
-{
-    pool_done_cb done = p->change.done;
-    void *ctx = p->change.ctx;
-    p->change.kind = CHANGE_NONE;
-    p->change.done = NULL;
-    if (done)
-        done(ctx, ok, msg);
-}
-
-/* Whether the change under way is done (or failed). */
-static void change_check(struct pool *p)
-{
-    char msg[512];
-    if (p->change.kind != CHANGE_NONE && p->change.fail_msg[0]) {
-        snprintf(msg, sizeof(msg), "%s", p->change.fail_msg);
-        p->change.fail_msg[0] = '\0';
-        change_finish(p, 0, msg);
-        return;
-    }
-    if (p->change.kind == CHANGE_SCALE) {
-        int n = p->change.target;
-        for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
-            struct slot *s = &p->slots[id];
-            if (id > n && s->used)
-                return; /* still draining */
-            if (id <= n) {
-                if (!s->used)
-                    return;
-                if (s->inst.crash_streak >= POOL_CHANGE_MAX_CRASHES) {
-                    snprintf(msg, sizeof(msg),
-                             "instance %s failed to become ready %u times in a row; see %s",
-                             s->inst.name, s->inst.crash_streak, s->inst.log_path);
-                    change_finish(p, 0, msg);
-                    return;
-                }
-                if (s->inst.state != INSTANCE_READY)
-                    return;
-            }
-        }
-        /* Every new instance serves: now the clients may be spread over them. */
-        if (p->last_step.ready_ms < 0 && p->change.grows)
-            p->last_step.ready_ms = (mono_us() - p->change.started_us) / 1000;
-        if (p->steer && !p->change.steered) {
-            p->change.steered = 1;
-            char err[200];
-            int rc = p->steer(p->steer_ctx, n, err, sizeof(err));
-            p->last_step.rules_ms = (mono_us() - p->change.started_us) / 1000;
-            if (rc < 0) {
-                snprintf(msg, sizeof(msg), "the instances are ready but the forwarding rules "
-                                           "could not be installed: %s",
-                         err);
-                change_finish(p, 0, msg);
-                return;
-            }
-        }
-        change_finish(p, 1, NULL);
-    } else if (p->change.kind == CHANGE_RESTART) {
-        struct slot *s = &p->slots[p->change.target];
-        if (!s->used) {
-            change_finish(p, 0, "the instance went away during its restart");
-            return;
-        }
-        if (s->inst.crash_streak >= POOL_CHANGE_MAX_CRASHES) {
-            snprintf(msg, sizeof(msg), "instance %s failed to come back; see %s", s->inst.name,
-                     s->inst.log_path);
-            change_finish(p, 0, msg);
-            return;
-        }
-        if (s->inst.state == INSTANCE_READY && !s->restart_pending &&
-            s->inst.spawn_mono_us >= p->change.started_us)
-            change_finish(p, 1, NULL);
-    }
+    char host[ADDR_STRLEN];
+    addr_format_host(&s->inst.probe, host, sizeof(host));
+    struct exchange_request rq = {"GET", "/healthz", "proxyd", NULL, NULL, POOL_PROBE_TIMEOUT_MS};
+    exchange_start(&s->probe, s->pool->base, host, (uint16_t)addr_port(&s->inst.probe), &rq,
+                   probe_done, s); /* out of memory: the next tick tries again */
 }
 
 static int pool_in_motion(const struct pool *p)
 {
-    if (p->change.kind != CHANGE_NONE || p->stopping)
+    if (p->stopping)
         return 1;
     for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
         const struct slot *s = &p->slots[id];
@@ -382,14 +287,15 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
             }
             break;
         case INSTANCE_STOPPED:
-            if (s->remove && inst->pid == 0)
+            if (s->remove && inst->pid == 0) {
                 slot_free(p, s);
+                pool_notify(p); /* a shrink waits for the slot to be free */
+            }
             break;
         default:
             break;
         }
     }
-    change_check(p);
     if (p->stopping && p->shutdown_done) {
         int left = 0;
         for (int id = 1; id <= POOL_MAX_INSTANCES; id++)
@@ -406,32 +312,19 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         pool_kick(p);
 }
 
-static struct slot *slot_by_pid(struct pool *p, pid_t pid)
-{
-    for (int id = 1; id <= POOL_MAX_INSTANCES; id++)
-        if (p->slots[id].used && p->slots[id].inst.pid == pid)
-            return &p->slots[id];
-    return NULL;
-}
-
 static void on_exit_of(struct pool *p, struct slot *s, int status)
 {
     struct instance *inst = &s->inst;
     char how[64];
-    if (WIFEXITED(status))
-        snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
-    else
-        snprintf(how, sizeof(how), "signal %d", WTERMSIG(status));
+    spawn_describe_status(status, how, sizeof(how));
     p->rt.ops->release(&p->rt, inst);
     inst->pid = 0;
     if (s->remove) {
         uint64_t cut = s->flows_cut < s->flows_at_drain ? s->flows_cut : s->flows_at_drain;
         log_info("pool: %s stopped (%s): %llu connections drained, %llu cut", inst->name, how,
                  (unsigned long long)(s->flows_at_drain - cut), (unsigned long long)cut);
-        p->last_step.drained += s->flows_at_drain - cut;
-        p->last_step.cut += cut;
-        if (p->change.kind == CHANGE_SCALE)
-            p->last_step.drain_ms = (mono_us() - p->change.started_us) / 1000;
+        p->drained_total += s->flows_at_drain - cut;
+        p->cut_total += cut;
         inst->state = INSTANCE_STOPPED;
         return;
     }
@@ -445,39 +338,37 @@ static void on_exit_of(struct pool *p, struct slot *s, int status)
     }
     /* A crash: back off 100 ms, 200 ms, ... up to 30 s, then try again. */
     inst->crash_streak++;
-    int64_t backoff_ms = POOL_BACKOFF_FIRST_MS;
-    for (unsigned i = 1; i < inst->crash_streak && backoff_ms < POOL_BACKOFF_MAX_MS; i++)
-        backoff_ms *= 2;
-    if (backoff_ms > POOL_BACKOFF_MAX_MS)
-        backoff_ms = POOL_BACKOFF_MAX_MS;
+    int64_t backoff_ms = spawn_backoff_ms(inst->crash_streak);
     inst->next_restart_mono_us = mono_us() + backoff_ms * 1000;
     inst->state = INSTANCE_FAILED;
     probe_close(s);
     log_warn("pool: %s died (%s); restarting in %lld ms", inst->name, how, (long long)backoff_ms);
 }
 
-static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
+static void slot_exited(void *ctx, pid_t pid, int status)
 {
-    struct pool *p = arg;
-    (void)sig;
-    (void)what;
-    int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        struct slot *s = slot_by_pid(p, pid);
-        if (s)
-            on_exit_of(p, s, status);
-        else if (p->other_exit)
-            p->other_exit(p->other_exit_ctx, pid, status);
-    }
+    struct slot *s = ctx;
+    struct pool *p = s->pool;
+    if (s->used && s->inst.pid == pid)
+        on_exit_of(p, s, status);
     pool_kick(p);
+    pool_notify(p);
+}
+
+/* An instance's pid file: "<prefix><id>.pid". Another prefix that starts
+ * with ours ("pp-a"), or the balancer's "<prefix>-balancer.pid", is not. */
+static int is_instance_pidfile(const struct pool *p, const char *name)
+{
+    size_t n = strlen(name), plen = strlen(p->cfg->prefix);
+    return n >= plen + 5 && strncmp(name, p->cfg->prefix, plen) == 0 &&
+           strcmp(name + n - 4, ".pid") == 0 && strspn(name + plen, "0123456789") == n - plen - 4;
 }
 
 /* A manager that crashed leaves its instances running (fail-static: they
  * keep serving). The next one finds them by their pid files and stops them,
  * every process of each (its process group), before starting its own, then
  * has every worker kind remove the files they left (caches on tmpfs, pid
- * files, shared memory). */
+ * files, shared memory). Runs before the loop does. */
 static void pool_remove_leftovers(struct pool *p)
 {
     int fd = dup(p->state_dirfd);
@@ -489,46 +380,16 @@ static void pool_remove_leftovers(struct pool *p)
     }
     rewinddir(d); /* the dup shares its offset with every other reader */
     struct dirent *e;
-    size_t plen = strlen(p->cfg->prefix);
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        /* Instances' files only: "<prefix><id>.pid". Another prefix that
-         * starts with ours ("pp-a"), or the balancer's "<prefix>-balancer.pid",
-         * is not ours to reclaim here. */
-        if (n < plen + 5 || strncmp(e->d_name, p->cfg->prefix, plen) != 0 ||
-            strcmp(e->d_name + n - 4, ".pid") != 0 ||
-            strspn(e->d_name + plen, "0123456789") != n - plen - 4)
-            continue;
-        pid_t pid = 0;
-        char why[160];
-        int ours = statedir_pidfile_check(p->state_dirfd, e->d_name, &pid, why, sizeof(why));
-        if (ours == 0 && pid > 1 && spawn_process_alive(pid))
-            log_warn("pool: not stopping pid %d named by %s: %s", (int)pid, e->d_name, why);
-        char exe[64], target[1024];
-        snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
-        ssize_t tl = ours == 1 ? readlink(exe, target, sizeof(target) - 1) : -1;
-        if (tl > 0) {
-            target[tl] = '\0';
-            const char *base = strrchr(target, '/');
-            base = base ? base + 1 : target;
-            if (worker_kind_is_exe(base)) {
-                log_info("pool: stopping %s pid %d left by an earlier run (%s)", base, (int)pid,
-                         e->d_name);
-                /* It leads its session: the group is it and its children. */
-                if (getpgid(pid) != pid || kill(-pid, SIGKILL) < 0)
-                    kill(pid, SIGKILL);
-                for (int i = 0; i < 100 && spawn_process_alive(pid); i++)
-                    usleep(10000);
-            }
-        }
-        unlinkat(p->state_dirfd, e->d_name, 0);
-    }
+    while ((e = readdir(d)))
+        if (is_instance_pidfile(p, e->d_name))
+            spawn_reclaim_leftover(p->state_dirfd, e->d_name, worker_kind_is_exe, "pool");
     closedir(d);
     worker_kind_remove_leftovers(p->cfg);
 }
 
 struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
-                      const struct runtime_ops *ops, char *err, size_t errlen)
+                      const struct runtime_ops *ops, struct spawn_reaper *reaper, char *err,
+                      size_t errlen)
 {
     int dirfd = statedir_open(cfg->state_dir, err, errlen);
     if (dirfd < 0)
@@ -541,6 +402,7 @@ struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
     }
     p->state_dirfd = dirfd;
     p->base = base;
+    p->reaper = reaper;
     p->cfg = cfg;
     p->rt.ops = ops;
     p->rt.cfg = cfg;
@@ -552,10 +414,9 @@ struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
         return NULL;
     }
     p->tick = evtimer_new(base, tick_cb, p);
-    p->sigchld = evsignal_new(base, SIGCHLD, sigchld_cb, p);
     p->ready_hist = histogram_new();
     p->last_step = (struct pool_step){-1, -1, -1, 0, 0};
-    if (!p->tick || !p->sigchld || !p->ready_hist || evsignal_add(p->sigchld, NULL) < 0) {
+    if (!p->tick || !p->ready_hist) {
         snprintf(err, errlen, "out of memory");
         pool_free(p);
         return NULL;
@@ -572,100 +433,76 @@ void pool_free(struct pool *p)
 {
     if (!p)
         return;
-    for (int id = 1; id <= POOL_MAX_INSTANCES; id++)
-        if (p->slots[id].used)
+    for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
+        if (p->slots[id].used) {
             probe_close(&p->slots[id]);
+            if (p->slots[id].inst.pid > 0)
+                spawn_reaper_forget(p->reaper, p->slots[id].inst.pid);
+        }
+    }
     if (p->tick)
         event_free(p->tick);
-    if (p->sigchld)
-        event_free(p->sigchld);
     histogram_free(p->ready_hist);
     if (p->state_dirfd >= 0)
         close(p->state_dirfd);
     free(p);
 }
 
-static void apply_desired(struct pool *p)
+void pool_grow(struct pool *p, int n)
 {
-    for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
+    p->desired = n;
+    for (int id = 1; id <= n; id++) {
         struct slot *s = &p->slots[id];
-        if (id <= p->desired && !s->used)
+        if (!s->used) {
             slot_open(p, id);
-        else if (id <= p->desired && s->used && s->remove) {
+        } else if (s->remove) {
             /* Asked back while draining: let it finish, then respawn. */
             s->remove = 0;
             s->restart_pending = 1;
-        } else if (id > p->desired && s->used && !s->remove)
-            slot_drain(p, s);
+        }
     }
     pool_kick(p);
 }
 
-int pool_scale(struct pool *p, int n, pool_done_cb done, void *ctx, char *err, size_t errlen)
+void pool_drain_above(struct pool *p, int n)
 {
-    if (p->stopping) {
-        snprintf(err, errlen, "the manager is shutting down");
-        return POOL_ERR_STOPPING;
-    }
-    if (n < 1 || n > POOL_MAX_INSTANCES) {
-        snprintf(err, errlen, "replicas must be an integer from 1 to %d", POOL_MAX_INSTANCES);
-        return POOL_ERR_RANGE;
-    }
-    if (p->change.kind != CHANGE_NONE) {
-        snprintf(err, errlen, "another change of the pool is in progress; try again when it ends");
-        return POOL_ERR_BUSY;
-    }
-    log_info("pool: scaling from %d to %d", p->desired, n);
-    int shrinking = n < p->desired;
-    p->last_step = (struct pool_step){-1, -1, -1, 0, 0};
-    p->change.grows = n > p->desired;
-    p->change.kind = CHANGE_SCALE;
-    p->change.target = n;
-    p->change.started_us = mono_us();
-    p->change.done = done;
-    p->change.ctx = ctx;
-    p->change.steered = 0;
-    p->change.fail_msg[0] = '\0';
-    if (shrinking && p->steer) {
-        /* Clients leave the instances that go before those stop. */
-        p->change.steered = 1;
-        char serr[200];
-        int rc = p->steer(p->steer_ctx, n, serr, sizeof(serr));
-        p->last_step.rules_ms = (mono_us() - p->change.started_us) / 1000;
-        if (rc < 0) {
-            snprintf(p->change.fail_msg, sizeof(p->change.fail_msg),
-                     "the forwarding rules could not be changed, so no instance was "
-                     "stopped: %s",
-                     serr);
-            pool_kick(p);
-            return 0;
-        }
-    }
     p->desired = n;
-    apply_desired(p);
-    return 0;
+    for (int id = n + 1; id <= POOL_MAX_INSTANCES; id++)
+        if (p->slots[id].used && !p->slots[id].remove)
+            slot_drain(p, &p->slots[id]);
+    pool_kick(p);
 }
 
-int pool_restart(struct pool *p, int id, pool_done_cb done, void *ctx, char *err, size_t errlen)
+int pool_ready_upto(const struct pool *p, int n, char *why, size_t whylen)
 {
-    if (p->stopping) {
-        snprintf(err, errlen, "the manager is shutting down");
-        return POOL_ERR_STOPPING;
+    for (int id = 1; id <= n; id++) {
+        const struct slot *s = &p->slots[id];
+        if (!s->used)
+            return 0;
+        if (s->inst.crash_streak >= POOL_CHANGE_MAX_CRASHES) {
+            snprintf(why, whylen, "instance %s failed to become ready %u times in a row; see %s",
+                     s->inst.name, s->inst.crash_streak, s->inst.log_path);
+            return -1;
+        }
+        if (s->inst.state != INSTANCE_READY)
+            return 0;
     }
-    if (id < 1 || id > POOL_MAX_INSTANCES || !p->slots[id].used || p->slots[id].remove) {
-        snprintf(err, errlen, "no instance with id %d", id);
-        return POOL_ERR_RANGE;
-    }
-    if (p->change.kind != CHANGE_NONE) {
-        snprintf(err, errlen, "another change of the pool is in progress; try again when it ends");
-        return POOL_ERR_BUSY;
-    }
+    return 1;
+}
+
+int pool_stopped_above(const struct pool *p, int n)
+{
+    for (int id = n + 1; id <= POOL_MAX_INSTANCES; id++)
+        if (p->slots[id].used)
+            return 0;
+    return 1;
+}
+
+int pool_restart_instance(struct pool *p, int id)
+{
+    if (id < 1 || id > POOL_MAX_INSTANCES || !p->slots[id].used || p->slots[id].remove)
+        return -1;
     struct slot *s = &p->slots[id];
-    p->change.kind = CHANGE_RESTART;
-    p->change.target = id;
-    p->change.started_us = mono_us();
-    p->change.done = done;
-    p->change.ctx = ctx;
     log_info("pool: restarting %s", s->inst.name);
     if (s->inst.pid > 0) {
         s->restart_pending = 1;
@@ -682,13 +519,44 @@ int pool_restart(struct pool *p, int id, pool_done_cb done, void *ctx, char *err
     return 0;
 }
 
+int pool_restarted(const struct pool *p, int id, int64_t since_us, char *why, size_t whylen)
+{
+    const struct slot *s = &p->slots[id];
+    if (!s->used) {
+        snprintf(why, whylen, "the instance went away during its restart");
+        return -1;
+    }
+    if (s->inst.crash_streak >= POOL_CHANGE_MAX_CRASHES) {
+        snprintf(why, whylen, "instance %s failed to come back; see %s", s->inst.name,
+                 s->inst.log_path);
+        return -1;
+    }
+    return s->inst.state == INSTANCE_READY && !s->restart_pending &&
+           s->inst.spawn_mono_us >= since_us;
+}
+
+void pool_set_listener(struct pool *p, void (*fn)(void *ctx), void *ctx)
+{
+    p->listener = fn;
+    p->listener_ctx = ctx;
+}
+
+void pool_drain_counts(const struct pool *p, uint64_t *drained, uint64_t *cut)
+{
+    *drained = p->drained_total;
+    *cut = p->cut_total;
+}
+
+void pool_set_last_step(struct pool *p, const struct pool_step *step)
+{
+    p->last_step = *step;
+}
+
 void pool_shutdown(struct pool *p, void (*done)(void *ctx), void *ctx)
 {
     p->stopping = 1;
     p->shutdown_done = done;
     p->shutdown_ctx = ctx;
-    if (p->change.kind != CHANGE_NONE)
-        change_finish(p, 0, "the manager is shutting down");
     p->desired = 0;
     for (int id = 1; id <= POOL_MAX_INSTANCES; id++) {
         struct slot *s = &p->slots[id];
@@ -707,12 +575,6 @@ void pool_set_flow_counter(struct pool *p,
     p->flows_ctx = ctx;
 }
 
-void pool_set_other_exit(struct pool *p, void (*fn)(void *ctx, pid_t pid, int status), void *ctx)
-{
-    p->other_exit = fn;
-    p->other_exit_ctx = ctx;
-}
-
 struct event_base *pool_event_base(const struct pool *p)
 {
     return p->base;
@@ -723,16 +585,14 @@ const struct pool_step *pool_last_step(const struct pool *p)
     return &p->last_step;
 }
 
-void pool_set_steer(struct pool *p, int (*fn)(void *ctx, int n, char *err, size_t errlen),
-                    void *ctx)
-{
-    p->steer = fn;
-    p->steer_ctx = ctx;
-}
-
 const char *pool_runtime_name(const struct pool *p)
 {
     return p->rt.ops->name;
+}
+
+const struct runtime_ops *pool_runtime(const struct pool *p)
+{
+    return p->rt.ops;
 }
 
 const char *pool_worker_name(const struct pool *p)
@@ -748,11 +608,6 @@ int pool_desired(const struct pool *p)
 size_t pool_ready_count(const struct pool *p)
 {
     return pool_count_state(p, INSTANCE_READY);
-}
-
-int pool_busy(const struct pool *p)
-{
-    return p->change.kind != CHANGE_NONE;
 }
 
 const struct instance *pool_instance(const struct pool *p, int id)

@@ -16,8 +16,8 @@
 #include <cJSON.h>
 
 #include "addr.h"
-#include "backendset.h"
-#include "forwarding.h"
+#include "forward/backendset.h"
+#include "forward/forwarding.h"
 #include "histogram.h"
 #include "instance.h"
 #include "pool.h"

@@ -1,12 +1,32 @@
-/* Starting children (instances, the balancer): the child-side setup shared
- * by the process and container runtimes; worker.c builds the commands. */
+/* Supervising children (instances, the balancer): the child-side setup,
+ * liveness, group kill, restart backoff and leftover reclaim that the pool
+ * and the balancer's forwarding mode both use; worker.c builds the commands. */
 #include "spawn.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "statedir.h"
+
+/* Children watched at once: the pool's 32 instances, the balancer, and
+ * room for a balancer of a switch still stopping. */
+#define SPAWN_MAX_WATCHED 48
+
+/* A SIGKILLed leftover (not our child: we cannot reap it) is waited for at
+ * most this long at start; it is gone in milliseconds unless the kernel is
+ * stuck on it, and then waiting longer would not help. */
+#define SPAWN_LEFTOVER_WAIT_MS 1000
 
 /* The log in the state dir, opened relative to the directory and without
  * following a symlink at either (statedir.h: the manager runs as root). */
@@ -61,4 +81,146 @@ int spawn_process_alive(int pid)
     buf[n] = '\0';
     const char *rp = strrchr(buf, ')'); /* the state follows "(comm)" */
     return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+void spawn_kill_group(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    if (getpgid(pid) != pid || kill(-pid, SIGKILL) < 0)
+        kill(pid, SIGKILL);
+}
+
+int64_t spawn_backoff_ms(unsigned crash_streak)
+{
+    int64_t ms = SPAWN_BACKOFF_FIRST_MS;
+    for (unsigned i = 1; i < crash_streak && ms < SPAWN_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms > SPAWN_BACKOFF_MAX_MS ? SPAWN_BACKOFF_MAX_MS : ms;
+}
+
+void spawn_describe_status(int status, char *out, size_t outlen)
+{
+    if (WIFEXITED(status))
+        snprintf(out, outlen, "exit status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(out, outlen, "signal %d", WTERMSIG(status));
+    else
+        snprintf(out, outlen, "status %d", status);
+}
+
+/* Waits until pid (not our child) is gone: its pidfd turns readable when
+ * it exits. Without pidfds (old kernel), one look. */
+static void wait_gone(pid_t pid, int timeout_ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return;
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    while (poll(&pfd, 1, timeout_ms) < 0 && errno == EINTR)
+        ;
+    close(fd);
+}
+
+void spawn_reclaim_leftover(int dirfd, const char *pidfile, int (*exe_matches)(const char *base),
+                            const char *who)
+{
+    pid_t pid = 0;
+    char why[160];
+    int ours = statedir_pidfile_check(dirfd, pidfile, &pid, why, sizeof(why));
+    if (ours < 0)
+        return; /* no such file */
+    if (ours == 0 && pid > 1 && spawn_process_alive(pid))
+        log_warn("%s: not stopping pid %d named by %s: %s", who, (int)pid, pidfile, why);
+    char exe[64], target[1024];
+    snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+    ssize_t tl = ours == 1 ? readlink(exe, target, sizeof(target) - 1) : -1;
+    if (tl > 0) {
+        target[tl] = '\0';
+        const char *base = strrchr(target, '/');
+        base = base ? base + 1 : target;
+        if (exe_matches(base)) {
+            log_info("%s: stopping %s pid %d left by an earlier run (%s)", who, base, (int)pid,
+                     pidfile);
+            spawn_kill_group(pid);
+            wait_gone(pid, SPAWN_LEFTOVER_WAIT_MS);
+        }
+    }
+    unlinkat(dirfd, pidfile, 0);
+}
+
+struct spawn_watch {
+    pid_t pid; /* 0: free */
+    spawn_exit_cb cb;
+    void *ctx;
+};
+
+struct spawn_reaper {
+    struct event *sigchld;
+    struct spawn_watch watched[SPAWN_MAX_WATCHED];
+};
+
+static void reaper_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct spawn_reaper *r = arg;
+    (void)sig;
+    (void)what;
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct spawn_watch w = {0, NULL, NULL};
+        for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++) {
+            if (r->watched[i].pid == pid) {
+                w = r->watched[i];
+                r->watched[i].pid = 0; /* the number may be reused from now on */
+                break;
+            }
+        }
+        if (w.cb)
+            w.cb(w.ctx, pid, status);
+        else
+            log_debug("spawn: reaped pid %d, watched by no one", (int)pid);
+    }
+}
+
+struct spawn_reaper *spawn_reaper_new(struct event_base *base, char *err, size_t errlen)
+{
+    struct spawn_reaper *r = calloc(1, sizeof(*r));
+    if (r)
+        r->sigchld = evsignal_new(base, SIGCHLD, reaper_sigchld_cb, r);
+    if (!r || !r->sigchld || evsignal_add(r->sigchld, NULL) < 0) {
+        snprintf(err, errlen, "cannot watch SIGCHLD (out of memory)");
+        spawn_reaper_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void spawn_reaper_free(struct spawn_reaper *r)
+{
+    if (!r)
+        return;
+    if (r->sigchld)
+        event_free(r->sigchld);
+    free(r);
+}
+
+int spawn_reaper_watch(struct spawn_reaper *r, pid_t pid, spawn_exit_cb cb, void *ctx)
+{
+    for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++) {
+        if (r->watched[i].pid == 0) {
+            r->watched[i] = (struct spawn_watch){pid, cb, ctx};
+            return 0;
+        }
+    }
+    log_error("spawn: more than %d children to watch; pid %d goes unwatched", SPAWN_MAX_WATCHED,
+              (int)pid);
+    return -1;
+}
+
+void spawn_reaper_forget(struct spawn_reaper *r, pid_t pid)
+{
+    for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++)
+        if (r->watched[i].pid == pid)
+            r->watched[i].pid = 0;
 }

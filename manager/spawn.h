@@ -1,10 +1,19 @@
-/* What every runtime does to start a child: its setup before exec (own
- * session, stdout and stderr to the instance's log, no inherited
- * descriptors but 0-2). The command itself comes from worker.h. */
+/* Supervising children (instances, the balancer), written once: the
+ * child-side setup before exec (own session, stdout and stderr to a log, no
+ * inherited descriptors but 0-2), liveness, killing a child with what it
+ * started, the restart backoff, and reclaiming what a crashed manager left
+ * running. The command itself comes from worker.h or the balancer's mode. */
 #ifndef PP_SPAWN_H
 #define PP_SPAWN_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Restart backoff after a crash: 100 ms doubling, at most 30 s (HAProxy's
+ * mworker and systemd's restart limits are the model). */
+#define SPAWN_BACKOFF_FIRST_MS 100
+#define SPAWN_BACKOFF_MAX_MS 30000
 
 /* In the child, after fork: never returns on failure of exec's caller, only
  * prepares; errors are written to the log (which the pool shows). The log is
@@ -15,5 +24,42 @@ void spawn_child_prepare(const char *log_path);
 /* Whether pid runs: alive and not a zombie (an orphan's zombie waits for
  * init to reap it), read from /proc/PID/stat. */
 int spawn_process_alive(int pid);
+
+/* SIGKILL to pid's process group (a child leads its own session, so the
+ * group is it and everything it started), or to pid alone when it leads
+ * none. Only for a child not yet reaped: its number is still its own. */
+void spawn_kill_group(pid_t pid);
+
+/* How long to wait before the next start after crash_streak crashes in a
+ * row (1 = the first). */
+int64_t spawn_backoff_ms(unsigned crash_streak);
+
+/* "exit status N" or "signal N", for a log line. */
+void spawn_describe_status(int status, char *out, size_t outlen);
+
+/* At start, before the loop runs: a manager that crashed left the child
+ * named by pidfile (in the state dir dirfd) running. When the pid file
+ * still names the same process (statedir.h) and exe_matches accepts the
+ * basename of its executable, its group is killed and waited for (bounded:
+ * a SIGKILLed process is gone in milliseconds); the pid file goes in any
+ * case. who prefixes the log lines ("pool", "balancer"). */
+void spawn_reclaim_leftover(int dirfd, const char *pidfile, int (*exe_matches)(const char *base),
+                            const char *who);
+
+/* The one SIGCHLD handler: reaps every child of the manager and tells
+ * whoever watches that pid (the pool for an instance, the balancer's mode
+ * for the balancer) how it ended. A child nobody watches (one killed after
+ * its watcher let it go) is reaped and logged at debug level. */
+struct event_base;
+struct spawn_reaper;
+typedef void (*spawn_exit_cb)(void *ctx, pid_t pid, int status);
+
+struct spawn_reaper *spawn_reaper_new(struct event_base *base, char *err, size_t errlen);
+void spawn_reaper_free(struct spawn_reaper *r);
+/* Right after fork, before the loop runs again (the exit is reaped in the
+ * loop, so it cannot be missed). 0, or -1 when the table is full. */
+int spawn_reaper_watch(struct spawn_reaper *r, pid_t pid, spawn_exit_cb cb, void *ctx);
+/* Stops watching pid (its watcher goes away); its exit is still reaped. */
+void spawn_reaper_forget(struct spawn_reaper *r, pid_t pid);
 
 #endif

@@ -1,7 +1,10 @@
 /* Steering clients to instances: the partition of --clients over the ready
  * instances, installed by the forwarding mode in force (fwd_nat.c,
  * fwd_route.c; fwd_balancer.c takes the ready instances as its backend set
- * and picks one per connection), recomputed by the pool at each scale step. */
+ * and picks one per connection), recomputed by the pool at each scale step.
+ * A mode's operations may answer PP_AGAIN (forwarding.h): a switch, an exit
+ * and a fresh observation are jobs a timer drives to their end, and the
+ * pool polls steer_apply from its own tick; nothing here waits. */
 #include "steer.h"
 
 #include <stdio.h>
@@ -10,16 +13,36 @@
 #include <time.h>
 #include <arpa/inet.h>
 
-#include "backendset.h"
+#include <event2/event.h>
+
+#include "forward/backendset.h"
 #include "config.h"
-#include "conntrack.h"
-#include "forwarding.h"
+#include "forward/forwarding.h"
 #include "log.h"
 #include "pool.h"
+#include "registry.h"
+
+/* Polling cadence of a job under way: a mode's wait ends within a few
+ * milliseconds of what it waits for (the pool ticks as often). */
+#define STEER_POLL_MS 2
+
+/* Someone waiting for a fresh observation (the API, for a GET). */
+struct steer_waiter {
+    steer_done_cb done;
+    void *ctx;
+    struct steer_waiter *next;
+};
+
+enum steer_job {
+    STEER_JOB_NONE = 0,
+    STEER_JOB_SWITCH,   /* init next, install it, clear the old mode */
+    STEER_JOB_SHUTDOWN, /* clear the mode */
+};
 
 struct steer {
     const struct manager_config *cfg;
-    struct pool *pool;
+    struct pool *pool; /* read: the instances to send clients to */
+    struct spawn_reaper *reaper;
     struct client_range ranges[MANAGER_MAX_CLIENT_RANGES];
     size_t nranges;
     uint32_t nclients;
@@ -29,6 +52,23 @@ struct steer {
     int have_part;
     int64_t last_swap_at_ms;
     uint32_t last_moved;
+    struct event *timer; /* drives the job and the refresh */
+    struct {
+        enum steer_job kind;
+        int phase;        /* SWITCH: 0 init, 1 install, 2 clear the old */
+        struct fwd *next; /* SWITCH: the new mode (NULL for "none") */
+        int keep;         /* SWITCH to the mode in force: nothing to do */
+        char mode[16];
+        steer_done_cb done;
+        void *ctx;
+    } job;
+    int applied; /* steer_apply: installed; now observing */
+    struct {
+        int pending; /* asked while a switch ran: starts when it ends */
+        steer_done_cb done;
+        void *ctx;
+    } shutdown;
+    struct steer_waiter *waiters;
 };
 
 static int64_t wall_ms(void)
@@ -36,17 +76,6 @@ static int64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const struct fwd_ops *mode_ops(const char *mode)
-{
-    if (strcmp(mode, "nat") == 0)
-        return &fwd_nat_ops;
-    if (strcmp(mode, "route") == 0)
-        return &fwd_route_ops;
-    if (strcmp(mode, "balancer") == 0)
-        return &fwd_balancer_ops;
-    return NULL;
 }
 
 static void fwd_config_fill(const struct steer *s, struct fwd_config *fc)
@@ -59,39 +88,42 @@ static void fwd_config_fill(const struct steer *s, struct fwd_config *fc)
     fc->bridge = s->cfg->bridge;
     fc->manager = s->cfg;
     fc->base = pool_event_base(s->pool);
+    fc->reaper = s->reaper;
 }
 
-static struct fwd *fwd_open(struct steer *s, const struct fwd_ops *ops, char *err, size_t errlen)
+static void fwd_free(struct fwd *f)
 {
-    struct fwd *f = calloc(1, sizeof(*f));
-    if (!f) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    f->ops = ops;
-    fwd_config_fill(s, &f->cfg);
-    if (ops->init(f, err, errlen) < 0) {
-        if (ops->free)
-            ops->free(f);
-        free(f);
-        return NULL;
-    }
-    return f;
-}
-
-static void fwd_close(struct fwd *f)
-{
-    char err[256];
     if (!f)
         return;
-    if (f->ops->clear(f, err, sizeof(err)) < 0)
-        log_error("steer: removing %s rules failed: %s", f->ops->name, err);
     if (f->ops->free)
         f->ops->free(f);
     free(f);
 }
 
-/* Installs a partition over instances 1..n with f. */
+/* Removes what f installed: 0 when done (a failure is logged: the mode
+ * goes anyway), PP_AGAIN while it is at it. */
+static int fwd_clear(struct fwd *f)
+{
+    char err[256];
+    if (!f)
+        return 0;
+    int rc = f->ops->clear(f, err, sizeof(err));
+    if (rc == PP_AGAIN)
+        return PP_AGAIN;
+    if (rc < 0)
+        log_error("steer: removing %s rules failed: %s", f->ops->name, err);
+    return 0;
+}
+
+static void steer_kick(struct steer *s)
+{
+    struct timeval tv = {0, STEER_POLL_MS * 1000};
+    if (!evtimer_pending(s->timer, NULL))
+        evtimer_add(s->timer, &tv);
+}
+
+/* Installs a partition over instances 1..n with f: 0, -1 with err, or
+ * PP_AGAIN while the mode is at it. */
 static int steer_install(struct steer *s, struct fwd *f, int n, char *err, size_t errlen)
 {
     struct partition next;
@@ -118,9 +150,10 @@ static int steer_install(struct steer *s, struct fwd *f, int n, char *err, size_
             targets[id - 1].admin_port = (uint16_t)addr_port(&in->admin);
         }
     }
-    if (f->ops->apply(f, &next, targets, err, errlen) < 0) {
+    int rc = f->ops->apply(f, &next, targets, err, errlen);
+    if (rc < 0) {
         partition_free(&next);
-        return -1;
+        return rc; /* -1, or PP_AGAIN: asked again with the same state */
     }
     s->last_moved = s->have_part ? partition_moved(&s->part, &next) : next.clients;
     if (s->have_part)
@@ -139,17 +172,45 @@ static int steer_install(struct steer *s, struct fwd *f, int n, char *err, size_
     return 0;
 }
 
-/* A child the pool reaped that is no instance: the mode's (the balancer)? */
-static void steer_child_exit(void *ctx, pid_t pid, int status)
+static void steer_job_step(struct steer *s);
+static void steer_refresh_step(struct steer *s);
+
+static void steer_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct steer *s = ctx;
-    if (s->fwd && s->fwd->ops->child_exited && s->fwd->ops->child_exited(s->fwd, pid, status))
-        return;
-    log_debug("steer: reaped pid %d, not ours", (int)pid);
+    struct steer *s = arg;
+    (void)fd;
+    (void)what;
+    if (s->job.kind != STEER_JOB_NONE)
+        steer_job_step(s);
+    if (s->waiters)
+        steer_refresh_step(s);
+    if (s->job.kind != STEER_JOB_NONE || s->waiters)
+        steer_kick(s);
 }
 
-struct steer *steer_new(const struct manager_config *cfg, struct pool *pool, char *err,
-                        size_t errlen)
+/* Runs the loop until the job under way ends: at start, before the API
+ * serves, and at exit after a failure, when there is nothing else to do. */
+static void steer_finish_job(struct steer *s)
+{
+    struct event_base *base = pool_event_base(s->pool);
+    while (s->job.kind != STEER_JOB_NONE)
+        event_base_loop(base, EVLOOP_ONCE);
+}
+
+struct steer_sync {
+    int ok;
+    char msg[512];
+};
+
+static void on_sync_done(void *ctx, int ok, const char *message)
+{
+    struct steer_sync *r = ctx;
+    r->ok = ok;
+    snprintf(r->msg, sizeof(r->msg), "%s", message ? message : "");
+}
+
+struct steer *steer_new(const struct manager_config *cfg, struct pool *pool,
+                        struct spawn_reaper *reaper, char *err, size_t errlen)
 {
     struct steer *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -158,27 +219,47 @@ struct steer *steer_new(const struct manager_config *cfg, struct pool *pool, cha
     }
     s->cfg = cfg;
     s->pool = pool;
+    s->reaper = reaper;
     for (size_t i = 0; i < cfg->nclient_ranges; i++) {
         s->ranges[i] = cfg->client_ranges[i];
         s->nclients += cfg->client_ranges[i].last - cfg->client_ranges[i].first + 1;
     }
     s->nranges = cfg->nclient_ranges;
     snprintf(s->mode, sizeof(s->mode), "none");
+    s->timer = evtimer_new(pool_event_base(pool), steer_timer_cb, s);
+    if (!s->timer) {
+        snprintf(err, errlen, "out of memory");
+        free(s);
+        return NULL;
+    }
     /* A balancer (and the VIP on lo) a crashed run left would take the
      * clients' packets whatever the mode now is. */
     struct fwd_config fc;
     fwd_config_fill(s, &fc);
     if (fwd_balancer_remove_leftovers(&fc, err, errlen) < 0) {
+        event_free(s->timer);
         free(s);
         return NULL;
     }
-    pool_set_other_exit(pool, steer_child_exit, s);
-    int status;
-    if (strcmp(cfg->forwarding, "none") != 0 &&
-        steer_set_mode(s, cfg->forwarding, &status, err, errlen) < 0) {
-        pool_set_other_exit(pool, NULL, NULL);
-        free(s);
+    const struct fwd_ops *ops;
+    if (registry_forwarding(cfg->forwarding, &ops) < 0) {
+        snprintf(err, errlen, "no forwarding mode '%s'", cfg->forwarding);
+        steer_free(s);
         return NULL;
+    }
+    if (ops) {
+        int status;
+        struct steer_sync r = {0, ""};
+        if (steer_set_mode(s, ops, on_sync_done, &r, &status, err, errlen) < 0) {
+            steer_free(s);
+            return NULL;
+        }
+        steer_finish_job(s);
+        if (!r.ok) {
+            snprintf(err, errlen, "%s", r.msg);
+            steer_free(s);
+            return NULL;
+        }
     }
     return s;
 }
@@ -187,57 +268,219 @@ void steer_free(struct steer *s)
 {
     if (!s)
         return;
-    fwd_close(s->fwd);
-    pool_set_other_exit(s->pool, NULL, NULL);
+    if (s->job.kind == STEER_JOB_NONE && s->fwd)
+        steer_shutdown(s, NULL, NULL);
+    steer_finish_job(s);
     if (s->have_part)
         partition_free(&s->part);
+    for (struct steer_waiter *w = s->waiters, *next; w; w = next) {
+        next = w->next;
+        w->done(w->ctx, 0, "the manager is shutting down");
+        free(w);
+    }
+    event_free(s->timer);
     free(s);
 }
 
-int steer_set_mode(struct steer *s, const char *mode, int *status, char *err, size_t errlen)
+int steer_busy(const struct steer *s)
 {
-    *status = 400;
-    if (strcmp(mode, s->mode) == 0)
-        return 0;
-    struct fwd *next = NULL;
-    if (strcmp(mode, "none") != 0) {
-        const struct fwd_ops *ops = mode_ops(mode);
-        if (!ops) {
-            snprintf(err, errlen, "forwarding mode must be none, nat, route or balancer, not '%s'",
-                     mode);
-            return -1;
-        }
-        /* The instances must own the VIP, which only containers can. */
-        if (ops == &fwd_route_ops && strcmp(s->cfg->runtime, "container") != 0) {
-            snprintf(err, errlen, "route mode needs the container runtime");
-            return -1;
-        }
-        *status = 500;
-        if (!(next = fwd_open(s, ops, err, errlen)))
-            return -1;
-        int n = pool_desired(s->pool);
-        if (n > 0 && steer_install(s, next, n, err, errlen) < 0) {
-            fwd_close(next);
-            return -1;
-        }
+    return s->job.kind != STEER_JOB_NONE;
+}
+
+static void steer_job_end(struct steer *s, int ok, const char *message)
+{
+    steer_done_cb done = s->job.done;
+    void *ctx = s->job.ctx;
+    s->job.kind = STEER_JOB_NONE;
+    s->job.next = NULL;
+    if (done)
+        done(ctx, ok, message);
+    if (s->shutdown.pending) {
+        s->shutdown.pending = 0;
+        steer_shutdown(s, s->shutdown.done, s->shutdown.ctx);
     }
-    /* The new mode is in place: only now does the old one go. */
-    fwd_close(s->fwd);
+}
+
+/* A switch: the new mode is set up and installed for the pool as it is
+ * before the old one goes, so clients are always sent somewhere. */
+static void steer_switch_step(struct steer *s)
+{
+    char err[400] = "", msg[512];
+    struct fwd *next = s->job.next;
+    int rc = 0;
+    if (s->job.keep) {
+        steer_job_end(s, 1, NULL);
+        return;
+    }
+    if (s->job.phase == 0 && next) {
+        rc = next->ops->init(next, err, sizeof(err));
+        if (rc == 0)
+            s->job.phase = 1;
+    }
+    if (rc == 0 && s->job.phase == 1 && next) {
+        int n = pool_desired(s->pool);
+        rc = n > 0 ? steer_install(s, next, n, err, sizeof(err)) : 0;
+        if (rc == 0)
+            s->job.phase = 2;
+    }
+    if (rc == PP_AGAIN)
+        return;
+    if (rc < 0) {
+        /* Nothing changed: the old mode still steers. */
+        if (next && next->ops->clear(next, msg, sizeof(msg)) == PP_AGAIN)
+            return; /* a half-started mode is taken down first */
+        fwd_free(next);
+        snprintf(msg, sizeof(msg), "%s", err);
+        steer_job_end(s, 0, msg);
+        return;
+    }
+    s->job.phase = 2;
+    if (fwd_clear(s->fwd) == PP_AGAIN)
+        return;
+    /* The new mode is in place and the old one gone. */
+    fwd_free(s->fwd);
     s->fwd = next;
     if (!next && s->have_part) {
         partition_free(&s->part);
         s->have_part = 0;
     }
-    log_info("steer: forwarding %s -> %s", s->mode, mode);
-    snprintf(s->mode, sizeof(s->mode), "%s", mode);
+    log_info("steer: forwarding %s -> %s", s->mode, s->job.mode);
+    snprintf(s->mode, sizeof(s->mode), "%s", s->job.mode);
+    steer_job_end(s, 1, NULL);
+}
+
+static void steer_job_step(struct steer *s)
+{
+    if (s->job.kind == STEER_JOB_SWITCH) {
+        steer_switch_step(s);
+    } else if (s->job.kind == STEER_JOB_SHUTDOWN) {
+        if (fwd_clear(s->fwd) == PP_AGAIN)
+            return;
+        fwd_free(s->fwd);
+        s->fwd = NULL;
+        snprintf(s->mode, sizeof(s->mode), "none");
+        steer_job_end(s, 1, NULL);
+    }
+}
+
+static void steer_job_start(struct steer *s, enum steer_job kind, struct fwd *next,
+                            const char *mode, steer_done_cb done, void *ctx)
+{
+    s->job.kind = kind;
+    s->job.phase = 0;
+    s->job.keep = 0;
+    s->job.next = next;
+    snprintf(s->job.mode, sizeof(s->job.mode), "%s", mode);
+    s->job.done = done;
+    s->job.ctx = ctx;
+    steer_kick(s);
+}
+
+int steer_set_mode(struct steer *s, const struct fwd_ops *ops, steer_done_cb done, void *ctx,
+                   int *status, char *err, size_t errlen)
+{
+    const char *mode = ops ? ops->name : "none";
+    *status = 400;
+    if (s->job.kind != STEER_JOB_NONE) {
+        *status = 409;
+        snprintf(err, errlen, "a change of the forwarding is in progress; try again when it ends");
+        return -1;
+    }
+    if (strcmp(mode, s->mode) == 0) {
+        /* Already so: answered from the loop like any switch. */
+        steer_job_start(s, STEER_JOB_SWITCH, NULL, mode, done, ctx);
+        s->job.keep = 1;
+        return 0;
+    }
+    if (ops && ops->needs_containers && !pool_runtime(s->pool)->own_network) {
+        snprintf(err, errlen, "%s mode needs the container runtime", mode);
+        return -1;
+    }
+    struct fwd *next = NULL;
+    if (ops) {
+        *status = 500;
+        next = calloc(1, sizeof(*next));
+        if (!next) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        next->ops = ops;
+        fwd_config_fill(s, &next->cfg);
+    }
+    steer_job_start(s, STEER_JOB_SWITCH, next, mode, done, ctx);
     return 0;
+}
+
+void steer_shutdown(struct steer *s, steer_done_cb done, void *ctx)
+{
+    if (s->job.kind != STEER_JOB_NONE) {
+        s->shutdown.pending = 1;
+        s->shutdown.done = done;
+        s->shutdown.ctx = ctx;
+        return;
+    }
+    steer_job_start(s, STEER_JOB_SHUTDOWN, NULL, "none", done, ctx);
 }
 
 int steer_apply(struct steer *s, int n, char *err, size_t errlen)
 {
     if (!s->fwd)
         return 0;
-    return steer_install(s, s->fwd, n, err, errlen);
+    if (!s->applied) {
+        int rc = steer_install(s, s->fwd, n, err, errlen);
+        if (rc != 0)
+            return rc;
+        s->applied = 1;
+    }
+    /* A mode that counts its flows by what it observes: counted anew now,
+     * before the drains that follow read it. */
+    if (s->fwd->ops->refresh) {
+        char rerr[256];
+        int rc = s->fwd->ops->refresh(s->fwd, rerr, sizeof(rerr));
+        if (rc == PP_AGAIN)
+            return PP_AGAIN;
+        if (rc < 0)
+            log_warn("steer: %s", rerr);
+    }
+    s->applied = 0;
+    return 0;
+}
+
+/* The fresh observation the waiters asked for is in (or failed): each is
+ * answered; what they show is read through steer_observe. */
+static void steer_refresh_step(struct steer *s)
+{
+    char err[256];
+    int ok = 1;
+    if (s->fwd && s->fwd->ops->refresh) {
+        int rc = s->fwd->ops->refresh(s->fwd, err, sizeof(err));
+        if (rc == PP_AGAIN)
+            return;
+        ok = rc == 0;
+    }
+    struct steer_waiter *w = s->waiters;
+    s->waiters = NULL;
+    while (w) {
+        struct steer_waiter *next = w->next;
+        w->done(w->ctx, ok, ok ? NULL : err);
+        free(w);
+        w = next;
+    }
+}
+
+int steer_refresh(struct steer *s, steer_done_cb done, void *ctx)
+{
+    if (!s->fwd || !s->fwd->ops->refresh)
+        return 1;
+    struct steer_waiter *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -1;
+    w->done = done;
+    w->ctx = ctx;
+    w->next = s->waiters;
+    s->waiters = w;
+    steer_kick(s);
+    return 0;
 }
 
 const char *steer_mode(const struct steer *s)
@@ -309,31 +552,13 @@ int steer_observe(const struct steer *s, struct fwd_observation *out, size_t max
 
 int steer_count_flows(struct steer *s, const struct instance *in, uint64_t *count)
 {
-    if (s->fwd && s->fwd->ops->observe) {
-        /* The balancer's own count of its connections to the instance; a
-         * backend no longer listed has none left. */
-        static struct fwd_observation obs[BACKENDSET_MAX];
-        size_t n = 0;
-        char err[200];
-        if (steer_observe(s, obs, BACKENDSET_MAX, &n, err, sizeof(err)) < 0) {
-            log_warn("steer: counting the connections of %s: %s", in->name, err);
-            return -1;
-        }
-        *count = 0;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(obs[i].name, in->name) == 0)
-                *count = obs[i].active;
-        return 0;
-    }
-    /* Otherwise only NAT pins established flows to an instance, by conntrack. */
-    if (!s->fwd || strcmp(s->mode, "nat") != 0 || in->address.ss.ss_family != AF_INET)
+    if (!s->fwd || !s->fwd->ops->count_flows || in->address.ss.ss_family != AF_INET)
         return -1;
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)&in->address.ss;
-    char err[160];
-    if (conntrack_count_flows_to(sin->sin_addr, (uint16_t)addr_port(&in->address), count, err,
-                                 sizeof(err)) < 0) {
-        log_warn("steer: counting the flows of %s: %s", in->name, err);
-        return -1;
-    }
-    return 0;
+    struct fwd_target t;
+    memset(&t, 0, sizeof(t));
+    t.instance_id = in->id;
+    t.addr = ((const struct sockaddr_in *)&in->address.ss)->sin_addr;
+    t.port = (uint16_t)addr_port(&in->address);
+    snprintf(t.name, sizeof(t.name), "%s", in->name);
+    return s->fwd->ops->count_flows(s->fwd, &t, count);
 }

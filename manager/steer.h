@@ -1,35 +1,58 @@
-/* Steering: which forwarding mode sends clients to instances, the client
- * partition it installs, and when it is recomputed — after new instances
- * are ready and before drained ones stop, so no block is ever sent to an
- * instance that is not serving. Owns the mode's kernel state and removes it
- * on a mode switch and at exit. */
+/* Steering: which forwarding mode sends clients to instances and the client
+ * partition it installs for the instances it reads from the pool (scale.c
+ * says when: after new instances are ready, before drained ones stop).
+ * Owns the mode's kernel state (and the balancer) and removes it on a mode
+ * switch and at exit. */
 #ifndef PP_STEER_H
 #define PP_STEER_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "again.h"
 #include "partition.h"
 
 struct manager_config;
 struct pool;
 struct steer;
 
+/* How a job of steer's ended (a switch, an exit, a fresh observation). */
+typedef void (*steer_done_cb)(void *ctx, int ok, const char *message);
+
 /* Parses --clients and --vip; sets the mode from --forwarding ("none" when
- * not given) and removes what a crashed earlier run of that mode left. */
-struct steer *steer_new(const struct manager_config *cfg, struct pool *pool, char *err,
-                        size_t errlen);
-/* Removes the installed rules (exit). */
+ * not given; the loop runs until it is in place, before the API serves) and
+ * removes what a crashed earlier run of that mode left. */
+struct spawn_reaper;
+struct steer *steer_new(const struct manager_config *cfg, struct pool *pool,
+                        struct spawn_reaper *reaper, char *err, size_t errlen);
+/* Removes the installed rules when steer_shutdown did not (running the
+ * loop until they are gone), then frees. */
 void steer_free(struct steer *s);
 
-/* Switches the mode ("none", "nat", "route", "balancer") live: installs the new mode's
- * rules for the ready pool, then removes the old mode's. Returns 0, or -1
- * with err (status is 400 for a mode that cannot be used here, 500 for a
- * kernel failure; nothing changed then). */
-int steer_set_mode(struct steer *s, const char *mode, int *status, char *err, size_t errlen);
+/* Switches the mode (ops from registry_forwarding; NULL: none) live: sets the
+ * new mode up and installs its rules for the pool, then removes the old
+ * mode's; done is called from the loop when it is over (not ok: nothing
+ * changed, message says why). Returns 0 when started, or -1 with err and
+ * *status (400: a mode that cannot be used here; 409: another switch runs;
+ * 500: out of memory). */
+struct fwd_ops;
+int steer_set_mode(struct steer *s, const struct fwd_ops *ops, steer_done_cb done, void *ctx,
+                   int *status, char *err, size_t errlen);
+/* Removes the mode's rules (and stops the balancer); done (may be NULL)
+ * from the loop once they are gone. At exit, before the pool stops. */
+void steer_shutdown(struct steer *s, steer_done_cb done, void *ctx);
+/* A switch or a shutdown is under way. */
+int steer_busy(const struct steer *s);
 
-/* Recomputes the partition for instances 1..n and installs it (the pool
- * calls this at each scale step). 0, or -1 with err. */
+/* Recomputes the partition for instances 1..n and installs it (scale.c
+ * calls this at each scale step, again while it answers PP_AGAIN, with the
+ * same n); a mode that observes its targets then asks them anew, so the
+ * drains that follow count fresh flows. 0, -1 with err, or PP_AGAIN. */
 int steer_apply(struct steer *s, int n, char *err, size_t errlen);
+
+/* Asks the mode to measure its targets anew (balancer: GET /v1/backends);
+ * done from the loop once steer_observe shows the answer. 1 when the mode
+ * measures nothing (done is not called), 0 when asked, -1 out of memory. */
+int steer_refresh(struct steer *s, steer_done_cb done, void *ctx);
 
 /* Connections still pinned to an instance by the mode (nat: conntrack
  * entries whose reply comes from it; balancer: its active connections to
@@ -39,8 +62,9 @@ struct instance;
 int steer_count_flows(struct steer *s, const struct instance *in, uint64_t *count);
 
 /* What the mode measures per instance (balancer: each backend's state and
- * latency, asked of it now): 0 with up to max in out, -1 (with err) when
- * the mode measures nothing or could not be asked. */
+ * latency, as last asked by steer_refresh or a scale step; never waits): 0
+ * with up to max in out, -1 (with err) when the mode measures nothing or
+ * could not be asked. */
 struct fwd_observation;
 int steer_observes(const struct steer *s);
 int steer_observe(const struct steer *s, struct fwd_observation *out, size_t max, size_t *n,

@@ -8,8 +8,8 @@
 #include <arpa/inet.h>
 #include <cJSON.h>
 
-#include "backendset.h"
-#include "forwarding.h"
+#include "forward/backendset.h"
+#include "forward/forwarding.h"
 #include "prom.h"
 #include "stattab.h"
 #include "steer.h"

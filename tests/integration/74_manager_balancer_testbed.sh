@@ -7,8 +7,10 @@
 # each backend up with totals adding up to the requests sent. A connection
 # held open on an instance being removed is drained, not cut; scaling down
 # under a light load fails no request; a killed balancer is restarted with its
-# set; balancer -> nat -> balancer live; a crashed run's balancer and VIP are
-# removed at start; after SIGTERM no balancer, no VIP on lo, nothing of ours.
+# set; the API answers at once while the balancer is stalled (the manager
+# never waits on it); balancer -> nat -> balancer live; a crashed run's
+# balancer and VIP are removed at start; after SIGTERM no balancer, no VIP
+# on lo, nothing of ours.
 # timeout: 120
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -181,11 +183,30 @@ pp_wait_until 10 restarted || pp_die "the balancer was not restarted: $(tail -5 
 expect_match "$(cat "$PP_TMP/manager.log")" "balancer: pid $old died \(signal 9\)" "the death is logged"
 expect_match "$(through 17)" "^${MP}[12]\$" "client 17 through the restarted balancer"
 
+# The manager's loop never waits on the balancer. With the balancer stopped
+# (SIGSTOP), a GET /v1/pool waits for its admin's answer (up to 2 s), and a
+# switch away from it for its exit (SIGTERM is held while it is stopped: it
+# is killed 5 s on); meanwhile the API answers /healthz at once.
+healthz_s() { in_mid curl -sS -o /dev/null --max-time 10 -w '%{time_total}' "$API/healthz"; }
+is_fast() { awk -v t="$1" 'BEGIN { print (t < 0.2) ? "fast" : "slow (" t " s)" }'; }
+bpid=$(balancer_pid)
+kill -STOP "$bpid"
+api -o "$PP_TMP/stalled.json" -w '%{http_code}' "$API/v1/pool" >"$PP_TMP/stalled.code" &
+stalled=$!
+sleep 0.3
+expect_eq "$(is_fast "$(healthz_s)")" fast "GET /healthz while GET /v1/pool waits on a stopped balancer"
+wait "$stalled" || true
+expect_eq "$(cat "$PP_TMP/stalled.code")" 200 "GET /v1/pool with the balancer stopped"
+
 # Live switches: balancer -> nat stops the balancer and takes the VIP off lo;
 # nat -> balancer brings both back.
-bpid=$(balancer_pid)
-out=$(api -X PUT -d '{"mode": "nat"}' -o /dev/null -w '%{http_code}' "$API/v1/forwarding")
-expect_eq "$out" 200 "switch to nat"
+api -X PUT -d '{"mode": "nat"}' -o /dev/null -w '%{http_code}' "$API/v1/forwarding" >"$PP_TMP/switch.code" &
+switching=$!
+sleep 0.3
+expect_eq "$(is_fast "$(healthz_s)")" fast "GET /healthz while the switch to nat waits for the balancer's exit"
+wait "$switching" || true
+kill -CONT "$bpid" 2>/dev/null || true
+expect_eq "$(cat "$PP_TMP/switch.code")" 200 "switch to nat"
 expect_eq "$(pp_alive "$bpid" && echo alive || echo gone)" gone "the balancer in nat mode"
 expect_eq "$(vip_on_lo)" 0 "no VIP on lo in nat mode"
 expect_ge "$(in_mid iptables-legacy-save -t nat | grep -c -- "-A $CHAIN")" 1 "DNAT rules in nat mode"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../manager/forwarding.h"
+#include "../../manager/forward/forwarding.h"
 #include "../../manager/partition.h"
 #include "log.h"
 

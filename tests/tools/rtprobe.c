@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "../../manager/config.h"
-#include "../../manager/runtime.h"
-#include "../../manager/worker.h"
+#include "../../manager/runtime/runtime.h"
+#include "../../manager/worker/worker.h"
 #include "log.h"
 #include "size.h"
 

@@ -25,6 +25,7 @@
 #include "../../manager/config.h"
 #include "../../manager/instance.h"
 #include "../../manager/pool.h"
+#include "../../manager/scale.h"
 #include "check_main.h"
 #include "histogram.h"
 #include "log.h"
@@ -38,10 +39,10 @@ static struct api *api;
 static int port;
 
 /* ---- the scripted pool ----
- * api.c sees only pool.h: these definitions stand in for pool.c in this
- * binary (the linker takes them before looking in libmanager.a, so pool.o
- * is never linked), every call the API makes is counted, and every change
- * ends when and how the test says. */
+ * api.c sees only pool.h and scale.h: these definitions stand in for pool.c
+ * and scale.c in this binary (the linker takes them before looking in
+ * libmanager.a, so pool.o and scale.o are never linked), every call the API
+ * makes is counted, and every change ends when and how the test says. */
 
 struct pool {
     int desired;
@@ -49,7 +50,7 @@ struct pool {
     struct histogram *ready_hist;
     uint64_t restarts;
     /* Script */
-    int refuse; /* pool_scale/pool_restart return this when non-zero */
+    int refuse; /* scale_to/scale_restart return this when non-zero */
     char refuse_message[128];
     int hold; /* keep the change until fake_finish (else end after delay_ms) */
     int delay_ms;
@@ -59,7 +60,7 @@ struct pool {
     unsigned touched; /* calls of any pool function */
     unsigned changes; /* changes started */
     int last_scale, last_restart;
-    pool_done_cb done;
+    scale_done_cb done;
     void *done_ctx;
     int pending_scale;   /* what the pending change will set desired to, or 0 */
     int pending_restart; /* the instance the pending change restarts, or 0 */
@@ -101,7 +102,7 @@ static void fake_set_pool(int n)
 static void fake_finish(void)
 {
     ck_assert_ptr_nonnull(fake.done);
-    pool_done_cb done = fake.done;
+    scale_done_cb done = fake.done;
     void *ctx = fake.done_ctx;
     fake.done = NULL;
     fake.done_ctx = NULL;
@@ -119,7 +120,7 @@ static void on_fake_timer(evutil_socket_t fd, short what, void *arg)
     fake_finish();
 }
 
-static int fake_start(pool_done_cb done, void *ctx, char *err, size_t errlen)
+static int fake_start(scale_done_cb done, void *ctx, char *err, size_t errlen)
 {
     if (fake.refuse != 0) {
         snprintf(err, errlen, "%s", fake.refuse_message);
@@ -138,9 +139,17 @@ static int fake_start(pool_done_cb done, void *ctx, char *err, size_t errlen)
     return 0;
 }
 
-int pool_scale(struct pool *p, int n, pool_done_cb done, void *ctx, char *err, size_t errlen)
+/* The scale step stands in for the pool's changes: api.c starts them
+ * through scale.h, and this one scripts how they end. */
+struct scale {
+    int unused;
+};
+static struct scale fake_scale;
+
+int scale_to(struct scale *sc, int n, scale_done_cb done, void *ctx, char *err, size_t errlen)
 {
-    ck_assert_ptr_eq(p, &fake);
+    ck_assert_ptr_eq(sc, &fake_scale);
+    struct pool *p = &fake;
     p->touched++;
     p->last_scale = n;
     int rc = fake_start(done, ctx, err, errlen);
@@ -149,9 +158,10 @@ int pool_scale(struct pool *p, int n, pool_done_cb done, void *ctx, char *err, s
     return rc;
 }
 
-int pool_restart(struct pool *p, int id, pool_done_cb done, void *ctx, char *err, size_t errlen)
+int scale_restart(struct scale *sc, int id, scale_done_cb done, void *ctx, char *err, size_t errlen)
 {
-    ck_assert_ptr_eq(p, &fake);
+    ck_assert_ptr_eq(sc, &fake_scale);
+    struct pool *p = &fake;
     p->touched++;
     p->last_restart = id;
     int rc = fake_start(done, ctx, err, errlen);
@@ -187,10 +197,10 @@ size_t pool_ready_count(const struct pool *p)
     return n;
 }
 
-int pool_busy(const struct pool *p)
+int scale_busy(const struct scale *sc)
 {
     fake.touched++;
-    return p->done != NULL;
+    return fake.done != NULL;
 }
 
 const struct instance *pool_instance(const struct pool *p, int id)
@@ -239,18 +249,17 @@ const struct histogram *pool_ready_histogram(const struct pool *p)
     return p->ready_hist;
 }
 
-/* steer.c's hooks into the pool (the API tests set no forwarding mode). */
-void pool_set_other_exit(struct pool *p, void (*fn)(void *ctx, pid_t pid, int status), void *ctx)
-{
-    (void)p;
-    (void)fn;
-    (void)ctx;
-}
-
+/* What steer.c reads of the pool (the API tests set no forwarding mode). */
 struct event_base *pool_event_base(const struct pool *p)
 {
     (void)p;
     return NULL;
+}
+
+const struct runtime_ops *pool_runtime(const struct pool *p)
+{
+    (void)p;
+    return &runtime_process_ops;
 }
 
 /* ---- fixture ---- */
@@ -310,7 +319,7 @@ static struct api *try_start(const char *token_file_contents, size_t len, char *
         }
         unlink(cfg.token_file);
     }
-    return api_new(base, &fake, &cfg, err, errlen);
+    return api_new(base, &fake, &fake_scale, &cfg, err, errlen);
 }
 
 static void start(const char *token_file_contents)
@@ -975,7 +984,7 @@ START_TEST(test_api_new_reports_address_in_use)
     cfg.no_auth = 1;
     addr_set_port(&cfg.api, port);
     char err[256];
-    ck_assert_ptr_null(api_new(base, &fake, &cfg, err, sizeof(err)));
+    ck_assert_ptr_null(api_new(base, &fake, &fake_scale, &cfg, err, sizeof(err)));
     ck_assert_msg(strstr(err, "cannot listen on 127.0.0.1:") != NULL &&
                       strstr(err, "Address already in use") != NULL,
                   "%s", err);
@@ -1050,7 +1059,7 @@ END_TEST
 START_TEST(test_api_put_while_busy_is_409)
 {
     start(NULL);
-    fake.refuse = POOL_ERR_BUSY;
+    fake.refuse = SCALE_ERR_BUSY;
     snprintf(fake.refuse_message, sizeof(fake.refuse_message),
              "a scale to 8 is running; try again when it ends");
     struct reply r = request(EVHTTP_REQ_PUT, "/v1/pool", "{\"replicas\": 3}");
@@ -1078,7 +1087,7 @@ START_TEST(test_api_second_put_during_a_change_is_409)
     ck_assert(!first.done);
 
     /* As pool.c does while a change runs. */
-    fake.refuse = POOL_ERR_BUSY;
+    fake.refuse = SCALE_ERR_BUSY;
     snprintf(fake.refuse_message, sizeof(fake.refuse_message), "a change is running");
     struct reply r = request(EVHTTP_REQ_PUT, "/v1/pool", "{\"replicas\": 3}");
     assert_error(&r, 409, "a change is running");
@@ -1096,7 +1105,7 @@ END_TEST
 START_TEST(test_api_pool_range_refusal_is_400)
 {
     start(NULL);
-    fake.refuse = POOL_ERR_RANGE;
+    fake.refuse = SCALE_ERR_RANGE;
     snprintf(fake.refuse_message, sizeof(fake.refuse_message), "the pool takes 1 to 16 here");
     struct reply r = request(EVHTTP_REQ_PUT, "/v1/pool", "{\"replicas\": 20}");
     assert_error(&r, 400, "the pool takes 1 to 16 here");
@@ -1106,7 +1115,7 @@ END_TEST
 START_TEST(test_api_pool_stopping_refusal_is_503)
 {
     start(NULL);
-    fake.refuse = POOL_ERR_STOPPING;
+    fake.refuse = SCALE_ERR_STOPPING;
     struct reply r = request(EVHTTP_REQ_PUT, "/v1/pool", "{\"replicas\": 3}");
     assert_error(&r, 503, "shutting down"); /* the pool gave no message: ours */
 }

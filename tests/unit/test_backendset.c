@@ -11,7 +11,7 @@
 
 #include <cJSON.h>
 
-#include "../../manager/backendset.h"
+#include "../../manager/forward/backendset.h"
 #include "check_main.h"
 
 static struct fwd_target target(int id, const char *addr, int port, const char *admin,

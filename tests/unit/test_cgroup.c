@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../manager/cgroup.h"
+#include "../../manager/runtime/cgroup.h"
 #include "check_main.h"
 
 /* A v1 host as Debian mounts it (shortened), systemd's shared: tags included. */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../../manager/config.h"
-#include "../../manager/worker.h"
+#include "../../manager/worker/worker.h"
 #include "check_main.h"
 #include "worker_fixture.h"
 

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../manager/worker.h"
+#include "../../manager/worker/worker.h"
 
 /* listen1 may be NULL. Paths name the instance: /run/proxypool/NAME and
  * /dev/shm/pp-NAME. */

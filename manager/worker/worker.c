@@ -3,6 +3,7 @@
  * an instance's processes, and the files it leaves. The kinds themselves are
  * worker_proxyd.c, worker_squid.c and worker_nginx.c. */
 #include "worker.h"
+#include "../spawn.h"
 
 #include <errno.h>
 #include <arpa/inet.h>
@@ -17,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "instance.h"
+#include "../config.h"
+#include "../instance.h"
 #include "size.h"
 
 /* The paper's cache (Squid "3.0"): 260 MB of memory, objects up to 1024 KB. */
@@ -265,12 +266,9 @@ void worker_kind_stop(const struct worker_kind *k, const struct instance *inst)
 
 void worker_kind_kill(const struct instance *inst)
 {
-    if (inst->pid <= 0)
-        return;
     /* Not yet reaped, so the number is still this instance's: its group
      * (it leads its own session) holds every process it started. */
-    if (kill(-inst->pid, SIGKILL) < 0)
-        kill(inst->pid, SIGKILL);
+    spawn_kill_group(inst->pid);
 }
 
 void worker_kind_release(const struct worker_kind *k, const struct manager_config *cfg,

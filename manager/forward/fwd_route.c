@@ -548,4 +548,5 @@ const struct fwd_ops fwd_route_ops = {
     .apply = route_apply,
     .clear = route_clear,
     .free = route_free,
+    .needs_containers = 1,
 };

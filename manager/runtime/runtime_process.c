@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "../config.h"
 #include "log.h"
-#include "spawn.h"
-#include "worker.h"
+#include "../spawn.h"
+#include "../worker/worker.h"
 
 static int process_init(struct runtime *rt, char *err, size_t errlen)
 {

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "instance.h"
+#include "../config.h"
+#include "../instance.h"
 
 /* Squid 5 counts the stored response headers in maximum_object_size and
  * maximum_object_size_in_memory: a 1024 KB body under a 1024 KB limit is not

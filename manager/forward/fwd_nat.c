@@ -20,6 +20,7 @@
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/xt_tcpudp.h>
 
+#include "conntrack.h"
 #include "log.h"
 
 #define NAT_TABLE "nat"
@@ -33,15 +34,13 @@ static const xt_chainlabel nat_hooks[] = {"PREROUTING", "OUTPUT"};
  * stuck holder, and a normal holder (one iptables-restore) keeps it for
  * milliseconds, so 5 s is generous. */
 #define NAT_LOCK_WAIT_MS 5000
-/* Between two tries for the lock; iptables -W defaults to 1 s, far too
- * coarse for a swap that itself takes about a millisecond. */
-#define NAT_LOCK_POLL_US 2000
 /* Rule numbers of leftover jumps removed in one pass; more than this in one
  * hook means something else is writing our chain's name. */
 #define NAT_MAX_LEFTOVER_JUMPS 64
 
 struct nat_state {
     xt_chainlabel chain; /* "PP-DNAT"; libiptc reads chain names as xt_chainlabel */
+    int64_t lock_wait_since_us; /* first try for a lock held by someone else; 0 = none */
 };
 
 static int64_t now_us(void)
@@ -82,26 +81,33 @@ static struct nat_state *nat_state_get(struct fwd *f, char *err, size_t errlen)
     return st;
 }
 
-/* flock on the xtables lock, as iptables does, for a bounded time. Returns
- * the descriptor holding it, or -1. */
-static int nat_lock(char *err, size_t errlen)
+/* flock on the xtables lock, as iptables does, without waiting: the
+ * descriptor holding it; PP_AGAIN while another holder has it (the caller
+ * tries again in a few milliseconds: the loop never sleeps on the lock);
+ * -1 with err once it was held for NAT_LOCK_WAIT_MS. */
+static int nat_lock(struct nat_state *st, char *err, size_t errlen)
 {
     int fd = open(XTABLES_LOCK_PATH, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "nat: cannot open %s: %s", XTABLES_LOCK_PATH, strerror(errno));
         return -1;
     }
-    int64_t deadline = now_us() + (int64_t)NAT_LOCK_WAIT_MS * 1000;
-    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        if ((errno != EWOULDBLOCK && errno != EINTR) || now_us() >= deadline) {
-            snprintf(err, errlen, "nat: xtables lock %s not taken within %d ms: %s",
-                     XTABLES_LOCK_PATH, NAT_LOCK_WAIT_MS, strerror(errno));
-            close(fd);
-            return -1;
-        }
-        usleep(NAT_LOCK_POLL_US);
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        st->lock_wait_since_us = 0;
+        return fd;
     }
-    return fd;
+    int e = errno;
+    close(fd);
+    int64_t now = now_us();
+    if (st->lock_wait_since_us == 0)
+        st->lock_wait_since_us = now;
+    if ((e == EWOULDBLOCK || e == EINTR) &&
+        now - st->lock_wait_since_us < (int64_t)NAT_LOCK_WAIT_MS * 1000)
+        return PP_AGAIN;
+    st->lock_wait_since_us = 0;
+    snprintf(err, errlen, "nat: xtables lock %s not taken within %d ms: %s", XTABLES_LOCK_PATH,
+             NAT_LOCK_WAIT_MS, strerror(e));
+    return -1;
 }
 
 static void nat_unlock(int fd)
@@ -272,9 +278,9 @@ static int nat_init(struct fwd *f, char *err, size_t errlen)
     struct nat_state *st = nat_state_get(f, err, errlen);
     if (!st)
         return -1;
-    int lock = nat_lock(err, errlen);
+    int lock = nat_lock(st, err, errlen);
     if (lock < 0)
-        return -1;
+        return lock;
     int rc = -1, changed = 0;
     struct xtc_handle *h = nat_open(err, errlen);
     if (!h)
@@ -331,9 +337,11 @@ static int nat_apply(struct fwd *f, const struct partition *p, const struct fwd_
     int rc = -1, removed = 0;
     size_t rules = 0;
     struct xtc_handle *h = NULL;
-    int lock = nat_lock(err, errlen);
-    if (lock < 0)
-        goto fail;
+    int lock = nat_lock(st, err, errlen);
+    if (lock < 0) {
+        free(jump);
+        return lock;
+    }
     h = nat_open(err, errlen);
     if (!h)
         goto fail;
@@ -387,9 +395,9 @@ static int nat_clear(struct fwd *f, char *err, size_t errlen)
     struct nat_state *st = nat_state_get(f, err, errlen);
     if (!st)
         return -1;
-    int lock = nat_lock(err, errlen);
+    int lock = nat_lock(st, err, errlen);
     if (lock < 0)
-        return -1;
+        return lock;
     int rc = -1, changed = 0;
     struct xtc_handle *h = nat_open(err, errlen);
     if (!h)
@@ -407,6 +415,18 @@ fail:
     return rc;
 }
 
+/* A DNAT rule is consulted for a flow's first packet only: a target taken
+ * out of the rules keeps its established flows, which conntrack counts. */
+static int nat_count_flows(struct fwd *f, const struct fwd_target *t, uint64_t *count)
+{
+    char err[160];
+    if (conntrack_count_flows_to(t->addr, t->port, count, err, sizeof(err)) < 0) {
+        log_warn("nat: counting the flows of %s: %s", t->name, err);
+        return -1;
+    }
+    return 0;
+}
+
 static void nat_free(struct fwd *f)
 {
     if (!f)
@@ -421,4 +441,5 @@ const struct fwd_ops fwd_nat_ops = {
     .apply = nat_apply,
     .clear = nat_clear,
     .free = nat_free,
+    .count_flows = nat_count_flows,
 };

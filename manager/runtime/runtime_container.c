@@ -28,11 +28,11 @@
 
 #include "caps.h"
 #include "cgroup.h"
-#include "config.h"
+#include "../config.h"
 #include "log.h"
-#include "netdev.h"
-#include "spawn.h"
-#include "worker.h"
+#include "../netdev.h"
+#include "../spawn.h"
+#include "../worker/worker.h"
 
 /* Squid's port, as the paper's proxy containers listen on. */
 #define CONTAINER_PROXY_PORT 3128
@@ -638,4 +638,5 @@ const struct runtime_ops runtime_container_ops = {
     .stop = container_stop,
     .release = container_release,
     .shutdown = container_shutdown,
+    .own_network = 1,
 };

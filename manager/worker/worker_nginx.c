@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "instance.h"
+#include "../config.h"
+#include "../instance.h"
 
 #define NGINX_USER "www-data" /* Debian's nginx.conf runs its workers as this user */
 /* The cache's key zone: ~8,000 keys per MB (nginx docs), far more objects

@@ -1,12 +1,13 @@
 /* How an instance lives: a table of functions per runtime, one file each
  * (runtime_process.c, runtime_container.c), as IPVS schedulers are. The pool
- * calls spawn and stop; it reaps children itself (SIGCHLD) and then calls
- * release so the runtime removes what the instance had (veth, cgroup). */
+ * calls spawn and stop; the exit is reaped by spawn.c's reaper, and the pool
+ * then calls release so the runtime removes what the instance had (veth,
+ * cgroup). */
 #ifndef PP_RUNTIME_H
 #define PP_RUNTIME_H
 
 #include <stddef.h>
-#include "instance.h"
+#include "../instance.h"
 
 struct manager_config;
 struct worker_kind;
@@ -40,6 +41,9 @@ struct runtime_ops {
     /* On manager exit, after every instance was released: removes the
      * host-side state init made (the bridge). */
     void (*shutdown)(struct runtime *rt);
+    /* Each instance has its own network namespace and address, so it can
+     * own the VIP (what route forwarding needs). */
+    int own_network;
 };
 
 extern const struct runtime_ops runtime_process_ops;

@@ -5,14 +5,21 @@
  * computes the partition and calls apply with the whole desired state each
  * time; a mode swaps its state to it in one step (one libiptc commit; routes
  * added before the old ones go; one PUT of the backend set) and can remove
- * everything it owns. */
+ * everything it owns.
+ *
+ * Nothing here blocks the manager's loop: init, apply, clear and refresh
+ * answer 0 (done), -1 (failed, err filled) or PP_AGAIN (under way: call
+ * again with the same arguments in a few milliseconds until it is done).
+ * A mode that waits on something (the xtables lock, the balancer's start,
+ * stop or admin replies) keeps its own deadline and fails when it passes. */
 #ifndef PP_FORWARDING_H
 #define PP_FORWARDING_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
-#include "partition.h"
+#include "../again.h"
+#include "../partition.h"
 
 /* Where block k's clients are sent: instance k's address and port (and,
  * for the balancer, its name and the admin address it is checked on). */
@@ -27,6 +34,7 @@ struct fwd_target {
 
 struct event_base;
 struct manager_config;
+struct spawn_reaper;
 
 struct fwd_config {
     const char *prefix; /* names of chains, tables, rules: "pp" -> chain PP-DNAT */
@@ -36,6 +44,7 @@ struct fwd_config {
     /* balancer: its binary, options, state dir; the loop that supervises it */
     const struct manager_config *manager;
     struct event_base *base;
+    struct spawn_reaper *reaper; /* tells the mode its child's exit */
 };
 
 /* What a mode measures of one target (balancer: its backend's state and
@@ -72,16 +81,26 @@ struct fwd_ops {
     /* Removes everything this mode installed. */
     int (*clear)(struct fwd *f, char *err, size_t errlen);
     void (*free)(struct fwd *f);
-    /* Optional (balancer): what the mode measures of its targets, by name:
-     * up to max written to out, their number in *n. 0, or -1 with err. */
+    /* Optional (balancer): what the mode measured of its targets when last
+     * asked (refresh), by name: up to max written to out, their number in
+     * *n. Never waits. 0, or -1 with err (not asked yet, or the last ask
+     * failed). */
     int (*observe)(struct fwd *f, struct fwd_observation *out, size_t max, size_t *n, char *err,
                    size_t errlen);
-    /* Optional (balancer): a child the pool reaped that is not an instance;
-     * 1 when it was this mode's (it then restarts it), 0 otherwise. */
-    int (*child_exited)(struct fwd *f, int pid, int status);
+    /* Optional, with observe: asks the targets' state anew; PP_AGAIN until
+     * the answer (or the failure) is in, then what observe now shows. */
+    int (*refresh)(struct fwd *f, char *err, size_t errlen);
+    /* Optional: connections the mode still sends to an instance (nat: the
+     * conntrack entries whose reply comes from it; balancer: its active
+     * connections to that backend, as last observed). 0 with *count, or -1
+     * when the mode cannot tell. Never waits. */
+    int (*count_flows)(struct fwd *f, const struct fwd_target *t, uint64_t *count);
     /* The mode picks an instance per connection: clients are not
      * partitioned, so no block is shown for an instance. */
     int per_connection;
+    /* The instances must own the VIP (route: no address is rewritten),
+     * which only the container runtime gives them. */
+    int needs_containers;
 };
 
 extern const struct fwd_ops fwd_nat_ops;

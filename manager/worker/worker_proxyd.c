@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "instance.h"
+#include "../config.h"
+#include "../instance.h"
 
 static int proxyd_check(const struct manager_config *cfg, char *err, size_t errlen)
 {

@@ -9,10 +9,10 @@
 #include <cJSON.h>
 
 #include "config.h"
-#include "forwarding.h"
+#include "forward/forwarding.h"
 #include "instance.h"
-#include "runtime.h"
-#include "worker.h"
+#include "runtime/runtime.h"
+#include "worker/worker.h"
 
 #define MANAGER_FEATURES_FORMAT 1
 

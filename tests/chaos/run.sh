@@ -91,6 +91,8 @@ cleanup_cgroups() { # what a failed run may leave: processes by cgroup, then the
 # Run last to first: the manager (a tracked pid) stops first, then these.
 pp_on_cleanup "$(printf '%q' "$TESTBED") --prefix $P down >/dev/null 2>&1 || true"
 pp_on_cleanup cleanup_cgroups
+# The manager's prefix lock outlives it (an empty file, flock'd while it runs).
+pp_on_cleanup "rm -f /run/proxypool/prefixes/$MP.lock"
 pp_on_cleanup 'in_srv_ipt -D INPUT -p tcp --dport 80 -j REJECT --reject-with tcp-reset 2>/dev/null || true'
 
 tb() { "$TESTBED" --prefix "$P" "$@"; }

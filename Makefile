@@ -4,6 +4,7 @@
 #   make check      build, then run unit tests (Check) and integration tests
 #   make asan       the same build and tests under AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets into build-fuzz/
+#   make chaos      faults under load in a testbed (root; CHAOS=short for CI)
 #   make deps       install the Debian packages (deploy/setup.sh)
 #   make demo       build, then a MISS and a HIT through proxyd, then the paper's Fig. 4
 #                   experiment in its quick form (ppexp fig4-quick) with its table and plots
@@ -158,6 +159,11 @@ build-fuzz/fuzz_manager_%: tests/fuzz/fuzz_manager_%.c $(COMMON_SRC) $(wildcard 
 	@mkdir -p $(@D)
 	$(call say,CC,$@)clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(filter-out manager/main.c,$(wildcard manager/*.c manager/*/*.c)) $(call libs_of,manager) -lm
 
+# Faults under load in a testbed of its own (root): tests/chaos/README.md.
+# CHAOS=short is the CI form (under 4 minutes); the default is the long one.
+chaos: all
+	@PP_BUILD=$(abspath $(BUILD)) tests/chaos/run.sh
+
 deps:
 	$(Q)deploy/setup.sh
 
@@ -176,7 +182,7 @@ lint:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all unit integration check asan fuzz deps demo format lint clean
+.PHONY: all unit integration check asan chaos fuzz deps demo format lint clean
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -64,7 +64,11 @@ static void finish(struct check *c, int passed, const char *detail)
         balancer_check_passed(c->bal, c->be, detail);
     else
         balancer_check_failed(c->bal, c->be, detail);
-    schedule(c, interval_us(c));
+    /* At a fixed rate, an interval after this check started (as HAProxy's
+     * inter): a backend that never answers is down after fall x interval
+     * (plus the last timeout), not fall x (interval + timeout). A check that
+     * outlasted the interval is followed at once. */
+    schedule(c, c->started_us + interval_us(c) - balancer_now_us());
 }
 
 static void on_io(evutil_socket_t fd, short what, void *arg)

@@ -75,6 +75,25 @@ expect_match "$(pp_bal_backend p2 removed)" '^(true|)$' "p2, left out of the PUT
 load 100 4 "$PP_TMP/load3.out"
 expect_eq "$(failures "$PP_TMP/load3.out")" 0 "failed requests with mute down"
 
+# --- checks keep their rate: a mute backend under interval 1 s, timeout
+# 900 ms, fall 4 is down about 4 intervals after it joins (3.0-4.9 s: the
+# first check falls at random in the first interval), not 4 x (interval +
+# timeout) (6.6-7.6 s when each check waited for the last one's end).
+saved=("$PP_BAL_ADMIN" "$PP_BAL_PID" "$PP_BAL_LISTEN" "$PP_BAL_TOKEN_FILE" "$PP_BAL_LOG")
+pp_start_balancer --check-interval 1s --check-timeout 900ms --rise 2 --fall 4 --no-auth
+slow_admin=$PP_BAL_ADMIN
+t0=$(date +%s%N)
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "Content-Type: application/json" -X PUT --data "{\"backends\": [{\"name\": \"mute\", \"address\": \"$mute\", \"health\": \"$mute\"}]}" "$slow_admin/v1/backends")" 200 "PUT mute to the slow-checking balancer"
+mute_down() { [ "$(curl -s "$slow_admin/v1/backends/mute" | jq -r .state)" = down ]; }
+pp_wait_until 10 mute_down || pp_die "mute never went down under interval 1 s"
+ms=$((($(date +%s%N) - t0) / 1000000))
+pp_log "mute down ${ms} ms after it joined (interval 1 s, timeout 900 ms, fall 4)"
+expect_le "$ms" 5500 "ms until down: fall x interval (+ the last timeout), not fall x (interval + timeout)"
+expect_ge "$ms" 2900 "ms until down: no sooner than fall - 1 intervals plus a timeout"
+kill "$PP_BAL_PID"
+PP_BAL_ADMIN=${saved[0]} PP_BAL_PID=${saved[1]} PP_BAL_LISTEN=${saved[2]}
+PP_BAL_TOKEN_FILE=${saved[3]} PP_BAL_LOG=${saved[4]}
+
 # --- a backend that resets every connection: down on what traffic sees
 pp_start_badorigin reset
 rst=127.0.0.1:$PP_BAD_PORT

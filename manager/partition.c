@@ -1,4 +1,4 @@
-/* The partition of clients over instances (issue 4): parsing --clients,
+/* The partition of clients over instances: parsing --clients,
  * splitting the clients into N contiguous blocks of near-equal size, each as
  * its exact CIDR cover, and counting what a scale step moves. Pure
  * arithmetic on host-order addresses; the forwarding modes turn blocks into

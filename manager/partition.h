@@ -1,4 +1,4 @@
-/* The partition of clients over instances (issue 4): C clients, given as
+/* The partition of clients over instances: C clients, given as
  * IPv4 ranges in order, split into N contiguous blocks whose sizes differ by
  * at most one (64 over 4 -> 16 each), each block written as the fewest CIDR
  * prefixes that cover it exactly, and how many clients changed instance

@@ -1,5 +1,5 @@
 /* The pool as the REST API shows it: JSON documents for GET /v1/pool and
- * /v1/pool/instances/{id} (the field list issue 3 fixes, later issues extend),
+ * /v1/pool/instances/{id} (fields documented in docs/api.md),
  * and the pool's samples for /metrics. Everything is read through pool.h at
  * the moment of the request; nothing is cached (in balancer mode, each
  * document asks the balancer once for its backends' state and latency). */

@@ -176,7 +176,7 @@ int ppexp_managerctl_start(struct ppexp_managerctl *m, const struct ppexp_config
     char parent[200];
     snprintf(parent, sizeof(parent), "/run/ppexp/%s", m->prefix);
     mkdir(parent, 0755);
-    /* The manager refuses a state dir others may write (issue 13). */
+    /* The manager refuses a state dir others may write. */
     mkdir(state, 0700);
     char *argv[40];
     int n = 0;

@@ -1,4 +1,4 @@
-/* How clients reach instances (issues 4 and 5): a table of functions per
+/* How clients reach instances: a table of functions per
  * mode, one file each — fwd_nat.c (iptables DNAT through libiptc),
  * fwd_route.c (policy routing through libnl), fwd_balancer.c (the balancer
  * program on the VIP, told its backend set over its admin API). The manager

@@ -1,4 +1,4 @@
-/* Forwarding by the balancer (issue 5, fwd_ops "balancer"): the manager runs
+/* Forwarding by the balancer (fwd_ops "balancer"): the manager runs
  * the balancer program as its child on VIP:port in its own network namespace
  * (the VIP added to lo, labelled so a later run finds it), tells it the
  * ready instances as its whole backend set in one PUT /v1/backends at each

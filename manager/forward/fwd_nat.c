@@ -1,4 +1,4 @@
-/* Forwarding by DNAT (issue 4, fwd_ops "nat"): one chain of our own in the
+/* Forwarding by DNAT (fwd_ops "nat"): one chain of our own in the
  * legacy nat table, <PREFIX>-DNAT, reached by one jump each from PREROUTING
  * (clients' traffic) and OUTPUT (local traffic) for VIP:port, holding one
  * DNAT rule per prefix of each block. Written with libiptc: every change is

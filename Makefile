@@ -94,9 +94,10 @@ PROGRAM_LIBS := $(foreach p,$(PROGRAMS),$($(p)_LIB))
 TOOL_SRC  := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-# Unit tests: tests/unit/test_*.c, one Check binary each.
-UNIT_SRC  := $(wildcard tests/unit/test_*.c)
-UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Unit tests: tests/unit/<what they test>/test_*.c (common/ or a program's
+# name), one Check binary each, all in $(BUILD)/tests/ (names are unique).
+UNIT_SRC  := $(wildcard tests/unit/*/test_*.c)
+UNIT_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
 
 all: $(PROGRAM_BINS) $(TOOL_BINS)
 
@@ -112,9 +113,13 @@ $(BUILD)/tools/%: tests/tools/%.c $(PROGRAM_LIBS) $(COMMON_LIB) | $(AFTER_DEPS)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) -lm
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(PROGRAM_LIBS) $(COMMON_LIB) | $(AFTER_DEPS)
-	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS) -lm
+# One link rule per unit test: its object sits under its folder's name.
+define unit_test_rule
+$(BUILD)/tests/$(basename $(notdir $(1))): $(BUILD)/obj/$(1:.c=.o) $(PROGRAM_LIBS) $(COMMON_LIB) | $(AFTER_DEPS)
+	@mkdir -p $$(@D)
+	$$(call say,LD,$$@)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(ALL_LIBS) $$(TEST_LIBS) -lm
+endef
+$(foreach src,$(UNIT_SRC),$(eval $(call unit_test_rule,$(src))))
 
 # A Check selection left in the environment (CK_RUN_SUITE, CK_RUN_CASE) would
 # run some checks and call it a pass; the make targets always run them all.

@@ -25,9 +25,12 @@ int64_t balancer_wall_ms(void)
 const char *backend_state_name(enum backend_state s)
 {
     switch (s) {
-    case BACKEND_UP: return "up";
-    case BACKEND_DOWN: return "down";
-    case BACKEND_DRAINING: return "draining";
+    case BACKEND_UP:
+        return "up";
+    case BACKEND_DOWN:
+        return "down";
+    case BACKEND_DRAINING:
+        return "draining";
     }
     return "?";
 }

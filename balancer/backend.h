@@ -37,10 +37,10 @@ struct backend {
     uint64_t id; /* unique for the process's life: pickers key on it */
     struct backend_spec spec;
     enum backend_state state;
-    int removed;             /* left the set; freed when its last connection ends */
+    int removed;               /* left the set; freed when its last connection ends */
     int64_t drain_deadline_us; /* draining: connections still open then are cut */
-    int64_t up_since_us;     /* slow start runs from here after a down -> up */
-    int slowstart;           /* 1 while ramping */
+    int64_t up_since_us;       /* slow start runs from here after a down -> up */
+    int slowstart;             /* 1 while ramping */
 
     /* Health: consecutive results, active checks and passive observations. */
     int ok_streak, fail_streak;

@@ -90,8 +90,8 @@ static void count_failure(struct balancer *bal, struct backend *b, const char *w
     b->fail_streak++;
     if (b->state == BACKEND_UP && b->fail_streak >= bal->cfg->fall) {
         char cause[112];
-        snprintf(cause, sizeof(cause), "%d consecutive failures, last %s: %s", b->fail_streak,
-                 what, detail);
+        snprintf(cause, sizeof(cause), "%d consecutive failures, last %s: %s", b->fail_streak, what,
+                 detail);
         go_down(bal, b, cause);
         /* Checks now watch for it to come back. */
         health_soon(bal, b);
@@ -182,8 +182,7 @@ int balancer_replace(struct balancer *bal, const struct backend_spec *specs, siz
         struct backend *b = backend_set_find(bal->set, specs[k].name);
         if (b) {
             if (!addr_equal(&b->spec.address, &specs[k].address))
-                log_info("backend %s moves to a new address; open connections stay",
-                         b->spec.name);
+                log_info("backend %s moves to a new address; open connections stay", b->spec.name);
             b->spec = specs[k];
             if (b->state == BACKEND_DRAINING) {
                 backend_transition(b, BACKEND_UP, "in the backend set again (PUT)");
@@ -218,8 +217,8 @@ void balancer_reset_stats(struct balancer *bal)
 
 /* ------------------------------------------------------------ accepting */
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
 {
     struct balancer *bal = arg;
     bal->accepted++;
@@ -341,8 +340,8 @@ void balancer_stop(struct balancer *bal)
 
 /* ------------------------------------------------------------ lifecycle */
 
-struct balancer *balancer_new(struct event_base *base, const struct balancer_config *cfg,
-                              char *err, size_t errlen)
+struct balancer *balancer_new(struct event_base *base, const struct balancer_config *cfg, char *err,
+                              size_t errlen)
 {
     struct balancer *bal = calloc(1, sizeof(*bal));
     if (!bal) {

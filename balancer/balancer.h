@@ -43,12 +43,12 @@ struct balancer {
     uint64_t accepted, refused_max_conns, refused_no_backend, redispatched;
     int64_t epoch_started_ms; /* wall clock of the last reset (or start) */
 
-    int stopping;           /* SIGTERM seen: no accepting, exit when idle */
+    int stopping; /* SIGTERM seen: no accepting, exit when idle */
     int64_t stop_deadline_us;
 };
 
-struct balancer *balancer_new(struct event_base *base, const struct balancer_config *cfg,
-                              char *err, size_t errlen);
+struct balancer *balancer_new(struct event_base *base, const struct balancer_config *cfg, char *err,
+                              size_t errlen);
 void balancer_free(struct balancer *bal);
 
 /* Opens the --listen sockets and starts accepting. */

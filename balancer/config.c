@@ -85,8 +85,8 @@ int backend_spec_parse(const char *s, struct backend_spec *spec, char *err, size
             }
             spec->weight = (int)w;
         } else {
-            snprintf(err, errlen, "backend '%s': unknown field '%s' (health=, weight=)",
-                     spec->name, field);
+            snprintf(err, errlen, "backend '%s': unknown field '%s' (health=, weight=)", spec->name,
+                     field);
             return -1;
         }
     }

@@ -36,20 +36,20 @@ struct balancer_config {
     char algo[16]; /* p2c-ewma, leastconn, roundrobin, source */
     struct backend_spec backends[BALANCER_MAX_BACKENDS];
     size_t nbackends;
-    uint64_t check_interval_ms;   /* 2 s, HAProxy's inter */
-    uint64_t check_timeout_ms;    /* 1 s */
-    int rise;                     /* 2 */
-    int fall;                     /* 3 */
-    long max_conns;               /* client connections at once */
-    uint64_t connect_timeout_ms;  /* to a backend; then the next one is tried */
-    uint64_t idle_timeout_ms;     /* no byte either way this long closes both sides */
-    uint64_t drain_timeout_ms;    /* a removed backend's (or, at SIGTERM, every) connection */
-    uint64_t slowstart_ms;        /* a backend back up ramps to full weight over this */
-    uint64_t ewma_decay_ms;       /* peak-EWMA time constant, 10 s as Finagle and Linkerd */
-    uint64_t ewma_initial_us;     /* the estimate of a backend never measured: 30 ms */
-    int retries;                  /* other backends tried when a connect fails */
-    char token_file[512];         /* admin writes need this bearer token ... */
-    int no_auth;                  /* ... or --no-auth says they need none: one is required */
+    uint64_t check_interval_ms;  /* 2 s, HAProxy's inter */
+    uint64_t check_timeout_ms;   /* 1 s */
+    int rise;                    /* 2 */
+    int fall;                    /* 3 */
+    long max_conns;              /* client connections at once */
+    uint64_t connect_timeout_ms; /* to a backend; then the next one is tried */
+    uint64_t idle_timeout_ms;    /* no byte either way this long closes both sides */
+    uint64_t drain_timeout_ms;   /* a removed backend's (or, at SIGTERM, every) connection */
+    uint64_t slowstart_ms;       /* a backend back up ramps to full weight over this */
+    uint64_t ewma_decay_ms;      /* peak-EWMA time constant, 10 s as Finagle and Linkerd */
+    uint64_t ewma_initial_us;    /* the estimate of a backend never measured: 30 ms */
+    int retries;                 /* other backends tried when a connect fails */
+    char token_file[512];        /* admin writes need this bearer token ... */
+    int no_auth;                 /* ... or --no-auth says they need none: one is required */
     enum log_level log_level;
 };
 

@@ -110,8 +110,8 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
         /* Now wait to read, within what is left of the timeout. */
         event_free(c->io);
         c->io = event_new(c->bal->base, c->fd, EV_READ | EV_PERSIST, on_io, c);
-        int64_t left = (int64_t)c->bal->cfg->check_timeout_ms * 1000 -
-                       (balancer_now_us() - c->started_us);
+        int64_t left =
+            (int64_t)c->bal->cfg->check_timeout_ms * 1000 - (balancer_now_us() - c->started_us);
         if (left < 1000)
             left = 1000;
         struct timeval tv = tv_from_us((uint64_t)left);
@@ -132,8 +132,8 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
     if (sscanf(c->buf, "HTTP/1.%*1[01] %3d", &status) != 1 || status < 100 || status > 599) {
         snprintf(detail, sizeof(detail), "GET /healthz: %s",
                  n == 0 && c->len == 0 ? "closed without an answer"
-                 : n < 0              ? strerror(errno)
-                                      : "not an HTTP answer");
+                 : n < 0               ? strerror(errno)
+                                       : "not an HTTP answer");
         finish(c, 0, detail);
         return;
     }
@@ -147,8 +147,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     assert(c->magic == CHECK_MAGIC);
     if (c->io)
         return; /* one in flight */
-    const struct addr *target =
-        c->be->spec.has_health ? &c->be->spec.health : &c->be->spec.address;
+    const struct addr *target = c->be->spec.has_health ? &c->be->spec.health : &c->be->spec.address;
     char err[160];
     c->started_us = balancer_now_us();
     c->sent = 0;

@@ -33,8 +33,8 @@ static struct backend *leastconn_pick(void *priv, struct backend *const *b, size
         struct backend *c = b[(start + k) % n];
         if (!pick_usable(c, ctx))
             continue;
-        double load = (double)(c->active + 1) /
-                      backend_effective_weight(c, ctx->now_us, ctx->slowstart_us);
+        double load =
+            (double)(c->active + 1) / backend_effective_weight(c, ctx->now_us, ctx->slowstart_us);
         if (!best || load < best_load) {
             best = c;
             best_load = load;

@@ -8,8 +8,8 @@
 
 static double cost(struct backend *b, const struct pick_ctx *ctx, double unmeasured_us)
 {
-    double lat = b->ewma.measured ? ewma_get(&b->ewma, ctx->now_us, ctx->ewma_tau_us)
-                                  : unmeasured_us;
+    double lat =
+        b->ewma.measured ? ewma_get(&b->ewma, ctx->now_us, ctx->ewma_tau_us) : unmeasured_us;
     /* A floor so that an idle, decayed-to-zero backend still compares by
      * its load rather than all tying at zero. */
     if (lat < 1.0)

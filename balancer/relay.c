@@ -38,18 +38,18 @@
 #define PIPE_POOL_MAX 512
 
 struct half {
-    int from, to;            /* sockets */
-    int pipe_r, pipe_w;      /* -1 when none is held */
-    char *buf;               /* buffered path */
-    size_t pending, off;     /* bytes in the pipe or buffer; buffer read offset */
-    int eof;                 /* from said FIN */
-    int shut;                /* FIN passed on to `to` */
-    int drained;             /* the last read was short: wait to be readable */
-    int copy;                /* 1: buffered path (no splice here) */
+    int from, to;        /* sockets */
+    int pipe_r, pipe_w;  /* -1 when none is held */
+    char *buf;           /* buffered path */
+    size_t pending, off; /* bytes in the pipe or buffer; buffer read offset */
+    int eof;             /* from said FIN */
+    int shut;            /* FIN passed on to `to` */
+    int drained;         /* the last read was short: wait to be readable */
+    int copy;            /* 1: buffered path (no splice here) */
     uint64_t bytes;
-    struct event *read_ev;   /* from readable */
-    struct event *write_ev;  /* to writable */
-    int reading, writing;    /* whether those events are added */
+    struct event *read_ev;  /* from readable */
+    struct event *write_ev; /* to writable */
+    int reading, writing;   /* whether those events are added */
 };
 
 struct relay {
@@ -63,9 +63,9 @@ struct relay {
     socklen_t client_len;
     struct event *ev_cr, *ev_cw, *ev_br, *ev_bw;
     struct event *ev_connect; /* backend writable while connecting */
-    struct event *timer; /* connect timeout, then idle timeout */
-    struct half up;      /* client -> backend */
-    struct half down;    /* backend -> client */
+    struct event *timer;      /* connect timeout, then idle timeout */
+    struct half up;           /* client -> backend */
+    struct half down;         /* backend -> client */
     int connected;
     struct backend *tried[PICK_MAX_EXCLUDE];
     size_t ntried;
@@ -151,12 +151,18 @@ static void relay_free(struct relay *r, int reset_client, const char *why)
     log_debug("relay: connection from client fd %d to %s closed (%s), %llu bytes up, %llu down",
               r->cfd, b ? b->spec.name : "-", why, (unsigned long long)r->up.bytes,
               (unsigned long long)r->down.bytes);
-    if (r->ev_cr) event_free(r->ev_cr);
-    if (r->ev_cw) event_free(r->ev_cw);
-    if (r->ev_br) event_free(r->ev_br);
-    if (r->ev_bw) event_free(r->ev_bw);
-    if (r->timer) event_free(r->timer);
-    if (r->ev_connect) event_free(r->ev_connect);
+    if (r->ev_cr)
+        event_free(r->ev_cr);
+    if (r->ev_cw)
+        event_free(r->ev_cw);
+    if (r->ev_br)
+        event_free(r->ev_br);
+    if (r->ev_bw)
+        event_free(r->ev_bw);
+    if (r->timer)
+        event_free(r->timer);
+    if (r->ev_connect)
+        event_free(r->ev_connect);
     half_release_pipe(&r->up);
     half_release_pipe(&r->down);
     free(r->up.buf);
@@ -188,7 +194,14 @@ void relay_cut(struct relay *r, const char *why)
 /* ------------------------------------------------------------------ pump */
 
 /* Errors say which socket failed: the one read (from) or written (to). */
-enum pump_result { PUMP_OK, PUMP_DONE, PUMP_ERROR_FROM, PUMP_RESET_FROM, PUMP_ERROR_TO, PUMP_RESET_TO };
+enum pump_result {
+    PUMP_OK,
+    PUMP_DONE,
+    PUMP_ERROR_FROM,
+    PUMP_RESET_FROM,
+    PUMP_ERROR_TO,
+    PUMP_RESET_TO
+};
 
 static ssize_t half_fill(struct half *h)
 {
@@ -202,8 +215,8 @@ static ssize_t half_fill(struct half *h)
         }
     }
     if (!h->copy) {
-        ssize_t n = splice(h->from, NULL, h->pipe_w, NULL, SPLICE_CHUNK,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        ssize_t n =
+            splice(h->from, NULL, h->pipe_w, NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n >= 0 || errno != EINVAL)
             return n;
         h->copy = 1; /* this socket pair cannot splice */
@@ -220,8 +233,7 @@ static ssize_t half_fill(struct half *h)
 static ssize_t half_flush(struct half *h)
 {
     if (!h->copy)
-        return splice(h->pipe_r, NULL, h->to, NULL, h->pending,
-                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        return splice(h->pipe_r, NULL, h->to, NULL, h->pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     return send(h->to, h->buf + h->off, h->pending, MSG_NOSIGNAL);
 }
 
@@ -444,10 +456,18 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
         relay_free(r, 0, "out of memory");
         return;
     }
-    r->up = (struct half){.from = r->cfd, .to = r->bfd, .pipe_r = -1, .pipe_w = -1,
-                          .read_ev = r->ev_cr, .write_ev = r->ev_bw};
-    r->down = (struct half){.from = r->bfd, .to = r->cfd, .pipe_r = -1, .pipe_w = -1,
-                            .read_ev = r->ev_br, .write_ev = r->ev_cw};
+    r->up = (struct half){.from = r->cfd,
+                          .to = r->bfd,
+                          .pipe_r = -1,
+                          .pipe_w = -1,
+                          .read_ev = r->ev_cr,
+                          .write_ev = r->ev_bw};
+    r->down = (struct half){.from = r->bfd,
+                            .to = r->cfd,
+                            .pipe_r = -1,
+                            .pipe_w = -1,
+                            .read_ev = r->ev_br,
+                            .write_ev = r->ev_cw};
     set_event(r->ev_cr, &r->up.reading, 1);
     set_event(r->ev_br, &r->down.reading, 1);
     event_del(r->timer);

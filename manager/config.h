@@ -25,14 +25,14 @@ struct manager_config {
     char nginx_path[1024];  /* default /usr/sbin/nginx */
     char *proxy_args[MANAGER_MAX_PROXY_ARGS];
     size_t nproxy_args;
-    int base_port;              /* process runtime: instance k listens on base_port + k */
-    struct addr process_addr;   /* process runtime: the address instances listen on */
-    struct cidr subnet;         /* container runtime addresses; the bridge takes the first */
-    double cpus;                /* container CPU limit (default 4) */
-    uint64_t memory_bytes;      /* container memory limit (default 4G) */
-    char state_dir[512];        /* logs, pid files */
-    char token_file[600];       /* the API's bearer token; default STATE_DIR/api.token */
-    int no_auth;                /* --no-auth: API writes need no token (a warning says so) */
+    int base_port;                     /* process runtime: instance k listens on base_port + k */
+    struct addr process_addr;          /* process runtime: the address instances listen on */
+    struct cidr subnet;                /* container runtime addresses; the bridge takes the first */
+    double cpus;                       /* container CPU limit (default 4) */
+    uint64_t memory_bytes;             /* container memory limit (default 4G) */
+    char state_dir[512];               /* logs, pid files */
+    char token_file[600];              /* the API's bearer token; default STATE_DIR/api.token */
+    int no_auth;                       /* --no-auth: API writes need no token (a warning says so) */
     char token[APIAUTH_TOKEN_MAX + 1]; /* loaded by api_token_prepare; the balancer's too */
     size_t token_len;
     char bridge[16];            /* container runtime: the bridge's name (default pp-br0) */

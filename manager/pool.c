@@ -40,10 +40,10 @@
 struct slot {
     struct instance inst;
     int used;
-    struct exchange probe; /* GET /healthz while the instance starts */
-    int remove;          /* draining for good: free the slot after the exit */
-    int restart_pending; /* explicit restart: spawn again right after the exit */
-    int64_t deadline_us; /* drain or ready deadline (monotonic) */
+    struct exchange probe;   /* GET /healthz while the instance starts */
+    int remove;              /* draining for good: free the slot after the exit */
+    int restart_pending;     /* explicit restart: spawn again right after the exit */
+    int64_t deadline_us;     /* drain or ready deadline (monotonic) */
     uint64_t flows_at_drain; /* tracked connections when the drain began */
     uint64_t flows_cut;      /* still open when the drain deadline passed */
     struct pool *pool;

@@ -191,14 +191,15 @@ struct cJSON *poolview_json(const struct pool *p, const struct steer *st)
     const struct {
         const char *name;
         int64_t v;
-    } phases[] = {{"ready_ms", step->ready_ms}, {"rules_ms", step->rules_ms}, {"drain_ms", step->drain_ms}};
+    } phases[] = {
+        {"ready_ms", step->ready_ms}, {"rules_ms", step->rules_ms}, {"drain_ms", step->drain_ms}};
     for (size_t i = 0; ok && i < sizeof(phases) / sizeof(phases[0]); i++)
         ok = (phases[i].v >= 0 ? cJSON_AddNumberToObject(ls, phases[i].name, (double)phases[i].v)
                                : cJSON_AddNullToObject(ls, phases[i].name)) != NULL;
     /* How long the rule swap itself took (the forwarding mode's apply). */
     if (ok && st && step->rules_ms >= 0)
-        ok = cJSON_AddNumberToObject(ls, "swap_ms", (double)steer_last_swap_us(st) / 1000.0) !=
-             NULL;
+        ok =
+            cJSON_AddNumberToObject(ls, "swap_ms", (double)steer_last_swap_us(st) / 1000.0) != NULL;
     ok = ok && cJSON_AddNumberToObject(ls, "drained", (double)step->drained) != NULL;
     ok = ok && cJSON_AddNumberToObject(ls, "cut", (double)step->cut) != NULL;
     static struct poolview_obs obs;

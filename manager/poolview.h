@@ -16,13 +16,12 @@ struct prom;
 struct cJSON *poolview_json(const struct pool *p, const struct steer *st);
 
 /* {"id", "name", "state", "address" and "admin" ("IP:PORT", null before the
- * first spawn; admin is null for squid and nginx workers, which have none), "pid" (null when not running), "started_at" (RFC 3339 UTC,
- * null before the first spawn), "ready_ms" (null until ready), "restarts"},
- * and "clients" {"first", "last", "count"} when st partitions clients
- * (st may be NULL), and in balancer mode "balancer" {"state", "removed",
- * "active", "total", "ewma_ms", "p50_ms", "p90_ms", "p99_ms" (null when
- * unmeasured), "last_check"} as the balancer reports the instance's backend
- * (null when it does not list it or cannot be asked); or NULL when out of
+ * first spawn; admin is null for squid and nginx workers, which have none), "pid" (null when not
+ * running), "started_at" (RFC 3339 UTC, null before the first spawn), "ready_ms" (null until
+ * ready), "restarts"}, and "clients" {"first", "last", "count"} when st partitions clients (st may
+ * be NULL), and in balancer mode "balancer" {"state", "removed", "active", "total", "ewma_ms",
+ * "p50_ms", "p90_ms", "p99_ms" (null when unmeasured), "last_check"} as the balancer reports the
+ * instance's backend (null when it does not list it or cannot be asked); or NULL when out of
  * memory. */
 struct cJSON *poolview_instance_json(const struct instance *in, const struct steer *st);
 

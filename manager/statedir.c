@@ -151,8 +151,8 @@ int statedir_lock(int dirfd, const char *name, pid_t *holder, char *err, size_t 
     return fd;
 }
 
-int statedir_lock_manager(int state_dirfd, const char *state_dir, const char *prefix,
-                          int locks[2], char *err, size_t errlen)
+int statedir_lock_manager(int state_dirfd, const char *state_dir, const char *prefix, int locks[2],
+                          char *err, size_t errlen)
 {
     char why[160];
     pid_t holder;

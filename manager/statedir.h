@@ -45,8 +45,8 @@ int statedir_lock(int dirfd, const char *name, pid_t *holder, char *err, size_t 
 /* The locks one manager holds for its lifetime: "manager.lock" in its state
  * dir and PREFIX.lock in STATEDIR_PREFIX_LOCK_DIR. 0 with both descriptors
  * in locks[], or -1 with err saying who holds which and what to do. */
-int statedir_lock_manager(int state_dirfd, const char *state_dir, const char *prefix,
-                          int locks[2], char *err, size_t errlen);
+int statedir_lock_manager(int state_dirfd, const char *state_dir, const char *prefix, int locks[2],
+                          char *err, size_t errlen);
 
 /* The start time of pid in clock ticks since boot (/proc/PID/stat field
  * 22). 0, or -1 when it cannot be read (no such process). */

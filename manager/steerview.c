@@ -129,8 +129,8 @@ struct cJSON *steerview_partition_json(const struct steer *s)
 void steerview_prom(const struct steer *s, struct prom *out)
 {
     struct prom_label l = {"mode", steer_mode(s)};
-    prom_gauge(out, "manager_forwarding_info", "Constant 1, labelled with the forwarding mode.",
-               &l, 1, 1);
+    prom_gauge(out, "manager_forwarding_info", "Constant 1, labelled with the forwarding mode.", &l,
+               1, 1);
     struct steer_figures f;
     steer_figures_of(s, &f);
     stattab_write_prom(out, steer_fields, STATTAB_COUNT(steer_fields), &f);

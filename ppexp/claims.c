@@ -74,10 +74,10 @@ static const struct ppexp_claim views[] = {
     {"nat/route", "", "", "", "", "", PPEXP_F_FORWARDING, PPEXP_FWD_NAT, PPEXP_FWD_NAT,
      PPEXP_FWD_ROUTE, 1, PPEXP_REPLICAS_MAX, -1},
     {"N/1", "", "", "", "", "", PPEXP_F_REPLICAS, 2, PPEXP_REPLICAS_MAX, 1, 0, 0, -1},
-    {"proxyd/squid", "", "", "", "", "", PPEXP_F_WORKER, PPEXP_WORKER_PROXYD,
-     PPEXP_WORKER_PROXYD, PPEXP_WORKER_SQUID, 1, PPEXP_REPLICAS_MAX, -1},
-    {"proxyd/nginx", "", "", "", "", "", PPEXP_F_WORKER, PPEXP_WORKER_PROXYD,
-     PPEXP_WORKER_PROXYD, PPEXP_WORKER_NGINX, 1, PPEXP_REPLICAS_MAX, -1},
+    {"proxyd/squid", "", "", "", "", "", PPEXP_F_WORKER, PPEXP_WORKER_PROXYD, PPEXP_WORKER_PROXYD,
+     PPEXP_WORKER_SQUID, 1, PPEXP_REPLICAS_MAX, -1},
+    {"proxyd/nginx", "", "", "", "", "", PPEXP_F_WORKER, PPEXP_WORKER_PROXYD, PPEXP_WORKER_PROXYD,
+     PPEXP_WORKER_NGINX, 1, PPEXP_REPLICAS_MAX, -1},
 };
 
 size_t ppexp_claims_count(void)

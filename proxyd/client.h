@@ -87,8 +87,8 @@ struct client {
     enum client_state state;
     int keep_alive; /* serve another request after this one */
     int head_timer_armed;
-    struct event *timer;   /* idle and header deadlines */
-    struct event *next_ev; /* deferred: parse the next pipelined request */
+    struct event *timer;          /* idle and header deadlines */
+    struct event *next_ev;        /* deferred: parse the next pipelined request */
     struct event *write_retry_ev; /* made at first use: see client_event_cb */
     struct txn txn;
     int in_txn;

@@ -38,7 +38,7 @@ struct proxyd_stats {
     uint64_t connections_total;
     uint64_t connections_open; /* gauge */
     uint64_t tunnels_total;
-    uint64_t bad_requests; /* malformed or oversized input */
+    uint64_t bad_requests;     /* malformed or oversized input */
     uint64_t sendfile_retries; /* sendfile would block on a socket that polled writable */
 };
 

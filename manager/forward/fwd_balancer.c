@@ -89,8 +89,8 @@ struct lb_state {
     char obs_err[256];
     uint64_t obs_seq, obs_wanted;
     struct exchange probe, put, get; /* with the balancer's admin API */
-    struct event *timer;     /* the supervisor's: probes, backoff, stop deadline */
-    struct event *obs_timer; /* asks again while removed backends drain */
+    struct event *timer;             /* the supervisor's: probes, backoff, stop deadline */
+    struct event *obs_timer;         /* asks again while removed backends drain */
 };
 
 static int64_t now_us(void)

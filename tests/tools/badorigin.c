@@ -106,14 +106,10 @@ static int parse_mode(const char *s, struct options *o)
         const char *name;
         enum mode mode;
     } modes[] = {
-        {"silent", MODE_SILENT},
-        {"close-mid-body", MODE_CLOSE_MID_BODY},
-        {"cl-te", MODE_CL_TE},
-        {"bad-chunk", MODE_BAD_CHUNK},
-        {"slow", MODE_SLOW},
-        {"refuse-after-accept", MODE_REFUSE_AFTER_ACCEPT},
-        {"reset", MODE_RESET},
-        {"extra-response", MODE_EXTRA_RESPONSE},
+        {"silent", MODE_SILENT}, {"close-mid-body", MODE_CLOSE_MID_BODY},
+        {"cl-te", MODE_CL_TE},   {"bad-chunk", MODE_BAD_CHUNK},
+        {"slow", MODE_SLOW},     {"refuse-after-accept", MODE_REFUSE_AFTER_ACCEPT},
+        {"reset", MODE_RESET},   {"extra-response", MODE_EXTRA_RESPONSE},
     };
     o->mode_name = s;
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {

@@ -344,9 +344,9 @@ START_TEST(test_backend_spec_parsing)
 {
     struct backend_spec s;
     char err[256];
-    ck_assert_int_eq(
-        backend_spec_parse("p1=127.0.0.1:3129,health=127.0.0.1:3229,weight=7", &s, err, sizeof(err)),
-        0);
+    ck_assert_int_eq(backend_spec_parse("p1=127.0.0.1:3129,health=127.0.0.1:3229,weight=7", &s, err,
+                                        sizeof(err)),
+                     0);
     ck_assert_str_eq(s.name, "p1");
     ck_assert_int_eq(s.has_health, 1);
     ck_assert_int_eq(s.weight, 7);
@@ -354,9 +354,15 @@ START_TEST(test_backend_spec_parsing)
     ck_assert_int_eq(s.has_health, 0);
     ck_assert_int_eq(s.weight, 1);
     static const char *const bad[] = {
-        "p1",                          "=127.0.0.1:1",          "p 1=127.0.0.1:1",
-        "p1=",                         "p1=127.0.0.1",          "p1=127.0.0.1:0",
-        "p1=127.0.0.1:1,weight=0",     "p1=127.0.0.1:1,weight=257", "p1=127.0.0.1:1,health=x",
+        "p1",
+        "=127.0.0.1:1",
+        "p 1=127.0.0.1:1",
+        "p1=",
+        "p1=127.0.0.1",
+        "p1=127.0.0.1:0",
+        "p1=127.0.0.1:1,weight=0",
+        "p1=127.0.0.1:1,weight=257",
+        "p1=127.0.0.1:1,health=x",
         "p1=127.0.0.1:1,colour=blue",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -511,8 +511,8 @@ START_TEST(test_api_get_pool_lists_instances)
     ck_assert_str_eq(
         r.body,
         "{\"runtime\":\"process\",\"worker\":\"proxyd\",\"replicas\":2,\"ready\":2,"
-                     "\"last_step\":{\"ready_ms\":null,\"rules_ms\":null,\"drain_ms\":null,"
-                     "\"drained\":0,\"cut\":0},\"instances\":["
+        "\"last_step\":{\"ready_ms\":null,\"rules_ms\":null,\"drain_ms\":null,"
+        "\"drained\":0,\"cut\":0},\"instances\":["
         "{\"id\":1,\"name\":\"pp1\",\"state\":\"ready\",\"address\":\"127.0.0.1:3129\","
         "\"admin\":\"127.0.0.1:9129\",\"pid\":4001,\"started_at\":\"2026-11-24T15:04:05.123Z\","
         "\"ready_ms\":41,\"restarts\":0},"

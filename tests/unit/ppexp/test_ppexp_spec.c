@@ -112,8 +112,8 @@ END_TEST
 START_TEST(test_ppexp_spec_every_preset_parses)
 {
     ck_assert_uint_ge(ppexp_preset_count(), 12);
-    const char *must[] = {"fig2",         "fig3",         "fig4",         "table2",
-                          "table3",       "fig2-quick",   "fig3-quick",   "fig4-quick",
+    const char *must[] = {"fig2",         "fig3",         "fig4",          "table2",
+                          "table3",       "fig2-quick",   "fig3-quick",    "fig4-quick",
                           "table2-quick", "table3-quick", "fig4-balancer", "fig4-host"};
     for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++)
         ck_assert_msg(ppexp_preset_find(must[i]) != NULL, "no preset %s", must[i]);

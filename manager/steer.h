@@ -60,9 +60,9 @@ int steer_retire(struct steer *s, int n, char *err, size_t errlen);
 int steer_refresh(struct steer *s, steer_done_cb done, void *ctx);
 
 /* Connections still pinned to an instance by the mode (nat: conntrack
- * entries whose reply comes from it; balancer: its active connections to
- * that backend, 0 once it is gone): 0 with *count, -1 when the mode cannot
- * tell (none, route). */
+ * entries whose reply comes from it; route: those marked with its pin;
+ * balancer: its active connections to that backend, 0 once it is gone): 0
+ * with *count, -1 when the mode cannot tell (none). */
 struct instance;
 int steer_count_flows(struct steer *s, const struct instance *in, uint64_t *count);
 

@@ -26,6 +26,7 @@
 #include <netlink/route/route.h>
 #include <netlink/route/rule.h>
 
+#include "conntrack.h"
 #include "log.h"
 #include "pin.h"
 
@@ -652,6 +653,22 @@ static int route_clear(struct fwd *f, char *err, size_t errlen)
     return rc;
 }
 
+/* The connections pinned to the instance (its mark in their conntrack
+ * entry), which its table and fwmark rule keep sending to it. */
+static int route_count_flows(struct fwd *f, const struct fwd_target *t, uint64_t *count)
+{
+    (void)f;
+    char err[160];
+    if (t->instance_id < 1 || (unsigned)t->instance_id > ROUTE_MAX_INSTANCES)
+        return -1;
+    if (conntrack_count_flows_marked(pin_mark((unsigned)t->instance_id), PIN_MARK_MASK, count, err,
+                                     sizeof(err)) < 0) {
+        log_warn("route: counting the flows of %s: %s", t->name, err);
+        return -1;
+    }
+    return 0;
+}
+
 static void route_free(struct fwd *f)
 {
     if (!f || !f->priv)
@@ -671,5 +688,6 @@ const struct fwd_ops fwd_route_ops = {
     .clear = route_clear,
     .free = route_free,
     .retire = route_retire,
+    .count_flows = route_count_flows,
     .needs_containers = 1,
 };

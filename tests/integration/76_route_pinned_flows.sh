@@ -2,13 +2,14 @@
 # Route forwarding keeps established connections where they are: the rules
 # route by source, so without pinning a kept-alive connection whose client
 # block moves to another running instance would send its next request there
-# and be reset. 16 testbed clients, 2 kept-alive connections each, under
-# load through the VIP while the pool goes 1 -> 4 (clients 5-16 move off
-# instance 1, which keeps running) -> 2 (clients 5-8 move from instance 2 to
-# 1, both running): 0 failed requests; a new connection goes to its block's
-# new instance. The mangle chains (<PREFIX>-PIN-RESTORE, -PIN-SAVE), their
+# and be reset. 16 testbed clients with kept-alive connections under load
+# through the VIP while the pool goes 1 -> 4 (clients 5-16 move off instance
+# 1, which keeps running) -> 2 (clients 5-8 move from instance 2 to 1, both
+# running): 0 failed requests (the manager before pinning: resets); a new
+# connection goes to its block's new instance. The mangle chains (<PREFIX>-PIN-RESTORE, -PIN-SAVE), their
 # jumps and the fwmark rules are there while route mode runs, and gone after
 # SIGTERM, and after kill -9 the next manager removes them (and says so).
+# Drains count the connections pinned to the draining instance.
 # timeout: 150
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -74,31 +75,49 @@ expect_match "$(mangle)" "-A FORWARD -d 198.19.255.10/32 -p tcp -m tcp --dport 3
 expect_match "$(mangle)" "-A $CHAINS-RESTORE -j CONNMARK --restore-mark --nfmask 0xff0000 --ctmask 0xff0000" "the restore rule"
 expect_match "$(mangle)" "-A $CHAINS-SAVE -m connmark --mark 0x0/0xff0000 -m realm --realm 0x1/0xffff -j CONNMARK --set-xmark 0x10000/0xff0000" "instance 1's save rule"
 
-# 16 clients x 2 kept-alive connections, 20 requests/s each, for 14 s.
-"$PP_BIN/loadgen" http://198.19.1.2/obj --proxy 198.19.255.10:3128 --testbed 16 --testbed-prefix "$P" \
-    --keepalive --rate 20 -n 280 -c 2 --timeout 10 --json "$PP_TMP/load.json" --csv "$PP_TMP/load.csv" \
-    --quiet --no-progress >"$PP_TMP/load.out" 2>&1 </dev/null &
-LOAD_PID=$!
-pp_track "$LOAD_PID"
+# load NAME REQUESTS: 16 clients, kept-alive connections (one suffices at
+# this rate), 20 requests/s each; a client's connections stay open for the
+# whole run, so they are where they were opened until the run ends.
+load() {
+    "$PP_BIN/loadgen" http://198.19.1.2/obj --proxy 198.19.255.10:3128 --testbed 16 --testbed-prefix "$P" \
+        --keepalive --rate 20 -n "$2" -c 2 --timeout 10 --json "$PP_TMP/$1.json" --csv "$PP_TMP/$1.csv" \
+        --quiet --no-progress >"$PP_TMP/$1.out" 2>&1 </dev/null &
+    LOAD_PID=$!
+    pp_track "$LOAD_PID"
+}
+# load_check NAME PID MIN_REQUESTS WHAT: the run made its requests and none failed.
+load_check() {
+    wait "$2" || pp_log "loadgen $1 exited: $(tail -n 3 "$PP_TMP/$1.out")"
+    echo "# $4: $(jq -r .requests "$PP_TMP/$1.json") requests, $(jq -r .errors.total "$PP_TMP/$1.json") failed: $(jq -c .errors "$PP_TMP/$1.json")"
+    expect_ge "$(jq -r .requests "$PP_TMP/$1.json")" "$3" "requests made ($4)"
+    expect_eq "$(jq -r .errors.total "$PP_TMP/$1.json")" 0 "no request failed ($4)"
+    expect_eq "$(jq -r .errors.reset "$PP_TMP/$1.json")" 0 "no connection reset ($4)"
+}
+
+# Run A opens its connections at 1 instance (all on instance 1) and keeps
+# them over 1 -> 4; run B opens its own at 4 (clients 5-8 on instance 2,
+# 9-12 on 3, 13-16 on 4) and keeps them over 4 -> 2.
+load a 120 # 6 s
+LOAD_A=$LOAD_PID
 sleep 2
 scale 4 # clients 5-16 move off instance 1, which keeps serving clients 1-4
 expect_eq "$(pin_rules | wc -l)" 4 "one fwmark rule per instance at 4"
 expect_eq "$(mangle | grep -c -- "-A $CHAINS-SAVE")" 4 "one save rule per instance at 4"
 expect_eq "$(through 16)" "$MP$(owner 16)" "a new connection of client 16 goes to its new instance"
 expect_eq "$(owner 16)" 4 "client 16's block is instance 4's"
+load b 160 # 8 s
+LOAD_B=$LOAD_PID
 sleep 3
-scale 2 # clients 5-8 move from instance 2 to 1; 3 and 4 drain and stop
+scale 2 # clients 5-8 move from instance 2 to 1, both running; 3 and 4 drain and stop
 expect_eq "$(through 5)" "${MP}1" "a new connection of client 5 goes to instance 1"
 expect_eq "$(pin_rules | wc -l)" 2 "fwmark rules of the stopped instances removed"
 expect_eq "$(mangle | grep -c -- "-A $CHAINS-SAVE")" 2 "save rules of the stopped instances removed"
 expect_eq "$(ip -n "$P-mid" route show table 7103 2>/dev/null | grep -c 198.19.255.10 || true)" 0 "no route in stopped instance 3's table"
-wait "$LOAD_PID" || pp_log "loadgen exited $?: $(tail -n 3 "$PP_TMP/load.out")"
-reqs=$(jq -r .requests "$PP_TMP/load.json")
-failed=$(jq -r .errors.total "$PP_TMP/load.json")
-echo "# kept-alive load over 1 -> 4 -> 2: $reqs requests, $failed failed: $(jq -c .errors "$PP_TMP/load.json")"
-expect_ge "$reqs" 4000 "requests made"
-expect_eq "$failed" 0 "no request failed while clients moved between running instances"
-expect_eq "$(jq -r .errors.reset "$PP_TMP/load.json")" 0 "no connection reset"
+# Clients 9-16's connections of run B stayed on 3 and 4 until those drained.
+expect_match "$(cat "$PP_TMP/manager.log")" "draining ${MP}3 \(pid [0-9]+, [1-9][0-9]* tracked connections\)" "instance 3's pinned connections counted at its drain"
+expect_match "$(cat "$PP_TMP/manager.log")" "${MP}4 stopped \(exit status 0\): [1-9][0-9]* connections drained, 0 cut" "instance 4's connections drained, none cut"
+load_check a "$LOAD_A" 1900 "kept-alive load over 1 -> 4"
+load_check b "$LOAD_B" 2500 "kept-alive load over 4 -> 2"
 
 kill -TERM "$MANAGER_PID"
 pp_wait_until 30 bash -c "! kill -0 $MANAGER_PID 2>/dev/null" || pp_die "manager did not exit"

@@ -1,4 +1,4 @@
-/* Forwarding by policy routing (issue 4, fwd_ops "route"; the paper's
+/* Forwarding by policy routing (fwd_ops "route"; the paper's
  * Docker-Routing, IPVS direct routing): per instance k a table T_k holding
  * "VIP/32 via <instance k's address> realm k", and per prefix of block k a
  * rule "from PREFIX lookup T_k". The instances own the VIP on their

@@ -125,6 +125,7 @@ expect_eq "$(all_rules | wc -l)" 0 "no rule of ours after SIGTERM"
 expect_eq "$(mangle | wc -l)" 0 "no mangle chain, rule or jump of ours after SIGTERM"
 
 # kill -9 leaves everything; the next manager removes it and says so.
+mv "$PP_TMP/manager.log" "$PP_TMP/manager-first.log" # kept for the sanitizer scan
 start_manager
 pp_wait_until 20 ready_is 1 || pp_die "manager not ready: $(tail -5 "$PP_TMP/manager.log")"
 scale 3

@@ -27,6 +27,7 @@ enum scale_phase {
     SCALE_WAIT_READY,   /* instances 1..n start */
     SCALE_RULES,        /* the forwarding mode spreads clients over 1..n */
     SCALE_WAIT_STOPPED, /* instances above n drain and stop */
+    SCALE_RETIRE,       /* the forwarding mode forgets them */
     SCALE_WAIT_RESTART, /* a restarted instance comes back */
 };
 
@@ -138,6 +139,18 @@ static void scale_step(struct scale *sc)
             return;
         if (n < sc->from)
             sc->step.drain_ms = since_start_ms(sc);
+        sc->phase = SCALE_RETIRE;
+        /* fall through */
+    case SCALE_RETIRE:
+        /* Only now: until an instance stopped, the connections it still
+         * serves are sent to it (route mode pins them). */
+        rc = steer_retire(sc->steer, n, why, sizeof(why));
+        if (rc == PP_AGAIN) {
+            scale_poll_soon(sc);
+            return;
+        }
+        if (rc < 0) /* the instances stopped; clear or the next start removes the rest */
+            log_warn("pool: %s", why);
         scale_publish(sc);
         scale_finish(sc, 1, NULL);
         return;

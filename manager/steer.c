@@ -446,6 +446,13 @@ int steer_apply(struct steer *s, int n, char *err, size_t errlen)
     return 0;
 }
 
+int steer_retire(struct steer *s, int n, char *err, size_t errlen)
+{
+    if (!s->fwd || !s->fwd->ops->retire || s->job.kind != STEER_JOB_NONE)
+        return 0; /* a switch or an exit clears the mode whole */
+    return s->fwd->ops->retire(s->fwd, n, err, errlen);
+}
+
 /* The fresh observation the waiters asked for is in (or failed): each is
  * answered; what they show is read through steer_observe. */
 static void steer_refresh_step(struct steer *s)

@@ -49,15 +49,20 @@ int steer_busy(const struct steer *s);
  * drains that follow count fresh flows. 0, -1 with err, or PP_AGAIN. */
 int steer_apply(struct steer *s, int n, char *err, size_t errlen);
 
+/* Instances above n stopped (scale.c, once a step's drains are over): the
+ * mode forgets what still sent their established connections to them
+ * (route: their tables and pins). 0, -1 with err, or PP_AGAIN. */
+int steer_retire(struct steer *s, int n, char *err, size_t errlen);
+
 /* Asks the mode to measure its targets anew (balancer: GET /v1/backends);
  * done from the loop once steer_observe shows the answer. 1 when the mode
  * measures nothing (done is not called), 0 when asked, -1 out of memory. */
 int steer_refresh(struct steer *s, steer_done_cb done, void *ctx);
 
 /* Connections still pinned to an instance by the mode (nat: conntrack
- * entries whose reply comes from it; balancer: its active connections to
- * that backend, 0 once it is gone): 0 with *count, -1 when the mode cannot
- * tell (none, route). */
+ * entries whose reply comes from it; route: those marked with its pin;
+ * balancer: its active connections to that backend, 0 once it is gone): 0
+ * with *count, -1 when the mode cannot tell (none). */
 struct instance;
 int steer_count_flows(struct steer *s, const struct instance *in, uint64_t *count);
 

@@ -1,8 +1,10 @@
-/* Connection tracking for drains in nat mode: a DNAT rule is consulted
- * only for a flow's first packet, so an instance taken out of the rules
- * keeps its established flows. The manager counts them (flows whose reply
- * comes from the instance's address and port) until they are gone or the
- * drain deadline passes, through libnetfilter_conntrack. */
+/* Connection tracking for drains in nat and route mode: a DNAT rule is
+ * consulted only for a flow's first packet, and route mode pins a flow to
+ * its instance by its mark (pin.h), so an instance taken out of the rules
+ * keeps its established flows. The manager counts them (nat: flows whose
+ * reply comes from the instance's address and port; route: flows marked
+ * with its pin) until they are gone or the drain deadline passes, through
+ * libnetfilter_conntrack. */
 #ifndef PP_CONNTRACK_H
 #define PP_CONNTRACK_H
 
@@ -15,5 +17,8 @@
  * the caller's network namespace. 0 with *count set, or -1 with err. */
 int conntrack_count_flows_to(struct in_addr addr, uint16_t port, uint64_t *count, char *err,
                              size_t errlen);
+/* The same for the live TCP flows whose conntrack mark, masked, is mark. */
+int conntrack_count_flows_marked(uint32_t mark, uint32_t mask, uint64_t *count, char *err,
+                                 size_t errlen);
 
 #endif

@@ -90,8 +90,13 @@ struct fwd_ops {
     /* Optional, with observe: asks the targets' state anew; PP_AGAIN until
      * the answer (or the failure) is in, then what observe now shows. */
     int (*refresh)(struct fwd *f, char *err, size_t errlen);
+    /* Optional (route): instances above n stopped (their drains are over):
+     * what still sent their established connections to them goes. Called
+     * at the end of each scale step. 0, -1 with err, or PP_AGAIN. */
+    int (*retire)(struct fwd *f, int n, char *err, size_t errlen);
     /* Optional: connections the mode still sends to an instance (nat: the
-     * conntrack entries whose reply comes from it; balancer: its active
+     * conntrack entries whose reply comes from it; route: those whose mark
+     * pins them to it; balancer: its active
      * connections to that backend, as last observed). 0 with *count, or -1
      * when the mode cannot tell. Never waits. */
     int (*count_flows)(struct fwd *f, const struct fwd_target *t, uint64_t *count);

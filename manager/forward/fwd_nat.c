@@ -8,11 +8,9 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,25 +20,20 @@
 
 #include "conntrack.h"
 #include "log.h"
+#include "xtlock.h"
 
 #define NAT_TABLE "nat"
 #define NAT_CHAIN_SUFFIX "-DNAT"
 /* The hooks that jump to our chain: forwarded client traffic, and traffic
  * the host itself sends to the VIP. */
 static const xt_chainlabel nat_hooks[] = {"PREROUTING", "OUTPUT"};
-/* The lock every iptables binary takes (xtables.h XT_LOCK_NAME). */
-#define XTABLES_LOCK_PATH "/run/xtables.lock"
-/* iptables -w waits forever by default; the manager must not hang on a
- * stuck holder, and a normal holder (one iptables-restore) keeps it for
- * milliseconds, so 5 s is generous. */
-#define NAT_LOCK_WAIT_MS 5000
 /* Rule numbers of leftover jumps removed in one pass; more than this in one
  * hook means something else is writing our chain's name. */
 #define NAT_MAX_LEFTOVER_JUMPS 64
 
 struct nat_state {
     xt_chainlabel chain; /* "PP-DNAT"; libiptc reads chain names as xt_chainlabel */
-    int64_t lock_wait_since_us; /* first try for a lock held by someone else; 0 = none */
+    struct xtlock lock;
 };
 
 static int64_t now_us(void)
@@ -79,41 +72,6 @@ static struct nat_state *nat_state_get(struct fwd *f, char *err, size_t errlen)
     memcpy(st->chain + n, NAT_CHAIN_SUFFIX, sizeof(NAT_CHAIN_SUFFIX));
     f->priv = st;
     return st;
-}
-
-/* flock on the xtables lock, as iptables does, without waiting: the
- * descriptor holding it; PP_AGAIN while another holder has it (the caller
- * tries again in a few milliseconds: the loop never sleeps on the lock);
- * -1 with err once it was held for NAT_LOCK_WAIT_MS. */
-static int nat_lock(struct nat_state *st, char *err, size_t errlen)
-{
-    int fd = open(XTABLES_LOCK_PATH, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "nat: cannot open %s: %s", XTABLES_LOCK_PATH, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-        st->lock_wait_since_us = 0;
-        return fd;
-    }
-    int e = errno;
-    close(fd);
-    int64_t now = now_us();
-    if (st->lock_wait_since_us == 0)
-        st->lock_wait_since_us = now;
-    if ((e == EWOULDBLOCK || e == EINTR) &&
-        now - st->lock_wait_since_us < (int64_t)NAT_LOCK_WAIT_MS * 1000)
-        return PP_AGAIN;
-    st->lock_wait_since_us = 0;
-    snprintf(err, errlen, "nat: xtables lock %s not taken within %d ms: %s", XTABLES_LOCK_PATH,
-             NAT_LOCK_WAIT_MS, strerror(e));
-    return -1;
-}
-
-static void nat_unlock(int fd)
-{
-    if (fd >= 0)
-        close(fd); /* releases the flock */
 }
 
 static struct xtc_handle *nat_open(char *err, size_t errlen)
@@ -278,7 +236,7 @@ static int nat_init(struct fwd *f, char *err, size_t errlen)
     struct nat_state *st = nat_state_get(f, err, errlen);
     if (!st)
         return -1;
-    int lock = nat_lock(st, err, errlen);
+    int lock = xtlock_take(&st->lock, "nat", err, errlen);
     if (lock < 0)
         return lock;
     int rc = -1, changed = 0;
@@ -295,7 +253,7 @@ static int nat_init(struct fwd *f, char *err, size_t errlen)
 fail:
     if (h)
         iptc_free(h);
-    nat_unlock(lock);
+    xtlock_release(lock);
     return rc;
 }
 
@@ -337,7 +295,7 @@ static int nat_apply(struct fwd *f, const struct partition *p, const struct fwd_
     int rc = -1, removed = 0;
     size_t rules = 0;
     struct xtc_handle *h = NULL;
-    int lock = nat_lock(st, err, errlen);
+    int lock = xtlock_take(&st->lock, "nat", err, errlen);
     if (lock < 0) {
         free(jump);
         return lock;
@@ -383,7 +341,7 @@ static int nat_apply(struct fwd *f, const struct partition *p, const struct fwd_
 fail:
     if (h)
         iptc_free(h); /* uncommitted changes die here: the kernel never saw them */
-    nat_unlock(lock);
+    xtlock_release(lock);
     free(jump);
     if (rc == 0)
         f->last_swap_us = now_us() - start;
@@ -395,7 +353,7 @@ static int nat_clear(struct fwd *f, char *err, size_t errlen)
     struct nat_state *st = nat_state_get(f, err, errlen);
     if (!st)
         return -1;
-    int lock = nat_lock(st, err, errlen);
+    int lock = xtlock_take(&st->lock, "nat", err, errlen);
     if (lock < 0)
         return lock;
     int rc = -1, changed = 0;
@@ -411,7 +369,7 @@ static int nat_clear(struct fwd *f, char *err, size_t errlen)
 fail:
     if (h)
         iptc_free(h);
-    nat_unlock(lock);
+    xtlock_release(lock);
     return rc;
 }
 

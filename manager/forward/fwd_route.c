@@ -1,8 +1,13 @@
 /* Forwarding by policy routing (fwd_ops "route"; the paper's
  * Docker-Routing, IPVS direct routing): per instance k a table T_k holding
- * "VIP/32 via <instance k's address>", and per prefix of block k a rule
- * "from PREFIX lookup T_k". The instances own the VIP on their loopback, so
- * the packet is delivered unchanged. Written with libnl-route-3. */
+ * "VIP/32 via <instance k's address> realm k", and per prefix of block k a
+ * rule "from PREFIX lookup T_k". The instances own the VIP on their
+ * loopback, so the packet is delivered unchanged. A connection stays with
+ * the instance its first packet went to (pin.h: its conntrack mark says k,
+ * and a rule "fwmark k lookup T_k" sorts before the blocks'), so a scale
+ * step that moves its block moves only new connections; T_k and its fwmark
+ * rule stay until instance k stopped (retire). Written with libnl-route-3;
+ * the mangle chains with libiptc (pin.c). */
 #include "forwarding.h"
 
 #include <arpa/inet.h>
@@ -21,7 +26,9 @@
 #include <netlink/route/route.h>
 #include <netlink/route/rule.h>
 
+#include "conntrack.h"
 #include "log.h"
+#include "pin.h"
 
 /* Reserved numbers, in the manager's network namespace only: instance k's
  * table is ROUTE_TABLE_BASE + k (k = 1..ROUTE_MAX_INSTANCES; the pool has at
@@ -36,6 +43,9 @@
 /* Two bands: an apply adds the new rules in the band not in use, then
  * deletes the old band, so every client has a rule at every moment. */
 #define ROUTE_BANDS 2u
+/* The pinned connections' rules ("fwmark k lookup T_k"), consulted before
+ * either band. */
+#define ROUTE_PIN_PRIO (ROUTE_PRIO_BASE - 1u)
 #define ROUTE_RP_FILTER_PATH "/proc/sys/net/ipv4/conf/%s/rp_filter"
 
 struct route_rule {
@@ -57,7 +67,9 @@ struct route_state {
     size_t nrules;
     /* Gateway of the route installed in table k (0: no route). */
     struct in_addr gateway[ROUTE_MAX_INSTANCES + 1];
-    struct route_sysctl rp[2]; /* "all" and the bridge */
+    struct route_sysctl rp[2];                     /* "all" and the bridge */
+    struct pin *pin;                               /* the mangle chains that pin connections */
+    unsigned char pinned[ROUTE_MAX_INSTANCES + 1]; /* "fwmark k lookup T_k" installed */
 };
 
 static int64_t now_us(void)
@@ -74,7 +86,7 @@ static int is_our_table(uint32_t table)
 
 static int is_our_prio(uint32_t prio)
 {
-    return prio >= ROUTE_PRIO_BASE && prio < ROUTE_PRIO_BASE + ROUTE_BANDS;
+    return prio >= ROUTE_PIN_PRIO && prio < ROUTE_PRIO_BASE + ROUTE_BANDS;
 }
 
 static struct route_state *route_state_get(struct fwd *f, char *err, size_t errlen)
@@ -90,6 +102,12 @@ static struct route_state *route_state_get(struct fwd *f, char *err, size_t errl
     int rc = nl_connect(st->sk, NETLINK_ROUTE);
     if (rc < 0) {
         snprintf(err, errlen, "route: netlink connect: %s", nl_geterror(rc));
+        nl_socket_free(st->sk);
+        free(st);
+        return NULL;
+    }
+    st->pin = pin_new(&f->cfg, err, errlen);
+    if (!st->pin) {
         nl_socket_free(st->sk);
         free(st);
         return NULL;
@@ -176,8 +194,7 @@ static int route_rules_batch(struct route_state *st, const struct route_rule *ru
          * so the socket's sequence stays in step for the next call. */
         for (size_t i = 0; i < sent; i++) {
             int rc = nl_wait_for_ack(st->sk);
-            int benign =
-                add ? rc == -NLE_EXIST : (rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NOADDR);
+            int benign = add ? rc == -NLE_EXIST : (rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NOADDR);
             if (rc < 0 && !benign && first_rc == 0) {
                 first_rc = rc;
                 *failed_at = base + i;
@@ -187,11 +204,14 @@ static int route_rules_batch(struct route_state *st, const struct route_rule *ru
     return first_rc;
 }
 
-/* In table T: "VIP/32 via gateway", replacing what was there. The device
- * is left to the kernel, which finds the bridge from the gateway. */
-static int route_vip_set(struct route_state *st, const struct fwd_config *cfg, uint32_t table,
+/* In instance id's table: "VIP/32 via gateway realm id", replacing what
+ * was there. The device is left to the kernel, which finds the bridge from
+ * the gateway; the realm tells pin.c's save rule which instance a
+ * forwarded packet was routed to. */
+static int route_vip_set(struct route_state *st, const struct fwd_config *cfg, unsigned id,
                          struct in_addr gateway)
 {
+    uint32_t table = ROUTE_TABLE_BASE + id;
     struct rtnl_route *route = rtnl_route_alloc();
     struct nl_addr *dst = route_addr(ntohl(cfg->vip.s_addr), 32);
     struct nl_addr *gw = route_addr(ntohl(gateway.s_addr), 32);
@@ -205,6 +225,7 @@ static int route_vip_set(struct route_state *st, const struct fwd_config *cfg, u
         rc = rtnl_route_set_dst(route, dst);
         if (rc == 0) {
             rtnl_route_nh_set_gateway(nh, gw);
+            rtnl_route_nh_set_realms(nh, id);  /* the destination realm: low 16 bits */
             rtnl_route_add_nexthop(route, nh); /* the route owns it now */
             nh = NULL;
             rc = rtnl_route_add(st->sk, route, NLM_F_CREATE | NLM_F_REPLACE);
@@ -226,12 +247,35 @@ static int route_vip_del(struct route_state *st, const struct fwd_config *cfg, u
     if (route && dst) {
         rtnl_route_set_family(route, AF_INET);
         rtnl_route_set_table(route, table);
+        /* As route_vip_set made it: left unset, libnl guesses link scope
+         * for a route without a next hop, and the kernel finds nothing. */
+        rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
         rc = rtnl_route_set_dst(route, dst);
         if (rc == 0)
             rc = rtnl_route_delete(st->sk, route, 0);
     }
     nl_addr_put(dst);
     rtnl_route_put(route);
+    return rc;
+}
+
+/* "fwmark MARK(id)/MASK lookup T_id" at ROUTE_PIN_PRIO: added (an
+ * existing one counts) or deleted (a missing one counts). */
+static int route_pin_rule(struct route_state *st, unsigned id, int add)
+{
+    struct rtnl_rule *rule = rtnl_rule_alloc();
+    if (!rule)
+        return -NLE_NOMEM;
+    rtnl_rule_set_family(rule, AF_INET);
+    rtnl_rule_set_prio(rule, ROUTE_PIN_PRIO);
+    rtnl_rule_set_table(rule, ROUTE_TABLE_BASE + id);
+    rtnl_rule_set_action(rule, FR_ACT_TO_TBL);
+    rtnl_rule_set_mark(rule, pin_mark(id));
+    rtnl_rule_set_mask(rule, PIN_MARK_MASK);
+    int rc = add ? rtnl_rule_add(st->sk, rule, NLM_F_EXCL) : rtnl_rule_delete(st->sk, rule, 0);
+    rtnl_rule_put(rule);
+    if (add ? rc == -NLE_EXIST : (rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NOADDR))
+        rc = 0;
     return rc;
 }
 
@@ -258,7 +302,11 @@ static int route_remove_all(struct route_state *st, int log_leftovers, char *err
             nl_addr2str(src, s, sizeof(s));
         else
             snprintf(s, sizeof(s), "all");
-        if (log_leftovers)
+        uint32_t mark = rtnl_rule_get_mark(rule);
+        if (log_leftovers && mark && mark != 0xffffffffu)
+            log_info("route: removing leftover rule %u: from %s fwmark 0x%x/0x%x lookup %u", prio,
+                     s, mark, rtnl_rule_get_mask(rule), rtnl_rule_get_table(rule));
+        else if (log_leftovers)
             log_info("route: removing leftover rule %u: from %s lookup %u", prio, s,
                      rtnl_rule_get_table(rule));
         rc = rtnl_rule_delete(st->sk, rule, 0);
@@ -294,6 +342,7 @@ static int route_remove_all(struct route_state *st, int log_leftovers, char *err
     }
     nl_cache_free(cache);
     memset(st->gateway, 0, sizeof(st->gateway));
+    memset(st->pinned, 0, sizeof(st->pinned));
     free(st->rules);
     st->rules = NULL;
     st->nrules = 0;
@@ -388,6 +437,9 @@ static int route_init(struct fwd *f, char *err, size_t errlen)
         snprintf(err, errlen, "route: no VIP");
         return -1;
     }
+    int rc = pin_remove_all(st->pin, 1, err, errlen);
+    if (rc != 0)
+        return rc; /* -1, or PP_AGAIN: the xtables lock */
     if (route_remove_all(st, 1, err, errlen) < 0)
         return -1;
     route_rp_filter_off(st, &f->cfg);
@@ -458,8 +510,22 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
             used[targets[i].instance_id] = 1;
     }
 
-    /* 1. Each used table routes the VIP to its instance. Instance k keeps
-     * its address for life, so this changes nothing already in use. */
+    /* 0. New connections are pinned to whichever instance they are routed
+     * to: the used tables' and those kept for instances still draining. A
+     * held xtables lock ends the call here, before anything changed. */
+    unsigned char pins[ROUTE_MAX_INSTANCES + 1] = {0};
+    for (unsigned id = 1; id <= ROUTE_MAX_INSTANCES; id++)
+        pins[id] = used[id] || st->gateway[id].s_addr != 0;
+    int rc_pin = pin_set(st->pin, pins, ROUTE_MAX_INSTANCES, err, errlen);
+    if (rc_pin != 0) {
+        free(next);
+        return rc_pin; /* -1, or PP_AGAIN: called again with the same state */
+    }
+
+    /* 1. Each used table routes the VIP to its instance, and the
+     * connections pinned to it are sent there before any block rule is
+     * read. Instance k keeps its address for life, so this changes nothing
+     * already in use. */
     for (unsigned id = 1; id <= ROUTE_MAX_INSTANCES; id++) {
         if (!used[id])
             continue;
@@ -469,7 +535,7 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
                 gw = targets[i].addr;
         if (st->gateway[id].s_addr == gw.s_addr)
             continue;
-        int rc = route_vip_set(st, &f->cfg, ROUTE_TABLE_BASE + id, gw);
+        int rc = route_vip_set(st, &f->cfg, id, gw);
         if (rc < 0) {
             char a[INET_ADDRSTRLEN];
             inet_ntop(AF_INET, &gw, a, sizeof(a));
@@ -478,6 +544,17 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
             goto fail; /* tables are only read through rules: a new one is harmless */
         }
         st->gateway[id] = gw;
+    }
+    for (unsigned id = 1; id <= ROUTE_MAX_INSTANCES; id++) {
+        if (!used[id] || st->pinned[id])
+            continue;
+        int rc = route_pin_rule(st, id, 1);
+        if (rc < 0) {
+            snprintf(err, errlen, "route: cannot add rule %u fwmark 0x%x lookup %u: %s",
+                     ROUTE_PIN_PRIO, pin_mark(id), ROUTE_TABLE_BASE + id, nl_geterror(rc));
+            goto fail; /* only pinned connections read it: they go where they went */
+        }
+        st->pinned[id] = 1;
     }
 
     /* 2. The new rules in the other band, beside the old ones: a client
@@ -496,18 +573,11 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
         goto fail;
     }
 
-    /* 3. Only now the old band goes, then the tables no rule reads. */
+    /* 3. Only now the old band goes. The tables no block uses stay, with
+     * their fwmark rules: their instances' established connections still
+     * go there until retire says the instance stopped. */
     if (st->band >= 0)
         route_rules_delete(st, st->rules, st->nrules, ROUTE_PRIO_BASE + (uint32_t)st->band);
-    for (unsigned id = 1; id <= ROUTE_MAX_INSTANCES; id++) {
-        if (used[id] || st->gateway[id].s_addr == 0)
-            continue;
-        int rc = route_vip_del(st, &f->cfg, ROUTE_TABLE_BASE + id);
-        if (rc < 0 && rc != -NLE_OBJ_NOTFOUND)
-            log_warn("route: cannot delete the VIP route in table %u: %s", ROUTE_TABLE_BASE + id,
-                     nl_geterror(rc));
-        st->gateway[id].s_addr = 0;
-    }
     free(st->rules);
     st->rules = next;
     st->nrules = n;
@@ -520,15 +590,83 @@ fail:
     return -1;
 }
 
+/* Instances above n stopped: their tables, fwmark rules and save rules
+ * go (a connection still pinned to one has nowhere to go; the block rules
+ * send its next packet to the block's instance, which resets it). */
+static int route_retire(struct fwd *f, int n, char *err, size_t errlen)
+{
+    struct route_state *st = route_state_get(f, err, errlen);
+    if (!st)
+        return -1;
+    unsigned char keep[ROUTE_MAX_INSTANCES + 1] = {0};
+    int any = 0;
+    for (unsigned id = 1; id <= ROUTE_MAX_INSTANCES; id++) {
+        int have = st->gateway[id].s_addr != 0 || st->pinned[id];
+        if ((int)id <= n)
+            keep[id] = have;
+        else
+            any |= have;
+    }
+    if (!any)
+        return 0;
+    int rc = pin_set(st->pin, keep, ROUTE_MAX_INSTANCES, err, errlen);
+    if (rc != 0)
+        return rc; /* -1, or PP_AGAIN: the xtables lock */
+    for (unsigned id = (unsigned)(n < 0 ? 0 : n) + 1; id <= ROUTE_MAX_INSTANCES; id++) {
+        if (st->pinned[id]) {
+            rc = route_pin_rule(st, id, 0);
+            if (rc < 0)
+                log_warn("route: cannot delete rule %u fwmark 0x%x lookup %u: %s", ROUTE_PIN_PRIO,
+                         pin_mark(id), ROUTE_TABLE_BASE + id, nl_geterror(rc));
+            st->pinned[id] = 0;
+        }
+        if (st->gateway[id].s_addr != 0) {
+            rc = route_vip_del(st, &f->cfg, ROUTE_TABLE_BASE + id);
+            if (rc < 0 && rc != -NLE_OBJ_NOTFOUND)
+                log_warn("route: cannot delete the VIP route in table %u: %s",
+                         ROUTE_TABLE_BASE + id, nl_geterror(rc));
+            st->gateway[id].s_addr = 0;
+            log_info("route: instance %u stopped: table %u and its pinned connections' rule "
+                     "removed",
+                     id, ROUTE_TABLE_BASE + id);
+        }
+    }
+    return 0;
+}
+
 static int route_clear(struct fwd *f, char *err, size_t errlen)
 {
     struct route_state *st = route_state_get(f, err, errlen);
     if (!st)
         return -1;
+    char perr[256] = "";
+    int rc_pin = pin_remove_all(st->pin, 0, perr, sizeof(perr));
+    if (rc_pin == PP_AGAIN)
+        return PP_AGAIN; /* nothing removed yet: called again */
     int rc = route_remove_all(st, 0, err, errlen);
     route_rp_filter_restore(st);
     f->rules = 0;
+    if (rc_pin < 0) {
+        snprintf(err, errlen, "%s", perr);
+        return -1;
+    }
     return rc;
+}
+
+/* The connections pinned to the instance (its mark in their conntrack
+ * entry), which its table and fwmark rule keep sending to it. */
+static int route_count_flows(struct fwd *f, const struct fwd_target *t, uint64_t *count)
+{
+    (void)f;
+    char err[160];
+    if (t->instance_id < 1 || (unsigned)t->instance_id > ROUTE_MAX_INSTANCES)
+        return -1;
+    if (conntrack_count_flows_marked(pin_mark((unsigned)t->instance_id), PIN_MARK_MASK, count, err,
+                                     sizeof(err)) < 0) {
+        log_warn("route: counting the flows of %s: %s", t->name, err);
+        return -1;
+    }
+    return 0;
 }
 
 static void route_free(struct fwd *f)
@@ -537,6 +675,7 @@ static void route_free(struct fwd *f)
         return;
     struct route_state *st = f->priv;
     nl_socket_free(st->sk);
+    pin_free(st->pin);
     free(st->rules);
     free(st);
     f->priv = NULL;
@@ -548,5 +687,7 @@ const struct fwd_ops fwd_route_ops = {
     .apply = route_apply,
     .clear = route_clear,
     .free = route_free,
+    .retire = route_retire,
+    .count_flows = route_count_flows,
     .needs_containers = 1,
 };

@@ -92,6 +92,7 @@ for n in 1 2 4 8 16 32; do
     expect_eq "$(our_rules | wc -l)" "$rules" "ip rule shows our $rules rules at $n"
     expect_eq "$(our_rules | grep -c "lookup 71")" "$rules" "each rule looks up one of our tables at $n"
     expect_eq "$(our_routes | grep -c '198.19.255.10 via 198.19.0.')" "$n" "one VIP route per instance at $n"
+    expect_eq "$(ip -n "$P-mid" rule show | grep -c '^7099:.*fwmark')" "$n" "one fwmark rule per instance at $n"
     swap_ms=$(jq -r .last_swap_ms "$PP_TMP/fwd.json")
     echo "# route swap at $n instances x 64 clients: $swap_ms ms ($rules rules)"
     expect_match "$swap_ms" "^[0-9.]+$" "swap time measured at $n (ms)"
@@ -131,6 +132,8 @@ done
 kill -TERM "$MANAGER_PID"
 pp_wait_until 30 bash -c "! kill -0 $MANAGER_PID 2>/dev/null" || pp_die "manager did not exit"
 expect_eq "$(our_rules | wc -l)" 0 "no rule in our priority range after the manager exits"
+expect_eq "$(ip -n "$P-mid" rule show | grep -c '^7099:' || true)" 0 "no fwmark rule of pinned connections after the manager exits"
+expect_eq "$(in_mid iptables-legacy-save -t mangle | grep -c -- "$(echo "$MP" | tr '[:lower:]' '[:upper:]')-PIN" || true)" 0 "no mangle chain of ours after the manager exits"
 expect_eq "$(our_routes | wc -l)" 0 "no route in our tables after the manager exits"
 expect_eq "$(ip -n "$P-mid" -o link show | awk -F': ' '{ print $2 }' | grep -c "^$MP" || true)" 0 "no link of ours in mid"
 expect_eq "$(find /sys/fs/cgroup -maxdepth 3 -type d -name "$MP*" | wc -l)" 0 "no cgroup of ours"

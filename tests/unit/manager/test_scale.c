@@ -136,6 +136,15 @@ int steer_apply(struct steer *s, int n, char *err, size_t errlen)
     return 0;
 }
 
+int steer_retire(struct steer *s, int n, char *err, size_t errlen)
+{
+    (void)s;
+    (void)n;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
 int steer_count_flows(struct steer *s, const struct instance *in, uint64_t *count)
 {
     (void)s;

@@ -15,6 +15,7 @@
 pp_start_badorigin silent
 mkdir -p "$PP_TMP/www/post"
 pp_make_file "$PP_TMP/www/post/big" $((32 * 1024 * 1024))
+# shellcheck disable=SC2016 # $uri is nginx's, not the shell's
 pp_start_nginx_origin "$PP_TMP/www" 'location /post/ { error_page 405 =200 $uri; }'
 pp_start_proxyd --name subsec --client-timeout 500ms
 now_ms() { echo $(($(date +%s%N) / 1000000)); }

@@ -68,7 +68,7 @@ struct fwd_observation {
 enum fwd_drift_kind {
     FWD_DRIFT_RULE,    /* nat: a DNAT rule missing from its chain, extra or different;
                           route: a policy rule */
-    FWD_DRIFT_JUMP,    /* nat: a hook without exactly one jump to the chain, first */
+    FWD_DRIFT_JUMP,    /* nat: a hook without exactly one jump to the chain */
     FWD_DRIFT_ROUTE,   /* route: a route of an instance's table */
     FWD_DRIFT_ADDRESS, /* route: the VIP on an instance's lo */
     FWD_DRIFT_BACKEND, /* balancer: a backend missing from its set, extra or different */

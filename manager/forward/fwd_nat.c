@@ -521,24 +521,26 @@ static int nat_rules_drift(struct xtc_handle *h, const char *chain, const unsign
     return 0;
 }
 
-/* Hooks that do not hold exactly one jump to our chain, as apply writes
- * it, as their first rule. */
+/* Hooks that do not hold exactly one jump to our chain as apply writes
+ * it. Where in the hook is not checked (kube-proxy checks its jumps the
+ * same way, with iptables -C): apply puts ours first, but another
+ * manager's apply in this namespace puts its own first, and insisting on
+ * first place would have the two move their jumps every period. */
 static unsigned nat_jumps_drift(struct xtc_handle *h, const char *chain,
                                 const struct ipt_entry *jump)
 {
     unsigned drift = 0;
     for (size_t i = 0; i < sizeof(nat_hooks) / sizeof(nat_hooks[0]); i++) {
-        unsigned num = 0, ours = 0, first_ok = 0;
+        unsigned ours = 0, same = 0;
         for (const struct ipt_entry *e = iptc_first_rule(nat_hooks[i], h); e;
-             e = iptc_next_rule(e, h), num++) {
+             e = iptc_next_rule(e, h)) {
             const char *target = iptc_get_target(e, h);
             if (!target || strcmp(target, chain) != 0)
                 continue;
             ours++;
-            if (num == 0 && nat_same_entry(e, jump, 1))
-                first_ok = 1;
+            same += nat_same_entry(e, jump, 1);
         }
-        drift += !(ours == 1 && first_ok);
+        drift += !(ours == 1 && same == 1);
     }
     return drift;
 }

@@ -7,7 +7,8 @@
 # no repair is counted. A DNAT rule deleted by hand, the jump from PREROUTING
 # deleted by hand and a stranger's rule inserted in our chain are each put
 # right within one period, counted in manager_reconcile_repairs_total, and
-# the clients of the damaged block are answered by their instance again.
+# the clients of the damaged block are answered by their instance again;
+# someone else's rule ahead of our jump is left alone.
 # Every rule lives in the testbed's namespaces.
 # timeout: 90
 # shellcheck source=tests/integration/lib.sh
@@ -104,6 +105,17 @@ jump_back() { in_mid iptables-legacy -t nat -S PREROUTING | sed -n 2p | grep -q 
 repaired_within "the deleted jump" jump_back
 expect_ge "$(repairs jump)" $((jump_repairs + 1)) "jump repairs counted"
 expect_eq "$(in_mid iptables-legacy -t nat -S PREROUTING | grep -c -- "-j $CHAIN\$")" 1 "jumps from PREROUTING"
+
+# Someone else's rule ahead of our jump (another manager's jump would
+# stand there) is not drift: nothing moves, nothing is counted.
+jump_repairs=$(repairs jump)
+ipt -I PREROUTING 1 -s 10.99.0.0/16 -p tcp -j RETURN
+saved=$(ours_saved)
+r2=$(runs)
+pp_wait_until 10 runs_reach $((r2 + 2)) || pp_die "reconcile runs stopped"
+expect_eq "$(repairs jump)" "$jump_repairs" "jump repairs with another rule ahead of ours"
+expect_eq "$(ours_saved)" "$saved" "our rules and counters with another rule ahead of our jump"
+expect_eq "$(in_mid iptables-legacy -t nat -S PREROUTING | sed -n 2p)" "-A PREROUTING -s 10.99.0.0/16 -p tcp -j RETURN" "the other rule stays first"
 
 # A stranger's rule first in our chain would send every client to one
 # address: it goes, and the chain is ours again.

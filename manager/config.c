@@ -264,6 +264,13 @@ static const struct option_def options[] = {
     {"ready-timeout", OPTION_DURATION, FIELD(ready_timeout_ms), .arg = "DURATION",
      .help = "an instance not healthy this long after its start has failed", .deflt = "10s",
      .min = 1, .limit_why = "a timeout of 0 would fire at once"},
+    /* kube-proxy re-applies its rules every 30 s (syncPeriod) and we hold
+     * far fewer; 5 s bounds how long a rule someone deleted stays gone. */
+    {"reconcile-interval", OPTION_DURATION, FIELD(reconcile_interval_ms), .arg = "DURATION",
+     .help = "how often the forwarding mode's state (nat: its chain and jumps; balancer: its "
+             "backend set) is compared with the desired one and repaired where it drifted; "
+             "nothing is written when it matches. 0: never",
+     .deflt = "5s"},
     {"forwarding", OPTION_ENUM_NAME, FIELD(forwarding), .arg = "none|nat|route|balancer",
      .help = "how clients reach instances: none (they use instance addresses), nat (iptables "
              "DNAT from the VIP by client block), route (policy routing by client block to "

@@ -51,6 +51,8 @@ struct manager_config {
     int clients_from_default; /* private: the first --clients replaces the default */
     enum log_level log_level;
     int print_features; /* --features: print manager_features_json() and exit */
+    /* The forwarding state is checked and repaired this often; 0: never. */
+    uint64_t reconcile_interval_ms;
 };
 
 extern const char manager_version[];

@@ -62,7 +62,13 @@ struct steer {
         steer_done_cb done;
         void *ctx;
     } job;
-    int applied; /* steer_apply: installed; now observing */
+    int applied;  /* steer_apply: installed; now observing */
+    int stepping; /* steer_apply answered PP_AGAIN: a scale step is under way */
+    struct {
+        struct event *timer; /* every --reconcile-interval; NULL when 0 */
+        int active;          /* a reconcile answered PP_AGAIN: polled until it ends */
+        struct steer_reconcile_stats stats;
+    } reconcile;
     struct {
         int pending; /* asked while a switch ran: starts when it ends */
         steer_done_cb done;
@@ -122,22 +128,17 @@ static void steer_kick(struct steer *s)
         evtimer_add(s->timer, &tv);
 }
 
-/* Installs a partition over instances 1..n with f: 0, -1 with err, or
- * PP_AGAIN while the mode is at it. */
-static int steer_install(struct steer *s, struct fwd *f, int n, char *err, size_t errlen)
+/* Where instances 1..n are reached, as the modes take them: 0, or -1
+ * with err. */
+static int steer_targets(struct steer *s, int n, struct fwd_target *targets, char *err,
+                         size_t errlen)
 {
-    struct partition next;
-    memset(&next, 0, sizeof(next));
-    if (partition_compute(s->ranges, s->nranges, n, &next, err, errlen) < 0)
-        return -1;
-    struct fwd_target targets[POOL_MAX_INSTANCES];
     for (int id = 1; id <= n; id++) {
         const struct instance *in = pool_instance(s->pool, id);
         memset(&targets[id - 1], 0, sizeof(targets[0]));
         targets[id - 1].instance_id = id;
         if (!in || in->address.ss.ss_family != AF_INET) {
             snprintf(err, errlen, "instance %d has no IPv4 address to send clients to", id);
-            partition_free(&next);
             return -1;
         }
         const struct sockaddr_in *sin = (const struct sockaddr_in *)&in->address.ss;
@@ -149,6 +150,22 @@ static int steer_install(struct steer *s, struct fwd *f, int n, char *err, size_
             targets[id - 1].admin_addr = adm->sin_addr;
             targets[id - 1].admin_port = (uint16_t)addr_port(&in->admin);
         }
+    }
+    return 0;
+}
+
+/* Installs a partition over instances 1..n with f: 0, -1 with err, or
+ * PP_AGAIN while the mode is at it. */
+static int steer_install(struct steer *s, struct fwd *f, int n, char *err, size_t errlen)
+{
+    struct partition next;
+    memset(&next, 0, sizeof(next));
+    if (partition_compute(s->ranges, s->nranges, n, &next, err, errlen) < 0)
+        return -1;
+    struct fwd_target targets[POOL_MAX_INSTANCES];
+    if (steer_targets(s, n, targets, err, errlen) < 0) {
+        partition_free(&next);
+        return -1;
     }
     int rc = f->ops->apply(f, &next, targets, err, errlen);
     if (rc < 0) {
@@ -174,18 +191,97 @@ static int steer_install(struct steer *s, struct fwd *f, int n, char *err, size_
 
 static void steer_job_step(struct steer *s);
 static void steer_refresh_step(struct steer *s);
+static void steer_reconcile_step(struct steer *s);
 
 static void steer_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct steer *s = arg;
     (void)fd;
     (void)what;
-    if (s->job.kind != STEER_JOB_NONE)
+    /* A reconcile under way ends before a job touches the mode. */
+    if (s->reconcile.active)
+        steer_reconcile_step(s);
+    if (s->job.kind != STEER_JOB_NONE && !s->reconcile.active)
         steer_job_step(s);
     if (s->waiters)
         steer_refresh_step(s);
-    if (s->job.kind != STEER_JOB_NONE || s->waiters)
+    if (s->job.kind != STEER_JOB_NONE || s->waiters || s->reconcile.active)
         steer_kick(s);
+}
+
+/* ---- reconcile: the mode's state against the partition last installed ---- */
+
+static const char *const drift_names[FWD_DRIFT_KINDS] = {
+    [FWD_DRIFT_RULE] = "rule",       [FWD_DRIFT_JUMP] = "jump",       [FWD_DRIFT_ROUTE] = "route",
+    [FWD_DRIFT_ADDRESS] = "address", [FWD_DRIFT_BACKEND] = "backend",
+};
+
+_Static_assert(STEER_DRIFT_KINDS == FWD_DRIFT_KINDS, "steer.h counts every kind of drift");
+
+const char *steer_drift_name(int kind)
+{
+    return kind >= 0 && kind < FWD_DRIFT_KINDS ? drift_names[kind] : NULL;
+}
+
+/* One call of the mode's reconcile with the desired state: the partition
+ * it installed and the instances that partition names, as they are now.
+ * Ends the run (counted, repairs logged) unless the mode answers
+ * PP_AGAIN, when the poll timer asks again. */
+static void steer_reconcile_step(struct steer *s)
+{
+    char err[400];
+    struct fwd_drift drift;
+    struct fwd_target targets[POOL_MAX_INSTANCES];
+    memset(&drift, 0, sizeof(drift));
+    int n = (int)s->part.nblocks;
+    int rc = steer_targets(s, n, targets, err, sizeof(err));
+    if (rc == 0)
+        rc = s->fwd->ops->reconcile(s->fwd, &s->part, targets, &drift, err, sizeof(err));
+    if (rc == PP_AGAIN) {
+        s->reconcile.active = 1;
+        return;
+    }
+    s->reconcile.active = 0;
+    s->reconcile.stats.runs++;
+    if (rc < 0) {
+        s->reconcile.stats.failures++;
+        log_error("steer: reconcile of %s failed: %s", s->fwd->ops->name, err);
+        return;
+    }
+    char what[200] = "";
+    size_t len = 0;
+    for (int k = 0; k < FWD_DRIFT_KINDS; k++) {
+        if (drift.count[k] == 0)
+            continue;
+        s->reconcile.stats.repairs[k] += drift.count[k];
+        if (len < sizeof(what))
+            len += (size_t)snprintf(what + len, sizeof(what) - len, "%s%u %s%s", len ? ", " : "",
+                                    drift.count[k], drift_names[k], drift.count[k] == 1 ? "" : "s");
+    }
+    if (len)
+        log_warn("steer: reconcile: %s had drifted (%s not as installed); repaired",
+                 s->fwd->ops->name, what);
+}
+
+/* Every --reconcile-interval: a run starts when the mode has a reconcile,
+ * has installed something, and no switch, scale step or run is under way
+ * (those install the desired state themselves; the next period checks). */
+static void steer_reconcile_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct steer *s = arg;
+    (void)fd;
+    (void)what;
+    if (!s->fwd || !s->fwd->ops->reconcile || !s->have_part || s->reconcile.active || s->stepping ||
+        s->job.kind != STEER_JOB_NONE)
+        return;
+    steer_reconcile_step(s);
+    if (s->reconcile.active)
+        steer_kick(s);
+}
+
+const struct steer_reconcile_stats *steer_reconcile_stats(const struct steer *s)
+{
+    return &s->reconcile.stats;
 }
 
 /* Runs the loop until the job under way ends: at start, before the API
@@ -232,11 +328,27 @@ struct steer *steer_new(const struct manager_config *cfg, struct pool *pool,
         free(s);
         return NULL;
     }
+    if (cfg->reconcile_interval_ms > 0) {
+        s->reconcile.timer =
+            event_new(pool_event_base(pool), -1, EV_PERSIST, steer_reconcile_cb, s);
+        struct timeval tv = {(time_t)(cfg->reconcile_interval_ms / 1000),
+                             (suseconds_t)(cfg->reconcile_interval_ms % 1000 * 1000)};
+        if (!s->reconcile.timer || evtimer_add(s->reconcile.timer, &tv) < 0) {
+            snprintf(err, errlen, "out of memory");
+            if (s->reconcile.timer)
+                event_free(s->reconcile.timer);
+            event_free(s->timer);
+            free(s);
+            return NULL;
+        }
+    }
     /* A balancer (and the VIP on lo) a crashed run left would take the
      * clients' packets whatever the mode now is. */
     struct fwd_config fc;
     fwd_config_fill(s, &fc);
     if (fwd_balancer_remove_leftovers(&fc, err, errlen) < 0) {
+        if (s->reconcile.timer)
+            event_free(s->reconcile.timer);
         event_free(s->timer);
         free(s);
         return NULL;
@@ -268,6 +380,9 @@ void steer_free(struct steer *s)
 {
     if (!s)
         return;
+    /* No run starts now; one under way ends before the shutdown clears. */
+    if (s->reconcile.timer)
+        event_del(s->reconcile.timer);
     if (s->job.kind == STEER_JOB_NONE && s->fwd)
         steer_shutdown(s, NULL, NULL);
     steer_finish_job(s);
@@ -278,6 +393,8 @@ void steer_free(struct steer *s)
         w->done(w->ctx, 0, "the manager is shutting down");
         free(w);
     }
+    if (s->reconcile.timer)
+        event_free(s->reconcile.timer);
     event_free(s->timer);
     free(s);
 }
@@ -345,6 +462,9 @@ static void steer_switch_step(struct steer *s)
         s->have_part = 0;
     }
     log_info("steer: forwarding %s -> %s", s->mode, s->job.mode);
+    if (next && s->reconcile.timer && !next->ops->reconcile)
+        log_info("steer: %s mode has no reconcile: its state is not checked for drift",
+                 next->ops->name);
     snprintf(s->mode, sizeof(s->mode), "%s", s->job.mode);
     steer_job_end(s, 1, NULL);
 }
@@ -426,11 +546,19 @@ int steer_apply(struct steer *s, int n, char *err, size_t errlen)
 {
     if (!s->fwd)
         return 0;
+    /* A reconcile under way writes the previous desired state: it ends
+     * first (milliseconds; at most the mode's own deadline). */
+    if (s->reconcile.active) {
+        s->stepping = 1;
+        return PP_AGAIN;
+    }
     if (!s->applied) {
         int rc = steer_install(s, s->fwd, n, err, errlen);
+        s->stepping = rc == PP_AGAIN;
         if (rc != 0)
             return rc;
         s->applied = 1;
+        s->stepping = 1; /* observing anew */
     }
     /* A mode that counts its flows by what it observes: counted anew now,
      * before the drains that follow read it. */
@@ -443,6 +571,7 @@ int steer_apply(struct steer *s, int n, char *err, size_t errlen)
             log_warn("steer: %s", rerr);
     }
     s->applied = 0;
+    s->stepping = 0;
     return 0;
 }
 

@@ -75,6 +75,19 @@ int steer_observes(const struct steer *s);
 int steer_observe(const struct steer *s, struct fwd_observation *out, size_t max, size_t *n,
                   char *err, size_t errlen);
 
+/* What the periodic reconcile (--reconcile-interval) did since start:
+ * runs that ended, how many failed, and what drifted and was put right,
+ * per kind (forwarding.h's enum fwd_drift_kind; steer_drift_name gives the
+ * label: "rule", "jump", ...). */
+#define STEER_DRIFT_KINDS 5
+struct steer_reconcile_stats {
+    uint64_t runs, failures;
+    uint64_t repairs[STEER_DRIFT_KINDS];
+};
+const struct steer_reconcile_stats *steer_reconcile_stats(const struct steer *s);
+/* NULL past the last kind. */
+const char *steer_drift_name(int kind);
+
 const char *steer_mode(const struct steer *s);
 /* NULL in "none" and "balancer" (which picks per connection). */
 const struct partition *steer_partition(const struct steer *s);

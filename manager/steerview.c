@@ -40,9 +40,13 @@ struct steer_figures {
     double clients;
     double last_swap_ms, last_swap_s;
     double moved;
+    uint64_t reconcile_runs, reconcile_failures;
+    uint64_t repairs[STEER_DRIFT_KINDS];
 };
 
 #define SF(field) offsetof(struct steer_figures, field)
+#define REPAIRS_HELP                                                                               \
+    "Items of the forwarding state found drifted from the desired one and put right."
 
 /* In each document's order; only "rules" is in both. "last_swap_at", a
  * time, is written by hand between the first FWD_HEAD_FIELDS and the rest. */
@@ -57,6 +61,23 @@ static const struct stattab_field steer_fields[] = {
     {NULL, "manager_partition_moved_clients", PROM_GAUGE,
      "Clients that changed instance at the last scale step.", NULL, NULL, STATTAB_DOUBLE,
      SF(moved)},
+    {NULL, "manager_reconcile_runs_total", PROM_COUNTER,
+     "Periodic comparisons of the forwarding state with the desired one (--reconcile-interval).",
+     NULL, NULL, STATTAB_U64, SF(reconcile_runs)},
+    {NULL, "manager_reconcile_failures_total", PROM_COUNTER,
+     "Reconcile runs that could not read or repair the forwarding state.", NULL, NULL, STATTAB_U64,
+     SF(reconcile_failures)},
+    /* One sample per kind, as steer_drift_name spells them. */
+    {NULL, "manager_reconcile_repairs_total", PROM_COUNTER, REPAIRS_HELP, "what", "rule",
+     STATTAB_U64, SF(repairs[0])},
+    {NULL, "manager_reconcile_repairs_total", PROM_COUNTER, REPAIRS_HELP, "what", "jump",
+     STATTAB_U64, SF(repairs[1])},
+    {NULL, "manager_reconcile_repairs_total", PROM_COUNTER, REPAIRS_HELP, "what", "route",
+     STATTAB_U64, SF(repairs[2])},
+    {NULL, "manager_reconcile_repairs_total", PROM_COUNTER, REPAIRS_HELP, "what", "address",
+     STATTAB_U64, SF(repairs[3])},
+    {NULL, "manager_reconcile_repairs_total", PROM_COUNTER, REPAIRS_HELP, "what", "backend",
+     STATTAB_U64, SF(repairs[4])},
 };
 #define FWD_HEAD_FIELDS 2
 
@@ -67,6 +88,10 @@ static void steer_figures_of(const struct steer *s, struct steer_figures *f)
     f->last_swap_ms = (double)steer_last_swap_us(s) / 1000.0;
     f->last_swap_s = (double)steer_last_swap_us(s) / 1e6;
     f->moved = steer_last_moved(s);
+    const struct steer_reconcile_stats *r = steer_reconcile_stats(s);
+    f->reconcile_runs = r->runs;
+    f->reconcile_failures = r->failures;
+    memcpy(f->repairs, r->repairs, sizeof(f->repairs));
 }
 
 struct cJSON *steerview_forwarding_json(const struct steer *s)

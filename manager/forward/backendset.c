@@ -82,3 +82,40 @@ int backendset_parse(const char *text, struct fwd_observation *out, size_t max, 
         status_observation(&list[i], &out[i]);
     return 0;
 }
+
+static int member_same(const struct backendset_member *a, const struct backendset_member *b)
+{
+    return addr_equal(&a->address, &b->address) && a->has_health == b->has_health &&
+           (!a->has_health || addr_equal(&a->health, &b->health)) && a->weight == b->weight;
+}
+
+int backendset_drift(const char *text, const struct fwd_target *targets, size_t n, unsigned *drift,
+                     char *err, size_t errlen)
+{
+    static struct backendset_status list[BACKENDSET_MAX];
+    struct backendset_member want;
+    size_t have = 0;
+    *drift = 0;
+    if (backendset_json_read_statuses(text, list, BACKENDSET_MAX, &have, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (target_member(&targets[i], &want) < 0) {
+            snprintf(err, errlen, "backend %zu (instance %d) has no name or address", i + 1,
+                     targets[i].instance_id);
+            return -1;
+        }
+        size_t j = 0;
+        while (j < have && (list[j].removed || strcmp(list[j].member.name, want.name) != 0))
+            j++;
+        *drift += j == have || !member_same(&list[j].member, &want);
+    }
+    for (size_t j = 0; j < have; j++) {
+        if (list[j].removed)
+            continue;
+        size_t i = 0;
+        while (i < n && strcmp(targets[i].name, list[j].member.name) != 0)
+            i++;
+        *drift += i == n;
+    }
+    return 0;
+}

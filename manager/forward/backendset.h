@@ -21,4 +21,13 @@ char *backendset_json(const struct fwd_target *targets, size_t n, char *err, siz
 int backendset_parse(const char *text, struct fwd_observation *out, size_t max, size_t *n,
                      char *err, size_t errlen);
 
+/* Compares a GET /v1/backends document with the set targets[0..n) would
+ * PUT: *drift counts the backends missing from it, the ones in it (not
+ * removed) the targets do not name, and the ones whose address, health
+ * address or weight differ. Removed backends still listed while their
+ * connections finish are not in the set. 0, or -1 with err when the text
+ * is not such a document or a target has no name or address. */
+int backendset_drift(const char *text, const struct fwd_target *targets, size_t n, unsigned *drift,
+                     char *err, size_t errlen);
+
 #endif

@@ -7,8 +7,8 @@
  * added before the old ones go; one PUT of the backend set) and can remove
  * everything it owns.
  *
- * Nothing here blocks the manager's loop: init, apply, clear and refresh
- * answer 0 (done), -1 (failed, err filled) or PP_AGAIN (under way: call
+ * Nothing here blocks the manager's loop: init, apply, clear, refresh and
+ * reconcile answer 0 (done), -1 (failed, err filled) or PP_AGAIN (under way: call
  * again with the same arguments in a few milliseconds until it is done).
  * A mode that waits on something (the xtables lock, the balancer's start,
  * stop or admin replies) keeps its own deadline and fails when it passes. */
@@ -60,6 +60,24 @@ struct fwd_observation {
     char last_check[96];           /* "passed: ...", "failed: ...", "" when not given */
 };
 
+/* What a reconcile found different in the kernel (or the balancer) from
+ * what apply would install, per kind, and put right; all zero when they
+ * matched and nothing was written. The kinds are /metrics labels
+ * (manager_reconcile_repairs_total{what=...}): a fixed set, so a mode
+ * that finds something new adds a kind here rather than inventing a label. */
+enum fwd_drift_kind {
+    FWD_DRIFT_RULE,    /* nat: a DNAT rule missing from its chain, extra or different;
+                          route: a policy rule */
+    FWD_DRIFT_JUMP,    /* nat: a hook without exactly one jump to the chain */
+    FWD_DRIFT_ROUTE,   /* route: a route of an instance's table */
+    FWD_DRIFT_ADDRESS, /* route: the VIP on an instance's lo */
+    FWD_DRIFT_BACKEND, /* balancer: a backend missing from its set, extra or different */
+    FWD_DRIFT_KINDS,
+};
+struct fwd_drift {
+    unsigned count[FWD_DRIFT_KINDS];
+};
+
 struct fwd {
     const struct fwd_ops *ops;
     struct fwd_config cfg;
@@ -100,6 +118,21 @@ struct fwd_ops {
      * connections to that backend, as last observed). 0 with *count, or -1
      * when the mode cannot tell. Never waits. */
     int (*count_flows)(struct fwd *f, const struct fwd_target *t, uint64_t *count);
+    /* Optional (NULL: the mode's state is never checked): compares what is
+     * in force (the kernel's tables, the balancer's set) with what apply
+     * would install for the same p and targets — the last partition the
+     * manager installed — and, where they differ, installs it as apply
+     * does, in one step. Where they match it writes NOTHING (no commit,
+     * no PUT): a rewrite would reset counters and cost a swap every
+     * period. drift (zeroed by the caller before each call) says, on the
+     * call that answers 0, what differed and was put right. 0, -1 with
+     * err, or PP_AGAIN (asked again with the same arguments). The manager
+     * calls it every --reconcile-interval, never during a scale step or a
+     * switch (kube-proxy's lesson: rules are applied again not only on
+     * change, since others' tools and crashes change them behind our
+     * back). */
+    int (*reconcile)(struct fwd *f, const struct partition *p, const struct fwd_target *targets,
+                     struct fwd_drift *drift, char *err, size_t errlen);
     /* The mode picks an instance per connection: clients are not
      * partitioned, so no block is shown for an instance. */
     int per_connection;

@@ -88,9 +88,15 @@ struct lb_state {
     int obs_ok;
     char obs_err[256];
     uint64_t obs_seq, obs_wanted;
-    struct exchange probe, put, get; /* with the balancer's admin API */
-    struct event *timer;             /* the supervisor's: probes, backoff, stop deadline */
-    struct event *obs_timer;         /* asks again while removed backends drain */
+    /* reconcile: its GET of the set in force, then (on a difference) the
+     * PUT of the desired one through put/put_json, as apply sends it */
+    enum { LB_CHECK_IDLE, LB_CHECK_ASKED, LB_CHECK_ANSWERED, LB_CHECK_PUTTING } check_phase;
+    int check_status;
+    char *check_body;
+    unsigned check_drift;
+    struct exchange probe, put, get, check; /* with the balancer's admin API */
+    struct event *timer;                    /* the supervisor's: probes, backoff, stop deadline */
+    struct event *obs_timer;                /* asks again while removed backends drain */
 };
 
 static int64_t now_us(void)
@@ -755,6 +761,114 @@ static int lb_count_flows(struct fwd *f, const struct fwd_target *t, uint64_t *c
     return 0;
 }
 
+/* ---- reconcile: the set in force against the desired one ---- */
+
+static void lb_check_reset(struct lb_state *st)
+{
+    st->check_phase = LB_CHECK_IDLE;
+    free(st->check_body);
+    st->check_body = NULL;
+    st->check_drift = 0;
+}
+
+static void on_checked(void *ctx, int status, const char *body)
+{
+    struct lb_state *st = lb_from(ctx);
+    if (st->check_phase != LB_CHECK_ASKED)
+        return;
+    st->check_phase = LB_CHECK_ANSWERED;
+    st->check_status = status;
+    free(st->check_body);
+    st->check_body = body ? strdup(body) : NULL;
+}
+
+/* GET /v1/backends; the same set as targets: 0, nothing sent. Another:
+ * one PUT of the desired set, as apply sends it (a PUT of a step still in
+ * flight is answered first). PP_AGAIN until the answers are in. A
+ * balancer that is not serving is its supervisor's to tell the set when
+ * it serves again: 0, nothing done. */
+static int lb_reconcile(struct fwd *f, const struct partition *p, const struct fwd_target *targets,
+                        struct fwd_drift *drift, char *err, size_t errlen)
+{
+    struct lb_state *st = f->priv;
+    if (!st || st->phase != LB_SERVING) {
+        if (st) {
+            if (st->check_phase == LB_CHECK_PUTTING) { /* to the process that died */
+                free(st->put_json);
+                st->put_json = NULL;
+            }
+            exchange_retire(&st->check);
+            lb_check_reset(st);
+        }
+        return 0;
+    }
+    switch (st->check_phase) {
+    case LB_CHECK_IDLE:
+        if (st->put_json && !st->put_answered)
+            return PP_AGAIN; /* a step's PUT: what it sets is what is checked */
+        if (lb_ask(st, &st->check, "GET", "/v1/backends", NULL, NULL, LB_CALL_TIMEOUT_MS,
+                   on_checked) < 0) {
+            snprintf(err, errlen, "balancer: cannot ask GET /v1/backends (out of memory)");
+            return -1;
+        }
+        st->check_phase = LB_CHECK_ASKED;
+        return PP_AGAIN;
+    case LB_CHECK_ASKED:
+        return PP_AGAIN;
+    case LB_CHECK_ANSWERED: {
+        char cerr[200];
+        int rc = 0;
+        if (st->check_status != 200 || !st->check_body) {
+            if (st->check_status < 0)
+                snprintf(err, errlen, "balancer: GET /v1/backends: no answer within %d ms",
+                         LB_CALL_TIMEOUT_MS);
+            else
+                snprintf(err, errlen, "balancer: GET /v1/backends answered %d", st->check_status);
+            rc = -1;
+        } else if (backendset_drift(st->check_body, targets, p->nblocks, &st->check_drift, cerr,
+                                    sizeof(cerr)) < 0) {
+            snprintf(err, errlen, "balancer: GET /v1/backends: %s", cerr);
+            rc = -1;
+        }
+        if (rc < 0 || st->check_drift == 0) {
+            lb_check_reset(st);
+            return rc; /* as told: nothing is sent */
+        }
+        if (st->put_json) { /* answered: a step given up, asked for by no one now */
+            free(st->put_json);
+            st->put_json = NULL;
+        }
+        char *json = backendset_json(targets, p->nblocks, err, errlen);
+        if (!json || lb_send_set(st, json, err, errlen) < 0) {
+            lb_check_reset(st);
+            return -1;
+        }
+        st->check_phase = LB_CHECK_PUTTING;
+        return PP_AGAIN;
+    }
+    case LB_CHECK_PUTTING:
+        break;
+    }
+    if (!st->put_answered)
+        return PP_AGAIN;
+    char *json = st->put_json;
+    st->put_json = NULL;
+    if (!st->put_ok) {
+        snprintf(err, errlen, "%s", st->put_err);
+        free(json);
+        lb_check_reset(st);
+        return -1;
+    }
+    free(st->set_json);
+    st->set_json = json;
+    st->set_size = p->nblocks;
+    f->rules = p->nblocks;
+    f->last_swap_us = now_us() - st->put_sent_us;
+    drift->count[FWD_DRIFT_BACKEND] += st->check_drift;
+    lb_check_reset(st);
+    return 0;
+}
+
 /* SIGTERM (the balancer finishes its connections), SIGKILL after
  * LB_STOP_WAIT_MS; PP_AGAIN until it exited, then the VIP goes. */
 static int lb_clear(struct fwd *f, char *err, size_t errlen)
@@ -770,6 +884,8 @@ static int lb_clear(struct fwd *f, char *err, size_t errlen)
         exchange_retire(&st->probe);
         exchange_retire(&st->put);
         exchange_retire(&st->get);
+        exchange_retire(&st->check);
+        lb_check_reset(st);
         free(st->put_json);
         st->put_json = NULL;
         if (st->pid > 0) {
@@ -803,6 +919,7 @@ static void lb_free(struct fwd *f)
     exchange_free(&st->probe);
     exchange_free(&st->put);
     exchange_free(&st->get);
+    exchange_free(&st->check);
     if (st->pid > 0) { /* freed without a clear (at exit after a failure) */
         spawn_reaper_forget(f->cfg.reaper, st->pid);
         spawn_kill_group(st->pid);
@@ -814,6 +931,7 @@ static void lb_free(struct fwd *f)
         event_free(st->obs_timer);
     free(st->set_json);
     free(st->put_json);
+    free(st->check_body);
     st->magic = 0;
     free(st);
     f->priv = NULL;
@@ -828,5 +946,6 @@ const struct fwd_ops fwd_balancer_ops = {
     .observe = lb_observe,
     .refresh = lb_refresh,
     .count_flows = lb_count_flows,
+    .reconcile = lb_reconcile,
     .per_connection = 1,
 };

@@ -274,6 +274,55 @@ static int nat_check_targets(const struct partition *p, const struct fwd_target 
     return 0;
 }
 
+/* The whole chain for p in the handle: created, or emptied, then one DNAT
+ * rule per prefix of each block; *rules counts them. */
+static int nat_fill_chain(struct xtc_handle *h, const struct nat_state *st,
+                          const struct partition *p, const struct fwd_target *targets,
+                          size_t *rules, char *err, size_t errlen)
+{
+    union {
+        struct ipt_entry e;
+        unsigned char bytes[NAT_DNAT_ENTRY_SIZE];
+    } dnat;
+    *rules = 0;
+    if (iptc_is_chain(st->chain, h) ? !iptc_flush_entries(st->chain, h)
+                                    : !iptc_create_chain(st->chain, h)) {
+        snprintf(err, errlen, "nat: cannot prepare chain %s: %s", st->chain, iptc_strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < p->nblocks; i++) {
+        const struct partition_block *b = &p->blocks[i];
+        for (size_t j = 0; j < b->nprefixes; j++) {
+            nat_dnat_entry(&dnat.e, &b->prefixes[j], &targets[i]);
+            if (!iptc_append_entry(st->chain, &dnat.e, h)) {
+                snprintf(err, errlen, "nat: cannot append rule %zu to %s: %s", *rules + 1,
+                         st->chain, iptc_strerror(errno));
+                return -1;
+            }
+            (*rules)++;
+        }
+    }
+    return 0;
+}
+
+/* Exactly one jump per hook, first in the hook (as kube-proxy's), so
+ * earlier rules of others cannot shadow the VIP. */
+static int nat_fill_jumps(struct xtc_handle *h, const struct nat_state *st,
+                          const struct ipt_entry *jump, char *err, size_t errlen)
+{
+    int removed = 0;
+    for (size_t i = 0; i < sizeof(nat_hooks) / sizeof(nat_hooks[0]); i++) {
+        if (nat_remove_jumps(h, nat_hooks[i], st->chain, &removed, err, errlen) < 0)
+            return -1;
+        if (!iptc_insert_entry(nat_hooks[i], jump, 0, h)) {
+            snprintf(err, errlen, "nat: cannot add the jump from %s to %s: %s", nat_hooks[i],
+                     st->chain, iptc_strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int nat_apply(struct fwd *f, const struct partition *p, const struct fwd_target *targets,
                      char *err, size_t errlen)
 {
@@ -288,11 +337,7 @@ static int nat_apply(struct fwd *f, const struct partition *p, const struct fwd_
         snprintf(err, errlen, "nat: out of memory");
         return -1;
     }
-    union {
-        struct ipt_entry e;
-        unsigned char bytes[NAT_DNAT_ENTRY_SIZE];
-    } dnat;
-    int rc = -1, removed = 0;
+    int rc = -1;
     size_t rules = 0;
     struct xtc_handle *h = NULL;
     int lock = xtlock_take(&st->lock, "nat", err, errlen);
@@ -306,34 +351,9 @@ static int nat_apply(struct fwd *f, const struct partition *p, const struct fwd_
 
     /* The whole desired state in the handle, then one commit: until it,
      * the kernel keeps the previous table; after it, the new one. */
-    if (iptc_is_chain(st->chain, h) ? !iptc_flush_entries(st->chain, h)
-                                    : !iptc_create_chain(st->chain, h)) {
-        snprintf(err, errlen, "nat: cannot prepare chain %s: %s", st->chain, iptc_strerror(errno));
+    if (nat_fill_chain(h, st, p, targets, &rules, err, errlen) < 0 ||
+        nat_fill_jumps(h, st, jump, err, errlen) < 0)
         goto fail;
-    }
-    for (size_t i = 0; i < p->nblocks; i++) {
-        const struct partition_block *b = &p->blocks[i];
-        for (size_t j = 0; j < b->nprefixes; j++) {
-            nat_dnat_entry(&dnat.e, &b->prefixes[j], &targets[i]);
-            if (!iptc_append_entry(st->chain, &dnat.e, h)) {
-                snprintf(err, errlen, "nat: cannot append rule %zu to %s: %s", rules + 1, st->chain,
-                         iptc_strerror(errno));
-                goto fail;
-            }
-            rules++;
-        }
-    }
-    /* Exactly one jump per hook, first in the hook (as kube-proxy's), so
-     * earlier rules of others cannot shadow the VIP. */
-    for (size_t i = 0; i < sizeof(nat_hooks) / sizeof(nat_hooks[0]); i++) {
-        if (nat_remove_jumps(h, nat_hooks[i], st->chain, &removed, err, errlen) < 0)
-            goto fail;
-        if (!iptc_insert_entry(nat_hooks[i], jump, 0, h)) {
-            snprintf(err, errlen, "nat: cannot add the jump from %s to %s: %s", nat_hooks[i],
-                     st->chain, iptc_strerror(errno));
-            goto fail;
-        }
-    }
     if (nat_commit(h, st->chain, err, errlen) < 0)
         goto fail;
     f->rules = rules;
@@ -345,6 +365,202 @@ fail:
     free(jump);
     if (rc == 0)
         f->last_swap_us = now_us() - start;
+    return rc;
+}
+
+/* ---- reconcile: the kernel's chain and jumps against what apply writes ---- */
+
+/* Whether the match or target at a is the one at b: its size, name,
+ * revision and data. Not the bytes of the name field past its NUL: the
+ * kernel keeps its own pointer there (u.kernel) and writes back only the
+ * name itself. Matches and targets share this header. */
+static int nat_same_ext(const unsigned char *a, const unsigned char *b)
+{
+    const struct xt_entry_target *x = (const void *)a, *y = (const void *)b;
+    size_t size = y->u.user.target_size;
+    return x->u.user.target_size == size && size >= sizeof(*y) &&
+           strncmp(x->u.user.name, y->u.user.name, sizeof(y->u.user.name)) == 0 &&
+           x->u.user.revision == y->u.user.revision &&
+           memcmp(x->data, y->data, size - sizeof(*y)) == 0;
+}
+
+/* Whether the kernel's entry a is the one we write as b: the ip part, the
+ * offsets, each match and the target; not the counters, nor nfcache and
+ * comefrom, which the kernel and libiptc keep for themselves. A jump's
+ * target is libiptc's offset to the chain, so for a jump (upto_target)
+ * the target is left to the caller, who checks it by name. */
+static int nat_same_entry(const struct ipt_entry *a, const struct ipt_entry *b, int upto_target)
+{
+    if (memcmp(&a->ip, &b->ip, sizeof(a->ip)) != 0 || a->target_offset != b->target_offset ||
+        a->next_offset != b->next_offset)
+        return 0;
+    const unsigned char *x = (const void *)a, *y = (const void *)b;
+    size_t off = XT_ALIGN(sizeof(struct ipt_entry));
+    while (off < b->target_offset) {
+        const struct xt_entry_match *m = (const void *)(y + off);
+        if (m->u.user.match_size < sizeof(*m) || !nat_same_ext(x + off, y + off))
+            return 0;
+        off += m->u.user.match_size;
+    }
+    return upto_target || nat_same_ext(x + b->target_offset, y + b->target_offset);
+}
+
+/* The DNAT rules apply would write for p, in order: n entries of
+ * NAT_DNAT_ENTRY_SIZE bytes, malloc'd (NULL with *n 0 for none, or -1
+ * when out of memory). */
+static int nat_desired_rules(const struct partition *p, const struct fwd_target *targets,
+                             unsigned char **out, size_t *n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < p->nblocks; i++)
+        total += p->blocks[i].nprefixes;
+    *out = NULL;
+    *n = 0;
+    if (total == 0)
+        return 0;
+    unsigned char *buf = calloc(total, NAT_DNAT_ENTRY_SIZE);
+    if (!buf)
+        return -1;
+    for (size_t i = 0, k = 0; i < p->nblocks; i++)
+        for (size_t j = 0; j < p->blocks[i].nprefixes; j++, k++)
+            nat_dnat_entry((struct ipt_entry *)(buf + k * NAT_DNAT_ENTRY_SIZE),
+                           &p->blocks[i].prefixes[j], &targets[i]);
+    *out = buf;
+    *n = total;
+    return 0;
+}
+
+/* Rules of our chain not as apply writes them: the wanted ones missing
+ * plus the ones there that are not wanted (a rule changed counts once as
+ * each); the same rules in another order count as one. 0, or -1 when out
+ * of memory. */
+static int nat_rules_drift(struct xtc_handle *h, const char *chain, const unsigned char *want,
+                           size_t nwant, unsigned *drift)
+{
+    *drift = 0;
+    if (!iptc_is_chain(chain, h)) {
+        *drift = nwant > 0 ? (unsigned)nwant : 1; /* an empty chain is still ours to have */
+        return 0;
+    }
+    size_t nhave = 0;
+    for (const struct ipt_entry *e = iptc_first_rule(chain, h); e; e = iptc_next_rule(e, h))
+        nhave++;
+    const struct ipt_entry **have = calloc(nhave + 1, sizeof(*have));
+    unsigned char *used = calloc(nhave + 1, 1);
+    if (!have || !used) {
+        free(have);
+        free(used);
+        return -1;
+    }
+    size_t k = 0;
+    for (const struct ipt_entry *e = iptc_first_rule(chain, h); e && k < nhave;
+         e = iptc_next_rule(e, h))
+        have[k++] = e;
+    unsigned missing = 0, extra = 0, moved = 0;
+    for (size_t i = 0; i < nwant; i++) {
+        const struct ipt_entry *w = (const struct ipt_entry *)(want + i * NAT_DNAT_ENTRY_SIZE);
+        size_t j = 0;
+        while (j < nhave && (used[j] || !nat_same_entry(have[j], w, 0)))
+            j++;
+        if (j == nhave) {
+            missing++;
+            continue;
+        }
+        used[j] = 1;
+        moved |= j != i;
+    }
+    for (size_t j = 0; j < nhave; j++)
+        extra += !used[j];
+    *drift = missing + extra;
+    if (*drift == 0 && moved)
+        *drift = 1; /* first match wins: the order is part of the state */
+    free(have);
+    free(used);
+    return 0;
+}
+
+/* Hooks that do not hold exactly one jump to our chain as apply writes
+ * it. Where in the hook is not checked (kube-proxy checks its jumps the
+ * same way, with iptables -C): apply puts ours first, but another
+ * manager's apply in this namespace puts its own first, and insisting on
+ * first place would have the two move their jumps every period. */
+static unsigned nat_jumps_drift(struct xtc_handle *h, const char *chain,
+                                const struct ipt_entry *jump)
+{
+    unsigned drift = 0;
+    for (size_t i = 0; i < sizeof(nat_hooks) / sizeof(nat_hooks[0]); i++) {
+        unsigned ours = 0, same = 0;
+        for (const struct ipt_entry *e = iptc_first_rule(nat_hooks[i], h); e;
+             e = iptc_next_rule(e, h)) {
+            const char *target = iptc_get_target(e, h);
+            if (!target || strcmp(target, chain) != 0)
+                continue;
+            ours++;
+            same += nat_same_entry(e, jump, 1);
+        }
+        drift += !(ours == 1 && same == 1);
+    }
+    return drift;
+}
+
+static int nat_reconcile(struct fwd *f, const struct partition *p, const struct fwd_target *targets,
+                         struct fwd_drift *drift, char *err, size_t errlen)
+{
+    int64_t start = now_us();
+    struct nat_state *st = nat_state_get(f, err, errlen);
+    if (!st)
+        return -1;
+    if (nat_check_targets(p, targets, err, errlen) < 0)
+        return -1;
+    struct ipt_entry *jump = nat_jump_entry(&f->cfg, st->chain);
+    unsigned char *want = NULL;
+    size_t nwant = 0;
+    if (!jump || nat_desired_rules(p, targets, &want, &nwant) < 0) {
+        free(jump);
+        snprintf(err, errlen, "nat: out of memory");
+        return -1;
+    }
+    int rc = -1;
+    size_t rules = 0;
+    struct xtc_handle *h = NULL;
+    unsigned rules_drift = 0, jumps_drift = 0;
+    /* Read under the lock too: what is read is what a repair replaces. */
+    int lock = xtlock_take(&st->lock, "nat", err, errlen);
+    if (lock < 0) {
+        rc = lock; /* -1, or PP_AGAIN while another holds it */
+        goto fail;
+    }
+    h = nat_open(err, errlen);
+    if (!h)
+        goto fail;
+    if (nat_rules_drift(h, st->chain, want, nwant, &rules_drift) < 0) {
+        snprintf(err, errlen, "nat: out of memory");
+        goto fail;
+    }
+    /* The jumps are read before the chain is rewritten (libiptc's
+     * offsets of a jump change with it). */
+    jumps_drift = nat_jumps_drift(h, st->chain, jump);
+    if (rules_drift == 0 && jumps_drift == 0) {
+        rc = 0; /* as installed: nothing is written */
+        goto fail;
+    }
+    if (rules_drift && nat_fill_chain(h, st, p, targets, &rules, err, errlen) < 0)
+        goto fail;
+    if (jumps_drift && nat_fill_jumps(h, st, jump, err, errlen) < 0)
+        goto fail;
+    if (nat_commit(h, st->chain, err, errlen) < 0)
+        goto fail;
+    drift->count[FWD_DRIFT_RULE] += rules_drift;
+    drift->count[FWD_DRIFT_JUMP] += jumps_drift;
+    f->rules = nwant;
+    f->last_swap_us = now_us() - start;
+    rc = 0;
+fail:
+    if (h)
+        iptc_free(h);
+    xtlock_release(lock);
+    free(jump);
+    free(want);
     return rc;
 }
 
@@ -400,4 +616,5 @@ const struct fwd_ops fwd_nat_ops = {
     .clear = nat_clear,
     .free = nat_free,
     .count_flows = nat_count_flows,
+    .reconcile = nat_reconcile,
 };

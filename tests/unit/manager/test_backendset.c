@@ -2,7 +2,8 @@
  * the balancer (names, addresses, health addresses, weight), and reading the
  * balancer's GET /v1/backends document back (numbers, nulls, removed
  * backends, malformed documents refused with the field named, a long list
- * cut at max). The JSON both ends share is common/backendset_json's. */
+ * cut at max), and the drift between such a document and the desired set. The JSON both ends share
+ * is common/backendset_json's. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
@@ -151,6 +152,50 @@ static void expect_refused(const char *text, const char *why)
     ck_assert_uint_eq(n, 0);
 }
 
+/* doc_two holds pp1 (198.18.0.1:3129, health :3229, weight 1) and pp2,
+ * removed: the set in force is pp1 alone. */
+START_TEST(test_backendset_drift_is_zero_for_the_set_in_force)
+{
+    struct fwd_target t = target(1, "198.18.0.1", 3129, "198.18.0.1", 3229);
+    unsigned drift = 99;
+    char err[128];
+    ck_assert_int_eq(backendset_drift(doc_two, &t, 1, &drift, err, sizeof(err)), 0);
+    ck_assert_uint_eq(drift, 0); /* pp2 is removed: not in the set, not extra */
+}
+END_TEST
+
+START_TEST(test_backendset_drift_counts_missing_extra_and_changed_backends)
+{
+    struct fwd_target t[2] = {target(1, "198.18.0.1", 3129, "198.18.0.1", 3229),
+                              target(2, "198.18.0.1", 3130, NULL, 0)};
+    unsigned drift = 0;
+    char err[128];
+    /* pp2 wanted, listed only as removed: missing. */
+    ck_assert_int_eq(backendset_drift(doc_two, t, 2, &drift, err, sizeof(err)), 0);
+    ck_assert_uint_eq(drift, 1);
+    /* No target: pp1 is extra. */
+    ck_assert_int_eq(backendset_drift(doc_two, t, 0, &drift, err, sizeof(err)), 0);
+    ck_assert_uint_eq(drift, 1);
+    /* pp1 at another port, or without its health address: changed. */
+    struct fwd_target moved = target(1, "198.18.0.1", 3139, "198.18.0.1", 3229);
+    ck_assert_int_eq(backendset_drift(doc_two, &moved, 1, &drift, err, sizeof(err)), 0);
+    ck_assert_uint_eq(drift, 1);
+    struct fwd_target unchecked = target(1, "198.18.0.1", 3129, NULL, 0);
+    ck_assert_int_eq(backendset_drift(doc_two, &unchecked, 1, &drift, err, sizeof(err)), 0);
+    ck_assert_uint_eq(drift, 1);
+}
+END_TEST
+
+START_TEST(test_backendset_drift_refuses_what_is_not_a_backends_document)
+{
+    struct fwd_target t = target(1, "198.18.0.1", 3129, NULL, 0);
+    unsigned drift = 0;
+    char err[128] = "";
+    ck_assert_int_eq(backendset_drift("{\"backends\": 3}", &t, 1, &drift, err, sizeof(err)), -1);
+    ck_assert_msg(err[0] != '\0', "no error text");
+}
+END_TEST
+
 START_TEST(test_backendset_parse_refuses_malformed_documents)
 {
     static const char *no_list[] = {"", "not json", "[]", "{\"backends\": {}}"};
@@ -187,6 +232,9 @@ static Suite *backendset_suite(void)
     tcase_add_test(tc, test_backendset_parse_reads_state_counts_and_latency);
     tcase_add_test(tc, test_backendset_parse_keeps_the_first_max);
     tcase_add_test(tc, test_backendset_parse_refuses_malformed_documents);
+    tcase_add_test(tc, test_backendset_drift_is_zero_for_the_set_in_force);
+    tcase_add_test(tc, test_backendset_drift_counts_missing_extra_and_changed_backends);
+    tcase_add_test(tc, test_backendset_drift_refuses_what_is_not_a_backends_document);
     suite_add_tcase(s, tc);
     return s;
 }

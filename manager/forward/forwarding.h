@@ -45,6 +45,10 @@ struct fwd_config {
     const struct manager_config *manager;
     struct event_base *base;
     struct spawn_reaper *reaper; /* tells the mode its child's exit */
+    /* init keeps what an earlier run installed: the pool adopted that run's
+     * instances, and the first apply replaces its rules in one step, so
+     * clients are sent to them throughout. */
+    int adopt;
 };
 
 /* What a mode measures of one target (balancer: its backend's state and

@@ -31,6 +31,11 @@ struct runtime_ops {
      * probe, with stdout and stderr to inst->log_path. Returns 0 or -1 with
      * err filled (and nothing left behind). */
     int (*spawn)(struct runtime *rt, struct instance *inst, char *err, size_t errlen);
+    /* Optional: takes over inst->pid, a worker an earlier run started in
+     * slot inst->id and left running: sets address, admin and probe as
+     * spawn would, starting nothing. 0, or -1 with err (not adopted: the
+     * pool removes it). Without it, leftovers are always removed. */
+    int (*adopt)(struct runtime *rt, struct instance *inst, char *err, size_t errlen);
     /* Asks it to stop (the worker's drain signal: it finishes in-flight
      * requests). */
     void (*stop)(struct runtime *rt, struct instance *inst);

@@ -294,6 +294,8 @@ void steer_leave_installed(struct steer *s)
     s->job.next = NULL;
     s->job.kind = STEER_JOB_NONE;
     s->shutdown.pending = 0;
+    if (s->fwd)
+        s->fwd->keep = 1;
     fwd_free(s->fwd);
     s->fwd = NULL;
 }

@@ -70,6 +70,7 @@ struct fwd {
     void *priv;
     size_t rules;         /* rules installed by the last apply */
     int64_t last_swap_us; /* how long the last apply took */
+    int keep;             /* free leaves what the mode runs (the balancer) running */
 };
 
 struct fwd_ops {

@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # A manager restart under load loses nothing: in the testbed (process
-# runtime, --forwarding nat), loadgen's four clients fetch through the VIP
-# while the manager is killed with -9 and started again, then asked to
-# leave with SIGUSR2 and started again, then started with --keep-on-exit and
-# stopped with SIGTERM and started again. Each new manager adopts the running
-# instances (same pids, "adopted" in its log), the nat chain comes out
-# identical (no duplicate rule or jump) and no request fails. Then a new
-# manager at --replicas 1 adopts both and drains the second, and a plain
-# SIGTERM removes everything.
-# timeout: 150
+# runtime, --forwarding $FORWARDING: nat or balancer), loadgen's four
+# clients fetch through the VIP while the manager is killed with -9 and
+# started again, then asked to leave with SIGUSR2 and started again, then
+# started with --keep-on-exit and stopped with SIGTERM and started again.
+# Each new manager adopts the running instances (same pids, "adopted" in its
+# log) and the forwarding comes out identical (nat: the same chain and jumps,
+# none duplicated; balancer: the same balancer process, adopted) and no
+# request fails. Then a new manager at --replicas 1 adopts both and drains
+# the second, and a plain SIGTERM removes everything.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 pp_need_root "network namespaces"
 TESTBED=$PP_REPO/deploy/testbed
 P=a$(($$ % 10000000))
+ADMIN_PORT=$(pp_free_port)
 MP=r$(($$ % 1000)) # the manager's prefix: instances r<pid>1.., chain R<pid>-DNAT
 CHAIN=$(echo "$MP" | tr '[:lower:]' '[:upper:]')-DNAT
 pp_on_cleanup "$(printf '%q' "$TESTBED") --prefix $P down >/dev/null 2>&1 || true"
@@ -42,9 +43,10 @@ start_manager() {
     shift 2
     pp_bg "$name" nsenter --net="/run/netns/$P-mid" "$PP_BIN/manager" --runtime process \
         --process-addr 198.18.0.1 --base-port "$BASE" --replicas "$replicas" \
-        --api "127.0.0.1:$API_PORT" --state-dir "$STATE" --prefix "$MP" --forwarding nat \
+        --api "127.0.0.1:$API_PORT" --state-dir "$STATE" --prefix "$MP" \
         --vip 198.19.255.10:3128 --clients 198.18.1.1-198.18.1.4 --drain-timeout 5s \
-        --proxy-arg=--cache-mem=16M "$@"
+        --proxy-arg=--cache-mem=16M --forwarding "$FORWARDING" \
+        --balancer-admin "127.0.0.1:$ADMIN_PORT" "$@"
     MANAGER_PID=$PP_LAST_PID
 }
 api() { in_mid curl -sS --max-time 10 "$@"; }
@@ -52,13 +54,31 @@ ready_is() { [ "$(api "$API/v1/pool" 2>/dev/null | jq -r .ready)" = "$1" ]; }
 pids() { api "$API/v1/pool" | jq -r '[.instances[] | "\(.id):\(.pid)"] | join(" ")'; }
 # The chain and the jumps to it, as iptables-save prints them (no counters).
 nat_rules() { in_mid iptables-legacy-save -t nat | grep -- "^-A.*$CHAIN" | sort; }
+# What forwards: nat's rules; the balancer's process and the VIP on lo.
+forwarding() {
+    if [ "$FORWARDING" = nat ]; then
+        nat_rules
+    else
+        echo "balancer $(cut -d' ' -f1 "$STATE/$MP-balancer.pid" 2>/dev/null)"
+        ip -n "$P-mid" -o addr show dev lo | grep -c " 198.19.255.10/32 "
+    fi
+}
+logs_adopted_forwarding() {
+    if [ "$FORWARDING" = nat ]; then
+        expect_match "$(cat "$PP_TMP/$1.log")" "nat: keeping chain $CHAIN" "$1 keeps the chain"
+    else
+        expect_match "$(cat "$PP_TMP/$1.log")" "balancer: adopted pid " "$1 adopts the balancer"
+    fi
+}
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
 start_manager manager-1 2
 pp_wait_until 20 ready_is 2 || pp_die "manager not ready: $(tail -5 "$PP_TMP/manager-1.log")"
 before_pids=$(pids)
-before_rules=$(nat_rules)
-expect_eq "$(grep -c -- "-j $CHAIN" <<<"$before_rules")" 2 "one jump per hook"
+before_rules=$(forwarding)
+if [ "$FORWARDING" = nat ]; then
+    expect_eq "$(grep -c -- "-j $CHAIN" <<<"$before_rules")" 2 "one jump per hook"
+fi
 
 # Load: loadgen, four clients (one per address) with four connections each,
 # keep-alive, for DURATION; the JSON says what failed.
@@ -89,20 +109,22 @@ pp_wait_until 20 ready_is 2 || pp_die "manager 2 not ready: $(tail -5 "$PP_TMP/m
 check_load "kill -9 and a new manager"
 expect_eq "$(pids)" "$before_pids" "instance pids after kill -9 and a new manager"
 expect_eq "$(grep -c "pool: adopted ${MP}[12] " "$PP_TMP/manager-2.log")" 2 "manager 2 logs both adopted"
-expect_eq "$(nat_rules)" "$before_rules" "nat rules after the adoption"
+expect_eq "$(forwarding)" "$before_rules" "forwarding after the adoption"
+logs_adopted_forwarding manager-2
 
 # 2. SIGUSR2: exits leaving the pool serving; the next one adopts.
 start_load usr2 5s
 kill -USR2 "$MANAGER_PID"
 pp_wait_until 10 gone "$MANAGER_PID" || pp_die "manager 2 still running after SIGUSR2"
 expect_match "$(cat "$PP_TMP/manager-2.log")" "SIGUSR2|User defined signal 2" "the exit is logged"
-expect_eq "$(nat_rules)" "$before_rules" "nat rules left in place by SIGUSR2"
+expect_eq "$(forwarding)" "$before_rules" "forwarding left in place by SIGUSR2"
 sleep 0.5
 start_manager manager-3 2 --keep-on-exit
 pp_wait_until 20 ready_is 2 || pp_die "manager 3 not ready: $(tail -5 "$PP_TMP/manager-3.log")"
 check_load "SIGUSR2 and a new manager"
 expect_eq "$(pids)" "$before_pids" "instance pids after SIGUSR2 and a new manager"
 expect_eq "$(grep -c "pool: adopted ${MP}[12] " "$PP_TMP/manager-3.log")" 2 "manager 3 logs both adopted"
+logs_adopted_forwarding manager-3
 
 # 3. --keep-on-exit: SIGTERM leaves the pool serving too.
 start_load keep 5s
@@ -113,7 +135,8 @@ start_manager manager-4 2
 pp_wait_until 20 ready_is 2 || pp_die "manager 4 not ready: $(tail -5 "$PP_TMP/manager-4.log")"
 check_load "--keep-on-exit, SIGTERM and a new manager"
 expect_eq "$(pids)" "$before_pids" "instance pids after --keep-on-exit and a new manager"
-expect_eq "$(nat_rules)" "$before_rules" "nat rules after three restarts"
+expect_eq "$(forwarding)" "$before_rules" "forwarding after three restarts"
+logs_adopted_forwarding manager-4
 
 # 4. Reconciling to the configured count: adopted 2, --replicas 1.
 kill -USR2 "$MANAGER_PID"
@@ -124,7 +147,12 @@ pp_wait_until 20 ready_is 1 || pp_die "manager 5 not ready: $(tail -5 "$PP_TMP/m
 pp_wait_until 10 gone "$second" || pp_die "the adopted instance above --replicas still runs"
 expect_eq "$(pids)" "${before_pids%% *}" "instance 1 kept, same pid"
 expect_match "$(cat "$PP_TMP/manager-5.log")" "pool: draining ${MP}2 " "instance 2 drained"
-expect_eq "$(nat_rules | grep -c -- "-j $CHAIN")" 2 "one jump per hook after the shrink"
+if [ "$FORWARDING" = nat ]; then
+    expect_eq "$(nat_rules | grep -c -- "-j $CHAIN")" 2 "one jump per hook after the shrink"
+else
+    expect_eq "$(forwarding)" "$before_rules" "the same balancer after the shrink"
+fi
+
 
 # 5. A plain SIGTERM still removes everything.
 first=${before_pids%% *}
@@ -133,4 +161,5 @@ kill -TERM "$MANAGER_PID"
 pp_wait_until 20 gone "$MANAGER_PID" || pp_die "manager 5 still running after SIGTERM"
 pp_wait_until 10 gone "$first" || pp_die "instance 1 outlived a plain SIGTERM"
 expect_eq "$(nat_rules | wc -l)" 0 "no nat rule after a plain SIGTERM"
+expect_eq "$(ip -n "$P-mid" -o addr show dev lo | grep -c " 198.19.255.10/32 " || true)" 0 "no VIP on lo after a plain SIGTERM"
 expect_eq "$(find "$STATE" -name '*.pid' | wc -l)" 0 "pid files left"

@@ -465,6 +465,7 @@ static int slot_adopt(struct pool *p, const char *pidfile, int id, char *why, si
         goto fail;
     }
     s->used = 1;
+    p->rt.adopted |= (uint64_t)1 << id;
     inst->state = INSTANCE_READY;
     inst->ready_ms = 0;
     inst->started_at_ms = wall_ms();

@@ -6,8 +6,8 @@
 # refused with their status and the pool unchanged; kill -9 of an instance
 # replaced and counted; SIGTERM leaves no process (and, for containers, no
 # link or cgroup); kill -9 of the manager, then a new manager, which adopts
-# the first one's instances (process runtime) or removes them (container
-# runtime), leaves no orphan. The container runtime runs in a test network
+# the first one's instances and drains those above its --replicas, leaves
+# no orphan. The container runtime runs in a test network
 # namespace, so its bridge and veths never touch the host's network.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -178,9 +178,8 @@ if [ "$RUNTIME" = container ]; then
 fi
 
 # kill -9 of the manager leaves its instances running (they keep serving).
-# The next manager adopts them with the process runtime (same pids; at
-# --replicas 1 it drains the two above) and, with the container runtime,
-# which does not adopt yet, stops them before starting its own.
+# The next manager adopts them (same pids; at --replicas 1 it drains the two
+# above, and with containers removes their veths and cgroups).
 start_manager 2
 pp_wait_until 20 ready_is 1 || pp_die "second manager not ready"
 put /v1/pool '{"replicas": 3}' >/dev/null
@@ -195,18 +194,16 @@ others_gone() {
     local p
     for p in "$@"; do if running "$p"; then return 1; fi; done
 }
-if [ "$RUNTIME" = process ]; then
-    first=$(head -n 1 <<<"$old")
-    expect_eq "$(pool | jq -r '.instances[0].pid')" "$first" "instance 1 adopted: same pid"
-    expect_match "$(cat "$PP_TMP/manager-3.log")" "pool: adopted ${PREFIX}1 " "the adoption is logged"
-    # shellcheck disable=SC2046 # one pid per word
-    pp_wait_until 10 others_gone $(tail -n +2 <<<"$old") ||
-        pp_die "adopted instances above --replicas 1 still running"
-else
-    for p in $old; do
-        if running "$p"; then pp_die "orphan instance $p of the killed manager still running"; fi
-    done
-    expect_match "$(cat "$PP_TMP/manager-3.log")" "left by an earlier run" "the cleanup is logged"
+first=$(head -n 1 <<<"$old")
+expect_eq "$(pool | jq -r '.instances[0].pid')" "$first" "instance 1 adopted: same pid"
+expect_match "$(cat "$PP_TMP/manager-3.log")" "pool: adopted ${PREFIX}1 " "the adoption is logged"
+# shellcheck disable=SC2046 # one pid per word
+pp_wait_until 10 others_gone $(tail -n +2 <<<"$old") ||
+    pp_die "adopted instances above --replicas 1 still running"
+if [ "$RUNTIME" = container ]; then
+    veths() { "${IN[@]}" ip -o link show | grep -c "${PREFIX}v" || true; }
+    pp_wait_until 10 test "$(veths)" = 1 || pp_die "veths of the drained instances left: $(veths)"
+    expect_eq "$(find /sys/fs/cgroup -maxdepth 3 -type d -name "${PREFIX}[23]" | wc -l)" 0 "cgroups of the drained instances"
 fi
 check_all_instances_proxy 1
 

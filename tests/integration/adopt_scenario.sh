@@ -8,7 +8,8 @@
 # log) and the forwarding comes out identical (nat: the same chain and jumps,
 # none duplicated; balancer: the same balancer process, adopted) and no
 # request fails. Then a new manager at --replicas 1 adopts both and drains
-# the second, and a plain SIGTERM removes everything.
+# the second, the next at --replicas 2 adopts the first and starts a second,
+# and a plain SIGTERM removes everything.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -154,11 +155,23 @@ else
 fi
 
 
-# 5. A plain SIGTERM still removes everything.
+# 5. Adopted 1, --replicas 2: one more is started beside it.
+kill -USR2 "$MANAGER_PID"
+pp_wait_until 10 gone "$MANAGER_PID" || pp_die "manager 5 still running after SIGUSR2"
+start_manager manager-6 2
+pp_wait_until 20 ready_is 2 || pp_die "manager 6 not ready: $(tail -5 "$PP_TMP/manager-6.log")"
+expect_eq "$(pids | cut -d' ' -f1)" "${before_pids%% *}" "instance 1 adopted again, same pid"
+expect_match "$(cat "$PP_TMP/manager-6.log")" "pool: started ${MP}2 " "instance 2 started anew"
+expect_ne "$(pids | cut -d' ' -f2)" "${before_pids#* }" "instance 2 is a new process"
+if [ "$FORWARDING" = nat ]; then
+    expect_eq "$(nat_rules)" "$before_rules" "nat rules for two instances again"
+fi
+
+# 6. A plain SIGTERM still removes everything.
 first=${before_pids%% *}
 first=${first#*:}
 kill -TERM "$MANAGER_PID"
-pp_wait_until 20 gone "$MANAGER_PID" || pp_die "manager 5 still running after SIGTERM"
+pp_wait_until 20 gone "$MANAGER_PID" || pp_die "manager 6 still running after SIGTERM"
 pp_wait_until 10 gone "$first" || pp_die "instance 1 outlived a plain SIGTERM"
 expect_eq "$(nat_rules | wc -l)" 0 "no nat rule after a plain SIGTERM"
 expect_eq "$(ip -n "$P-mid" -o addr show dev lo | grep -c " 198.19.255.10/32 " || true)" 0 "no VIP on lo after a plain SIGTERM"

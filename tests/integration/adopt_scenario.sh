@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# A manager restart under load loses nothing: in the testbed (process
-# runtime, --forwarding $FORWARDING: nat or balancer), loadgen's four
-# clients fetch through the VIP while the manager is killed with -9 and
-# started again, then asked to leave with SIGUSR2 and started again, then
-# started with --keep-on-exit and stopped with SIGTERM and started again.
-# Each new manager adopts the running instances (same pids, "adopted" in its
-# log) and the forwarding comes out identical (nat: the same chain and jumps,
-# none duplicated; balancer: the same balancer process, adopted) and no
-# request fails. Then a new manager at --replicas 1 adopts both and drains
-# the second, the next at --replicas 2 adopts the first and starts a second,
-# and a plain SIGTERM removes everything.
+# A manager restart under load loses nothing: in the testbed (--runtime
+# $RUNTIME, process unless set; --forwarding $FORWARDING: nat, balancer, or
+# route with containers), loadgen's four clients fetch through the VIP
+# while the manager is killed with -9 and started again, then asked to
+# leave with SIGUSR2 and started again, then started with --keep-on-exit and
+# stopped with SIGTERM and started again. Each new manager adopts the
+# running instances (same pids, "adopted" in its log) and the forwarding
+# comes out identical (nat: the same chain and jumps, none duplicated;
+# route: the same policy rules, in one band; balancer: the same balancer
+# process, adopted) and no request fails. Then a new manager at --replicas
+# 1 adopts both and drains the second, the next at --replicas 2 adopts the
+# first and starts a second, and a plain SIGTERM removes everything.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -39,11 +40,26 @@ kill_instances() {
 pp_on_cleanup kill_instances
 
 # start_manager NAME REPLICAS [OPTION...]
+RUNTIME=${RUNTIME:-process}
+if [ "$RUNTIME" = container ]; then
+    RUNTIME_ARGS=(--subnet 198.19.0.0/24 --bridge "${MP}br")
+    cleanup_cgroups() { # what a failed run may leave: processes by cgroup, then the groups
+        local d
+        for d in $(find /sys/fs/cgroup -maxdepth 3 -type d -name "$MP*" | sort -r); do
+            xargs -r kill -KILL <"$d/cgroup.procs" 2>/dev/null || true
+        done
+        sleep 0.2
+        find /sys/fs/cgroup -maxdepth 3 -depth -type d -name "$MP*" -exec rmdir {} \; 2>/dev/null || true
+    }
+    pp_on_cleanup cleanup_cgroups
+else
+    RUNTIME_ARGS=(--process-addr 198.18.0.1)
+fi
 start_manager() {
     local name=$1 replicas=$2
     shift 2
-    pp_bg "$name" nsenter --net="/run/netns/$P-mid" "$PP_BIN/manager" --runtime process \
-        --process-addr 198.18.0.1 --base-port "$BASE" --replicas "$replicas" \
+    pp_bg "$name" nsenter --net="/run/netns/$P-mid" "$PP_BIN/manager" --runtime "$RUNTIME" \
+        "${RUNTIME_ARGS[@]}" --base-port "$BASE" --replicas "$replicas" \
         --api "127.0.0.1:$API_PORT" --state-dir "$STATE" --prefix "$MP" \
         --vip 198.19.255.10:3128 --clients 198.18.1.1-198.18.1.4 --drain-timeout 5s \
         --proxy-arg=--cache-mem=16M --forwarding "$FORWARDING" \
@@ -55,10 +71,14 @@ ready_is() { [ "$(api "$API/v1/pool" 2>/dev/null | jq -r .ready)" = "$1" ]; }
 pids() { api "$API/v1/pool" | jq -r '[.instances[] | "\(.id):\(.pid)"] | join(" ")'; }
 # The chain and the jumps to it, as iptables-save prints them (no counters).
 nat_rules() { in_mid iptables-legacy-save -t nat | grep -- "^-A.*$CHAIN" | sort; }
-# What forwards: nat's rules; the balancer's process and the VIP on lo.
+# Route's policy rules (either band, without the priority that alternates).
+route_rules() { ip -n "$P-mid" rule show | awk -F':' '$1 == 7100 || $1 == 7101 { print $2 }' | sort; }
+# What forwards: nat's rules; route's; the balancer's process and the VIP on lo.
 forwarding() {
     if [ "$FORWARDING" = nat ]; then
         nat_rules
+    elif [ "$FORWARDING" = route ]; then
+        route_rules
     else
         echo "balancer $(cut -d' ' -f1 "$STATE/$MP-balancer.pid" 2>/dev/null)"
         ip -n "$P-mid" -o addr show dev lo | grep -c " 198.19.255.10/32 "
@@ -67,6 +87,8 @@ forwarding() {
 logs_adopted_forwarding() {
     if [ "$FORWARDING" = nat ]; then
         expect_match "$(cat "$PP_TMP/$1.log")" "nat: keeping chain $CHAIN" "$1 keeps the chain"
+    elif [ "$FORWARDING" = route ]; then
+        expect_match "$(cat "$PP_TMP/$1.log")" "route: keeping [0-9]+ rules" "$1 keeps the rules"
     else
         expect_match "$(cat "$PP_TMP/$1.log")" "balancer: adopted pid " "$1 adopts the balancer"
     fi
@@ -150,7 +172,7 @@ expect_eq "$(pids)" "${before_pids%% *}" "instance 1 kept, same pid"
 expect_match "$(cat "$PP_TMP/manager-5.log")" "pool: draining ${MP}2 " "instance 2 drained"
 if [ "$FORWARDING" = nat ]; then
     expect_eq "$(nat_rules | grep -c -- "-j $CHAIN")" 2 "one jump per hook after the shrink"
-else
+elif [ "$FORWARDING" = balancer ]; then
     expect_eq "$(forwarding)" "$before_rules" "the same balancer after the shrink"
 fi
 
@@ -163,8 +185,8 @@ pp_wait_until 20 ready_is 2 || pp_die "manager 6 not ready: $(tail -5 "$PP_TMP/m
 expect_eq "$(pids | cut -d' ' -f1)" "${before_pids%% *}" "instance 1 adopted again, same pid"
 expect_match "$(cat "$PP_TMP/manager-6.log")" "pool: started ${MP}2 " "instance 2 started anew"
 expect_ne "$(pids | cut -d' ' -f2)" "${before_pids#* }" "instance 2 is a new process"
-if [ "$FORWARDING" = nat ]; then
-    expect_eq "$(nat_rules)" "$before_rules" "nat rules for two instances again"
+if [ "$FORWARDING" != balancer ]; then
+    expect_eq "$(forwarding)" "$before_rules" "$FORWARDING rules for two instances again"
 fi
 
 # 6. A plain SIGTERM still removes everything.
@@ -174,5 +196,6 @@ kill -TERM "$MANAGER_PID"
 pp_wait_until 20 gone "$MANAGER_PID" || pp_die "manager 6 still running after SIGTERM"
 pp_wait_until 10 gone "$first" || pp_die "instance 1 outlived a plain SIGTERM"
 expect_eq "$(nat_rules | wc -l)" 0 "no nat rule after a plain SIGTERM"
+expect_eq "$(route_rules | wc -l)" 0 "no route rule after a plain SIGTERM"
 expect_eq "$(ip -n "$P-mid" -o addr show dev lo | grep -c " 198.19.255.10/32 " || true)" 0 "no VIP on lo after a plain SIGTERM"
 expect_eq "$(find "$STATE" -name '*.pid' | wc -l)" 0 "pid files left"

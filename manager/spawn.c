@@ -156,7 +156,6 @@ struct spawn_watch {
     spawn_exit_cb cb;
     void *ctx;
     struct event *pidfd_ev; /* an adopted process (not our child): its pidfd */
-    struct spawn_reaper *reaper;
 };
 
 struct spawn_reaper {
@@ -173,7 +172,7 @@ static void reaper_sigchld_cb(evutil_socket_t sig, short what, void *arg)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        struct spawn_watch w = {0, NULL, NULL, NULL, NULL};
+        struct spawn_watch w = {0, NULL, NULL, NULL};
         for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++) {
             if (r->watched[i].pid == pid && !r->watched[i].pidfd_ev) {
                 w = r->watched[i];
@@ -191,10 +190,10 @@ static void reaper_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 struct spawn_reaper *spawn_reaper_new(struct event_base *base, char *err, size_t errlen)
 {
     struct spawn_reaper *r = calloc(1, sizeof(*r));
-    if (r)
+    if (r) {
         r->base = base;
-    if (r)
         r->sigchld = evsignal_new(base, SIGCHLD, reaper_sigchld_cb, r);
+    }
     if (!r || !r->sigchld || evsignal_add(r->sigchld, NULL) < 0) {
         snprintf(err, errlen, "cannot watch SIGCHLD (out of memory)");
         spawn_reaper_free(r);
@@ -219,7 +218,7 @@ int spawn_reaper_watch(struct spawn_reaper *r, pid_t pid, spawn_exit_cb cb, void
 {
     for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++) {
         if (r->watched[i].pid == 0) {
-            r->watched[i] = (struct spawn_watch){pid, cb, ctx, NULL, r};
+            r->watched[i] = (struct spawn_watch){pid, cb, ctx, NULL};
             return 0;
         }
     }
@@ -278,13 +277,13 @@ int spawn_reaper_watch_adopted(struct spawn_reaper *r, pid_t pid, spawn_exit_cb 
         snprintf(err, errlen, "pidfd_open of pid %d: %s", (int)pid, strerror(errno));
         return -1;
     }
-    *w = (struct spawn_watch){pid, cb, ctx, NULL, r};
+    *w = (struct spawn_watch){pid, cb, ctx, NULL};
     w->pidfd_ev = event_new(r->base, fd, EV_READ, reaper_pidfd_cb, w);
     if (!w->pidfd_ev || event_add(w->pidfd_ev, NULL) < 0) {
         if (w->pidfd_ev)
             event_free(w->pidfd_ev);
         close(fd);
-        *w = (struct spawn_watch){0, NULL, NULL, NULL, NULL};
+        *w = (struct spawn_watch){0, NULL, NULL, NULL};
         snprintf(err, errlen, "cannot watch the pidfd of pid %d (out of memory)", (int)pid);
         return -1;
     }

@@ -48,7 +48,8 @@ void spawn_reclaim_leftover(int dirfd, const char *pidfile, int (*exe_matches)(c
 
 /* The one SIGCHLD handler: reaps every child of the manager and tells
  * whoever watches that pid (the pool for an instance, the balancer's mode
- * for the balancer) how it ended. A child nobody watches (one killed after
+ * for the balancer) how it ended; a process adopted from an earlier run is
+ * watched through its pidfd instead. A child nobody watches (one killed after
  * its watcher let it go) is reaped and logged at debug level. */
 struct event_base;
 struct spawn_reaper;

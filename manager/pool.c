@@ -406,6 +406,9 @@ static int probe_now(const struct pool *p, const struct instance *inst, char *wh
         return 0;
     }
     snprintf(t.agent, sizeof(t.agent), "manager");
+    /* The Host the loop's probe sends: a worker that proxies by Host
+     * (nginx) answers /healthz itself only for it. */
+    snprintf(t.authority, sizeof(t.authority), "proxyd");
     if (httpcall_run(&t, "GET", "/healthz", NULL, NULL, POOL_ADOPT_PROBE_TIMEOUT_MS, &r, err,
                      sizeof(err)) < 0) {
         snprintf(why, whylen, "its readiness probe on %s did not answer: %s", a, err);

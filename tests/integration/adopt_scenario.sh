@@ -189,9 +189,19 @@ if [ "$FORWARDING" != balancer ]; then
     expect_eq "$(forwarding)" "$before_rules" "$FORWARDING rules for two instances again"
 fi
 
-# 6. A plain SIGTERM still removes everything.
+# An adopted instance that dies is restarted as a child would be: its exit
+# comes through its pidfd.
 first=${before_pids%% *}
 first=${first#*:}
+kill -9 "$first"
+restarted() { [ "$(api "$API/v1/pool" | jq -r '.instances[0].restarts')" = 1 ] && ready_is 2; }
+pp_wait_until 20 restarted || pp_die "the adopted instance 1 was not restarted: $(tail -3 "$PP_TMP/manager-6.log")"
+expect_match "$(cat "$PP_TMP/manager-6.log")" "pool: ${MP}1 died \\(exited; adopted" "its death is logged"
+expect_ne "$(pids | cut -d' ' -f1)" "${before_pids%% *}" "instance 1 is a new process"
+first=$(pids | cut -d' ' -f1)
+first=${first#*:}
+
+# 6. A plain SIGTERM still removes everything.
 kill -TERM "$MANAGER_PID"
 pp_wait_until 20 gone "$MANAGER_PID" || pp_die "manager 6 still running after SIGTERM"
 pp_wait_until 10 gone "$first" || pp_die "instance 1 outlived a plain SIGTERM"

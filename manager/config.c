@@ -300,6 +300,9 @@ static const struct option_def options[] = {
      .deflt_text = MANAGER_DEFAULT_CLIENTS, .set = set_clients},
     {"log-level", OPTION_ENUM, FIELD(log_level), .arg = "LEVEL",
      .help = "debug, info, warn or error", .deflt = "info", .names = log_level_names},
+    {"keep-on-exit", OPTION_FLAG, FIELD(keep_on_exit),
+     .help = "on SIGTERM or SIGINT, exit leaving the instances, the forwarding rules and the "
+             "balancer running, for the next manager to adopt (SIGUSR2 does so always)"},
     {"features", OPTION_FLAG, FIELD(print_features),
      .help = "print what this manager supports (runtimes, forwarding modes, workers, balancer "
              "algorithms, max replicas) as a JSON object and exit"},

@@ -50,6 +50,7 @@ struct manager_config {
     size_t nclient_ranges;    /* from --clients; default 198.18.1.1-198.18.1.64 */
     int clients_from_default; /* private: the first --clients replaces the default */
     enum log_level log_level;
+    int keep_on_exit;   /* --keep-on-exit: SIGTERM leaves the pool serving */
     int print_features; /* --features: print manager_features_json() and exit */
     /* The forwarding state is checked and repaired this often; 0: never. */
     uint64_t reconcile_interval_ms;

@@ -1,6 +1,8 @@
-/* manager: parse the configuration, clean up after an earlier run, start
- * the pool at --replicas, serve the REST API, and on SIGTERM or SIGINT drain
- * and stop every instance and remove what was made before exiting. */
+/* manager: parse the configuration, adopt what an earlier run left serving
+ * (and clean up the rest), bring the pool to --replicas, serve the REST API;
+ * on SIGTERM or SIGINT drain and stop every instance and remove what was
+ * made before exiting, on SIGUSR2 (or with --keep-on-exit) exit leaving the
+ * pool serving for the next manager to adopt. */
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@ static struct pool *pool;
 static struct steer *steer;
 static struct scale *scale;
 static struct api *api;
+static int keep_on_exit; /* --keep-on-exit: SIGTERM and SIGINT act as SIGUSR2 */
 
 static void on_stopped(void *arg)
 {
@@ -41,10 +44,31 @@ static void on_forwarding_removed(void *arg, int ok, const char *message)
     pool_shutdown(pool, on_stopped, arg);
 }
 
+/* Exit leaving the pool serving: instances, forwarding rules and pid
+ * files stay for the next manager to adopt (an upgrade: stop this one,
+ * start the new one). Nothing is drained or removed. */
+static void leave_serving(int sig, struct event_base *base)
+{
+    log_info("%s: exiting and leaving %zu instance%s and the %s forwarding in place for the "
+             "next manager to adopt",
+             strsignal(sig), pool_count_state(pool, INSTANCE_READY),
+             pool_count_state(pool, INSTANCE_READY) == 1 ? "" : "s", steer_mode(steer));
+    api_set_stopping(api);
+    scale_stop(scale);
+    api_set_steer(api, NULL);
+    steer_leave_installed(steer);
+    event_base_loopexit(base, NULL);
+}
+
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     static int once;
+    if (sig == SIGUSR2 || keep_on_exit) {
+        if (!once++)
+            leave_serving((int)sig, arg);
+        return;
+    }
     if (once++) {
         log_warn("%s again: still waiting for instances to drain", strsignal((int)sig));
         return;
@@ -210,11 +234,15 @@ int main(int argc, char **argv)
         log_error("initial scale: %s", err);
     struct event *ev_term = evsignal_new(base, SIGTERM, on_stop_signal, base);
     struct event *ev_int = evsignal_new(base, SIGINT, on_stop_signal, base);
+    struct event *ev_usr2 = evsignal_new(base, SIGUSR2, on_stop_signal, base);
+    keep_on_exit = cfg.keep_on_exit;
     evsignal_add(ev_term, NULL);
     evsignal_add(ev_int, NULL);
+    evsignal_add(ev_usr2, NULL);
     event_base_dispatch(base);
     event_free(ev_term);
     event_free(ev_int);
+    event_free(ev_usr2);
     manager_unwire();
     event_base_free(base);
     explicit_bzero(cfg.token, sizeof(cfg.token));

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "exchange.h"
 #include "histogram.h"
+#include "httpcall.h"
 #include "log.h"
 #include "worker/worker.h"
 
@@ -36,6 +37,10 @@
 /* A change fails once an instance of it crashed this many times in a row
  * without becoming ready. */
 #define POOL_CHANGE_MAX_CRASHES 3
+/* An instance left by an earlier run answers its probe at once when it
+ * serves; this bounds the wait on one that accepted and hangs, per
+ * instance, before the loop runs (32 x 1 s at worst). */
+#define POOL_ADOPT_PROBE_TIMEOUT_MS 1000
 
 struct slot {
     struct instance inst;
@@ -67,6 +72,7 @@ struct pool {
     uint64_t drained_total, cut_total; /* connections, over every drain for good */
     struct pool_step last_step;
     int stopping;
+    size_t adopted; /* instances an earlier run left that this one took over */
     void (*shutdown_done)(void *ctx);
     void *shutdown_ctx;
 };
@@ -364,12 +370,124 @@ static int is_instance_pidfile(const struct pool *p, const char *name)
            strcmp(name + n - 4, ".pid") == 0 && strspn(name + plen, "0123456789") == n - plen - 4;
 }
 
-/* A manager that crashed leaves its instances running (fail-static: they
- * keep serving). The next one finds them by their pid files and stops them,
- * every process of each (its process group), before starting its own, then
- * has every worker kind remove the files they left (caches on tmpfs, pid
+/* Whether pid runs the executable of the kind the pool runs (its base name,
+ * " (deleted)" after an upgrade replaced the binary included). */
+static int exe_is_worker(const struct pool *p, pid_t pid, char *why, size_t whylen)
+{
+    char exe[64], target[1024];
+    snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+    ssize_t tl = readlink(exe, target, sizeof(target) - 1);
+    if (tl <= 0) {
+        snprintf(why, whylen, "cannot read its executable: %s", strerror(errno));
+        return 0;
+    }
+    target[tl] = '\0';
+    const char *base = strrchr(target, '/');
+    base = base ? base + 1 : target;
+    const char *want = p->rt.worker->exe;
+    if (strncmp(base, want, strlen(want)) != 0) {
+        snprintf(why, whylen, "it runs %.200s, not %s", base, want);
+        return 0;
+    }
+    return 1;
+}
+
+/* GET /healthz on the instance's probe address, blocking (before the loop
+ * runs): whether the worker judges the answer ready. */
+static int probe_now(const struct pool *p, const struct instance *inst, char *why, size_t whylen)
+{
+    char a[ADDR_STRLEN], url[ADDR_STRLEN + 16], err[256];
+    struct httpcall_target t;
+    struct httpcall_reply r = {0, NULL, 0};
+    addr_format(&inst->probe, a, sizeof(a));
+    snprintf(url, sizeof(url), "http://%s", a);
+    if (httpcall_parse_url(url, &t, err, sizeof(err)) < 0) {
+        snprintf(why, whylen, "probe address %s: %s", a, err);
+        return 0;
+    }
+    snprintf(t.agent, sizeof(t.agent), "manager");
+    /* The Host the loop's probe sends: a worker that proxies by Host
+     * (nginx) answers /healthz itself only for it. */
+    snprintf(t.authority, sizeof(t.authority), "proxyd");
+    if (httpcall_run(&t, "GET", "/healthz", NULL, NULL, POOL_ADOPT_PROBE_TIMEOUT_MS, &r, err,
+                     sizeof(err)) < 0) {
+        snprintf(why, whylen, "its readiness probe on %s did not answer: %s", a, err);
+        return 0;
+    }
+    int ready = p->rt.worker->ready(r.status);
+    if (!ready)
+        snprintf(why, whylen, "its readiness probe on %s answered %d", a, r.status);
+    else
+        snprintf(why, whylen,
+                 "same process (start time as recorded), %s, /healthz on %s "
+                 "answered %d",
+                 p->rt.worker->exe, a, r.status);
+    httpcall_reply_free(&r);
+    return ready;
+}
+
+/* The instance of slot id that an earlier run left, named by its pid file,
+ * is adopted when it is the process that run started (the start time in
+ * the pid file), runs our worker's executable and answers its readiness
+ * probe: it keeps serving and is supervised through a pidfd from now on.
+ * 1 when adopted; 0 when not (the slot stays free, why says why). */
+static int slot_adopt(struct pool *p, const char *pidfile, int id, char *why, size_t whylen)
+{
+    pid_t pid = 0;
+    int ours = statedir_pidfile_check(p->state_dirfd, pidfile, &pid, why, whylen);
+    if (ours != 1)
+        return 0;
+    if (!p->rt.ops->adopt) {
+        snprintf(why, whylen, "the %s runtime does not adopt instances", p->rt.ops->name);
+        return 0;
+    }
+    if (id < 1 || id > POOL_MAX_INSTANCES) {
+        snprintf(why, whylen, "no slot %d", id);
+        return 0;
+    }
+    if (!exe_is_worker(p, pid, why, whylen))
+        return 0;
+    struct slot *s = &p->slots[id];
+    memset(s, 0, sizeof(*s));
+    s->pool = p;
+    struct instance *inst = &s->inst;
+    inst->id = id;
+    inst->pid = pid;
+    snprintf(inst->name, sizeof(inst->name), "%s%d", p->cfg->prefix, id);
+    snprintf(inst->log_path, sizeof(inst->log_path), "%s/%s%d.log", p->cfg->state_dir,
+             p->cfg->prefix, id);
+    char err[256];
+    if (p->rt.ops->adopt(&p->rt, inst, err, sizeof(err)) < 0) {
+        snprintf(why, whylen, "%s", err);
+        goto fail;
+    }
+    if (!probe_now(p, inst, why, whylen))
+        goto fail;
+    if (spawn_reaper_watch_adopted(p->reaper, pid, slot_exited, s, err, sizeof(err)) < 0) {
+        snprintf(why, whylen, "%s", err);
+        goto fail;
+    }
+    s->used = 1;
+    p->rt.adopted |= (uint64_t)1 << id;
+    inst->state = INSTANCE_READY;
+    inst->ready_ms = 0;
+    inst->started_at_ms = wall_ms();
+    inst->spawn_mono_us = mono_us();
+    return 1;
+fail:
+    memset(s, 0, sizeof(*s));
+    return 0;
+}
+
+/* A manager that crashed, or left on purpose (--keep-on-exit, SIGUSR2),
+ * leaves its instances running (fail-static: they keep serving). The next
+ * one finds them by their pid files: each that is still the process that
+ * run started and answers its probe is adopted; any other (gone, its pid
+ * reused, unhealthy, a runtime that does not adopt) is removed, every
+ * process of it (its process group) stopped. When none was adopted, every
+ * worker kind then removes the files they left (caches on tmpfs, pid
  * files, shared memory). Runs before the loop does. */
-static void pool_remove_leftovers(struct pool *p)
+static void pool_adopt_or_remove(struct pool *p)
 {
     int fd = dup(p->state_dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -380,11 +498,29 @@ static void pool_remove_leftovers(struct pool *p)
     }
     rewinddir(d); /* the dup shares its offset with every other reader */
     struct dirent *e;
-    while ((e = readdir(d)))
-        if (is_instance_pidfile(p, e->d_name))
-            spawn_reclaim_leftover(p->state_dirfd, e->d_name, worker_kind_is_exe, "pool");
+    size_t plen = strlen(p->cfg->prefix);
+    while ((e = readdir(d))) {
+        if (!is_instance_pidfile(p, e->d_name))
+            continue;
+        int id = atoi(e->d_name + plen);
+        char why[400];
+        if (slot_adopt(p, e->d_name, id, why, sizeof(why))) {
+            const struct instance *inst = &p->slots[id].inst;
+            log_info("pool: adopted %s (pid %d): %s", inst->name, (int)inst->pid, why);
+            p->adopted++;
+            continue;
+        }
+        log_info("pool: removed %s%d left by an earlier run (%s): %s", p->cfg->prefix, id,
+                 e->d_name, why);
+        spawn_reclaim_leftover(p->state_dirfd, e->d_name, worker_kind_is_exe, "pool");
+    }
     closedir(d);
-    worker_kind_remove_leftovers(p->cfg);
+    /* What a scale step starts from: the adopted instances 1..n with no
+     * gap (one adopted above a gap is drained, or kept, by the first step). */
+    while (p->desired < POOL_MAX_INSTANCES && p->slots[p->desired + 1].used)
+        p->desired++;
+    if (p->adopted == 0)
+        worker_kind_remove_leftovers(p->cfg);
 }
 
 struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
@@ -421,7 +557,7 @@ struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
         pool_free(p);
         return NULL;
     }
-    pool_remove_leftovers(p);
+    pool_adopt_or_remove(p);
     if (ops->init(&p->rt, err, errlen) < 0) {
         pool_free(p);
         return NULL;
@@ -598,6 +734,11 @@ const struct runtime_ops *pool_runtime(const struct pool *p)
 const char *pool_worker_name(const struct pool *p)
 {
     return p->rt.worker->name;
+}
+
+size_t pool_adopted(const struct pool *p)
+{
+    return p->adopted;
 }
 
 int pool_desired(const struct pool *p)

@@ -79,6 +79,8 @@ const struct runtime_ops *pool_runtime(const struct pool *p);
 /* What the instances run: "proxyd", "squid" or "nginx" (--worker). */
 const char *pool_worker_name(const struct pool *p);
 int pool_desired(const struct pool *p);
+/* Instances an earlier run left that this pool adopted at its start. */
+size_t pool_adopted(const struct pool *p);
 size_t pool_ready_count(const struct pool *p);
 /* The instance in slot id (1..32), or NULL when the slot is unused. */
 const struct instance *pool_instance(const struct pool *p, int id);

@@ -101,7 +101,9 @@ int64_t spawn_backoff_ms(unsigned crash_streak)
 
 void spawn_describe_status(int status, char *out, size_t outlen)
 {
-    if (WIFEXITED(status))
+    if (status == SPAWN_STATUS_UNKNOWN)
+        snprintf(out, outlen, "exited; adopted, so its status is not ours to read");
+    else if (WIFEXITED(status))
         snprintf(out, outlen, "exit status %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
         snprintf(out, outlen, "signal %d", WTERMSIG(status));
@@ -153,9 +155,11 @@ struct spawn_watch {
     pid_t pid; /* 0: free */
     spawn_exit_cb cb;
     void *ctx;
+    struct event *pidfd_ev; /* an adopted process (not our child): its pidfd */
 };
 
 struct spawn_reaper {
+    struct event_base *base;
     struct event *sigchld;
     struct spawn_watch watched[SPAWN_MAX_WATCHED];
 };
@@ -168,9 +172,9 @@ static void reaper_sigchld_cb(evutil_socket_t sig, short what, void *arg)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        struct spawn_watch w = {0, NULL, NULL};
+        struct spawn_watch w = {0, NULL, NULL, NULL};
         for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++) {
-            if (r->watched[i].pid == pid) {
+            if (r->watched[i].pid == pid && !r->watched[i].pidfd_ev) {
                 w = r->watched[i];
                 r->watched[i].pid = 0; /* the number may be reused from now on */
                 break;
@@ -186,8 +190,10 @@ static void reaper_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 struct spawn_reaper *spawn_reaper_new(struct event_base *base, char *err, size_t errlen)
 {
     struct spawn_reaper *r = calloc(1, sizeof(*r));
-    if (r)
+    if (r) {
+        r->base = base;
         r->sigchld = evsignal_new(base, SIGCHLD, reaper_sigchld_cb, r);
+    }
     if (!r || !r->sigchld || evsignal_add(r->sigchld, NULL) < 0) {
         snprintf(err, errlen, "cannot watch SIGCHLD (out of memory)");
         spawn_reaper_free(r);
@@ -200,6 +206,9 @@ void spawn_reaper_free(struct spawn_reaper *r)
 {
     if (!r)
         return;
+    for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++)
+        if (r->watched[i].pid != 0)
+            spawn_reaper_forget(r, r->watched[i].pid);
     if (r->sigchld)
         event_free(r->sigchld);
     free(r);
@@ -209,7 +218,7 @@ int spawn_reaper_watch(struct spawn_reaper *r, pid_t pid, spawn_exit_cb cb, void
 {
     for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++) {
         if (r->watched[i].pid == 0) {
-            r->watched[i] = (struct spawn_watch){pid, cb, ctx};
+            r->watched[i] = (struct spawn_watch){pid, cb, ctx, NULL};
             return 0;
         }
     }
@@ -218,9 +227,65 @@ int spawn_reaper_watch(struct spawn_reaper *r, pid_t pid, spawn_exit_cb cb, void
     return -1;
 }
 
+/* Frees slot w's pidfd and its event, if it has them. */
+static void watch_drop_pidfd(struct spawn_watch *w)
+{
+    if (!w->pidfd_ev)
+        return;
+    close(event_get_fd(w->pidfd_ev));
+    event_free(w->pidfd_ev);
+    w->pidfd_ev = NULL;
+}
+
 void spawn_reaper_forget(struct spawn_reaper *r, pid_t pid)
 {
-    for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++)
-        if (r->watched[i].pid == pid)
+    for (size_t i = 0; i < SPAWN_MAX_WATCHED; i++) {
+        if (r->watched[i].pid == pid) {
+            watch_drop_pidfd(&r->watched[i]);
             r->watched[i].pid = 0;
+        }
+    }
+}
+
+/* An adopted process ended: its pidfd turned readable. Its parent (init,
+ * or a subreaper) reaps it, so how it ended is not ours to read. */
+static void reaper_pidfd_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct spawn_watch *w = arg;
+    (void)fd;
+    (void)what;
+    struct spawn_watch copy = *w;
+    watch_drop_pidfd(w);
+    w->pid = 0;
+    if (copy.cb)
+        copy.cb(copy.ctx, copy.pid, SPAWN_STATUS_UNKNOWN);
+}
+
+int spawn_reaper_watch_adopted(struct spawn_reaper *r, pid_t pid, spawn_exit_cb cb, void *ctx,
+                               char *err, size_t errlen)
+{
+    struct spawn_watch *w = NULL;
+    for (size_t i = 0; i < SPAWN_MAX_WATCHED && !w; i++)
+        if (r->watched[i].pid == 0)
+            w = &r->watched[i];
+    if (!w) {
+        snprintf(err, errlen, "more than %d processes to watch", SPAWN_MAX_WATCHED);
+        return -1;
+    }
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "pidfd_open of pid %d: %s", (int)pid, strerror(errno));
+        return -1;
+    }
+    *w = (struct spawn_watch){pid, cb, ctx, NULL};
+    w->pidfd_ev = event_new(r->base, fd, EV_READ, reaper_pidfd_cb, w);
+    if (!w->pidfd_ev || event_add(w->pidfd_ev, NULL) < 0) {
+        if (w->pidfd_ev)
+            event_free(w->pidfd_ev);
+        close(fd);
+        *w = (struct spawn_watch){0, NULL, NULL, NULL};
+        snprintf(err, errlen, "cannot watch the pidfd of pid %d (out of memory)", (int)pid);
+        return -1;
+    }
+    return 0;
 }

@@ -48,7 +48,8 @@ void spawn_reclaim_leftover(int dirfd, const char *pidfile, int (*exe_matches)(c
 
 /* The one SIGCHLD handler: reaps every child of the manager and tells
  * whoever watches that pid (the pool for an instance, the balancer's mode
- * for the balancer) how it ended. A child nobody watches (one killed after
+ * for the balancer) how it ended; a process adopted from an earlier run is
+ * watched through its pidfd instead. A child nobody watches (one killed after
  * its watcher let it go) is reaped and logged at debug level. */
 struct event_base;
 struct spawn_reaper;
@@ -59,6 +60,13 @@ void spawn_reaper_free(struct spawn_reaper *r);
 /* Right after fork, before the loop runs again (the exit is reaped in the
  * loop, so it cannot be missed). 0, or -1 when the table is full. */
 int spawn_reaper_watch(struct spawn_reaper *r, pid_t pid, spawn_exit_cb cb, void *ctx);
+/* Watches pid, a process an earlier run started and this one adopted (not
+ * our child, so no SIGCHLD): through a pidfd held from now on, which also
+ * pins the identity (a pidfd names that process, never a reuse of its
+ * number). cb gets SPAWN_STATUS_UNKNOWN when it ends. 0, or -1 with err. */
+#define SPAWN_STATUS_UNKNOWN (-1)
+int spawn_reaper_watch_adopted(struct spawn_reaper *r, pid_t pid, spawn_exit_cb cb, void *ctx,
+                               char *err, size_t errlen);
 /* Stops watching pid (its watcher goes away); its exit is still reaped. */
 void spawn_reaper_forget(struct spawn_reaper *r, pid_t pid);
 

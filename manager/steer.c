@@ -75,6 +75,7 @@ struct steer {
         void *ctx;
     } shutdown;
     struct steer_waiter *waiters;
+    int adopting; /* steer_new, while the pool holds adopted instances */
 };
 
 static int64_t wall_ms(void)
@@ -95,6 +96,7 @@ static void fwd_config_fill(const struct steer *s, struct fwd_config *fc)
     fc->manager = s->cfg;
     fc->base = pool_event_base(s->pool);
     fc->reaper = s->reaper;
+    fc->adopt = s->adopting;
 }
 
 static void fwd_free(struct fwd *f)
@@ -362,11 +364,13 @@ struct steer *steer_new(const struct manager_config *cfg, struct pool *pool,
     if (ops) {
         int status;
         struct steer_sync r = {0, ""};
+        s->adopting = pool_adopted(pool) > 0;
         if (steer_set_mode(s, ops, on_sync_done, &r, &status, err, errlen) < 0) {
             steer_free(s);
             return NULL;
         }
         steer_finish_job(s);
+        s->adopting = 0;
         if (!r.ok) {
             snprintf(err, errlen, "%s", r.msg);
             steer_free(s);
@@ -397,6 +401,20 @@ void steer_free(struct steer *s)
         event_free(s->reconcile.timer);
     event_free(s->timer);
     free(s);
+}
+
+void steer_leave_installed(struct steer *s)
+{
+    /* A switch under way stops where it is: what it installed stays too,
+     * and the next manager's init of another mode removes it. */
+    fwd_free(s->job.next);
+    s->job.next = NULL;
+    s->job.kind = STEER_JOB_NONE;
+    s->shutdown.pending = 0;
+    if (s->fwd)
+        s->fwd->keep = 1;
+    fwd_free(s->fwd);
+    s->fwd = NULL;
 }
 
 int steer_busy(const struct steer *s)

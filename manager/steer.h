@@ -40,6 +40,10 @@ int steer_set_mode(struct steer *s, const struct fwd_ops *ops, steer_done_cb don
 /* Removes the mode's rules (and stops the balancer); done (may be NULL)
  * from the loop once they are gone. At exit, before the pool stops. */
 void steer_shutdown(struct steer *s, steer_done_cb done, void *ctx);
+/* At an exit that leaves the pool serving (--keep-on-exit, SIGUSR2): the
+ * mode's kernel state stays installed for the next manager to adopt;
+ * steer_free then removes nothing. */
+void steer_leave_installed(struct steer *s);
 /* A switch or a shutdown is under way. */
 int steer_busy(const struct steer *s);
 

@@ -45,6 +45,10 @@ struct fwd_config {
     const struct manager_config *manager;
     struct event_base *base;
     struct spawn_reaper *reaper; /* tells the mode its child's exit */
+    /* init keeps what an earlier run installed: the pool adopted that run's
+     * instances, and the first apply replaces its rules in one step, so
+     * clients are sent to them throughout. */
+    int adopt;
 };
 
 /* What a mode measures of one target (balancer: its backend's state and
@@ -84,6 +88,7 @@ struct fwd {
     void *priv;
     size_t rules;         /* rules installed by the last apply */
     int64_t last_swap_us; /* how long the last apply took */
+    int keep;             /* free leaves what the mode runs (the balancer) running */
 };
 
 struct fwd_ops {

@@ -212,12 +212,52 @@ static int balancer_exe(const char *base)
     return strncmp(base, "balancer", 8) == 0;
 }
 
+/* The balancer an earlier run left, when its pid file still names that
+ * process (start time) running the balancer: its pid, or 0 (why filled). */
+static pid_t lb_leftover(int dirfd, const char *name, char *why, size_t whylen)
+{
+    pid_t pid = 0;
+    if (statedir_pidfile_check(dirfd, name, &pid, why, whylen) != 1)
+        return 0;
+    char exe[64], target[1024];
+    snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+    ssize_t tl = readlink(exe, target, sizeof(target) - 1);
+    if (tl <= 0) {
+        snprintf(why, whylen, "cannot read the executable of pid %d", (int)pid);
+        return 0;
+    }
+    target[tl] = '\0';
+    const char *base = strrchr(target, '/');
+    if (!balancer_exe(base ? base + 1 : target)) {
+        snprintf(why, whylen, "pid %d runs %.200s, not the balancer", (int)pid, target);
+        return 0;
+    }
+    return pid;
+}
+
+/* Balancer mode starting: the balancer an earlier run left is kept for
+ * lb_init to adopt (with the VIP on lo it serves). */
+static int lb_keep_for_adoption(const struct fwd_config *cfg, int dirfd, const char *name)
+{
+    char why[300];
+    if (strcmp(cfg->manager->forwarding, "balancer") != 0)
+        return 0;
+    pid_t pid = lb_leftover(dirfd, name, why, sizeof(why));
+    if (pid > 0)
+        log_info("balancer: keeping pid %d of an earlier run to adopt it", (int)pid);
+    return pid > 0;
+}
+
 int fwd_balancer_remove_leftovers(const struct fwd_config *cfg, char *err, size_t errlen)
 {
     char name[64];
     int dirfd = lb_pid_dir(cfg, name, sizeof(name), err, errlen);
     if (dirfd < 0)
         return -1;
+    if (lb_keep_for_adoption(cfg, dirfd, name)) {
+        close(dirfd);
+        return 0;
+    }
     spawn_reclaim_leftover(dirfd, name, balancer_exe, "balancer");
     close(dirfd);
     return lb_vip_remove(cfg, 1, err, errlen) < 0 ? -1 : 0;
@@ -546,8 +586,51 @@ static int lb_state_new(struct fwd *f, char *err, size_t errlen)
     return 0;
 }
 
+/* The balancer an earlier run left serving (kept by remove_leftovers) is
+ * adopted when its admin answers: it keeps its connections and its backend
+ * set until the first apply tells it the new one, and is watched through a
+ * pidfd. 1 when adopted; 0 when there was none or it was removed. */
+static int lb_adopt(struct lb_state *st)
+{
+    char name[64], why[700], err[512];
+    int dirfd = lb_pid_dir(&st->f->cfg, name, sizeof(name), err, sizeof(err));
+    if (dirfd < 0)
+        return 0;
+    pid_t pid = lb_leftover(dirfd, name, why, sizeof(why));
+    int adopted = 0;
+    if (pid > 0) {
+        struct httpcall_reply r = {0, NULL, 0};
+        int rc = httpcall_run(&st->admin, "GET", "/healthz", NULL, NULL, LB_CALL_TIMEOUT_MS, &r,
+                              err, sizeof(err));
+        if (rc < 0 || r.status != 200)
+            snprintf(why, sizeof(why), "its admin %s did not answer /healthz: %s", st->admin.url,
+                     rc < 0 ? err : "not 200");
+        else if (spawn_reaper_watch_adopted(st->f->cfg.reaper, pid, lb_exited, st, err,
+                                            sizeof(err)) < 0)
+            snprintf(why, sizeof(why), "%s", err);
+        else
+            adopted = 1;
+        httpcall_reply_free(&r);
+    }
+    if (adopted) {
+        st->pid = pid;
+        st->started_us = now_us();
+        st->vip_added = 1; /* the earlier run's, kept */
+        st->phase = LB_SERVING;
+        log_info("balancer: adopted pid %d: same process (start time as recorded), admin %s "
+                 "answered",
+                 (int)pid, st->admin.url);
+    } else if (pid > 0) {
+        log_info("balancer: removed pid %d left by an earlier run: %s", (int)pid, why);
+        spawn_reclaim_leftover(dirfd, name, balancer_exe, "balancer");
+    }
+    close(dirfd);
+    return adopted;
+}
+
 /* First call: the VIP on lo (an earlier one of ours goes first) and the
- * start; then PP_AGAIN until the balancer serves, or -1 when it cannot. */
+ * start, or the adoption of a balancer an earlier run left; then PP_AGAIN
+ * until the balancer serves, or -1 when it cannot. */
 static int lb_init(struct fwd *f, char *err, size_t errlen)
 {
     struct lb_state *st = f->priv;
@@ -555,6 +638,10 @@ static int lb_init(struct fwd *f, char *err, size_t errlen)
         if (lb_state_new(f, err, errlen) < 0)
             return -1;
         st = f->priv;
+        if (lb_adopt(st)) {
+            f->rules = 0;
+            return 0;
+        }
         if (lb_vip_remove(&f->cfg, 1, err, errlen) < 0 || lb_vip_add(st, err, errlen) < 0)
             return -1;
         st->first_start = 1;
@@ -922,8 +1009,10 @@ static void lb_free(struct fwd *f)
     exchange_free(&st->check);
     if (st->pid > 0) { /* freed without a clear (at exit after a failure) */
         spawn_reaper_forget(f->cfg.reaper, st->pid);
-        spawn_kill_group(st->pid);
-        lb_pid_remove(st);
+        if (!f->keep) { /* kept: an exit that leaves the pool serving */
+            spawn_kill_group(st->pid);
+            lb_pid_remove(st);
+        }
     }
     if (st->timer)
         event_free(st->timer);

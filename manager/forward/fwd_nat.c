@@ -243,7 +243,10 @@ static int nat_init(struct fwd *f, char *err, size_t errlen)
     struct xtc_handle *h = nat_open(err, errlen);
     if (!h)
         goto fail;
-    if (nat_remove_all(h, st->chain, 1, &changed, err, errlen) < 0)
+    if (f->cfg.adopt && iptc_is_chain(st->chain, h))
+        log_info("nat: keeping chain %s of an earlier run until the first apply replaces it",
+                 st->chain);
+    else if (nat_remove_all(h, st->chain, 1, &changed, err, errlen) < 0)
         goto fail;
     if (changed && nat_commit(h, st->chain, err, errlen) < 0)
         goto fail;

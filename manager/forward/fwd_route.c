@@ -428,6 +428,69 @@ static void route_rp_filter_restore(struct route_state *st)
     }
 }
 
+/* The rules an earlier run left, taken as the band installed when they
+ * are all in one band: the first apply adds its own in the other band
+ * before they go, so every client has a rule throughout. 0 when taken (or
+ * there were none), -1 when they cannot be (both bands in use, a rule of
+ * another shape, listing failed): the caller removes them instead. */
+static int route_adopt_rules(struct route_state *st)
+{
+    struct nl_cache *cache = NULL;
+    if (rtnl_rule_alloc_cache(st->sk, AF_INET, &cache) < 0)
+        return -1;
+    size_t n = 0, k = 0;
+    int band = -1, odd = 0;
+    for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        uint32_t prio = rtnl_rule_get_prio((struct rtnl_rule *)o);
+        if (!is_our_prio(prio) || prio == ROUTE_PIN_PRIO)
+            continue; /* the pins' rules are counted below, not a band */
+        odd |= band >= 0 && band != (int)(prio - ROUTE_PRIO_BASE);
+        band = (int)(prio - ROUTE_PRIO_BASE);
+        n++;
+    }
+    struct route_rule *rules = calloc(n ? n : 1, sizeof(*rules));
+    unsigned char pinned_found[ROUTE_MAX_INSTANCES + 1] = {0};
+    for (struct nl_object *o = nl_cache_get_first(cache); o && rules && !odd;
+         o = nl_cache_get_next(o)) {
+        struct rtnl_rule *rule = (struct rtnl_rule *)o;
+        struct nl_addr *src = rtnl_rule_get_src(rule);
+        if (!is_our_prio(rtnl_rule_get_prio(rule)))
+            continue;
+        if (rtnl_rule_get_prio(rule) == ROUTE_PIN_PRIO) {
+            /* An adopted instance's pinned connections keep their rule. */
+            uint32_t id = rtnl_rule_get_table(rule) - ROUTE_TABLE_BASE;
+            if (id >= 1 && id <= ROUTE_MAX_INSTANCES)
+                pinned_found[id] = 1;
+            continue;
+        }
+        if (!src || nl_addr_get_len(src) != sizeof(uint32_t)) {
+            odd = 1;
+            break;
+        }
+        uint32_t a;
+        memcpy(&a, nl_addr_get_binary_addr(src), sizeof(a));
+        rules[k].src.addr = ntohl(a);
+        rules[k].src.len = (int)nl_addr_get_prefixlen(src);
+        rules[k].table = rtnl_rule_get_table(rule);
+        k++;
+    }
+    nl_cache_free(cache);
+    if (!rules || odd) {
+        free(rules);
+        return -1;
+    }
+    free(st->rules);
+    st->rules = rules;
+    st->nrules = n;
+    st->band = n ? band : -1;
+    memcpy(st->pinned, pinned_found, sizeof(st->pinned));
+    if (n)
+        log_info("route: keeping %zu rules of an earlier run (priority %u) until the first apply "
+                 "replaces them",
+                 n, ROUTE_PRIO_BASE + (unsigned)band);
+    return 0;
+}
+
 static int route_init(struct fwd *f, char *err, size_t errlen)
 {
     struct route_state *st = route_state_get(f, err, errlen);
@@ -437,11 +500,15 @@ static int route_init(struct fwd *f, char *err, size_t errlen)
         snprintf(err, errlen, "route: no VIP");
         return -1;
     }
-    int rc = pin_remove_all(st->pin, 1, err, errlen);
-    if (rc != 0)
-        return rc; /* -1, or PP_AGAIN: the xtables lock */
-    if (route_remove_all(st, 1, err, errlen) < 0)
-        return -1;
+    /* Adopted instances keep their rules, tables and pins until the first
+     * apply replaces them; otherwise whatever an earlier run left goes. */
+    if (!f->cfg.adopt || route_adopt_rules(st) < 0) {
+        int rc = pin_remove_all(st->pin, 1, err, errlen);
+        if (rc != 0)
+            return rc; /* -1, or PP_AGAIN: the xtables lock */
+        if (route_remove_all(st, 1, err, errlen) < 0)
+            return -1;
+    }
     route_rp_filter_off(st, &f->cfg);
     f->rules = 0;
     return 0;

@@ -7,6 +7,7 @@
 #define PP_RUNTIME_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "../instance.h"
 
 struct manager_config;
@@ -17,6 +18,10 @@ struct runtime {
     const struct manager_config *cfg;
     const struct worker_kind *worker; /* what instances run (worker.h) */
     void *priv;
+    /* Slots (bit id) whose instance an earlier run left and the pool
+     * adopted before init: init keeps what they have in the kernel, and
+     * release removes it once they exit. */
+    uint64_t adopted;
 };
 
 struct runtime_ops {
@@ -31,6 +36,13 @@ struct runtime_ops {
      * probe, with stdout and stderr to inst->log_path. Returns 0 or -1 with
      * err filled (and nothing left behind). */
     int (*spawn)(struct runtime *rt, struct instance *inst, char *err, size_t errlen);
+    /* Optional, before init: takes over inst->pid, a worker an earlier run
+     * started in slot inst->id and left running (the pool checked its pid
+     * file and executable; container: it is in the slot's cgroup): sets
+     * address, admin and probe as spawn would, starting nothing and
+     * allocating nothing. 0, or -1 with err (not adopted: the pool removes
+     * it). Without it, leftovers are always removed. */
+    int (*adopt)(struct runtime *rt, struct instance *inst, char *err, size_t errlen);
     /* Asks it to stop (the worker's drain signal: it finishes in-flight
      * requests). */
     void (*stop)(struct runtime *rt, struct instance *inst);

@@ -473,6 +473,67 @@ fail:
     return -1;
 }
 
+/* Whether pid is in the cgroup of the instance named name (a line of
+ * /proc/PID/cgroup ending in /PREFIX/NAME): the runtime put it there. */
+static int in_instance_cgroup(pid_t pid, const char *prefix, const char *name)
+{
+    char path[64], line[512], tail[160];
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    snprintf(tail, sizeof(tail), "/%s/%s", prefix, name);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    int found = 0;
+    size_t tl = strlen(tail);
+    while (!found && fgets(line, sizeof(line), f)) {
+        size_t n = strcspn(line, "\n");
+        line[n] = '\0';
+        found = n >= tl && strcmp(line + n - tl, tail) == 0;
+    }
+    fclose(f);
+    return found;
+}
+
+static int container_adopt(struct runtime *rt, struct instance *inst, char *err, size_t errlen)
+{
+    const struct manager_config *cfg = rt->cfg;
+    struct in_addr addr;
+    if (subnet_host(&cfg->subnet, (unsigned)inst->id + 1, &addr, err, errlen) < 0)
+        return -1;
+    if (!in_instance_cgroup(inst->pid, cfg->prefix, inst->name)) {
+        snprintf(err, errlen, "pid %d is not in cgroup %s/%s", (int)inst->pid, cfg->prefix,
+                 inst->name);
+        return -1;
+    }
+    const struct sockaddr_in *vip_sin = (const struct sockaddr_in *)&cfg->vip.ss;
+    struct worker_endpoints ep;
+    memset(&ep, 0, sizeof(ep));
+    container_endpoint(&ep.listen[0], addr, CONTAINER_PROXY_PORT);
+    ep.nlisten = 1;
+    if (cfg->vip.ss.ss_family == AF_INET && vip_sin->sin_addr.s_addr != 0)
+        container_endpoint(&ep.listen[ep.nlisten++], vip_sin->sin_addr, addr_port(&cfg->vip));
+    container_endpoint(&ep.admin, addr, CONTAINER_ADMIN_PORT);
+    worker_kind_place(rt->worker, inst, &ep);
+    return 0;
+}
+
+/* The record of an adopted instance, made when it is first released: its
+ * veth and cgroup are named by its slot, as container_spawn names them. */
+static struct container *container_of_adopted(struct runtime *rt, const struct instance *inst)
+{
+    if (inst->id < 1 || inst->id > POOL_MAX_INSTANCES || !(rt->adopted & ((uint64_t)1 << inst->id)))
+        return NULL;
+    struct container *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->magic = CONTAINER_MAGIC;
+    snprintf(c->cgroup, sizeof(c->cgroup), "%s", inst->name);
+    snprintf(c->veth, sizeof(c->veth), "%.*sv%d", IF_NAMESIZE - 4, rt->cfg->prefix, inst->id);
+    c->has_veth = 1;
+    c->has_cgroup = 1;
+    return c;
+}
+
 static void container_stop(struct runtime *rt, struct instance *inst)
 {
     (void)rt;
@@ -488,6 +549,8 @@ static void container_release(struct runtime *rt, struct instance *inst)
 {
     /* Every other process of the instance died with its namespace's init. */
     worker_kind_release(rt->worker, rt->cfg, inst, 0);
+    if (!inst->rt && (inst->rt = container_of_adopted(rt, inst)) != NULL)
+        rt->adopted &= ~((uint64_t)1 << inst->id);
     struct container *c = inst->rt;
     if (!c)
         return;
@@ -513,8 +576,22 @@ static void names_add(void *ctx, const char *name)
         snprintf(ns->v[ns->n++], CGROUP_PATH_MAX, "%s", name);
 }
 
-static void remove_leftover_links(struct container_runtime *cr, const char *prefix,
-                                  struct names *names)
+/* Whether name is "<prefix><sep><id>" for an adopted slot id (sep: "v"
+ * for a veth, "" for a cgroup). */
+static int names_adopted(const struct runtime *rt, const char *name, const char *sep)
+{
+    size_t plen = strlen(rt->cfg->prefix), slen = strlen(sep);
+    if (strncmp(name, rt->cfg->prefix, plen) != 0 || strncmp(name + plen, sep, slen) != 0)
+        return 0;
+    const char *digits = name + plen + slen;
+    if (!*digits || strspn(digits, "0123456789") != strlen(digits))
+        return 0;
+    int id = atoi(digits);
+    return id >= 1 && id <= POOL_MAX_INSTANCES && (rt->adopted & ((uint64_t)1 << id));
+}
+
+static void remove_leftover_links(struct container_runtime *cr, const struct runtime *rt,
+                                  const char *prefix, struct names *names)
 {
     char err[256];
     names->n = 0;
@@ -523,7 +600,7 @@ static void remove_leftover_links(struct container_runtime *cr, const char *pref
         return;
     }
     for (size_t i = 0; i < names->n; i++) {
-        if (!is_instance_veth(prefix, names->v[i]))
+        if (!is_instance_veth(prefix, names->v[i]) || names_adopted(rt, names->v[i], "v"))
             continue;
         int rc = netdev_link_del(cr->nd, names->v[i], err, sizeof(err));
         if (rc < 0)
@@ -533,7 +610,8 @@ static void remove_leftover_links(struct container_runtime *cr, const char *pref
     }
 }
 
-static void remove_leftover_cgroups(struct container_runtime *cr, struct names *names)
+static void remove_leftover_cgroups(struct container_runtime *cr, const struct runtime *rt,
+                                    struct names *names)
 {
     char err[256];
     names->n = 0;
@@ -543,6 +621,8 @@ static void remove_leftover_cgroups(struct container_runtime *cr, struct names *
     }
     for (size_t i = 0; i < names->n; i++) {
         const char *name = names->v[i];
+        if (names_adopted(rt, name, ""))
+            continue; /* its instance serves on, adopted by the pool */
         pid_t pids[64];
         int np = cgroup_pids(&cr->cg, name, pids, 64, err, sizeof(err));
         /* The pool stopped the instances it knew from pid files; whatever is
@@ -589,8 +669,8 @@ static int container_init(struct runtime *rt, char *err, size_t errlen)
         goto fail;
     if (cgroup_tree_init(&cr->cg, CGROUP_ROOT, cfg->prefix, err, errlen) < 0)
         goto fail;
-    remove_leftover_links(cr, cfg->prefix, &names);
-    remove_leftover_cgroups(cr, &names);
+    remove_leftover_links(cr, rt, cfg->prefix, &names);
+    remove_leftover_cgroups(cr, rt, &names);
     if (netdev_bridge_ensure(cr->nd, cfg->bridge, cr->bridge_addr, cr->prefix_len, &created,
                              &cr->bridge_ifindex, err, errlen) < 0) {
         char ignored[256];
@@ -635,6 +715,7 @@ const struct runtime_ops runtime_container_ops = {
     .name = "container",
     .init = container_init,
     .spawn = container_spawn,
+    .adopt = container_adopt,
     .stop = container_stop,
     .release = container_release,
     .shutdown = container_shutdown,

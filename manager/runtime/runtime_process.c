@@ -27,16 +27,22 @@ static int process_init(struct runtime *rt, char *err, size_t errlen)
     return 0; /* nothing host-wide: leftover processes are the pool's */
 }
 
+/* Where instance id listens: base+id, its admin on base+100+id. */
+static void process_endpoints(const struct manager_config *cfg, int id, struct worker_endpoints *ep)
+{
+    memset(ep, 0, sizeof(*ep));
+    ep->listen[0] = cfg->process_addr;
+    addr_set_port(&ep->listen[0], cfg->base_port + id);
+    ep->nlisten = 1;
+    ep->admin = cfg->process_addr;
+    addr_set_port(&ep->admin, cfg->base_port + 100 + id);
+}
+
 static int process_spawn(struct runtime *rt, struct instance *inst, char *err, size_t errlen)
 {
     const struct manager_config *cfg = rt->cfg;
     struct worker_endpoints ep;
-    memset(&ep, 0, sizeof(ep));
-    ep.listen[0] = cfg->process_addr;
-    addr_set_port(&ep.listen[0], cfg->base_port + inst->id);
-    ep.nlisten = 1;
-    ep.admin = cfg->process_addr;
-    addr_set_port(&ep.admin, cfg->base_port + 100 + inst->id);
+    process_endpoints(cfg, inst->id, &ep);
     static struct worker_cmd cmd; /* ~4.5 KiB: off the stack; the loop is single-threaded */
     if (worker_kind_prepare(rt->worker, cfg, inst, &ep, &cmd, err, errlen) < 0)
         return -1;
@@ -52,6 +58,18 @@ static int process_spawn(struct runtime *rt, struct instance *inst, char *err, s
         _exit(127);
     }
     inst->pid = pid;
+    return 0;
+}
+
+/* The process is the pool's to verify (pid file, start time, executable,
+ * /healthz); here only where it listens, which follows from its slot. */
+static int process_adopt(struct runtime *rt, struct instance *inst, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct worker_endpoints ep;
+    process_endpoints(rt->cfg, inst->id, &ep);
+    worker_kind_place(rt->worker, inst, &ep);
     return 0;
 }
 
@@ -75,6 +93,7 @@ const struct runtime_ops runtime_process_ops = {
     .name = "process",
     .init = process_init,
     .spawn = process_spawn,
+    .adopt = process_adopt,
     .stop = process_stop,
     .release = process_release,
     .shutdown = process_shutdown,

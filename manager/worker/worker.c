@@ -250,12 +250,18 @@ int worker_kind_prepare(const struct worker_kind *k, const struct manager_config
     memset(cmd, 0, sizeof(*cmd));
     if (k->prepare(cfg, inst, ep, dir, cmd, err, errlen) < 0)
         return -1;
+    worker_kind_place(k, inst, ep);
+    return 0;
+}
+
+void worker_kind_place(const struct worker_kind *k, struct instance *inst,
+                       const struct worker_endpoints *ep)
+{
     inst->address = ep->listen[0];
     memset(&inst->admin, 0, sizeof(inst->admin));
     if (k->has_admin)
         inst->admin = ep->admin;
     inst->probe = k->has_admin ? ep->admin : ep->listen[0];
-    return 0;
 }
 
 void worker_kind_stop(const struct worker_kind *k, const struct instance *inst)

@@ -109,6 +109,10 @@ const struct worker_kind *worker_kind_find(const char *name);
 /* The i-th kind this build has, or NULL past the last (for --features). */
 const struct worker_kind *worker_kind_at(size_t i);
 
+/* Sets inst's address, admin and probe from ep as worker_kind_prepare does,
+ * writing nothing (an adopted instance runs with what it was given). */
+void worker_kind_place(const struct worker_kind *k, struct instance *inst,
+                       const struct worker_endpoints *ep);
 /* For the runtimes: makes the instance's state dir, has the kind write its
  * configuration and command, and sets inst's address, admin (none when the
  * kind has no admin endpoint, so the balancer checks by TCP connect) and

@@ -8,7 +8,8 @@
 # worker; kill -9 of an instance's main process is replaced with nothing of
 # the old one left; SIGTERM of the manager leaves no process, tmpfs cache,
 # shared-memory segment, pid file, link or cgroup; kill -9 of the manager,
-# then a new manager, leaves no orphan squid or nginx process. Access rules:
+# then a new manager, adopts the instance it keeps and drains the other,
+# every process of it. Access rules:
 # through every worker kind in both runtimes, loopback
 # (the manager's own API among it, a PUT that would scale the pool),
 # localhost and the link-local metadata address are refused with 403 and the
@@ -231,24 +232,26 @@ run_worker() {
     stop_manager
     nothing_left "SIGTERM of the manager"
 
-    # kill -9 of the manager: instances keep serving; the next manager stops
-    # every process of them before starting its own.
+    # kill -9 of the manager: instances keep serving; the next manager
+    # adopts them, keeps instance 1 (--replicas 1) and drains instance 2,
+    # every process of it (its process group).
     start_manager
     out=$(pp_curl -X PUT -o /dev/null -w '%{http_code}' -H "@$(pp_api_headers "$STATE/api.token")" \
         --max-time 60 --data-binary '{"replicas": 2}' "$API/v1/pool")
     expect_eq "$out" 200 "PUT replicas=2"
-    local old
+    local old first second
     old=$(instance_pids | tr '\n' ' ')
+    first=$(pool | jq -r '.instances[0].pid')
+    second=$(pool | jq -r '.instances[1].pid')
     kill -9 "$MANAGER_PID"
     sleep 0.3
     for p in $old; do kill -0 "$p" 2>/dev/null || pp_die "$WORKER pid $p died with the manager (fail-static expected)"; done
     start_manager
-    for p in $old; do
-        if kill -0 "$p" 2>/dev/null && [[ "$(ps -o stat= -p "$p")" != Z* ]]; then
-            pp_die "orphan $WORKER process $p ($(ps -o args= -p "$p")) of the killed manager still running"
-        fi
-    done
-    expect_match "$(cat "$MGR_LOG")" "left by an earlier run" "the cleanup is logged"
+    expect_eq "$(pool | jq -r '.instances[0].pid')" "$first" "instance 1 adopted: same pid"
+    expect_match "$(cat "$MGR_LOG")" "pool: adopted ${PREFIX}1 " "the adoption is logged"
+    group_gone() { ! pgrep -g "$second" >/dev/null; }
+    pp_wait_until 20 group_gone ||
+        pp_die "processes of the adopted instance 2 still running after its drain: $(pgrep -a -g "$second")"
     check_step 1 "obj-${objs[4]}"
     stop_manager
     nothing_left "kill -9 of the manager, a new one, and its SIGTERM"

@@ -5,8 +5,9 @@
 # REST API, every instance proxying a request at each step; bad requests
 # refused with their status and the pool unchanged; kill -9 of an instance
 # replaced and counted; SIGTERM leaves no process (and, for containers, no
-# link or cgroup); kill -9 of the manager, then a new manager, leaves no
-# orphan of the first. The container runtime runs in a test network
+# link or cgroup); kill -9 of the manager, then a new manager, which adopts
+# the first one's instances and drains those above its --replicas, leaves
+# no orphan. The container runtime runs in a test network
 # namespace, so its bridge and veths never touch the host's network.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -176,8 +177,9 @@ if [ "$RUNTIME" = container ]; then
     expect_eq "$(find /sys/fs/cgroup -maxdepth 3 -type d -name "$PREFIX*" | wc -l)" 0 "cgroups left after SIGTERM"
 fi
 
-# kill -9 of the manager leaves its instances running (they keep serving);
-# the next manager stops them before starting its own.
+# kill -9 of the manager leaves its instances running (they keep serving).
+# The next manager adopts them (same pids; at --replicas 1 it drains the two
+# above, and with containers removes their veths and cgroups).
 start_manager 2
 pp_wait_until 20 ready_is 1 || pp_die "second manager not ready"
 put /v1/pool '{"replicas": 3}' >/dev/null
@@ -187,12 +189,22 @@ sleep 0.2
 for p in $old; do kill -0 "$p" 2>/dev/null || pp_die "instance $p died with the manager (fail-static expected)"; done
 start_manager 3
 pp_wait_until 20 ready_is 1 || pp_die "third manager not ready"
-for p in $old; do
-    if kill -0 "$p" 2>/dev/null && [[ "$(ps -o stat= -p "$p")" != Z* ]]; then
-        pp_die "orphan instance $p of the killed manager still running"
-    fi
-done
-expect_match "$(cat "$PP_TMP/manager-3.log")" "left by an earlier run" "the cleanup is logged"
+running() { kill -0 "$1" 2>/dev/null && [[ "$(ps -o stat= -p "$1")" != Z* ]]; }
+others_gone() {
+    local p
+    for p in "$@"; do if running "$p"; then return 1; fi; done
+}
+first=$(head -n 1 <<<"$old")
+expect_eq "$(pool | jq -r '.instances[0].pid')" "$first" "instance 1 adopted: same pid"
+expect_match "$(cat "$PP_TMP/manager-3.log")" "pool: adopted ${PREFIX}1 " "the adoption is logged"
+# shellcheck disable=SC2046 # one pid per word
+pp_wait_until 10 others_gone $(tail -n +2 <<<"$old") ||
+    pp_die "adopted instances above --replicas 1 still running"
+if [ "$RUNTIME" = container ]; then
+    veths() { "${IN[@]}" ip -o link show | grep -c "${PREFIX}v" || true; }
+    pp_wait_until 10 test "$(veths)" = 1 || pp_die "veths of the drained instances left: $(veths)"
+    expect_eq "$(find /sys/fs/cgroup -maxdepth 3 -type d -name "${PREFIX}[23]" | wc -l)" 0 "cgroups of the drained instances"
+fi
 check_all_instances_proxy 1
 
 # Last: SIGTERM again leaves nothing.

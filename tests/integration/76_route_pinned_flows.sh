@@ -124,13 +124,22 @@ pp_wait_until 30 bash -c "! kill -0 $MANAGER_PID 2>/dev/null" || pp_die "manager
 expect_eq "$(all_rules | wc -l)" 0 "no rule of ours after SIGTERM"
 expect_eq "$(mangle | wc -l)" 0 "no mangle chain, rule or jump of ours after SIGTERM"
 
-# kill -9 leaves everything; the next manager removes it and says so.
+# kill -9 leaves everything; when the instances died too (nothing to
+# adopt), the next manager removes it and says so.
 mv "$PP_TMP/manager.log" "$PP_TMP/manager-first.log" # kept for the sanitizer scan
 start_manager
 pp_wait_until 20 ready_is 1 || pp_die "manager not ready: $(tail -5 "$PP_TMP/manager.log")"
 scale 3
+mapfile -t inst_pids < <(api "$API/v1/pool" | jq -r '.instances[].pid')
 kill -KILL "$MANAGER_PID"
 pp_wait_until 10 bash -c "! kill -0 $MANAGER_PID 2>/dev/null" || pp_die "manager did not die"
+expect_eq "${#inst_pids[@]}" 3 "instance pids before the crash"
+kill -KILL "${inst_pids[@]}"
+all_dead() {
+    local p
+    for p in "${inst_pids[@]}"; do ! kill -0 "$p" 2>/dev/null || return 1; done
+}
+pp_wait_until 10 all_dead || pp_die "instances did not die"
 expect_eq "$(pin_rules | wc -l)" 3 "kill -9 leaves the fwmark rules"
 expect_eq "$(mangle | grep -c -- "-A $CHAINS-SAVE")" 3 "kill -9 leaves the save rules"
 # Someone else's mangle rule and mark rule stay untouched.

@@ -60,6 +60,13 @@ const struct runtime_ops *pool_runtime(const struct pool *p)
     return NULL;
 }
 
+/* A pool started fresh: nothing adopted from an earlier run. */
+size_t pool_adopted(const struct pool *p)
+{
+    (void)p;
+    return 0;
+}
+
 int fwd_balancer_remove_leftovers(const struct fwd_config *cfg, char *err, size_t errlen)
 {
     (void)cfg;

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <sys/types.h>
 #include "../again.h"
 #include "../partition.h"
 
@@ -30,6 +31,7 @@ struct fwd_target {
     char name[32];             /* the instance's name: the balancer's backend name */
     struct in_addr admin_addr; /* its proxyd admin endpoint (GET /healthz) */
     uint16_t admin_port;
+    pid_t pid; /* a process in its network namespace (route: the VIP on its lo); 0: none */
 };
 
 struct event_base;

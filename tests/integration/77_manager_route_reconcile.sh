@@ -80,6 +80,8 @@ owner() {
 }
 # pid_of ID: instance ID's process, whose network namespace holds its VIP.
 pid_of() { api "$API/v1/pool" | jq -r --argjson id "$1" '.instances[] | select(.id == $id) | .pid'; }
+# Checks on a pipe read it whole (grep -c, not -q): under pipefail, grep -q
+# leaving early fails the writer with SIGPIPE, which would read as no match.
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # repaired_within WHAT CHECK...: waits until CHECK holds, then asserts it
 # took at most one period (plus 500 ms for the checks' own polling).
@@ -159,7 +161,7 @@ expect_match "$(grep -v Deleted "$PP_TMP/monitor_repair.log")" "^$prio:[[:space:
 # Instance 3's VIP route deleted by hand comes back.
 route_repairs=$(repairs route)
 ip -n "$P-mid" route del "$VIP" table 7103
-route_back() { ip -n "$P-mid" route show table 7103 | grep -q "^$VIP via "; }
+route_back() { ip -n "$P-mid" route show table 7103 | grep -c "^$VIP via " >/dev/null; }
 route_back && pp_die "the VIP route of table 7103 is still there after its deletion"
 repaired_within "the deleted VIP route" route_back
 expect_ge "$(repairs route)" $((route_repairs + 1)) "route repairs counted"
@@ -168,7 +170,7 @@ expect_eq "$(through 9)" "${MP}3" "client 9 after the repair"
 
 # The VIP deleted from instance 3's lo comes back.
 address_repairs=$(repairs address)
-vip_on_lo() { nsenter --net="/proc/$PID3/ns/net" ip -o -4 addr show dev lo | grep -q " $VIP/32 "; }
+vip_on_lo() { nsenter --net="/proc/$PID3/ns/net" ip -o -4 addr show dev lo | grep -c " $VIP/32 " >/dev/null; }
 vip_on_lo || pp_die "no VIP on instance 3's lo"
 nsenter --net="/proc/$PID3/ns/net" ip addr del "$VIP/32" dev lo
 vip_on_lo && pp_die "the VIP is still on instance 3's lo after its deletion"
@@ -182,8 +184,8 @@ jump_repairs=$(repairs jump)
 ip -n "$P-mid" rule del priority 7099 fwmark 0x40000/0xff0000 lookup 7104
 in_mid "$IPT" -t mangle -D PREROUTING -d "$VIP/32" -p tcp -m tcp --dport 3128 -j "$PINS-RESTORE"
 pin_back() {
-    ip -n "$P-mid" rule show | grep -q '^7099:.*fwmark 0x40000/0xff0000 lookup 7104' &&
-        mangle | grep -q -- "-A PREROUTING .* -j $PINS-RESTORE\$"
+    ip -n "$P-mid" rule show | grep -c '^7099:.*fwmark 0x40000/0xff0000 lookup 7104' >/dev/null &&
+        mangle | grep -c -- "-A PREROUTING .* -j $PINS-RESTORE\$" >/dev/null
 }
 repaired_within "the deleted fwmark rule and jump" pin_back
 expect_ge "$(repairs rule)" $((rule_repairs + 1)) "fwmark rule repairs counted"
@@ -194,7 +196,7 @@ expect_ge "$(repairs jump)" $((jump_repairs + 1)) "jump repairs counted"
 rule_repairs=$(repairs rule)
 ip -n "$P-mid" rule add from 10.99.0.0/24 lookup 7105 priority 7101
 ip -n "$P-mid" rule add from 10.98.0.0/24 lookup 7102 priority 7200
-stranger_gone() { ! ip -n "$P-mid" rule show | grep -q '^7101:.*from 10.99.0.0/24'; }
+stranger_gone() { ! ip -n "$P-mid" rule show | grep -c '^7101:.*from 10.99.0.0/24' >/dev/null; }
 repaired_within "the stranger's rule at our priority" stranger_gone
 expect_ge "$(repairs rule)" $((rule_repairs + 1)) "rule repairs counted for the extra rule"
 expect_eq "$(ip -n "$P-mid" rule show | grep -c '^7200:.*from 10.98.0.0/24 lookup 7102')" 1 "the rule at a priority not ours is left alone"

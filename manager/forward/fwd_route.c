@@ -245,7 +245,7 @@ static int route_remove_all(struct route_state *st, int log_leftovers, char *err
     for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
         struct rtnl_rule *rule = (struct rtnl_rule *)o;
         uint32_t prio = rtnl_rule_get_prio(rule);
-        if (!route_is_our_prio(prio))
+        if (!is_our_prio(prio))
             continue;
         struct nl_addr *src = rtnl_rule_get_src(rule);
         if (src)
@@ -278,7 +278,7 @@ static int route_remove_all(struct route_state *st, int log_leftovers, char *err
     for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
         struct rtnl_route *route = (struct rtnl_route *)o;
         uint32_t table = rtnl_route_get_table(route);
-        if (!route_is_our_table(table))
+        if (!is_our_table(table))
             continue;
         nl_addr2str(rtnl_route_get_dst(route), s, sizeof(s));
         if (log_leftovers)

@@ -56,12 +56,12 @@ struct route_state {
     unsigned char pinned[ROUTE_MAX_INSTANCES + 1]; /* "fwmark k lookup T_k" installed */
 };
 
-static inline int route_is_our_table(uint32_t table)
+static inline int is_our_table(uint32_t table)
 {
     return table > ROUTE_TABLE_BASE && table <= ROUTE_TABLE_BASE + ROUTE_MAX_INSTANCES;
 }
 
-static inline int route_is_our_prio(uint32_t prio)
+static inline int is_our_prio(uint32_t prio)
 {
     return prio >= ROUTE_PIN_PRIO && prio < ROUTE_PRIO_BASE + ROUTE_BANDS;
 }

@@ -101,7 +101,7 @@ static int route_rule_wanted(struct route_want *w, struct rtnl_rule *rule)
 static int route_pin_rule_wanted(struct route_want *w, struct rtnl_rule *rule)
 {
     uint32_t table = rtnl_rule_get_table(rule);
-    if (!route_is_our_table(table) || rtnl_rule_get_src(rule) ||
+    if (!is_our_table(table) || rtnl_rule_get_src(rule) ||
         rtnl_rule_get_action(rule) != FR_ACT_TO_TBL)
         return 0;
     unsigned id = table - ROUTE_TABLE_BASE;
@@ -128,7 +128,7 @@ static int route_reconcile_rules(struct route_state *st, struct route_want *w, u
     for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
         struct rtnl_rule *rule = (struct rtnl_rule *)o;
         uint32_t prio = rtnl_rule_get_prio(rule);
-        if (!route_is_our_prio(prio) || rtnl_rule_get_family(rule) != AF_INET)
+        if (!is_our_prio(prio) || rtnl_rule_get_family(rule) != AF_INET)
             continue;
         if (prio == ROUTE_PIN_PRIO ? route_pin_rule_wanted(w, rule)
                                    : prio == band_prio && route_rule_wanted(w, rule))
@@ -215,7 +215,7 @@ static int route_reconcile_routes(struct route_state *st, const struct fwd_confi
     for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
         struct rtnl_route *route = (struct rtnl_route *)o;
         uint32_t table = rtnl_route_get_table(route);
-        if (!route_is_our_table(table))
+        if (!is_our_table(table))
             continue;
         unsigned id = table - ROUTE_TABLE_BASE;
         if (route_is_wanted(cfg, w, id, route)) {

@@ -156,6 +156,28 @@ int netdev_addr_add(struct netdev *nd, int ifindex, struct in_addr addr, int pre
     return 0;
 }
 
+int netdev_addr_has(struct netdev *nd, int ifindex, struct in_addr addr, int prefix_len, char *err,
+                    size_t errlen)
+{
+    struct nl_cache *cache = NULL;
+    int rc = rtnl_addr_alloc_cache(nd->sk, &cache);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot list addresses: %s", nl_geterror(rc));
+        return -1;
+    }
+    int found = 0;
+    for (struct nl_object *o = nl_cache_get_first(cache); o && !found; o = nl_cache_get_next(o)) {
+        struct rtnl_addr *ra = (struct rtnl_addr *)o;
+        struct nl_addr *local = rtnl_addr_get_local(ra);
+        found = rtnl_addr_get_family(ra) == AF_INET && rtnl_addr_get_ifindex(ra) == ifindex &&
+                local && nl_addr_get_len(local) == sizeof(addr) &&
+                memcmp(nl_addr_get_binary_addr(local), &addr, sizeof(addr)) == 0 &&
+                rtnl_addr_get_prefixlen(ra) == prefix_len;
+    }
+    nl_cache_free(cache);
+    return found;
+}
+
 int netdev_addr_add_labelled(struct netdev *nd, int ifindex, struct in_addr addr, int prefix_len,
                              const char *label, char *err, size_t errlen)
 {

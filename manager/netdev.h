@@ -42,6 +42,9 @@ int netdev_link_index(struct netdev *nd, const char *name, char *err, size_t err
 int netdev_link_up(struct netdev *nd, int ifindex, char *err, size_t errlen);
 int netdev_addr_add(struct netdev *nd, int ifindex, struct in_addr addr, int prefix_len, char *err,
                     size_t errlen);
+/* Whether addr/prefix_len is on ifindex: 1, 0, or -1 with err. Only reads. */
+int netdev_addr_has(struct netdev *nd, int ifindex, struct in_addr addr, int prefix_len, char *err,
+                    size_t errlen);
 /* addr/prefix_len on ifindex with an address label ("lo:ppb"; it must start
  * with the link's name), so its owner can find it again after a crash. */
 int netdev_addr_add_labelled(struct netdev *nd, int ifindex, struct in_addr addr, int prefix_len,

@@ -147,6 +147,7 @@ static int steer_targets(struct steer *s, int n, struct fwd_target *targets, cha
         targets[id - 1].addr = sin->sin_addr;
         targets[id - 1].port = (uint16_t)addr_port(&in->address);
         snprintf(targets[id - 1].name, sizeof(targets[0].name), "%s", in->name);
+        targets[id - 1].pid = in->pid;
         if (in->admin.ss.ss_family == AF_INET) {
             const struct sockaddr_in *adm = (const struct sockaddr_in *)&in->admin.ss;
             targets[id - 1].admin_addr = adm->sin_addr;

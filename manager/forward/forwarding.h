@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <sys/types.h>
 #include "../again.h"
 #include "../partition.h"
 
@@ -30,6 +31,7 @@ struct fwd_target {
     char name[32];             /* the instance's name: the balancer's backend name */
     struct in_addr admin_addr; /* its proxyd admin endpoint (GET /healthz) */
     uint16_t admin_port;
+    pid_t pid; /* a process in its network namespace (route: the VIP on its lo); 0: none */
 };
 
 struct event_base;
@@ -71,8 +73,9 @@ struct fwd_observation {
  * that finds something new adds a kind here rather than inventing a label. */
 enum fwd_drift_kind {
     FWD_DRIFT_RULE,    /* nat: a DNAT rule missing from its chain, extra or different;
-                          route: a policy rule */
-    FWD_DRIFT_JUMP,    /* nat: a hook without exactly one jump to the chain */
+                          route: a policy rule, or a rule of a pin chain */
+    FWD_DRIFT_JUMP,    /* nat: a hook without exactly one jump to the chain;
+                          route: the same for a pin chain */
     FWD_DRIFT_ROUTE,   /* route: a route of an instance's table */
     FWD_DRIFT_ADDRESS, /* route: the VIP on an instance's lo */
     FWD_DRIFT_BACKEND, /* balancer: a backend missing from its set, extra or different */

@@ -8,7 +8,7 @@
  * step that moves its block moves only new connections; T_k and its fwmark
  * rule stay until instance k stopped (retire). Written with libnl-route-3;
  * the mangle chains with libiptc (pin.c). */
-#include "forwarding.h"
+#include "fwd_route.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,47 +30,7 @@
 #include "log.h"
 #include "pin.h"
 
-/* Reserved numbers, in the manager's network namespace only: instance k's
- * table is ROUTE_TABLE_BASE + k (k = 1..ROUTE_MAX_INSTANCES; the pool has at
- * most 32), and the rules of band b have priority ROUTE_PRIO_BASE + b. Both
- * lie far from the kernel's own (local 255, main 254, default 253; rule
- * priorities 0, 32766, 32767) and below main's rule, so ours are consulted
- * first. Two managers in one namespace would share them: the testbed and
- * deployments run one per host. */
-#define ROUTE_TABLE_BASE 7100u
-#define ROUTE_MAX_INSTANCES 64u
-#define ROUTE_PRIO_BASE 7100u
-/* Two bands: an apply adds the new rules in the band not in use, then
- * deletes the old band, so every client has a rule at every moment. */
-#define ROUTE_BANDS 2u
-/* The pinned connections' rules ("fwmark k lookup T_k"), consulted before
- * either band. */
-#define ROUTE_PIN_PRIO (ROUTE_PRIO_BASE - 1u)
 #define ROUTE_RP_FILTER_PATH "/proc/sys/net/ipv4/conf/%s/rp_filter"
-
-struct route_rule {
-    struct cidr4 src;
-    uint32_t table;
-};
-
-/* An rp_filter value we changed, to put back on clear. */
-struct route_sysctl {
-    char dev[IF_NAMESIZE];
-    char old[16];
-    int changed;
-};
-
-struct route_state {
-    struct nl_sock *sk;
-    int band; /* band of the installed rules, -1 while none are */
-    struct route_rule *rules;
-    size_t nrules;
-    /* Gateway of the route installed in table k (0: no route). */
-    struct in_addr gateway[ROUTE_MAX_INSTANCES + 1];
-    struct route_sysctl rp[2];                     /* "all" and the bridge */
-    struct pin *pin;                               /* the mangle chains that pin connections */
-    unsigned char pinned[ROUTE_MAX_INSTANCES + 1]; /* "fwmark k lookup T_k" installed */
-};
 
 static int64_t now_us(void)
 {
@@ -79,17 +39,7 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int is_our_table(uint32_t table)
-{
-    return table > ROUTE_TABLE_BASE && table <= ROUTE_TABLE_BASE + ROUTE_MAX_INSTANCES;
-}
-
-static int is_our_prio(uint32_t prio)
-{
-    return prio >= ROUTE_PIN_PRIO && prio < ROUTE_PRIO_BASE + ROUTE_BANDS;
-}
-
-static struct route_state *route_state_get(struct fwd *f, char *err, size_t errlen)
+struct route_state *route_state_get(struct fwd *f, char *err, size_t errlen)
 {
     if (f->priv)
         return f->priv;
@@ -126,7 +76,7 @@ static struct nl_addr *route_addr(uint32_t addr_host, int prefix_len)
     return na;
 }
 
-static void format_cidr(const struct cidr4 *c, char *out, size_t outlen)
+void route_format_cidr(const struct cidr4 *c, char *out, size_t outlen)
 {
     struct in_addr a = {.s_addr = htonl(c->addr)};
     char s[INET_ADDRSTRLEN];
@@ -174,8 +124,8 @@ static int route_rule_send(struct route_state *st, const struct route_rule *r, u
  * (some 500 rules) waits for a few round trips instead of one per rule. An
  * add finding the rule there, or a delete not finding it, counts as done.
  * Returns 0, or the first error (and its index in *failed_at). */
-static int route_rules_batch(struct route_state *st, const struct route_rule *rules, size_t n,
-                             uint32_t prio, int add, size_t *failed_at)
+int route_rules_batch(struct route_state *st, const struct route_rule *rules, size_t n,
+                      uint32_t prio, int add, size_t *failed_at)
 {
     int first_rc = 0;
     for (size_t base = 0; base < n && first_rc == 0; base += ROUTE_BATCH_WINDOW) {
@@ -208,8 +158,8 @@ static int route_rules_batch(struct route_state *st, const struct route_rule *ru
  * was there. The device is left to the kernel, which finds the bridge from
  * the gateway; the realm tells pin.c's save rule which instance a
  * forwarded packet was routed to. */
-static int route_vip_set(struct route_state *st, const struct fwd_config *cfg, unsigned id,
-                         struct in_addr gateway)
+int route_vip_set(struct route_state *st, const struct fwd_config *cfg, unsigned id,
+                  struct in_addr gateway)
 {
     uint32_t table = ROUTE_TABLE_BASE + id;
     struct rtnl_route *route = rtnl_route_alloc();
@@ -261,7 +211,7 @@ static int route_vip_del(struct route_state *st, const struct fwd_config *cfg, u
 
 /* "fwmark MARK(id)/MASK lookup T_id" at ROUTE_PIN_PRIO: added (an
  * existing one counts) or deleted (a missing one counts). */
-static int route_pin_rule(struct route_state *st, unsigned id, int add)
+int route_pin_rule(struct route_state *st, unsigned id, int add)
 {
     struct rtnl_rule *rule = rtnl_rule_alloc();
     if (!rule)
@@ -514,8 +464,8 @@ static int route_init(struct fwd *f, char *err, size_t errlen)
     return 0;
 }
 
-static int route_check_targets(const struct partition *p, const struct fwd_target *targets,
-                               char *err, size_t errlen)
+int route_check_targets(const struct partition *p, const struct fwd_target *targets, char *err,
+                        size_t errlen)
 {
     for (size_t i = 0; i < p->nblocks; i++) {
         if (p->blocks[i].nprefixes == 0)
@@ -541,7 +491,7 @@ static void route_rules_delete(struct route_state *st, const struct route_rule *
     int rc = route_rules_batch(st, rules, n, prio, 0, &at);
     if (rc < 0) {
         char s[32];
-        format_cidr(&rules[at].src, s, sizeof(s));
+        route_format_cidr(&rules[at].src, s, sizeof(s));
         log_warn("route: cannot delete rule %u from %s lookup %u: %s", prio, s, rules[at].table,
                  nl_geterror(rc));
     }
@@ -633,7 +583,7 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
     int rc_add = route_rules_batch(st, next, n, prio, 1, &at);
     if (rc_add < 0) {
         char s[32];
-        format_cidr(&next[at].src, s, sizeof(s));
+        route_format_cidr(&next[at].src, s, sizeof(s));
         snprintf(err, errlen, "route: cannot add rule %u from %s lookup %u: %s", prio, s,
                  next[at].table, nl_geterror(rc_add));
         route_rules_delete(st, next, n, prio); /* back to the old band alone */
@@ -756,5 +706,6 @@ const struct fwd_ops fwd_route_ops = {
     .free = route_free,
     .retire = route_retire,
     .count_flows = route_count_flows,
+    .reconcile = fwd_route_reconcile,
     .needs_containers = 1,
 };

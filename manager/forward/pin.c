@@ -164,8 +164,15 @@ static struct ipt_entry *pin_restore_entry(void)
  * -j CONNMARK --set-xmark MARK(ID)/MASK */
 static struct ipt_entry *pin_save_entry(unsigned id)
 {
-    struct xt_connmark_mtinfo1 unpinned = {.mark = 0, .mask = PIN_MARK_MASK, .invert = 0};
-    struct xt_realm_info realm = {.id = id, .mask = PIN_REALM_MASK, .invert = 0};
+    /* Zeroed whole, padding included: the kernel hands the bytes back as
+     * given, and pin_reconcile compares them. */
+    struct xt_connmark_mtinfo1 unpinned;
+    struct xt_realm_info realm;
+    memset(&unpinned, 0, sizeof(unpinned));
+    memset(&realm, 0, sizeof(realm));
+    unpinned.mask = PIN_MARK_MASK;
+    realm.id = id;
+    realm.mask = PIN_REALM_MASK;
     struct pin_part m[2] = {{"connmark", 1, &unpinned, sizeof(unpinned)},
                             {"realm", 0, &realm, sizeof(realm)}};
     struct xt_connmark_tginfo2 info = {
@@ -306,6 +313,34 @@ static int pin_add(struct xtc_handle *h, const char *chain, struct ipt_entry *e,
     return 0;
 }
 
+/* The whole state for want into the handle, then one commit. */
+static int pin_write(struct pin *p, struct xtc_handle *h, const unsigned char *want, char *err,
+                     size_t errlen)
+{
+    int removed = 0;
+    if (pin_chain_empty(h, p->restore, err, errlen) < 0 ||
+        pin_chain_empty(h, p->save, err, errlen) < 0)
+        return -1;
+    if (pin_add(h, p->restore, pin_restore_entry(), 0, err, errlen) < 0)
+        return -1;
+    for (unsigned id = 1; id <= PIN_MAX_ID; id++)
+        if (want[id] && pin_add(h, p->save, pin_save_entry(id), 0, err, errlen) < 0)
+            return -1;
+    /* One jump per hook, first in it (as fwd_nat.c's). */
+    if (pin_remove_jumps(h, PIN_RESTORE_HOOK, p->restore, &removed, err, errlen) < 0 ||
+        pin_remove_jumps(h, PIN_SAVE_HOOK, p->save, &removed, err, errlen) < 0)
+        return -1;
+    if (pin_add(h, PIN_RESTORE_HOOK, pin_jump_entry(p, p->restore), 1, err, errlen) < 0 ||
+        pin_add(h, PIN_SAVE_HOOK, pin_jump_entry(p, p->save), 1, err, errlen) < 0)
+        return -1;
+    if (!iptc_commit(h)) {
+        snprintf(err, errlen, "route: commit of chains %s and %s failed: %s", p->restore, p->save,
+                 iptc_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int pin_set(struct pin *p, const unsigned char *ids, unsigned max_id, char *err, size_t errlen)
 {
     unsigned char want[PIN_MAX_ID + 1] = {0};
@@ -320,31 +355,10 @@ int pin_set(struct pin *p, const unsigned char *ids, unsigned max_id, char *err,
     int lock = xtlock_take(&p->lock, "route", err, errlen);
     if (lock < 0)
         return lock;
-    int rc = -1, removed = 0;
+    int rc = -1;
     struct xtc_handle *h = pin_open(err, errlen);
-    if (!h)
+    if (!h || pin_write(p, h, want, err, errlen) < 0)
         goto fail;
-    /* The whole state in the handle, then one commit. */
-    if (pin_chain_empty(h, p->restore, err, errlen) < 0 ||
-        pin_chain_empty(h, p->save, err, errlen) < 0)
-        goto fail;
-    if (pin_add(h, p->restore, pin_restore_entry(), 0, err, errlen) < 0)
-        goto fail;
-    for (unsigned id = 1; id <= PIN_MAX_ID; id++)
-        if (want[id] && pin_add(h, p->save, pin_save_entry(id), 0, err, errlen) < 0)
-            goto fail;
-    /* One jump per hook, first in it (as fwd_nat.c's). */
-    if (pin_remove_jumps(h, PIN_RESTORE_HOOK, p->restore, &removed, err, errlen) < 0 ||
-        pin_remove_jumps(h, PIN_SAVE_HOOK, p->save, &removed, err, errlen) < 0)
-        goto fail;
-    if (pin_add(h, PIN_RESTORE_HOOK, pin_jump_entry(p, p->restore), 1, err, errlen) < 0 ||
-        pin_add(h, PIN_SAVE_HOOK, pin_jump_entry(p, p->save), 1, err, errlen) < 0)
-        goto fail;
-    if (!iptc_commit(h)) {
-        snprintf(err, errlen, "route: commit of chains %s and %s failed: %s", p->restore, p->save,
-                 iptc_strerror(errno));
-        goto fail;
-    }
     memcpy(p->ids, want, sizeof(want));
     p->count = count;
     p->installed = 1;
@@ -352,6 +366,124 @@ int pin_set(struct pin *p, const unsigned char *ids, unsigned max_id, char *err,
 fail:
     if (h)
         iptc_free(h); /* uncommitted changes die here */
+    xtlock_release(lock);
+    return rc;
+}
+
+/* ---- reconcile: the mangle table against what pin_set wrote ---- */
+
+/* Whether the match or target at a is the one at b: size, name, revision
+ * and data, not the kernel's pointer past the name's NUL (as fwd_nat.c
+ * compares its DNAT rules). */
+static int pin_same_ext(const unsigned char *a, const unsigned char *b)
+{
+    const struct xt_entry_target *x = (const void *)a, *y = (const void *)b;
+    size_t size = y->u.user.target_size;
+    return x->u.user.target_size == size && size >= sizeof(*y) &&
+           strncmp(x->u.user.name, y->u.user.name, sizeof(y->u.user.name)) == 0 &&
+           x->u.user.revision == y->u.user.revision &&
+           memcmp(x->data, y->data, size - sizeof(*y)) == 0;
+}
+
+/* Whether the kernel's entry a is b as we write it (not the counters);
+ * for a jump (upto_target) the target is a libiptc offset, checked by the
+ * caller by name. */
+static int pin_same_entry(const struct ipt_entry *a, const struct ipt_entry *b, int upto_target)
+{
+    if (!b || memcmp(&a->ip, &b->ip, sizeof(a->ip)) != 0 || a->target_offset != b->target_offset ||
+        a->next_offset != b->next_offset)
+        return 0;
+    const unsigned char *x = (const void *)a, *y = (const void *)b;
+    size_t off = XT_ALIGN(sizeof(struct ipt_entry));
+    while (off < b->target_offset) {
+        const struct xt_entry_match *m = (const void *)(y + off);
+        if (m->u.user.match_size < sizeof(*m) || !pin_same_ext(x + off, y + off))
+            return 0;
+        off += m->u.user.match_size;
+    }
+    return upto_target || pin_same_ext(x + b->target_offset, y + b->target_offset);
+}
+
+/* Rules of our two chains not as pin_set writes them for p->ids, in
+ * order: the wanted ones missing plus the ones there not wanted. */
+static unsigned pin_rules_drift(const struct pin *p, struct xtc_handle *h)
+{
+    unsigned drift = 0;
+    if (!iptc_is_chain(p->restore, h))
+        drift++;
+    else {
+        struct ipt_entry *want = pin_restore_entry();
+        unsigned n = 0;
+        for (const struct ipt_entry *e = iptc_first_rule(p->restore, h); e;
+             e = iptc_next_rule(e, h), n++)
+            drift += n > 0 || !pin_same_entry(e, want, 0);
+        drift += n == 0;
+        free(want);
+    }
+    if (!iptc_is_chain(p->save, h))
+        return drift + (unsigned)(p->count ? p->count : 1);
+    const struct ipt_entry *e = iptc_first_rule(p->save, h);
+    for (unsigned id = 1; id <= PIN_MAX_ID; id++) {
+        if (!p->ids[id])
+            continue;
+        struct ipt_entry *want = pin_save_entry(id);
+        if (e && pin_same_entry(e, want, 0))
+            e = iptc_next_rule(e, h);
+        else
+            drift++;
+        free(want);
+    }
+    for (; e; e = iptc_next_rule(e, h))
+        drift++;
+    return drift;
+}
+
+/* Hooks without exactly one jump to our chain as pin_set writes it
+ * (where in the hook is not checked, as fwd_nat.c's). */
+static unsigned pin_jumps_drift(const struct pin *p, struct xtc_handle *h)
+{
+    const char *hooks[2] = {PIN_RESTORE_HOOK, PIN_SAVE_HOOK};
+    const char *chains[2] = {p->restore, p->save};
+    unsigned drift = 0;
+    for (size_t i = 0; i < 2; i++) {
+        struct ipt_entry *jump = pin_jump_entry(p, chains[i]);
+        unsigned ours = 0, same = 0;
+        for (const struct ipt_entry *e = iptc_first_rule(hooks[i], h); e;
+             e = iptc_next_rule(e, h)) {
+            const char *target = iptc_get_target(e, h);
+            if (!target || strcmp(target, chains[i]) != 0)
+                continue;
+            ours++;
+            same += pin_same_entry(e, jump, 1);
+        }
+        free(jump);
+        drift += !(ours == 1 && same == 1);
+    }
+    return drift;
+}
+
+int pin_reconcile(struct pin *p, unsigned *rules, unsigned *jumps, char *err, size_t errlen)
+{
+    *rules = *jumps = 0;
+    if (!p->installed)
+        return 0; /* nothing of ours is meant to be there */
+    /* Read under the lock too: what is read is what a repair replaces. */
+    int lock = xtlock_take(&p->lock, "route", err, errlen);
+    if (lock < 0)
+        return lock;
+    int rc = -1;
+    struct xtc_handle *h = pin_open(err, errlen);
+    if (!h)
+        goto fail;
+    unsigned r = pin_rules_drift(p, h), j = pin_jumps_drift(p, h);
+    if ((r || j) && pin_write(p, h, p->ids, err, errlen) < 0)
+        goto fail;
+    *rules = r;
+    *jumps = j;
+    rc = 0;
+fail:
+    if (h)
+        iptc_free(h);
     xtlock_release(lock);
     return rc;
 }

@@ -45,6 +45,11 @@ int pin_set(struct pin *p, const unsigned char *ids, unsigned max_id, char *err,
 /* Removes our jumps and chains (a crashed run's too: logged when
  * log_leftovers). 0, -1 with err, or PP_AGAIN. */
 int pin_remove_all(struct pin *p, int log_leftovers, char *err, size_t errlen);
+/* Compares the mangle table with what the last pin_set installed (our
+ * chains' rules, one jump per hook) and, where they differ, writes it
+ * again in one commit; where they match nothing is written. *rules and
+ * *jumps count what differed. 0, -1 with err, or PP_AGAIN. */
+int pin_reconcile(struct pin *p, unsigned *rules, unsigned *jumps, char *err, size_t errlen);
 /* How many save rules the last pin_set installed. */
 size_t pin_count(const struct pin *p);
 

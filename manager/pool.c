@@ -574,8 +574,13 @@ void pool_free(struct pool *p)
             probe_close(&p->slots[id]);
             if (p->slots[id].inst.pid > 0)
                 spawn_reaper_forget(p->reaper, p->slots[id].inst.pid);
+            /* Still running: an exit that leaves the pool serving. */
+            if (p->slots[id].inst.rt && p->rt.ops->detach_instance)
+                p->rt.ops->detach_instance(&p->rt, &p->slots[id].inst);
         }
     }
+    if (p->rt.priv && p->rt.ops->detach) /* shutdown did not run */
+        p->rt.ops->detach(&p->rt);
     if (p->tick)
         event_free(p->tick);
     histogram_free(p->ready_hist);

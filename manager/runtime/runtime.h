@@ -53,6 +53,11 @@ struct runtime_ops {
     /* On manager exit, after every instance was released: removes the
      * host-side state init made (the bridge). */
     void (*shutdown)(struct runtime *rt);
+    /* On an exit that leaves the pool serving (SIGUSR2, --keep-on-exit):
+     * frees what init, spawn and adopt allocated for rt and inst, changing
+     * nothing in the kernel (the next manager adopts it). May be NULL. */
+    void (*detach_instance)(struct runtime *rt, struct instance *inst);
+    void (*detach)(struct runtime *rt);
     /* Each instance has its own network namespace and address, so it can
      * own the VIP (what route forwarding needs). */
     int own_network;

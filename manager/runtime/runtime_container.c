@@ -711,6 +711,24 @@ static void container_shutdown(struct runtime *rt)
     rt->priv = NULL;
 }
 
+static void container_detach_instance(struct runtime *rt, struct instance *inst)
+{
+    (void)rt;
+    free(inst->rt);
+    inst->rt = NULL;
+}
+
+static void container_detach(struct runtime *rt)
+{
+    if (!rt->priv)
+        return;
+    struct container_runtime *cr = runtime_priv(rt);
+    netdev_free(cr->nd);
+    cr->magic = 0;
+    free(cr);
+    rt->priv = NULL;
+}
+
 const struct runtime_ops runtime_container_ops = {
     .name = "container",
     .init = container_init,
@@ -719,5 +737,7 @@ const struct runtime_ops runtime_container_ops = {
     .stop = container_stop,
     .release = container_release,
     .shutdown = container_shutdown,
+    .detach_instance = container_detach_instance,
+    .detach = container_detach,
     .own_network = 1,
 };

@@ -20,6 +20,7 @@
 
 #include "conntrack.h"
 #include "log.h"
+#include "xtentry.h"
 #include "xtlock.h"
 
 #define NAT_TABLE "nat"
@@ -373,41 +374,6 @@ fail:
 
 /* ---- reconcile: the kernel's chain and jumps against what apply writes ---- */
 
-/* Whether the match or target at a is the one at b: its size, name,
- * revision and data. Not the bytes of the name field past its NUL: the
- * kernel keeps its own pointer there (u.kernel) and writes back only the
- * name itself. Matches and targets share this header. */
-static int nat_same_ext(const unsigned char *a, const unsigned char *b)
-{
-    const struct xt_entry_target *x = (const void *)a, *y = (const void *)b;
-    size_t size = y->u.user.target_size;
-    return x->u.user.target_size == size && size >= sizeof(*y) &&
-           strncmp(x->u.user.name, y->u.user.name, sizeof(y->u.user.name)) == 0 &&
-           x->u.user.revision == y->u.user.revision &&
-           memcmp(x->data, y->data, size - sizeof(*y)) == 0;
-}
-
-/* Whether the kernel's entry a is the one we write as b: the ip part, the
- * offsets, each match and the target; not the counters, nor nfcache and
- * comefrom, which the kernel and libiptc keep for themselves. A jump's
- * target is libiptc's offset to the chain, so for a jump (upto_target)
- * the target is left to the caller, who checks it by name. */
-static int nat_same_entry(const struct ipt_entry *a, const struct ipt_entry *b, int upto_target)
-{
-    if (memcmp(&a->ip, &b->ip, sizeof(a->ip)) != 0 || a->target_offset != b->target_offset ||
-        a->next_offset != b->next_offset)
-        return 0;
-    const unsigned char *x = (const void *)a, *y = (const void *)b;
-    size_t off = XT_ALIGN(sizeof(struct ipt_entry));
-    while (off < b->target_offset) {
-        const struct xt_entry_match *m = (const void *)(y + off);
-        if (m->u.user.match_size < sizeof(*m) || !nat_same_ext(x + off, y + off))
-            return 0;
-        off += m->u.user.match_size;
-    }
-    return upto_target || nat_same_ext(x + b->target_offset, y + b->target_offset);
-}
-
 /* The DNAT rules apply would write for p, in order: n entries of
  * NAT_DNAT_ENTRY_SIZE bytes, malloc'd (NULL with *n 0 for none, or -1
  * when out of memory). */
@@ -463,7 +429,7 @@ static int nat_rules_drift(struct xtc_handle *h, const char *chain, const unsign
     for (size_t i = 0; i < nwant; i++) {
         const struct ipt_entry *w = (const struct ipt_entry *)(want + i * NAT_DNAT_ENTRY_SIZE);
         size_t j = 0;
-        while (j < nhave && (used[j] || !nat_same_entry(have[j], w, 0)))
+        while (j < nhave && (used[j] || !xtentry_same(have[j], w, 0)))
             j++;
         if (j == nhave) {
             missing++;
@@ -499,7 +465,7 @@ static unsigned nat_jumps_drift(struct xtc_handle *h, const char *chain,
             if (!target || strcmp(target, chain) != 0)
                 continue;
             ours++;
-            same += nat_same_entry(e, jump, 1);
+            same += xtentry_same(e, jump, 1);
         }
         drift += !(ours == 1 && same == 1);
     }

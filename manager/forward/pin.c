@@ -17,6 +17,7 @@
 
 #include "forwarding.h"
 #include "log.h"
+#include "xtentry.h"
 #include "xtlock.h"
 
 #define PIN_TABLE "mangle"
@@ -372,38 +373,6 @@ fail:
 
 /* ---- reconcile: the mangle table against what pin_set wrote ---- */
 
-/* Whether the match or target at a is the one at b: size, name, revision
- * and data, not the kernel's pointer past the name's NUL (as fwd_nat.c
- * compares its DNAT rules). */
-static int pin_same_ext(const unsigned char *a, const unsigned char *b)
-{
-    const struct xt_entry_target *x = (const void *)a, *y = (const void *)b;
-    size_t size = y->u.user.target_size;
-    return x->u.user.target_size == size && size >= sizeof(*y) &&
-           strncmp(x->u.user.name, y->u.user.name, sizeof(y->u.user.name)) == 0 &&
-           x->u.user.revision == y->u.user.revision &&
-           memcmp(x->data, y->data, size - sizeof(*y)) == 0;
-}
-
-/* Whether the kernel's entry a is b as we write it (not the counters);
- * for a jump (upto_target) the target is a libiptc offset, checked by the
- * caller by name. */
-static int pin_same_entry(const struct ipt_entry *a, const struct ipt_entry *b, int upto_target)
-{
-    if (!b || memcmp(&a->ip, &b->ip, sizeof(a->ip)) != 0 || a->target_offset != b->target_offset ||
-        a->next_offset != b->next_offset)
-        return 0;
-    const unsigned char *x = (const void *)a, *y = (const void *)b;
-    size_t off = XT_ALIGN(sizeof(struct ipt_entry));
-    while (off < b->target_offset) {
-        const struct xt_entry_match *m = (const void *)(y + off);
-        if (m->u.user.match_size < sizeof(*m) || !pin_same_ext(x + off, y + off))
-            return 0;
-        off += m->u.user.match_size;
-    }
-    return upto_target || pin_same_ext(x + b->target_offset, y + b->target_offset);
-}
-
 /* Rules of our two chains not as pin_set writes them for p->ids, in
  * order: the wanted ones missing plus the ones there not wanted. */
 static unsigned pin_rules_drift(const struct pin *p, struct xtc_handle *h)
@@ -416,7 +385,7 @@ static unsigned pin_rules_drift(const struct pin *p, struct xtc_handle *h)
         unsigned n = 0;
         for (const struct ipt_entry *e = iptc_first_rule(p->restore, h); e;
              e = iptc_next_rule(e, h), n++)
-            drift += n > 0 || !pin_same_entry(e, want, 0);
+            drift += n > 0 || !xtentry_same(e, want, 0);
         drift += n == 0;
         free(want);
     }
@@ -427,7 +396,7 @@ static unsigned pin_rules_drift(const struct pin *p, struct xtc_handle *h)
         if (!p->ids[id])
             continue;
         struct ipt_entry *want = pin_save_entry(id);
-        if (e && pin_same_entry(e, want, 0))
+        if (e && xtentry_same(e, want, 0))
             e = iptc_next_rule(e, h);
         else
             drift++;
@@ -454,7 +423,7 @@ static unsigned pin_jumps_drift(const struct pin *p, struct xtc_handle *h)
             if (!target || strcmp(target, chains[i]) != 0)
                 continue;
             ours++;
-            same += pin_same_entry(e, jump, 1);
+            same += xtentry_same(e, jump, 1);
         }
         free(jump);
         drift += !(ours == 1 && same == 1);

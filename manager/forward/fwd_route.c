@@ -27,6 +27,7 @@
 #include <netlink/route/rule.h>
 
 #include "conntrack.h"
+#include "../crashpoint.h"
 #include "log.h"
 #include "pin.h"
 
@@ -538,6 +539,7 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
         free(next);
         return rc_pin; /* -1, or PP_AGAIN: called again with the same state */
     }
+    PP_CRASH_POINT("route.pins_set");
 
     /* 1. Each used table routes the VIP to its instance, and the
      * connections pinned to it are sent there before any block rule is
@@ -561,6 +563,7 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
             goto fail; /* tables are only read through rules: a new one is harmless */
         }
         st->gateway[id] = gw;
+        PP_CRASH_POINT("route.table_routed");
     }
     for (unsigned id = 1; id <= ROUTE_MAX_INSTANCES; id++) {
         if (!used[id] || st->pinned[id])
@@ -572,6 +575,7 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
             goto fail; /* only pinned connections read it: they go where they went */
         }
         st->pinned[id] = 1;
+        PP_CRASH_POINT("route.fwmark_rule_added");
     }
 
     /* 2. The new rules in the other band, beside the old ones: a client
@@ -590,11 +594,15 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
         goto fail;
     }
 
+    PP_CRASH_POINT("route.band_added");
+
     /* 3. Only now the old band goes. The tables no block uses stay, with
      * their fwmark rules: their instances' established connections still
      * go there until retire says the instance stopped. */
-    if (st->band >= 0)
+    if (st->band >= 0) {
         route_rules_delete(st, st->rules, st->nrules, ROUTE_PRIO_BASE + (uint32_t)st->band);
+        PP_CRASH_POINT("route.old_band_removed");
+    }
     free(st->rules);
     st->rules = next;
     st->nrules = n;
@@ -629,6 +637,7 @@ static int route_retire(struct fwd *f, int n, char *err, size_t errlen)
     int rc = pin_set(st->pin, keep, ROUTE_MAX_INSTANCES, err, errlen);
     if (rc != 0)
         return rc; /* -1, or PP_AGAIN: the xtables lock */
+    PP_CRASH_POINT("route.retire_pins_set");
     for (unsigned id = (unsigned)(n < 0 ? 0 : n) + 1; id <= ROUTE_MAX_INSTANCES; id++) {
         if (st->pinned[id]) {
             rc = route_pin_rule(st, id, 0);
@@ -636,6 +645,7 @@ static int route_retire(struct fwd *f, int n, char *err, size_t errlen)
                 log_warn("route: cannot delete rule %u fwmark 0x%x lookup %u: %s", ROUTE_PIN_PRIO,
                          pin_mark(id), ROUTE_TABLE_BASE + id, nl_geterror(rc));
             st->pinned[id] = 0;
+            PP_CRASH_POINT("route.retire_fwmark_rule_removed");
         }
         if (st->gateway[id].s_addr != 0) {
             rc = route_vip_del(st, &f->cfg, ROUTE_TABLE_BASE + id);
@@ -643,6 +653,7 @@ static int route_retire(struct fwd *f, int n, char *err, size_t errlen)
                 log_warn("route: cannot delete the VIP route in table %u: %s",
                          ROUTE_TABLE_BASE + id, nl_geterror(rc));
             st->gateway[id].s_addr = 0;
+            PP_CRASH_POINT("route.retire_table_removed");
             log_info("route: instance %u stopped: table %u and its pinned connections' rule "
                      "removed",
                      id, ROUTE_TABLE_BASE + id);

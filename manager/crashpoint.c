@@ -21,16 +21,16 @@ struct crashpoint {
 
 static const struct crashpoint crashpoints[] = {
     /* pool.c: an instance's life in a scale step */
-    {"up.spawned", "up", "nat,route,balancer"},       /* forked, no pid file yet */
-    {"up.pidfile_written", "up", "nat,route"},        /* pid file, the child not yet let go */
-    {"up.ready", "up", "nat,balancer"},               /* answers /healthz, not yet forwarded to */
+    {"up.spawned", "up", "nat,route,balancer"},         /* forked, no pid file yet */
+    {"up.pidfile_written", "up", "nat,route"},          /* pid file, the child not yet let go */
+    {"up.ready", "up", "nat,balancer"},                 /* answers /healthz, not yet forwarded to */
     {"up.forward_applied", "up", "nat,route,balancer"}, /* the rules send clients to it */
     {"down.forward_applied", "down", "nat,route,balancer"}, /* clients no longer sent to 2 */
-    {"down.drain_started", "down", "nat,route"},       /* 2 got its stop signal */
-    {"down.exited", "down", "nat,route"},              /* 2 exited, its runtime parts remain */
-    {"down.released", "down", "nat,route"},            /* its parts gone, its pid file remains */
-    {"down.slot_freed", "down", "nat,route"},          /* pid file gone, rules not yet retired */
-    {"down.retired", "down", "route,nat"},             /* the mode forgot 2; step not yet done */
+    {"down.drain_started", "down", "nat,route"},            /* 2 got its stop signal */
+    {"down.exited", "down", "nat,route"},                   /* 2 exited, its runtime parts remain */
+    {"down.released", "down", "nat,route"},   /* its parts gone, its pid file remains */
+    {"down.slot_freed", "down", "nat,route"}, /* pid file gone, rules not yet retired */
+    {"down.retired", "down", "route,nat"},    /* the mode forgot 2; step not yet done */
     /* runtime_container.c: the parts of an instance before it runs */
     {"container.cgroup_created", "up", "route"},
     {"container.veth_added", "up", "route"},

@@ -384,6 +384,33 @@ static void route_rp_filter_restore(struct route_state *st)
  * before they go, so every client has a rule throughout. 0 when taken (or
  * there were none), -1 when they cannot be (both bands in use, a rule of
  * another shape, listing failed): the caller removes them instead. */
+/* The VIP routes of our tables an earlier run left ("VIP/32 via G" in
+ * T_k): st->gateway[k] = G, so retire removes T_k's once instance k is not
+ * in use, as it would have had that run lived. Without this, a run killed
+ * in the middle of a retire left the table of a stopped instance for good
+ * (the next apply only adds, and retire only removes what it knows). */
+static void route_adopt_tables(struct route_state *st, const struct fwd_config *cfg)
+{
+    struct nl_cache *cache = NULL;
+    if (rtnl_route_alloc_cache(st->sk, AF_INET, 0, &cache) < 0)
+        return; /* then retire knows none: a leftover table at worst */
+    for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        struct rtnl_route *route = (struct rtnl_route *)o;
+        uint32_t table = rtnl_route_get_table(route);
+        struct nl_addr *dst = rtnl_route_get_dst(route);
+        if (!is_our_table(table) || !dst || nl_addr_get_len(dst) != sizeof(uint32_t) ||
+            nl_addr_get_prefixlen(dst) != 32 ||
+            memcmp(nl_addr_get_binary_addr(dst), &cfg->vip.s_addr, sizeof(uint32_t)) != 0 ||
+            rtnl_route_get_nnexthops(route) < 1)
+            continue;
+        struct nl_addr *gw = rtnl_route_nh_get_gateway(rtnl_route_nexthop_n(route, 0));
+        uint32_t id = table - ROUTE_TABLE_BASE;
+        if (gw && nl_addr_get_len(gw) == sizeof(uint32_t) && id >= 1 && id <= ROUTE_MAX_INSTANCES)
+            memcpy(&st->gateway[id].s_addr, nl_addr_get_binary_addr(gw), sizeof(uint32_t));
+    }
+    nl_cache_free(cache);
+}
+
 static int route_adopt_rules(struct route_state *st)
 {
     struct nl_cache *cache = NULL;
@@ -453,7 +480,9 @@ static int route_init(struct fwd *f, char *err, size_t errlen)
     }
     /* Adopted instances keep their rules, tables and pins until the first
      * apply replaces them; otherwise whatever an earlier run left goes. */
-    if (!f->cfg.adopt || route_adopt_rules(st) < 0) {
+    if (f->cfg.adopt && route_adopt_rules(st) == 0) {
+        route_adopt_tables(st, &f->cfg);
+    } else {
         int rc = pin_remove_all(st->pin, 1, err, errlen);
         if (rc != 0)
             return rc; /* -1, or PP_AGAIN: the xtables lock */

@@ -132,7 +132,12 @@ no_duplicates_or_leftovers() {
             ;;
         route)
             expect_eq "$(ip -n "$P-mid" -o link show | grep -cE ": ${MP}v[0-9]+@" || true)" "$n" "$WHAT: veths"
-            expect_eq "$(find /sys/fs/cgroup -maxdepth 3 -type d -name "${MP}[0-9]*" | wc -l)" "$n" "$WHAT: cgroups"
+            # by name (cgroup v1 has one per controller hierarchy): the
+            # instances', and each in as many hierarchies as the others
+            local groups
+            groups=$(find /sys/fs/cgroup -maxdepth 3 -type d -name "${MP}[0-9]*" -printf '%f\n' | sort)
+            expect_eq "$(uniq <<<"$groups" | tr '\n' ' ')" "$(for id in $(seq 1 "$n"); do printf '%s%d ' "$MP" "$id"; done)" "$WHAT: cgroups"
+            expect_eq "$(uniq -c <<<"$groups" | awk '{ print $1 }' | sort -u | wc -l)" 1 "$WHAT: every cgroup in every hierarchy"
             ;;
     esac
     case $mode in

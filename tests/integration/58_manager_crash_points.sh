@@ -105,7 +105,7 @@ served_by_every() {
     if [ "$mode" = balancer ]; then
         for k in $(seq 1 40); do seen+="$(through $((k % 64 + 1)))"$'\n'; done
         for k in $(seq 1 "$n"); do
-            expect_match "$seen" "(^|$'\n')$MP$k($'\n'|\$)" "$WHAT: a request answered by $MP$k"
+            expect_ge "$(grep -cx "$MP$k" <<<"$seen" || true)" 1 "$WHAT: requests answered by $MP$k"
         done
         expect_eq "$(grep -c . <<<"$seen")" 40 "$WHAT: answered requests of 40"
         return

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "instance.h"
 #include "jsonhttp.h"
+#include "crashpoint.h"
 #include "log.h"
 #include "pool.h"
 #include "poolview.h"
@@ -569,6 +570,7 @@ static int start_change(struct api *a, struct evhttp_request *req, enum api_rout
     char peer[ADDR_STRLEN];
     peer_text(req, peer, sizeof(peer));
     char err[256] = "";
+    PP_CRASH_ARM_STEPS(); /* test builds: a step's crash point counts from here */
     int rc = route == ROUTE_POOL
                  ? scale_to(a->scale, target, on_change_done, w, err, sizeof(err))
                  : scale_restart(a->scale, target, on_change_done, w, err, sizeof(err));

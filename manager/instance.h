@@ -38,6 +38,7 @@ struct instance {
     unsigned crash_streak;        /* consecutive crashes before becoming ready */
     char log_path[600];           /* stdout and stderr of the instance */
     void *rt;                     /* runtime-private state (container: veth, cgroup) */
+    int spawn_gate_fd; /* the runtime's child waits here for its pid file (spawn.h); -1: none */
 };
 
 #endif

@@ -14,6 +14,7 @@
 #include "api.h"
 #include "caps.h"
 #include "config.h"
+#include "crashpoint.h"
 #include "features.h"
 #include "log.h"
 #include "pool.h"
@@ -177,6 +178,8 @@ int main(int argc, char **argv)
 {
     static struct manager_config cfg;
     char err[512];
+    if (crashpoint_list_if_asked()) /* test builds only: the scenario's list */
+        return 0;
     int rc = manager_config_load(&cfg, argc, argv, err, sizeof(err));
     if (rc == 1)
         return 0;

@@ -89,7 +89,7 @@ struct autoscale {
     struct reply_ctx replies[POOL_MAX_INSTANCES + 1];
     double cpu_used_s, cpu_capacity_s; /* the CPU sample being taken */
     struct autoscale_histograms *prev, *cur, *tmp;
-    int primed; /* prev holds a snapshot to subtract */
+    int primed;      /* prev holds a snapshot to subtract */
     char source[16]; /* "balancer", "proxyd" or "" (which prev came from) */
     struct cpu_mark cpu[POOL_MAX_INSTANCES + 1];
 
@@ -120,7 +120,8 @@ static int64_t mono_us(void)
 }
 
 /* A problem with a source, logged once until it changes. */
-static void warn_once(struct autoscale *as, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn_once(struct autoscale *as, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void warn_once(struct autoscale *as, const char *fmt, ...)
 {
     char msg[200];
@@ -284,10 +285,12 @@ static void decide(struct autoscale *as, int64_t now, double rate)
     else
         as->downs++;
     record_decision(as, current, to, reason);
-    if (as->has_measure)
-        log_info("autoscale: %d -> %d replicas: %s (%s %.3f over %.1f s, %.0f req/s)", current,
-                 to, reason, autoscale_metric_name(as->set.metric), as->measure,
-                 (double)as->set.up_window_ms / 1000, rate);
+    if (as->has_measure && as->set.metric == AUTOSCALE_METRIC_P99)
+        log_info("autoscale: %d -> %d replicas: %s (measured over %.1f s, %.0f req/s)", current, to,
+                 reason, (double)as->set.up_window_ms / 1000, rate);
+    else if (as->has_measure)
+        log_info("autoscale: %d -> %d replicas: %s (measured over %.1f s)", current, to, reason,
+                 (double)as->set.up_window_ms / 1000);
     else
         log_info("autoscale: %d -> %d replicas: %s", current, to, reason);
 }
@@ -304,9 +307,9 @@ static void sample_done(struct autoscale *as)
         struct autoscale_histograms *t;
         if (as->fetch_ok && as->primed &&
             autoscale_histograms_delta(as->prev, as->cur, delta) == 0 &&
-            (as->nbounds == 0 || (as->nbounds == as->cur->nbounds &&
-                                  memcmp(as->bounds, as->cur->bounds,
-                                         as->nbounds * sizeof(double)) == 0))) {
+            (as->nbounds == 0 ||
+             (as->nbounds == as->cur->nbounds &&
+              memcmp(as->bounds, as->cur->bounds, as->nbounds * sizeof(double)) == 0))) {
             as->nbounds = as->cur->nbounds;
             memcpy(as->bounds, as->cur->bounds, as->nbounds * sizeof(double));
             memcpy(s->buckets, delta, (as->nbounds + 1) * sizeof(uint64_t));
@@ -389,8 +392,8 @@ static int fetch(struct autoscale *as, struct exchange *x, int id, const struct 
     char host[ADDR_STRLEN], authority[ADDR_STRLEN];
     addr_format_host(where, host, sizeof(host));
     addr_format(where, authority, sizeof(authority));
-    struct exchange_request rq = {"GET", "/metrics", authority, NULL, NULL,
-                                  AUTOSCALE_FETCH_TIMEOUT_MS};
+    struct exchange_request rq = {"GET", "/metrics", authority,
+                                  NULL,  NULL,       AUTOSCALE_FETCH_TIMEOUT_MS};
     as->replies[id].as = as;
     as->replies[id].id = id;
     as->inst_gen[id] = as->gen;
@@ -432,8 +435,8 @@ static void sample_cpu(struct autoscale *as, int64_t now)
     const struct instance *list[POOL_MAX_INSTANCES];
     size_t n = pool_list(as->pool, list, POOL_MAX_INSTANCES);
     double hz = (double)sysconf(_SC_CLK_TCK);
-    double limit = strcmp(as->cfg->runtime, "container") == 0 && as->cfg->cpus > 0 ? as->cfg->cpus
-                                                                                  : 1.0;
+    double limit =
+        strcmp(as->cfg->runtime, "container") == 0 && as->cfg->cpus > 0 ? as->cfg->cpus : 1.0;
     as->cpu_used_s = as->cpu_capacity_s = 0;
     for (size_t i = 0; i < n; i++) {
         const struct instance *in = list[i];
@@ -478,8 +481,9 @@ static void take_sample(struct autoscale *as)
         if (fetch(as, &as->lb_x, 0, &as->cfg->balancer_admin) < 0)
             as->fetch_ok = 0;
     } else if (strcmp(pool_worker_name(as->pool), "proxyd") != 0) {
-        warn_once(as, "p99 needs proxyd's /metrics or the balancer: %s workers have neither; use "
-                      "--forwarding balancer or a cpu target",
+        warn_once(as,
+                  "p99 needs proxyd's /metrics or the balancer: %s workers have neither; use "
+                  "--forwarding balancer or a cpu target",
                   pool_worker_name(as->pool));
         as->fetch_ok = 0;
     } else {
@@ -501,7 +505,8 @@ static void take_sample(struct autoscale *as)
 
 static void arm(struct autoscale *as)
 {
-    struct timeval tv = {(time_t)(as->set.sample_ms / 1000), (suseconds_t)(as->set.sample_ms % 1000) * 1000};
+    struct timeval tv = {(time_t)(as->set.sample_ms / 1000),
+                         (suseconds_t)(as->set.sample_ms % 1000) * 1000};
     evtimer_add(as->timer, &tv);
 }
 
@@ -607,8 +612,8 @@ void autoscale_configure(struct autoscale *as, const struct autoscale_settings *
     as->pending = 0;
     log_info("autoscale: %s, %d..%d replicas on %s %g %s (up window %.1f s, down window %.1f s, "
              "tolerance %.0f%%, steps of at most %d, cooldown %.1f s)",
-             s->enabled ? "on" : "off", s->min, s->max, autoscale_metric_name(s->metric),
-             s->target, autoscale_metric_unit(s->metric), (double)s->up_window_ms / 1000,
+             s->enabled ? "on" : "off", s->min, s->max, autoscale_metric_name(s->metric), s->target,
+             autoscale_metric_unit(s->metric), (double)s->up_window_ms / 1000,
              (double)s->down_window_ms / 1000, s->tolerance * 100, s->max_step,
              (double)s->cooldown_ms / 1000);
     evtimer_del(as->timer);

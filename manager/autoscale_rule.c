@@ -80,8 +80,8 @@ int autoscale_parse_range(const char *text, int *min, int *max, char *why, size_
 {
     const char *p = text;
     int lo, hi;
-    if (parse_count(&p, &lo) < 0 || strncmp(p, "..", 2) != 0 || (p += 2, parse_count(&p, &hi)) < 0 ||
-        *p != '\0') {
+    if (parse_count(&p, &lo) < 0 || strncmp(p, "..", 2) != 0 ||
+        (p += 2, parse_count(&p, &hi)) < 0 || *p != '\0') {
         snprintf(why, whylen, "must be MIN..MAX with whole numbers from 1 to %d, not '%.40s'",
                  POOL_MAX_INSTANCES, text);
         return -1;
@@ -178,7 +178,8 @@ int autoscale_settings_check(const struct autoscale_settings *s, char *why, size
         return -1;
     }
     if (s->up_window_ms < s->sample_ms || s->up_window_ms > AUTOSCALE_WINDOW_MAX_MS) {
-        snprintf(why, whylen, "up_window_s must be at least one sample period (%gs) and at most %ds",
+        snprintf(why, whylen,
+                 "up_window_s must be at least one sample period (%gs) and at most %ds",
                  (double)s->sample_ms / 1000, AUTOSCALE_WINDOW_MAX_MS / 1000);
         return -1;
     }
@@ -576,8 +577,8 @@ static int bound_index(struct autoscale_histograms *h, double le, int learning)
     return (int)h->nbounds++;
 }
 
-int autoscale_parse_histograms(const char *text, const char *family,
-                               struct autoscale_histograms *h, char *why, size_t whylen)
+int autoscale_parse_histograms(const char *text, const char *family, struct autoscale_histograms *h,
+                               char *why, size_t whylen)
 {
     char prefix[160];
     snprintf(prefix, sizeof(prefix), "%s_bucket{", family);

@@ -68,10 +68,10 @@ struct autoscale_input {
     double measure;
     const int *recent; /* recommendations over the down window */
     size_t nrecent;
-    int window_full;        /* recent covers the whole down window */
+    int window_full;         /* recent covers the whole down window */
     int64_t since_change_ms; /* since the last change ended; -1 when none yet */
-    double rate;            /* requests per second over the up window (p99 only) */
-    double overload_rate;   /* per replica, last seen over target; 0 when unknown */
+    double rate;             /* requests per second over the up window (p99 only) */
+    double overload_rate;    /* per replica, last seen over target; 0 when unknown */
 };
 
 /* desired (== current: hold) and the sentence saying why. Up at once (the
@@ -95,7 +95,7 @@ double autoscale_quantile(const double *bounds, const uint64_t *cumulative, size
 #define AUTOSCALE_MAX_BUCKETS 32
 #define AUTOSCALE_MAX_SERIES 64
 struct autoscale_series {
-    char labels[160]; /* the label set without le, as written */
+    char labels[160];                               /* the label set without le, as written */
     uint64_t cumulative[AUTOSCALE_MAX_BUCKETS + 1]; /* the last is +Inf */
 };
 struct autoscale_histograms {
@@ -106,8 +106,8 @@ struct autoscale_histograms {
 };
 /* Reads family's _bucket lines from text into h; 0, or -1 with why (a
  * malformed line, bounds that differ between series, too many). */
-int autoscale_parse_histograms(const char *text, const char *family,
-                               struct autoscale_histograms *h, char *why, size_t whylen);
+int autoscale_parse_histograms(const char *text, const char *family, struct autoscale_histograms *h,
+                               char *why, size_t whylen);
 /* What happened between prev and now, summed over the series in now
  * (a series new since prev counts whole; one whose counts fell was reset
  * and counts from zero): cumulative counts per bound into delta

@@ -219,16 +219,16 @@ START_TEST(test_histograms_parse_and_delta)
 {
     static struct autoscale_histograms a, b, r;
     char why[200];
-    ck_assert_int_eq(
-        autoscale_parse_histograms(metrics_a, "balancer_backend_ttfb_seconds", &a, why, sizeof(why)),
-        0);
+    ck_assert_int_eq(autoscale_parse_histograms(metrics_a, "balancer_backend_ttfb_seconds", &a, why,
+                                                sizeof(why)),
+                     0);
     ck_assert_uint_eq(a.nbounds, 2);
     ck_assert_uint_eq(a.nseries, 1);
     ck_assert_str_eq(a.series[0].labels, "backend=\"pp1\"");
     ck_assert_uint_eq(a.series[0].cumulative[2], 12);
-    ck_assert_int_eq(
-        autoscale_parse_histograms(metrics_b, "balancer_backend_ttfb_seconds", &b, why, sizeof(why)),
-        0);
+    ck_assert_int_eq(autoscale_parse_histograms(metrics_b, "balancer_backend_ttfb_seconds", &b, why,
+                                                sizeof(why)),
+                     0);
     uint64_t d[3];
     ck_assert_int_eq(autoscale_histograms_delta(&a, &b, d), 0);
     /* pp1: +5, +8, +9; pp2 is new: whole. */
@@ -245,9 +245,8 @@ START_TEST(test_histograms_parse_and_delta)
                                                 "f", &r, why, sizeof(why)),
                      -1);
     ck_assert_ptr_nonnull(strstr(why, "le=0.2"));
-    ck_assert_int_eq(autoscale_parse_histograms("f_bucket{le=\"0.1\"} many\n", "f", &r, why,
-                                                sizeof(why)),
-                     -1);
+    ck_assert_int_eq(
+        autoscale_parse_histograms("f_bucket{le=\"0.1\"} many\n", "f", &r, why, sizeof(why)), -1);
     ck_assert_ptr_nonnull(strstr(why, "malformed line"));
 }
 END_TEST

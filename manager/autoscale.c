@@ -49,6 +49,7 @@ struct sample {
     int64_t at_us;
     uint64_t buckets[AUTOSCALE_MAX_BUCKETS + 1]; /* latency: cumulative counts, this period */
     double cpu_used_s, cpu_capacity_s;           /* cpu: used, and what the limits allowed */
+    double rate;                                 /* requests/s over the up window then */
     int valid;                                   /* the sources answered */
     int rec;                                     /* what the decision rule recommended */
 };
@@ -184,6 +185,10 @@ static int window_measure(struct autoscale *as, int64_t now, double *measure, do
     uint64_t sum[AUTOSCALE_MAX_BUCKETS + 1] = {0};
     double used = 0, capacity = 0;
     int64_t from = now - (int64_t)as->set.up_window_ms * 1000;
+    /* Samples from before the last change measured another pool: counting
+     * them would grow it again for a load it already answered. */
+    if (as->last_change_us > from)
+        from = as->last_change_us;
     int64_t oldest = now;
     for (size_t i = 0; i < as->ring_len; i++) {
         struct sample *s = ring_at(as, i);
@@ -247,10 +252,14 @@ static void decide(struct autoscale *as, int64_t now, double rate)
     int recent[AUTOSCALE_MAX_SAMPLES + 2];
     size_t n = 0;
     int64_t from = now - (int64_t)as->set.down_window_ms * 1000;
+    double peak = 0;
     for (size_t i = as->ring_len; i-- > 1 && n < AUTOSCALE_MAX_SAMPLES;) {
         struct sample *s = ring_at(as, i); /* oldest first; the newest is being decided */
-        if (s->at_us > from)
+        if (s->at_us > from) {
             recent[n++] = s->rec;
+            if (s->rate > peak)
+                peak = s->rate;
+        }
     }
     struct autoscale_input in = {
         .current = current,
@@ -262,6 +271,7 @@ static void decide(struct autoscale *as, int64_t now, double rate)
         .since_change_ms = as->last_change_us < 0 ? -1 : (now - as->last_change_us) / 1000,
         .rate = rate,
         .overload_rate = as->overload_rate,
+        .window_peak_rate = peak,
     };
     char reason[200];
     ring_at(as, 0)->rec = autoscale_recommend(&as->set, current, as->has_measure, as->measure);
@@ -328,6 +338,7 @@ static void sample_done(struct autoscale *as)
     }
     double rate = 0;
     as->has_measure = window_measure(as, now, &as->measure, &rate);
+    s->rate = rate;
     if (!as->set.enabled || as->stopping)
         return;
     if (as->changing || scale_busy(as->scale)) {

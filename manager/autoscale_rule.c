@@ -429,6 +429,16 @@ int autoscale_decide(const struct autoscale_settings *s, const struct autoscale_
             snprintf(reason, reasonlen, "hold: no request in the window");
         return cur;
     }
+    /* Latency below target says nothing about a load larger than the one
+     * it was measured under. */
+    if (s->metric == AUTOSCALE_METRIC_P99 && in->window_peak_rate > 0 &&
+        in->rate > in->window_peak_rate * (1 + s->tolerance)) {
+        snprintf(reason, reasonlen,
+                 "hold: %s is under target %s, but the load rises (%.0f req/s, at most %.0f in "
+                 "the window)",
+                 m, tname, in->rate, in->window_peak_rate);
+        return cur;
+    }
     int to = most < cur - s->max_step ? cur - s->max_step : most;
     /* Latency is not proportional to replicas below the knee: the rate that
      * overloaded the pool last time says how few replicas are too few. */

@@ -72,13 +72,15 @@ struct autoscale_input {
     int64_t since_change_ms; /* since the last change ended; -1 when none yet */
     double rate;             /* requests per second over the up window (p99 only) */
     double overload_rate;    /* per replica, last seen over target; 0 when unknown */
+    double window_peak_rate; /* the highest rate the down window's samples saw */
 };
 
 /* desired (== current: hold) and the sentence saying why. Up at once (the
  * up window's measure), down only to the largest recommendation of the
- * whole down window and, for latency, not below the replica count at which
- * the current rate overloaded them last time; at most max_step either way;
- * nothing during the cooldown. */
+ * whole down window and, for latency, not while the rate is above what the
+ * window saw (its recommendations were made under less load) nor below the
+ * replica count at which the current rate overloaded them last time; at
+ * most max_step either way; nothing during the cooldown. */
 int autoscale_decide(const struct autoscale_settings *s, const struct autoscale_input *in,
                      char *reason, size_t reasonlen);
 

@@ -30,7 +30,7 @@ static struct autoscale_settings p99_200ms(void)
 static int decide_full(const struct autoscale_settings *s, int current, int has, double measure,
                        const int *rec, size_t n, char *why, size_t whylen)
 {
-    struct autoscale_input in = {current, has, measure, rec, n, 1, -1, 0, 0};
+    struct autoscale_input in = {current, has, measure, rec, n, 1, -1, 0, 0, 0};
     return autoscale_decide(s, &in, why, whylen);
 }
 
@@ -42,7 +42,7 @@ START_TEST(test_up_at_once_proportional)
     ck_assert_int_eq(decide_full(&s, 2, 1, 0.41, NULL, 0, why, sizeof(why)), 5);
     ck_assert_str_eq(why, "p99 0.410 s > target 0.200 s");
     /* Up does not wait for the down window. */
-    struct autoscale_input in = {1, 1, 0.41, NULL, 0, 0, -1, 0, 0};
+    struct autoscale_input in = {1, 1, 0.41, NULL, 0, 0, -1, 0, 0, 0};
     ck_assert_int_eq(autoscale_decide(&s, &in, why, sizeof(why)), 3);
 }
 END_TEST
@@ -86,7 +86,7 @@ START_TEST(test_down_takes_the_window_max)
     int rec4[] = {1, 4, 1};
     ck_assert_int_eq(decide_full(&s, 4, 1, 0.05, rec4, 3, why, sizeof(why)), 4);
     /* Not until the window is full. */
-    struct autoscale_input in = {4, 1, 0.05, rec, 4, 0, -1, 0, 0};
+    struct autoscale_input in = {4, 1, 0.05, rec, 4, 0, -1, 0, 0, 0};
     ck_assert_int_eq(autoscale_decide(&s, &in, why, sizeof(why)), 4);
     ck_assert_str_eq(why, "hold: the down window is not full yet");
     /* At most max_step down. */
@@ -118,7 +118,7 @@ START_TEST(test_cooldown_and_bounds)
 {
     struct autoscale_settings s = p99_200ms();
     char why[200];
-    struct autoscale_input in = {2, 1, 0.9, NULL, 0, 1, 1000, 0, 0};
+    struct autoscale_input in = {2, 1, 0.9, NULL, 0, 1, 1000, 0, 0, 0};
     ck_assert_int_eq(autoscale_decide(&s, &in, why, sizeof(why)), 2);
     ck_assert_str_eq(why, "cooldown: 1.0 s since the last change");
     in.since_change_ms = 3000;
@@ -138,7 +138,7 @@ START_TEST(test_overload_memory_stops_flapping)
     /* 4 replicas at 300 req/s: p99 low, the window wants 1; but 150 req/s
      * per replica overloaded them before: 300 / (150 * 0.9) = 2.2 -> 3. */
     int rec[] = {1, 1, 1};
-    struct autoscale_input in = {4, 1, 0.05, rec, 3, 1, -1, 300, 150};
+    struct autoscale_input in = {4, 1, 0.05, rec, 3, 1, -1, 300, 150, 0};
     ck_assert_int_eq(autoscale_decide(&s, &in, why, sizeof(why)), 3);
     /* At 3, the same rate: hold, and say why. */
     in.current = 3;
@@ -147,6 +147,17 @@ START_TEST(test_overload_memory_stops_flapping)
     /* With the load gone the memory does not hold the pool. */
     in.rate = 0;
     ck_assert_int_eq(autoscale_decide(&s, &in, why, sizeof(why)), 1);
+    /* A load above anything the window saw: its low recommendations were
+     * made under less load, so no scale-down. */
+    in.rate = 450;
+    in.current = 6;
+    in.overload_rate = 0;
+    in.window_peak_rate = 200;
+    ck_assert_int_eq(autoscale_decide(&s, &in, why, sizeof(why)), 6);
+    ck_assert_ptr_nonnull(strstr(why, "the load rises (450 req/s, at most 200 in the window)"));
+    in.window_peak_rate = 420;
+    ck_assert_int_eq(autoscale_decide(&s, &in, why, sizeof(why)), 2);
+    in.window_peak_rate = 0;
     /* CPU is proportional: no memory applies. */
     s.metric = AUTOSCALE_METRIC_CPU;
     s.target = 0.7;
@@ -169,7 +180,7 @@ START_TEST(test_steady_wobble_never_changes)
     for (int i = 0; i < 1000; i++) {
         double m = 0.2 * (1 + 0.09 * sin(i * 0.7));
         int r = autoscale_recommend(&s, 4, 1, m);
-        struct autoscale_input in = {4, 1, m, rec, n, i >= 120, -1, 200, 50};
+        struct autoscale_input in = {4, 1, m, rec, n, i >= 120, -1, 200, 50, 0};
         ck_assert_int_eq(autoscale_decide(&s, &in, why, sizeof(why)), 4);
         if (n < 120)
             rec[n++] = r;

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# The autoscaler on the balancer's latency, in a test network namespace
+# (container runtime, --forwarding balancer, --autoscale 1..8
+# --autoscale-target p99=...). Latency depends on the replica count because
+# each instance is throttled to a sliver of a CPU (--cpus 0.01: 1 ms of CPU
+# every 100 ms CFS period): one instance serves about a hundred cache hits a
+# second, past that its requests wait whole CFS periods and p99 climbs to
+# hundreds of milliseconds, while N instances serve N times as many. Every
+# request is a hit on one small object (the origin is asked once), so the
+# latency is the instances' own, not the origin's; loadgen sends one
+# connection per request (--no-keepalive) so the balancer spreads new
+# instances' share at once (it picks per connection).
+# Open-loop load steps up: after each step the pool grows within 3 s and
+# p99 comes back under target; the load drops to nothing and the pool
+# shrinks back to 1 after the (shortened) down window, with no failed
+# request; a steady load changes nothing. Also: PUT /v1/pool while on is
+# 409 naming how to turn it off; bad PUT /v1/autoscale values are 400
+# naming the field; off, a manual scale works again.
+# timeout: 240
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+pp_need_root "namespaces, cgroups"
+pp_need_tool jq
+[ -x "$PP_BIN/manager" ] || pp_die "no $PP_BIN/manager (run make)"
+[ -x "$PP_BIN/balancer" ] || pp_die "no $PP_BIN/balancer (run make)"
+PREFIX=a$$
+PREFIX=${PREFIX:0:7}
+CPUS=${AUTOSCALE_CPUS:-0.02}
+TARGET_MS=${AUTOSCALE_TARGET_MS:-50}
+DOWN_WINDOW_S=8
+VIP=198.19.255.10
+
+tns=$(pp_netns mgr)
+IN=(nsenter --net="/run/netns/$tns") # not `ip netns exec`: it hides the cgroups
+ip -n "$tns" addr add 198.19.1.2/32 dev lo
+pp_make_file "$PP_TMP/www/obj" 2048
+odir=$PP_TMP/nginx-ns
+mkdir -p "$odir/tmp"
+cat >"$odir/nginx.conf" <<NGINX
+daemon off; master_process off; worker_processes 1; user root;
+pid $odir/nginx.pid; error_log $odir/error.log;
+events { worker_connections 256; }
+http {
+    access_log $odir/access.log;
+    client_body_temp_path $odir/tmp; proxy_temp_path $odir/tmp; fastcgi_temp_path $odir/tmp;
+    uwsgi_temp_path $odir/tmp; scgi_temp_path $odir/tmp;
+    server { listen 198.19.1.2:80; root $PP_TMP/www;
+             location / { add_header Cache-Control "max-age=3600"; } }
+}
+NGINX
+pp_bg nginx-ns "${IN[@]}" nginx -c "$odir/nginx.conf"
+cleanup_prefix() { # what a failed run may leave: processes by cgroup, then the groups
+    local d
+    for d in $(find /sys/fs/cgroup -maxdepth 3 -type d -name "$PREFIX*" | sort -r); do
+        xargs -r kill -KILL <"$d/cgroup.procs" 2>/dev/null || true
+    done
+    sleep 0.2
+    find /sys/fs/cgroup -maxdepth 3 -depth -type d -name "$PREFIX*" -exec rmdir {} \; 2>/dev/null || true
+}
+pp_on_cleanup cleanup_prefix
+
+STATE=$PP_TMP/state
+API_PORT=$(pp_free_port)
+API=http://127.0.0.1:$API_PORT
+ADMIN_PORT=$(pp_free_port)
+pp_bg manager "${IN[@]}" "$PP_BIN/manager" --runtime container --replicas 1 \
+    --api "127.0.0.1:$API_PORT" --state-dir "$STATE" --prefix "$PREFIX" \
+    --subnet 198.19.0.0/24 --bridge "${PREFIX}br" --cpus "$CPUS" --memory 64M \
+    --forwarding balancer --vip "$VIP:3128" --balancer-admin "127.0.0.1:$ADMIN_PORT" \
+    --drain-timeout 5s --proxy-arg=--cache-mem=16M \
+    --autoscale 1..8 --autoscale-target "p99=${TARGET_MS}ms" --autoscale-up-window 2s \
+    --autoscale-down-window "${DOWN_WINDOW_S}s" --autoscale-cooldown 1s --autoscale-max-step 4
+MANAGER_PID=$PP_LAST_PID
+api() { "${IN[@]}" curl -sS --max-time 20 "$@"; }
+ready_is() { [ "$(api "$API/v1/pool" 2>/dev/null | jq -r .ready)" = "$1" ]; }
+pp_wait_until 20 ready_is 1 || pp_die "manager not ready: $(tail -5 "$PP_TMP/manager.log")"
+desired() { api "$API/v1/autoscale" | jq -r .desired; }
+replicas() { api "$API/v1/pool" | jq -r .ready; }
+HDR=$(pp_api_headers "$STATE/api.token")
+put() { # put PATH BODY: prints the status, the body in $PP_TMP/put.json
+    api -X PUT -H "@$HDR" --data-binary "$2" -o "$PP_TMP/put.json" -w '%{http_code}' "$API$1"
+}
+
+# The document the status page reads.
+doc=$(api "$API/v1/autoscale")
+expect_eq "$(jq -c '[.enabled, .min, .max, .target, .up_window_s, .down_window_s, .tolerance, .max_step, .cooldown_s, .decisions]' <<<"$doc")" \
+    "[true,1,8,{\"metric\":\"p99\",\"value\":$(awk -v t="$TARGET_MS" 'BEGIN { print t / 1000 }'),\"unit\":\"s\"},2,$DOWN_WINDOW_S,0.1,4,1,[]]" \
+    "GET /v1/autoscale at the start"
+expect_eq "$(jq -r .measure <<<"$doc")" null "measure with no traffic"
+
+# Refusals: a manual scale while on, and bad settings, each naming what.
+expect_eq "$(put /v1/pool '{"replicas": 3}')" 409 "PUT /v1/pool while autoscaling"
+expect_match "$(jq -r .error "$PP_TMP/put.json")" "ppctl autoscale off" "the 409 says how to turn it off"
+for bad in '{"min": 0}|min must be' '{"min": 9}|must not be above max' \
+    '{"target": "p99=fast"}|target must be p99=DURATION' '{"tolerance": 2}|tolerance must be' \
+    '{"max_step": 0}|max_step must be' '{"down_window_s": 0.5}|down_window_s must be' \
+    '{"speed": 1}|unknown field "speed"'; do
+    expect_eq "$(put /v1/autoscale "${bad%%|*}")" 400 "PUT /v1/autoscale ${bad%%|*}"
+    expect_match "$(jq -r .error "$PP_TMP/put.json")" "${bad#*|}" "the 400 for ${bad%%|*}"
+done
+expect_eq "$(api "$API/v1/autoscale" | jq -c '[.enabled, .min, .max]')" "[true,1,8]" "settings after the refusals"
+expect_eq "$(api -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    --data-binary '{"enabled": false}' "$API/v1/autoscale")" 401 "PUT /v1/autoscale without the token"
+
+# load RATE SECONDS NAME: an open-loop phase in the background through the VIP.
+load() {
+    pp_bg "load-$3" "${IN[@]}" "$PP_BIN/loadgen" "http://198.19.1.2/obj" --proxy "$VIP:3128" \
+        --no-keepalive --rate "$1" --duration "$2" -c 400 --timeout 10s \
+        --json "$PP_TMP/load-$3.json" --csv "$PP_TMP/load-$3.csv"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+desired_above() { [ "$(replicas)" -gt "$1" ]; }
+metric() { api "$API/metrics" | awk -v m="$1" '$1 == m { v = $2 } END { print v + 0 }'; }
+
+# Warm the cache with one request, then step up.
+"${IN[@]}" curl -sS -o /dev/null --max-time 10 -x "http://$VIP:3128" http://198.19.1.2/obj ||
+    pp_die "the pool does not serve through the VIP"
+prev=1
+first=${AUTOSCALE_STEPS:-30 150 450}
+first=${first%% *}
+for step in ${AUTOSCALE_STEPS:-30 150 450}; do
+    t0=$(now_ms)
+    load "$step" 12 "$step"
+    rose=0
+    if [ "$step" != "$first" ]; then
+        pp_wait_until 3 desired_above "$prev" && rose=1
+        echo "# step to $step req/s: $(replicas) replicas $(($(now_ms) - t0)) ms after it (from $prev)"
+        # From one replica every step overloads; a pool the last step grew
+        # may serve the next one under target already (checked below).
+        [ "$prev" -gt 1 ] || expect_eq "$rose" 1 "a replica more within 3 s of the step to $step req/s from 1"
+    fi
+    pp_wait_until 20 bash -c "! kill -0 $PP_LAST_PID 2>/dev/null" || pp_die "loadgen at $step req/s did not end"
+    prev=$(replicas)
+    # p99 of the requests sent in the step's last 6 s (loadgen's own p99
+    # covers the climb too).
+    from_us=$(($(sed -n 2p "$PP_TMP/load-$step.csv" | cut -d, -f1) + 6000000))
+    p99_last=$(awk -F, -v s="$from_us" 'NR > 1 && $1 >= s { print $10 }' "$PP_TMP/load-$step.csv" | sort -n |
+        awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; print int(v[i] / 1000) }')
+    echo "# $step req/s: $prev replicas at the end, p99 of its last 6 s $p99_last ms; $(jq -c '{requests, errors: .errors.total, p99: .latency_ms.p99}' "$PP_TMP/load-$step.json")"
+    expect_eq "$(jq -r .errors.total "$PP_TMP/load-$step.json")" 0 "failed requests at $step req/s"
+    if [ "$step" != "$first" ] && [ "$rose" = 0 ]; then
+        expect_le "$(jq -r '.latency_ms.p99 | floor' "$PP_TMP/load-$step.json")" "$TARGET_MS" \
+            "p99 (ms) of the whole step to $step req/s, which did not need a replica more"
+    fi
+    expect_le "$p99_last" "$TARGET_MS" "p99 (ms) of the last 6 s at $step req/s"
+done
+expect_ge "$prev" 2 "replicas under the highest load"
+ups=$(metric 'manager_autoscale_decisions_total{direction="up"}')
+expect_ge "$ups" 1 "scale-ups counted"
+
+# Steady: the last rate again for a while; no change of direction.
+decisions0=$(api "$API/v1/autoscale" | jq '.decisions | length')
+last=${step}
+load "$last" 10 steady
+pp_wait_until 20 bash -c "! kill -0 $PP_LAST_PID 2>/dev/null" || pp_die "steady loadgen did not end"
+expect_eq "$(jq -r .errors.total "$PP_TMP/load-steady.json")" 0 "failed requests in the steady phase"
+dirs=$(api "$API/v1/autoscale" | jq -r --argjson n "$decisions0" '[.decisions[: (.decisions | length) - $n][] | if .to > .from then "up" else "down" end] | unique | join(",")')
+expect_ne "$dirs" "down" "no scale-down during steady load"
+expect_no_match "$dirs" "up,down|down,up" "no change of direction during steady load"
+
+# The load drops to a trickle: back to 1 after the down window, the drains
+# under traffic failing no request.
+t0=$(now_ms)
+load 20 $((DOWN_WINDOW_S + 14)) low
+LOW_PID=$PP_LAST_PID
+at_one() { [ "$(replicas)" = 1 ] && [ "$(api "$API/v1/pool" | jq '.instances | length')" = 1 ]; }
+pp_wait_until $((DOWN_WINDOW_S + 12)) at_one || pp_die "the pool did not shrink to 1: $(api "$API/v1/autoscale")"
+waited=$(($(now_ms) - t0))
+echo "# back to 1 replica $waited ms after the load dropped"
+expect_ge "$waited" $((DOWN_WINDOW_S * 1000 - 1000)) "ms before shrinking (the down window is ${DOWN_WINDOW_S}s)"
+expect_match "$(api "$API/v1/autoscale" | jq -r '.decisions[0].reason')" "< target 0.[0-9]+ s for the whole ${DOWN_WINDOW_S} s window" "the last decision's reason"
+expect_ge "$(metric 'manager_autoscale_decisions_total{direction="down"}')" 1 "scale-downs counted"
+pp_wait_until 30 bash -c "! kill -0 $LOW_PID 2>/dev/null" || pp_die "the low loadgen did not end"
+expect_eq "$(jq -r .errors.total "$PP_TMP/load-low.json")" 0 "failed requests while the pool shrank"
+expect_ge "$(jq -r .requests "$PP_TMP/load-low.json")" $(((DOWN_WINDOW_S + 14) * 20 * 9 / 10)) "requests served while the pool shrank"
+expect_match "$(cat "$PP_TMP/manager.log")" "autoscale: 1 -> [2-8] replicas: p99 [0-9.]+ s > target" "the decision is logged with its figures"
+expect_match "$(api "$API/metrics")" "manager_autoscale_target\{metric=\"p99\"\} " "the target in /metrics"
+
+# Off: a manual scale works again.
+expect_eq "$(put /v1/autoscale '{"enabled": false}')" 200 "PUT /v1/autoscale off"
+expect_eq "$(jq -r .enabled "$PP_TMP/put.json")" false "enabled after off"
+expect_eq "$(metric manager_autoscale_enabled)" 0 "manager_autoscale_enabled after off"
+expect_eq "$(put /v1/pool '{"replicas": 2}')" 200 "PUT /v1/pool with autoscaling off"
+
+kill -TERM "$MANAGER_PID"
+pp_wait_until 30 bash -c "! kill -0 $MANAGER_PID 2>/dev/null" || pp_die "manager did not exit"

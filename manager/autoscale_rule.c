@@ -179,17 +179,22 @@ int autoscale_settings_check(const struct autoscale_settings *s, char *why, size
     }
     if (s->up_window_ms < s->sample_ms || s->up_window_ms > AUTOSCALE_WINDOW_MAX_MS) {
         snprintf(why, whylen,
-                 "up_window_s must be at least one sample period (%gs) and at most %ds",
+                 "up_window_s must be at least one sample period (%gs) and at most %ds "
+                 "(--autoscale-up-window)",
                  (double)s->sample_ms / 1000, AUTOSCALE_WINDOW_MAX_MS / 1000);
         return -1;
     }
     if (s->down_window_ms < s->up_window_ms || s->down_window_ms > AUTOSCALE_WINDOW_MAX_MS) {
-        snprintf(why, whylen, "down_window_s must be at least up_window_s (%gs) and at most %ds",
+        snprintf(why, whylen,
+                 "down_window_s must be at least up_window_s (%gs) and at most %ds "
+                 "(--autoscale-down-window)",
                  (double)s->up_window_ms / 1000, AUTOSCALE_WINDOW_MAX_MS / 1000);
         return -1;
     }
     if (s->down_window_ms / s->sample_ms > AUTOSCALE_MAX_SAMPLES) {
-        snprintf(why, whylen, "down_window_s must be at most %d sample periods (%gs)",
+        snprintf(why, whylen,
+                 "down_window_s must be at most %d sample periods (%gs) "
+                 "(--autoscale-down-window, --autoscale-sample)",
                  AUTOSCALE_MAX_SAMPLES, (double)s->sample_ms * AUTOSCALE_MAX_SAMPLES / 1000);
         return -1;
     }
@@ -202,7 +207,8 @@ int autoscale_settings_check(const struct autoscale_settings *s, char *why, size
         return -1;
     }
     if (s->cooldown_ms > AUTOSCALE_WINDOW_MAX_MS) {
-        snprintf(why, whylen, "cooldown_s must be at most %ds", AUTOSCALE_WINDOW_MAX_MS / 1000);
+        snprintf(why, whylen, "cooldown_s must be at most %ds (--autoscale-cooldown)",
+                 AUTOSCALE_WINDOW_MAX_MS / 1000);
         return -1;
     }
     return 0;

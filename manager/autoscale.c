@@ -241,6 +241,8 @@ static void on_scaled(void *ctx, int ok, const char *message)
     as->last_change_us = mono_us();
     if (ok)
         log_info("autoscale: pool at %d", pool_desired(as->pool));
+    else if (as->stopping)
+        log_info("autoscale: the change to %d stopped with the manager", as->desired);
     else
         log_warn("autoscale: the change to %d did not complete: %s", as->desired,
                  message ? message : "no reason given");
@@ -667,7 +669,9 @@ cJSON *autoscale_json(const struct autoscale *as)
         cJSON_AddNumberToObject(j, "measure", round3(as->measure));
     else
         cJSON_AddNullToObject(j, "measure");
-    cJSON_AddNumberToObject(j, "desired", s->enabled ? as->desired : pool_desired(as->pool));
+    /* Before the first decision (the initial scale still running) the pool's own. */
+    cJSON_AddNumberToObject(j, "desired",
+                            s->enabled && as->desired > 0 ? as->desired : pool_desired(as->pool));
     cJSON_AddNumberToObject(j, "up_window_s", (double)s->up_window_ms / 1000);
     cJSON_AddNumberToObject(j, "down_window_s", (double)s->down_window_ms / 1000);
     cJSON_AddNumberToObject(j, "tolerance", s->tolerance);

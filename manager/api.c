@@ -24,6 +24,7 @@
 
 #include "addr.h"
 #include "apiauth.h"
+#include "autoscale.h"
 #include "config.h"
 #include "instance.h"
 #include "jsonhttp.h"
@@ -66,6 +67,7 @@ enum api_route {
     ROUTE_METRICS,
     ROUTE_FORWARDING,
     ROUTE_PARTITION,
+    ROUTE_AUTOSCALE,
     ROUTE_OTHER, /* anything else: one label, so unknown paths cannot grow /metrics */
     ROUTE_COUNT,
 };
@@ -79,6 +81,7 @@ static const char *const route_labels[ROUTE_COUNT] = {
     "/metrics",
     "/v1/forwarding",
     "/v1/partition",
+    "/v1/autoscale",
     "other",
 };
 
@@ -96,8 +99,9 @@ struct api {
     unsigned magic;
     struct evhttp *http;
     struct pool *pool;
-    struct scale *scale; /* changes of the pool go through it */
-    struct steer *steer; /* NULL until api_set_steer */
+    struct scale *scale;         /* changes of the pool go through it */
+    struct steer *steer;         /* NULL until api_set_steer */
+    struct autoscale *autoscale; /* NULL until api_set_autoscale */
     int port;
     int stopping;
     int no_auth; /* --no-auth: writes need no token */
@@ -161,6 +165,8 @@ static void route_path(const char *path, struct route_match *m)
         m->route = ROUTE_FORWARDING;
     } else if (strcmp(path, "/v1/partition") == 0) {
         m->route = ROUTE_PARTITION;
+    } else if (strcmp(path, "/v1/autoscale") == 0) {
+        m->route = ROUTE_AUTOSCALE;
     } else if (strncmp(path, instances, sizeof(instances) - 1) == 0) {
         const char *seg = path + sizeof(instances) - 1;
         const char *slash = strchr(seg, '/');
@@ -615,6 +621,13 @@ static int handle_pool(struct api *a, struct evhttp_request *req)
         return start_view(a, req, ROUTE_POOL, 0);
     if (refuse_write(a, req, "PUT /v1/pool") < 0)
         return API_REPLIED;
+    /* Two hands on the replica count would undo each other. */
+    if (a->autoscale != NULL && autoscale_enabled(a->autoscale)) {
+        jsonhttp_send_error(req, 409,
+                            "the autoscaler sets the replica count; turn it off first with "
+                            "`ppctl autoscale off` or PUT /v1/autoscale {\"enabled\": false}");
+        return API_REPLIED;
+    }
     cJSON *body = jsonhttp_read_body(req, API_BODY_MAX);
     if (body == NULL)
         return API_REPLIED;
@@ -709,6 +722,8 @@ static int send_metrics(struct api *a, struct evhttp_request *req)
     poolview_prom(a->pool, &p);
     if (a->steer)
         steerview_prom(a->steer, &p);
+    if (a->autoscale)
+        autoscale_prom(a->autoscale, &p);
     write_request_counts(a, &p);
     char err[128];
     if (prom_finish(&p, err, sizeof(err)) < 0)
@@ -787,6 +802,39 @@ static void handle_partition(struct api *a, struct evhttp_request *req)
     send_document(req, steerview_partition_json(a->steer));
 }
 
+/* GET /v1/autoscale: the settings, the measure and the last decisions;
+ * PUT: the fields given change, checked together first (400 naming the
+ * field; nothing changes then). */
+static void handle_autoscale(struct api *a, struct evhttp_request *req)
+{
+    if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT) < 0)
+        return;
+    if (a->autoscale == NULL) {
+        jsonhttp_send_error(req, 503, "the autoscaler is not set up yet");
+        return;
+    }
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_PUT) {
+        if (refuse_write(a, req, "PUT /v1/autoscale") < 0)
+            return;
+        cJSON *body = jsonhttp_read_body(req, API_BODY_MAX);
+        if (body == NULL)
+            return;
+        struct autoscale_settings s = *autoscale_settings(a->autoscale);
+        char why[300];
+        int rc = autoscale_settings_from_json(body, &s, why, sizeof(why));
+        cJSON_Delete(body);
+        if (rc < 0) {
+            jsonhttp_send_error(req, 400, "%s", why);
+            return;
+        }
+        char peer[ADDR_STRLEN];
+        peer_text(req, peer, sizeof(peer));
+        log_info("api: autoscale settings changed, asked by %s", peer);
+        autoscale_configure(a->autoscale, &s);
+    }
+    send_document(req, autoscale_json(a->autoscale));
+}
+
 static void api_handle(struct evhttp_request *req, void *arg)
 {
     struct api *a = arg;
@@ -831,11 +879,14 @@ static void api_handle(struct evhttp_request *req, void *arg)
     case ROUTE_PARTITION:
         handle_partition(a, req);
         break;
+    case ROUTE_AUTOSCALE:
+        handle_autoscale(a, req);
+        break;
     default:
         jsonhttp_send_error(req, 404,
                             "no endpoint %.200s: the API serves /v1/pool, "
                             "/v1/pool/instances/{id}, /v1/forwarding, /v1/partition, "
-                            "/healthz and /metrics",
+                            "/v1/autoscale, /healthz and /metrics",
                             path);
         break;
     }
@@ -978,4 +1029,9 @@ int api_port(const struct api *a)
 void api_set_steer(struct api *a, struct steer *s)
 {
     a->steer = s;
+}
+
+void api_set_autoscale(struct api *a, struct autoscale *as)
+{
+    a->autoscale = as;
 }

@@ -34,6 +34,7 @@
 #include "scale.h"
 #include "statedir.h"
 #include "steer.h"
+#include "statuspage.h"
 #include "steerview.h"
 #include "prom.h"
 
@@ -65,7 +66,8 @@ enum api_route {
     ROUTE_METRICS,
     ROUTE_FORWARDING,
     ROUTE_PARTITION,
-    ROUTE_OTHER, /* anything else: one label, so unknown paths cannot grow /metrics */
+    ROUTE_STATUS, /* the status page and its script and style */
+    ROUTE_OTHER,  /* anything else: one label, so unknown paths cannot grow /metrics */
     ROUTE_COUNT,
 };
 
@@ -78,6 +80,7 @@ static const char *const route_labels[ROUTE_COUNT] = {
     "/metrics",
     "/v1/forwarding",
     "/v1/partition",
+    "/",
     "other",
 };
 
@@ -160,6 +163,8 @@ static void route_path(const char *path, struct route_match *m)
         m->route = ROUTE_FORWARDING;
     } else if (strcmp(path, "/v1/partition") == 0) {
         m->route = ROUTE_PARTITION;
+    } else if (statuspage_serves(path)) {
+        m->route = ROUTE_STATUS;
     } else if (strncmp(path, instances, sizeof(instances) - 1) == 0) {
         const char *seg = path + sizeof(instances) - 1;
         const char *slash = strchr(seg, '/');
@@ -829,11 +834,14 @@ static void api_handle(struct evhttp_request *req, void *arg)
     case ROUTE_PARTITION:
         handle_partition(a, req);
         break;
+    case ROUTE_STATUS:
+        statuspage_send(req, path);
+        break;
     default:
         jsonhttp_send_error(req, 404,
                             "no endpoint %.200s: the API serves /v1/pool, "
                             "/v1/pool/instances/{id}, /v1/forwarding, /v1/partition, "
-                            "/healthz and /metrics",
+                            "/healthz and /metrics, and its status page at /",
                             path);
         break;
     }

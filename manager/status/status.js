@@ -20,6 +20,9 @@
   let autoscaleNextTry = 0;
   let autoscaleAvailable = null;
   let busy = false;
+  let pollTimer = null;
+  let polling = false;
+  let pollAgain = false;
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -165,6 +168,8 @@
       cell(tr, 'pid', inst.pid === null ? '—' : inst.pid, 'num pid');
       cell(tr, 'clients', clientsText(inst), 'addr');
       cell(tr, 'restarts', inst.restarts, 'num restarts');
+      cell(tr, 'last exit', inst.last_exit ? inst.last_exit.how + ', ' + fmtAge(inst.last_exit.at) + ' ago' : '—',
+        'exit');
       cell(tr, 'up', inst.state === 'ready' ? fmtAge(inst.started_at) : '—', 'num');
       const lc = el('span', null, 'latency');
       lc.appendChild(sparkline(h));
@@ -195,8 +200,9 @@
     const byState = {};
     for (const inst of insts) byState[inst.state] = (byState[inst.state] || 0) + 1;
     $('counts').textContent = '(' + insts.length + ')';
-    $('summary').textContent = pool.ready + ' of ' + pool.replicas + ' ready · ' +
-      Object.keys(byState).map((s) => byState[s] + ' ' + s).join(', ') +
+    const others = Object.keys(byState).filter((s) => s !== 'ready').map((s) => byState[s] + ' ' + s);
+    $('summary').textContent = pool.ready + ' of ' + pool.replicas + ' ready' +
+      (others.length ? ' (' + others.join(', ') + ')' : '') +
       ' · runtime ' + pool.runtime + ' · worker ' + pool.worker;
     $('summary').dataset.ready = pool.ready;
     $('summary').dataset.replicas = pool.replicas;
@@ -304,7 +310,15 @@
 
   /* ---- polling ---- */
 
+  /* One poll at a time; a change that completes asks for one at once, so
+   * its result shows without waiting for the next tick. */
   async function poll() {
+    if (polling) {
+      pollAgain = true;
+      return;
+    }
+    clearTimeout(pollTimer);
+    polling = true;
     const wantAutoscale = autoscaleAvailable !== false || Date.now() >= autoscaleNextTry;
     try {
       const [pool, fwd, part, as] = await Promise.all([
@@ -326,7 +340,9 @@
       $('conn').textContent = 'manager unreachable: ' + e.message;
       $('conn').className = 'conn bad';
     }
-    setTimeout(poll, POLL_MS);
+    polling = false;
+    pollTimer = setTimeout(poll, pollAgain ? 0 : POLL_MS);
+    pollAgain = false;
   }
 
   /* ---- changes ---- */
@@ -376,6 +392,7 @@
     } finally {
       busy = false;
       document.body.classList.remove('busy');
+      poll();
     }
   }
 

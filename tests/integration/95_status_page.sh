@@ -24,8 +24,8 @@ PYTHON=/usr/bin/python3 # Debian's, which has python3-selenium (not a pyenv one)
 "$PYTHON" -c 'import selenium' 2>/dev/null || pp_skip "no Selenium for $PYTHON (apt-get install python3-selenium)"
 pp_need_root "a network namespace for the balancer's VIP"
 
-ns=$(pp_netns status)
-IN=(nsenter --net="/run/netns/$ns")
+status_ns=$(pp_netns status)
+IN=(nsenter --net="/run/netns/$status_ns")
 STATE=$PP_TMP/state
 API_PORT=$(pp_free_port)
 API=http://127.0.0.1:$API_PORT

@@ -75,6 +75,7 @@ class Page:
                  id: Number(tr.dataset.id), state: tr.dataset.state,
                  pid: tr.querySelector('td.pid').textContent,
                  restarts: Number(tr.querySelector('td.restarts').textContent),
+                 exit: tr.querySelector('td.exit').textContent,
                  restarted: tr.classList.contains('restarted'),
                  latency: tr.querySelector('.lat-value').textContent}));""")
 
@@ -206,6 +207,8 @@ def main():
         wait_for("%d ready instances" % args.scale_to, 10, lambda: page.ready_rows(args.scale_to))
         log("scaled to %d through the page: listed after %.2f s" % (args.scale_to, seen))
         wait_for("the scale reported done", 10, lambda: "done" in page.text("result"))
+        if mode == "balancer":
+            time.sleep(8)  # some history in the sparklines, for the screenshot
         d.save_screenshot(os.path.join(args.out, "status-page.png"))
 
         # kill -9 of an instance: seen gone (a restart more, another pid),
@@ -223,13 +226,15 @@ def main():
                 return None
             states.add(r[0]["state"])
             ok = (r[0]["pid"] != str(pid) and r[0]["restarts"] == victim["restarts"] + 1
-                  and r[0]["state"] == "ready" and r[0]["restarted"])
+                  and r[0]["exit"].startswith("signal 9,") and r[0]["state"] == "ready"
+                  and r[0]["restarted"])
             return ok and r[0]
 
         back = wait_for("instance %d replaced after kill -9" % victim["id"], 15, replaced, step=0.02)
-        log("instance %d: pid %d killed; the page showed %s, then pid %s with %d restarts, ready, "
-            "after %.2f s" % (victim["id"], pid, sorted(states), back["pid"], back["restarts"],
-                              time.monotonic() - t0))
+        log("instance %d: pid %d killed; the page showed states %s, then pid %s, %d restarts, "
+            "last exit %r, ready, after %.2f s" % (victim["id"], pid, sorted(states), back["pid"],
+                                                   back["restarts"], back["exit"],
+                                                   time.monotonic() - t0))
         d.save_screenshot(os.path.join(args.out, "status-page-restarted.png"))
 
         # Compact at 32 instances; no sideways scroll at 390 px.

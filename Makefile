@@ -110,6 +110,10 @@ $(BUILD)/obj/%.o: %.c | $(AFTER_DEPS)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
+# The status page's files go into the manager by the assembler's .incbin,
+# which the compiler's dependency files do not see.
+$(BUILD)/obj/manager/statuspage.o: $(wildcard manager/status/*)
+
 $(BUILD)/tools/%: tests/tools/%.c $(PROGRAM_LIBS) $(COMMON_LIB) | $(AFTER_DEPS)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) -lm

@@ -36,6 +36,9 @@ PACKAGES=(
     clang-format               # make format
     shellcheck                 # lint of the shell scripts
     linux-perf                 # profiles for bench/ when a target is missed
+    chromium                   # the status page's browser test (tests/integration/95_status_page.sh)
+    chromium-driver            # ... drives it headless through WebDriver
+    python3-selenium           # ... from Python
 )
 
 SERVICES=(nginx squid haproxy)

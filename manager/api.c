@@ -36,6 +36,7 @@
 #include "scale.h"
 #include "statedir.h"
 #include "steer.h"
+#include "statuspage.h"
 #include "steerview.h"
 #include "prom.h"
 
@@ -68,7 +69,8 @@ enum api_route {
     ROUTE_FORWARDING,
     ROUTE_PARTITION,
     ROUTE_AUTOSCALE,
-    ROUTE_OTHER, /* anything else: one label, so unknown paths cannot grow /metrics */
+    ROUTE_STATUS, /* the status page and its script and style */
+    ROUTE_OTHER,  /* anything else: one label, so unknown paths cannot grow /metrics */
     ROUTE_COUNT,
 };
 
@@ -82,6 +84,7 @@ static const char *const route_labels[ROUTE_COUNT] = {
     "/v1/forwarding",
     "/v1/partition",
     "/v1/autoscale",
+    "/",
     "other",
 };
 
@@ -167,6 +170,8 @@ static void route_path(const char *path, struct route_match *m)
         m->route = ROUTE_PARTITION;
     } else if (strcmp(path, "/v1/autoscale") == 0) {
         m->route = ROUTE_AUTOSCALE;
+    } else if (statuspage_serves(path)) {
+        m->route = ROUTE_STATUS;
     } else if (strncmp(path, instances, sizeof(instances) - 1) == 0) {
         const char *seg = path + sizeof(instances) - 1;
         const char *slash = strchr(seg, '/');
@@ -882,11 +887,14 @@ static void api_handle(struct evhttp_request *req, void *arg)
     case ROUTE_AUTOSCALE:
         handle_autoscale(a, req);
         break;
+    case ROUTE_STATUS:
+        statuspage_send(req, path);
+        break;
     default:
         jsonhttp_send_error(req, 404,
                             "no endpoint %.200s: the API serves /v1/pool, "
                             "/v1/pool/instances/{id}, /v1/forwarding, /v1/partition, "
-                            "/v1/autoscale, /healthz and /metrics",
+                            "/v1/autoscale, /healthz and /metrics, and its status page at /",
                             path);
         break;
     }

@@ -348,6 +348,10 @@ static void on_exit_of(struct pool *p, struct slot *s, int status)
         inst->state = INSTANCE_STOPPED;
         return;
     }
+    /* Kept for the API: a crash replaced within a second is otherwise
+     * invisible to anyone who polls (the status page does, once a second). */
+    inst->last_exit_at_ms = wall_ms();
+    snprintf(inst->last_exit, sizeof(inst->last_exit), "%s", how);
     if (s->restart_pending) {
         s->restart_pending = 0;
         inst->restarts++;

@@ -7,8 +7,10 @@
 # balancer's VIP goes on that namespace's lo). The browser sees the 2
 # instances, a plain 401 for a change without the token, the scale to 4
 # through the page within 2 s, an instance killed with SIGKILL replaced,
-# 32 instances in a compact table, no sideways overflow at 390 px, and a
-# console without errors. Skips only where Chromium or its driver is absent.
+# a switch to nat forwarding and its client map (the rules in this
+# namespace only), 32 instances in a compact table, no sideways overflow at
+# 390 px, and a console without errors. Skips only where Chromium, its
+# driver or Selenium is absent.
 # PP_STATUS_SHOTS=DIR keeps the screenshots there.
 # timeout: 200
 # shellcheck source=tests/integration/lib.sh
@@ -69,7 +71,7 @@ mkdir -p "$PP_TMP/browser"
 rc=0
 timeout 170 "${IN[@]}" "$PYTHON" "$PP_REPO/tests/integration/status_page_test.py" \
     --url "$API" --token-file "$STATE/api.token" --out "$PP_TMP/browser" \
-    --chromium "$CHROMIUM" --chromedriver "$CHROMEDRIVER" --replicas 2 --scale-to 4 --big 32 || rc=$?
+    --chromium "$CHROMIUM" --chromedriver "$CHROMEDRIVER" --replicas 2 --scale-to 4 --switch-to nat --big 32 || rc=$?
 if [ -n "${PP_STATUS_SHOTS:-}" ]; then
     mkdir -p "$PP_STATUS_SHOTS"
     cp "$PP_TMP/browser/"*.png "$PP_STATUS_SHOTS/" 2>/dev/null || true
@@ -81,6 +83,8 @@ log=$(cat "$PP_TMP/manager.log")
 expect_match "$log" "api: refused PUT /v1/pool from 127.0.0.1:[0-9]+: no Authorization header" "the tokenless scale refused"
 expect_match "$log" "api: scaling to 4, asked by 127.0.0.1" "the scale to 4 from the page"
 expect_match "$log" "api: scaling to 32, asked by 127.0.0.1" "the scale to 32 from the page"
+expect_match "$log" "api: switching forwarding to nat" "the switch to nat from the page"
+expect_eq "$(api "$API/v1/forwarding" | jq -r .mode)" nat "the mode after the browser"
 expect_eq "$(api "$API/v1/pool" | jq -r '[.replicas, .ready, ([.instances[].restarts] | add)] | join(" ")')" "32 32 1" \
     "the pool after the browser: 32 ready, the one restart"
 pp_log "PASS"

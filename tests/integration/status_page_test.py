@@ -135,6 +135,7 @@ def main():
     ap.add_argument("--chromedriver", default="/usr/bin/chromedriver")
     ap.add_argument("--replicas", type=int, default=2, help="instances the pool starts with")
     ap.add_argument("--scale-to", type=int, default=4)
+    ap.add_argument("--switch-to", default="", help="a forwarding mode to switch to by the page")
     ap.add_argument("--big", type=int, default=32, help="a last scale, for the compact view")
     args = ap.parse_args()
     url = args.url.rstrip("/")
@@ -236,6 +237,20 @@ def main():
                                                    back["restarts"], back["exit"],
                                                    time.monotonic() - t0))
         d.save_screenshot(os.path.join(args.out, "status-page-restarted.png"))
+
+        # A switch of the forwarding mode through the page: nat partitions
+        # the clients, and the client map shows a block per instance.
+        if args.switch_to:
+            sel = d.find_element(By.ID, "mode")
+            sel.click()
+            sel.find_element(By.XPATH, "option[. = '%s']" % args.switch_to).click()
+            page.click("set-mode")
+            wait_for("forwarding switched to %s" % args.switch_to, 15,
+                     lambda: d.find_element(By.ID, "fwd").get_attribute("data-mode") == args.switch_to)
+            blocks = wait_for("a client block per instance", 5, lambda: (
+                n := len(d.find_elements(By.CSS_SELECTOR, "#blocks tbody tr"))) == args.scale_to and n)
+            log("forwarding switched to %s through the page; client map: %d blocks, %r"
+                % (args.switch_to, blocks, page.text("map-note")))
 
         # Compact at 32 instances; no sideways scroll at 390 px.
         if args.big:

@@ -19,7 +19,7 @@
 # PP_CRASH_ONLY="point ..." runs only the points named.
 # The hooks exist only in a -DPP_TEST_HOOKS build: PP_BUILD's when it has
 # them (make asan), else build-hooks/ (built here once, incrementally).
-# timeout: 600
+# timeout: 900
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 

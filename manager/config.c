@@ -316,8 +316,8 @@ static const struct options_spec manager_options = {
                 "as processes or namespace containers, restarts crashed ones, and scales the\n"
                 "pool through a REST API\n"
                 "(GET/PUT /v1/pool, /v1/pool/instances/{id}, GET/PUT /v1/forwarding,\n"
-                "GET /v1/partition, /healthz, /metrics). Clients reach the instances through\n"
-                "the VIP by nat, route or balancer forwarding.\n",
+                "GET /v1/partition, /v1/prometheus/targets, /healthz, /metrics). Clients\n"
+                "reach the instances through the VIP by nat, route or balancer forwarding.\n",
     .epilog = "SIZE: 512M, 4G. DURATION: 500ms, 10s. Signals: SIGTERM and SIGINT drain and stop\n"
               "every instance and remove what the manager made, then exit.\n"
               "Example: manager --runtime process --replicas 4 --state-dir /tmp/pp\n"

@@ -24,8 +24,8 @@ pp_need_tool promtool "make deps installs it (package prometheus)"
 SHIPPED=$PP_REPO/deploy/prometheus
 DASHBOARD=$SHIPPED/grafana/proxypool.json
 
-ns=$(pp_netns prom)
-IN=(nsenter --net="/run/netns/$ns")
+pool_ns=$(pp_netns prom)
+IN=(nsenter --net="/run/netns/$pool_ns")
 pp_curl() { "${IN[@]}" curl -sS --max-time "$PP_CURL_MAX_TIME" "$@"; }
 
 # The origin, inside the namespace.

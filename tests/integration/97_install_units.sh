@@ -26,10 +26,10 @@ mk() { make --no-print-directory -C "$PP_REPO" BUILD="$PP_BUILD" DESTDIR="$DEST"
 mk install >"$PP_TMP/install.log" 2>&1 || pp_die "make install failed: $(tail -5 "$PP_TMP/install.log")"
 
 for p in manager balancer proxyd; do
-    [ -f "$DEST/usr/sbin/$p" ] && [ -x "$DEST/usr/sbin/$p" ] || pp_die "no executable $DEST/usr/sbin/$p"
+    if ! [ -f "$DEST/usr/sbin/$p" ] || ! [ -x "$DEST/usr/sbin/$p" ]; then pp_die "no executable $DEST/usr/sbin/$p"; fi
 done
 for p in ppctl loadgen ppexp; do
-    [ -f "$DEST/usr/bin/$p" ] && [ -x "$DEST/usr/bin/$p" ] || pp_die "no executable $DEST/usr/bin/$p"
+    if ! [ -f "$DEST/usr/bin/$p" ] || ! [ -x "$DEST/usr/bin/$p" ]; then pp_die "no executable $DEST/usr/bin/$p"; fi
 done
 pp_log "ok: daemons in /usr/sbin, tools in /usr/bin, executable"
 for p in manager balancer proxyd ppctl loadgen ppexp; do

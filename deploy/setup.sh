@@ -37,6 +37,9 @@ PACKAGES=(
     clang-format               # make format
     shellcheck                 # lint of the shell scripts
     linux-perf                 # profiles for bench/ when a target is missed
+    chromium                   # the status page's browser test (tests/integration/95_status_page.sh)
+    chromium-driver            # ... drives it headless through WebDriver
+    python3-selenium           # ... from Python
     prometheus                 # prometheus and promtool: deploy/prometheus tested for real (96_prometheus)
     systemd                    # systemd-analyze verify of the installed units (97_install_units)
 )

@@ -7,6 +7,8 @@
 #   make chaos      faults under load in a testbed (root; CHAOS=short for CI)
 #   make soak       steady load for SOAK_MINUTES (30): memory, descriptors, p99 flat
 #   make deps       install the Debian packages (deploy/setup.sh)
+#   make install    programs, --help texts, systemd units, Prometheus files
+#                   (PREFIX=/usr/local, DESTDIR; make uninstall removes them)
 #   make demo       build, then a MISS and a HIT through proxyd, then the paper's Fig. 4
 #                   experiment in its quick form (ppexp fig4-quick) with its table and plots
 #
@@ -183,6 +185,52 @@ soak: all
 deps:
 	$(Q)deploy/setup.sh
 
+# ---------------------------------------------------------------- install
+#
+# make install [PREFIX=/usr/local] [DESTDIR=]: the daemons (manager, balancer,
+# proxyd) into sbin, side by side as the manager expects to find the other
+# two; the tools (ppctl, loadgen, ppexp) into bin; each program's --help as
+# share/doc/proxypool/PROGRAM.txt; deploy/prometheus into
+# share/proxypool/prometheus; the systemd units into lib/systemd/system;
+# the units' option files into /etc/default unless there already (an
+# operator's edits are never overwritten; uninstall leaves them).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share/proxypool
+DOCDIR     ?= $(PREFIX)/share/doc/proxypool
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+DAEMONS    := manager balancer proxyd
+TOOLS      := ppctl loadgen ppexp
+UNITS      := proxypool-manager proxypool-balancer proxypool-proxyd
+PROM_FILES := prometheus.yml alerts.yml grafana/proxypool.json
+
+install: $(PROGRAM_BINS)
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DOCDIR) \
+	  $(DESTDIR)$(DATADIR)/prometheus/grafana $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/default
+	$(Q)for p in $(DAEMONS); do install -m 0755 $(BUILD)/bin/$$p $(DESTDIR)$(SBINDIR)/$$p || exit 1; done
+	$(Q)for p in $(TOOLS); do install -m 0755 $(BUILD)/bin/$$p $(DESTDIR)$(BINDIR)/$$p || exit 1; done
+	$(Q)for p in $(PROGRAMS); do \
+	  $(BUILD)/bin/$$p --help >$(DESTDIR)$(DOCDIR)/$$p.txt || { echo "install: $$p --help failed" >&2; exit 1; }; \
+	  chmod 0644 $(DESTDIR)$(DOCDIR)/$$p.txt; done
+	$(Q)for f in $(PROM_FILES); do install -m 0644 deploy/prometheus/$$f $(DESTDIR)$(DATADIR)/prometheus/$$f || exit 1; done
+	$(Q)for u in $(UNITS); do \
+	  sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    deploy/systemd/$$u.service.in >$(DESTDIR)$(UNITDIR)/$$u.service && \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	  install -D -m 0644 deploy/systemd/default-$$u $(DESTDIR)$(DOCDIR)/examples/default/$$u || exit 1; \
+	  if [ -e $(DESTDIR)$(SYSCONFDIR)/default/$$u ]; then echo "install: kept $(DESTDIR)$(SYSCONFDIR)/default/$$u"; \
+	  else install -m 0644 deploy/systemd/default-$$u $(DESTDIR)$(SYSCONFDIR)/default/$$u || exit 1; fi; done
+	@echo "installed under $(DESTDIR)$(PREFIX) (daemons in $(SBINDIR), units in $(UNITDIR))"
+
+uninstall:
+	$(Q)for p in $(DAEMONS); do rm -f $(DESTDIR)$(SBINDIR)/$$p; done
+	$(Q)for p in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done
+	$(Q)for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u.service; done
+	$(Q)rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
+	@echo "uninstalled from $(DESTDIR)$(PREFIX); left $(DESTDIR)$(SYSCONFDIR)/default/proxypool-* (your options)"
+
 
 demo: all
 	PP_BUILD=$(abspath $(BUILD)) deploy/demo.sh
@@ -198,7 +246,7 @@ lint:
 clean:
 	rm -rf build build-asan build-fuzz build-hooks
 
-.PHONY: all unit integration check asan chaos soak fuzz deps demo format lint clean
+.PHONY: all unit integration check asan chaos soak fuzz deps install uninstall demo format lint clean
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package proxypool needs to build, test, fuzz and
 # benchmark, idempotently: when dpkg already lists them all, apt is not run.
-# The system nginx and squid services are never left running: tests and
-# benchmarks start their own instances on free loopback ports.
+# The system nginx, squid, haproxy and prometheus services are never left
+# running: tests and benchmarks start their own instances on free loopback
+# ports.
 set -euo pipefail
 
 # One package per line, with what needs it.
@@ -39,9 +40,12 @@ PACKAGES=(
     chromium                   # the status page's browser test (tests/integration/95_status_page.sh)
     chromium-driver            # ... drives it headless through WebDriver
     python3-selenium           # ... from Python
+    prometheus                 # prometheus and promtool: deploy/prometheus tested for real (96_prometheus)
+    systemd                    # systemd-analyze verify of the installed units (97_install_units)
 )
 
-SERVICES=(nginx squid haproxy)
+# Debian's prometheus service would hold 9090, the manager API's default port.
+SERVICES=(nginx squid haproxy prometheus)
 
 missing_packages() {
     local p status

@@ -38,6 +38,7 @@
 #include "steer.h"
 #include "statuspage.h"
 #include "steerview.h"
+#include "targetsview.h"
 #include "prom.h"
 
 #define API_MAGIC 0x41504931u      /* "API1" */
@@ -68,6 +69,7 @@ enum api_route {
     ROUTE_METRICS,
     ROUTE_FORWARDING,
     ROUTE_PARTITION,
+    ROUTE_TARGETS,
     ROUTE_AUTOSCALE,
     ROUTE_STATUS, /* the status page and its script and style */
     ROUTE_OTHER,  /* anything else: one label, so unknown paths cannot grow /metrics */
@@ -83,6 +85,7 @@ static const char *const route_labels[ROUTE_COUNT] = {
     "/metrics",
     "/v1/forwarding",
     "/v1/partition",
+    "/v1/prometheus/targets",
     "/v1/autoscale",
     "/",
     "other",
@@ -107,7 +110,8 @@ struct api {
     struct autoscale *autoscale; /* NULL until api_set_autoscale */
     int port;
     int stopping;
-    int no_auth; /* --no-auth: writes need no token */
+    int no_auth;                /* --no-auth: writes need no token */
+    struct addr balancer_admin; /* listed for Prometheus in balancer mode */
     char token[APIAUTH_TOKEN_MAX + 1];
     size_t token_len;
     struct api_wait *waits; /* changes in flight */
@@ -168,6 +172,8 @@ static void route_path(const char *path, struct route_match *m)
         m->route = ROUTE_FORWARDING;
     } else if (strcmp(path, "/v1/partition") == 0) {
         m->route = ROUTE_PARTITION;
+    } else if (strcmp(path, "/v1/prometheus/targets") == 0) {
+        m->route = ROUTE_TARGETS;
     } else if (strcmp(path, "/v1/autoscale") == 0) {
         m->route = ROUTE_AUTOSCALE;
     } else if (statuspage_serves(path)) {
@@ -884,6 +890,10 @@ static void api_handle(struct evhttp_request *req, void *arg)
     case ROUTE_PARTITION:
         handle_partition(a, req);
         break;
+    case ROUTE_TARGETS:
+        if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD) == 0)
+            send_document(req, targetsview_json(a->pool, a->steer, &a->balancer_admin));
+        break;
     case ROUTE_AUTOSCALE:
         handle_autoscale(a, req);
         break;
@@ -894,7 +904,8 @@ static void api_handle(struct evhttp_request *req, void *arg)
         jsonhttp_send_error(req, 404,
                             "no endpoint %.200s: the API serves /v1/pool, "
                             "/v1/pool/instances/{id}, /v1/forwarding, /v1/partition, "
-                            "/v1/autoscale, /healthz and /metrics, and its status page at /",
+                            "/v1/autoscale, /v1/prometheus/targets, /healthz and /metrics, and "
+                            "its status page at /",
                             path);
         break;
     }
@@ -949,6 +960,7 @@ struct api *api_new(struct event_base *base, struct pool *pool, struct scale *sc
     a->pool = pool;
     a->scale = scale;
     a->no_auth = cfg->no_auth;
+    a->balancer_admin = cfg->balancer_admin;
     if (!a->no_auth && cfg->token_len == 0) {
         snprintf(err, errlen, "no token loaded (api_token_prepare was not called)");
         goto fail;

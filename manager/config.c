@@ -383,10 +383,10 @@ static const struct options_spec manager_options = {
                 "as processes or namespace containers, restarts crashed ones, and scales the\n"
                 "pool through a REST API\n"
                 "(GET/PUT /v1/pool, /v1/pool/instances/{id}, GET/PUT /v1/forwarding,\n"
-                "GET /v1/partition, GET/PUT /v1/autoscale, /healthz, /metrics), or by itself\n"
-                "on latency or CPU (--autoscale), and shows it on a status page at GET / of\n"
-                "the same port. Clients reach the instances through the VIP by nat, route or\n"
-                "balancer forwarding.\n",
+                "GET /v1/partition, GET/PUT /v1/autoscale, GET /v1/prometheus/targets,\n"
+                "/healthz, /metrics), or by itself on latency or CPU (--autoscale), and shows\n"
+                "it on a status page at GET / of the same port. Clients reach the instances\n"
+                "through the VIP by nat, route or balancer forwarding.\n",
     .epilog = "SIZE: 512M, 4G. DURATION: 500ms, 10s. Signals: SIGTERM and SIGINT drain and stop\n"
               "every instance and remove what the manager made, then exit.\n"
               "Example: manager --runtime process --replicas 4 --state-dir /tmp/pp\n"

@@ -532,6 +532,44 @@ START_TEST(test_api_get_pool_lists_instances)
 }
 END_TEST
 
+/* Prometheus' service discovery: every instance with an admin endpoint,
+ * whatever its state (a failed one is a target that is down), none without
+ * one (squid, nginx), and no balancer without balancer forwarding. */
+START_TEST(test_api_prometheus_targets)
+{
+    start(NULL);
+    fake.desired = 4;
+    fake_set_instance(3, INSTANCE_FAILED);
+    fake_set_instance(4, INSTANCE_READY);
+    memset(&fake.slots[4].admin, 0, sizeof(fake.slots[4].admin));
+    struct reply r = request(EVHTTP_REQ_GET, "/v1/prometheus/targets", NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "[{\"targets\":[\"127.0.0.1:9129\"],\"labels\":{"
+                             "\"__meta_proxypool_role\":\"proxyd\","
+                             "\"__meta_proxypool_instance\":\"pp1\","
+                             "\"__meta_proxypool_instance_id\":\"1\","
+                             "\"__meta_proxypool_state\":\"ready\","
+                             "\"__meta_proxypool_runtime\":\"process\"}},"
+                             "{\"targets\":[\"127.0.0.1:9130\"],\"labels\":{"
+                             "\"__meta_proxypool_role\":\"proxyd\","
+                             "\"__meta_proxypool_instance\":\"pp2\","
+                             "\"__meta_proxypool_instance_id\":\"2\","
+                             "\"__meta_proxypool_state\":\"ready\","
+                             "\"__meta_proxypool_runtime\":\"process\"}},"
+                             "{\"targets\":[\"127.0.0.1:9131\"],\"labels\":{"
+                             "\"__meta_proxypool_role\":\"proxyd\","
+                             "\"__meta_proxypool_instance\":\"pp3\","
+                             "\"__meta_proxypool_instance_id\":\"3\","
+                             "\"__meta_proxypool_state\":\"failed\","
+                             "\"__meta_proxypool_runtime\":\"process\"}}]\n");
+    free(r.body);
+    r = request(EVHTTP_REQ_POST, "/v1/prometheus/targets", NULL);
+    ck_assert_int_eq(r.status, 405);
+    free(r.body);
+    ck_assert_uint_eq(fake.changes, 0);
+}
+END_TEST
+
 START_TEST(test_api_instance_not_running_has_null_pid_and_times)
 {
     start(NULL);
@@ -1370,6 +1408,7 @@ static Suite *api_suite(void)
     TCase *tc = tcase_create("read");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_api_get_pool_lists_instances);
+    tcase_add_test(tc, test_api_prometheus_targets);
     tcase_add_test(tc, test_api_instance_not_running_has_null_pid_and_times);
     tcase_add_test(tc, test_api_get_instance_by_id);
     tcase_add_test(tc, test_api_unknown_instance_is_404);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package proxypool needs to build, test, fuzz and
 # benchmark, idempotently: when dpkg already lists them all, apt is not run.
-# The system nginx and squid services are never left running: tests and
-# benchmarks start their own instances on free loopback ports.
+# The system nginx, squid, docker and containerd services are never left
+# running: tests and benchmarks start their own instances on free loopback
+# ports, and their own dockerd (deploy/dockerd) inside a namespace.
 set -euo pipefail
 
 # One package per line, with what needs it.
@@ -36,9 +37,12 @@ PACKAGES=(
     clang-format               # make format
     shellcheck                 # lint of the shell scripts
     linux-perf                 # profiles for bench/ when a target is missed
+    docker.io                  # --runtime docker: a private dockerd (deploy/dockerd), never the system one
+    libcurl4-openssl-dev       # manager: the Docker Engine API client (unix socket, multi interface)
 )
 
-SERVICES=(nginx squid haproxy)
+# docker.socket first: socket activation would start the system dockerd.
+SERVICES=(nginx squid haproxy docker.socket docker containerd)
 
 missing_packages() {
     local p status

@@ -102,7 +102,9 @@ int64_t spawn_backoff_ms(unsigned crash_streak)
 void spawn_describe_status(int status, char *out, size_t outlen)
 {
     if (status == SPAWN_STATUS_UNKNOWN)
-        snprintf(out, outlen, "exited; adopted, so its status is not ours to read");
+        snprintf(out, outlen,
+                 "exited; not our child (adopted, or a container's init), so its "
+                 "status is not ours to read");
     else if (WIFEXITED(status))
         snprintf(out, outlen, "exit status %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))

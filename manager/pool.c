@@ -175,7 +175,7 @@ static int slot_spawn(struct pool *p, struct slot *s)
     int rc = p->rt.ops->spawn(&p->rt, inst, err, sizeof(err));
     if (rc == PP_AGAIN) {
         s->spawning = 1;
-        log_debug("pool: starting %s", inst->name);
+        log_info("pool: starting %s (%s runtime: under way)", inst->name, p->rt.ops->name);
         return 0;
     }
     if (rc < 0) {

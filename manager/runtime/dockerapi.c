@@ -231,8 +231,8 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     } else {
         event_free(ds->ev);
     }
-    short events = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
-                   (what & CURL_POLL_OUT ? EV_WRITE : 0);
+    short events =
+        EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
     ds->ev = event_new(api->base, s, events, on_socket_event, api);
     if (!ds->ev || event_add(ds->ev, NULL) < 0)
         return -1;
@@ -313,8 +313,7 @@ void dockerapi_free(struct dockerapi *api)
 }
 
 static int start(struct dockerapi *api, const char *method, const char *path, const char *json,
-                 int timeout_ms, dockerapi_cb cb, void *ctx, int owns_ctx, char *err,
-                 size_t errlen)
+                 int timeout_ms, dockerapi_cb cb, void *ctx, int owns_ctx, char *err, size_t errlen)
 {
     assert(api->magic == DOCKERAPI_MAGIC && api->multi && cb);
     struct dockercall *c = call_new(api, method, path, json, timeout_ms, err, errlen);
@@ -350,9 +349,8 @@ void dockerapi_cancel(struct dockerapi *api, void *ctx)
     }
 }
 
-int dockerapi_start(struct dockerapi *api, const char *method, const char *path,
-                    const char *json, int timeout_ms, dockerapi_cb cb, void *ctx, char *err,
-                    size_t errlen)
+int dockerapi_start(struct dockerapi *api, const char *method, const char *path, const char *json,
+                    int timeout_ms, dockerapi_cb cb, void *ctx, char *err, size_t errlen)
 {
     return start(api, method, path, json, timeout_ms, cb, ctx, 0, err, errlen);
 }

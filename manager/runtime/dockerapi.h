@@ -28,9 +28,8 @@ void dockerapi_free(struct dockerapi *api);
 /* Starts METHOD path (e.g. "/containers/create?name=x") with json as the
  * body (NULL: none); cb(ctx, ...) later, from the loop, never from here.
  * 0, or -1 with err (cb is not called then). */
-int dockerapi_start(struct dockerapi *api, const char *method, const char *path,
-                    const char *json, int timeout_ms, dockerapi_cb cb, void *ctx, char *err,
-                    size_t errlen);
+int dockerapi_start(struct dockerapi *api, const char *method, const char *path, const char *json,
+                    int timeout_ms, dockerapi_cb cb, void *ctx, char *err, size_t errlen);
 /* The same, for a ctx malloc'd for this call alone: cb frees it, and so
  * does the client when it drops the call uncalled (dockerapi_free). */
 int dockerapi_start_owned(struct dockerapi *api, const char *method, const char *path,

@@ -49,7 +49,7 @@
 #define DOCKER_LO_IFINDEX 1
 #define DOCKER_ID_MAX 64
 
-#define DOCKER_RUNTIME_MAGIC 0x64727431u /* "drt1" */
+#define DOCKER_RUNTIME_MAGIC 0x64727431u   /* "drt1" */
 #define DOCKER_CONTAINER_MAGIC 0x64636e74u /* "dcnt" */
 
 struct docker_runtime {
@@ -141,7 +141,8 @@ static char *create_body(const struct runtime *rt, const struct docker_runtime *
     char slot[16], stop[16];
     snprintf(slot, sizeof(slot), "%d", inst->id);
     snprintf(stop, sizeof(stop), "%d", rt->worker->stop_signal);
-    int ok = root && argv && labels && host && cJSON_AddStringToObject(root, "Image", cfg->docker_image) &&
+    int ok = root && argv && labels && host &&
+             cJSON_AddStringToObject(root, "Image", cfg->docker_image) &&
              cJSON_AddStringToObject(root, "Hostname", inst->name) &&
              cJSON_AddStringToObject(root, "StopSignal", stop) &&
              cJSON_AddStringToObject(labels, DOCKER_LABEL_PREFIX, cfg->prefix) &&
@@ -486,7 +487,8 @@ static void docker_stop(struct runtime *rt, struct instance *inst)
     /* Through the daemon, so it records why the container ended; the
      * worker drains on its stop signal (it is the container's init and
      * handles it). */
-    snprintf(path, sizeof(path), "/containers/%s/kill?signal=%d", id ? id : "", rt->worker->stop_signal);
+    snprintf(path, sizeof(path), "/containers/%s/kill?signal=%d", id ? id : "",
+             rt->worker->stop_signal);
     char *name = strdup(inst->name);
     if (!id || !name ||
         dockerapi_start_owned(dr->api, "POST", path, NULL, DOCKER_CALL_TIMEOUT_MS, killed, name,
@@ -738,7 +740,8 @@ static int network_ensure(struct runtime *rt, struct docker_runtime *dr, char *e
     cJSON *config = cJSON_AddArrayToObject(ipam, "Config");
     cJSON *pool = cJSON_CreateObject();
     int ok = root && labels && opts && ipam && config && pool &&
-             cJSON_AddItemToArray(config, pool) && cJSON_AddStringToObject(root, "Name", cfg->bridge) &&
+             cJSON_AddItemToArray(config, pool) &&
+             cJSON_AddStringToObject(root, "Name", cfg->bridge) &&
              cJSON_AddStringToObject(root, "Driver", "bridge") &&
              cJSON_AddBoolToObject(root, "CheckDuplicate", 1) &&
              cJSON_AddStringToObject(labels, DOCKER_LABEL_PREFIX, cfg->prefix) &&
@@ -795,7 +798,8 @@ static int docker_init(struct runtime *rt, char *err, size_t errlen)
     cJSON *image = get_json(dr, path, &status, e, sizeof(e));
     cJSON_Delete(image);
     if (!image) {
-        snprintf(err, errlen, "image %s is not in the daemon on %s (%s): make images DOCKER_SOCKET=%s",
+        snprintf(err, errlen,
+                 "image %s is not in the daemon on %s (%s): make images DOCKER_SOCKET=%s",
                  cfg->docker_image, cfg->docker_socket, e, cfg->docker_socket);
         goto fail;
     }

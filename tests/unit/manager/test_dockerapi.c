@@ -70,8 +70,9 @@ static void serve_one(int fd)
         status = 201;
         snprintf(body, sizeof(body), "{\"Id\":\"abc\"}");
     }
-    dprintf(fd, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                "Connection: close\r\n\r\n%s",
+    dprintf(fd,
+            "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+            "Connection: close\r\n\r\n%s",
             status, strlen(body), body);
     _exit(0);
 }
@@ -122,21 +123,19 @@ START_TEST(test_dockerapi_blocking_calls)
     ck_assert_msg(api != NULL, "%s", err);
     long status = 0;
     char *body = NULL;
-    ck_assert_int_eq(dockerapi_call(api, "GET", "/_ping", NULL, 5000, &status, &body, err,
-                                    sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        dockerapi_call(api, "GET", "/_ping", NULL, 5000, &status, &body, err, sizeof(err)), 0);
     ck_assert_int_eq(status, 200);
     ck_assert_str_eq(body, "OK");
     free(body);
-    ck_assert_int_eq(dockerapi_call(api, "POST", "/echo", "{\"a\":1}", 5000, &status, &body, err,
-                                    sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        dockerapi_call(api, "POST", "/echo", "{\"a\":1}", 5000, &status, &body, err, sizeof(err)),
+        0);
     ck_assert_int_eq(status, 200);
     ck_assert_str_eq(body, "POST {\"a\":1}");
     free(body);
-    ck_assert_int_eq(dockerapi_call(api, "DELETE", "/echo", NULL, 5000, &status, &body, err,
-                                    sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        dockerapi_call(api, "DELETE", "/echo", NULL, 5000, &status, &body, err, sizeof(err)), 0);
     ck_assert_str_eq(body, "DELETE ");
     free(body);
     ck_assert_int_eq(dockerapi_call(api, "GET", "/containers/x/json", NULL, 5000, &status, &body,
@@ -159,9 +158,8 @@ START_TEST(test_dockerapi_refused_says_where)
     ck_assert_ptr_nonnull(api);
     long status = 0;
     char *body = NULL;
-    ck_assert_int_eq(dockerapi_call(api, "GET", "/_ping", NULL, 2000, &status, &body, err,
-                                    sizeof(err)),
-                     -1);
+    ck_assert_int_eq(
+        dockerapi_call(api, "GET", "/_ping", NULL, 2000, &status, &body, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, path) != NULL, "error does not name the socket: %s", err);
     dockerapi_free(api);
     char longpath[200];
@@ -204,9 +202,9 @@ START_TEST(test_dockerapi_async_calls_overlap)
     struct tally t = {0, 0, base};
     double t0 = now_s();
     for (int i = 0; i < NSLOW; i++)
-        ck_assert_int_eq(dockerapi_start(api, "POST", "/slow", "{}", 10000, count_reply, &t, err,
-                                         sizeof(err)),
-                         0);
+        ck_assert_int_eq(
+            dockerapi_start(api, "POST", "/slow", "{}", 10000, count_reply, &t, err, sizeof(err)),
+            0);
     ck_assert_uint_eq(dockerapi_in_flight(api), NSLOW);
     ck_assert_int_eq(t.done, 0); /* never called from start */
     struct timeval limit = {20, 0};
@@ -239,9 +237,9 @@ START_TEST(test_dockerapi_cancel_and_free_drop_calls_uncalled)
     struct dockerapi *api = dockerapi_new(base, sock_path, err, sizeof(err));
     ck_assert_ptr_nonnull(api);
     int called = 0;
-    ck_assert_int_eq(dockerapi_start(api, "POST", "/slow", NULL, 10000, must_not_run, &called, err,
-                                     sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        dockerapi_start(api, "POST", "/slow", NULL, 10000, must_not_run, &called, err, sizeof(err)),
+        0);
     dockerapi_cancel(api, &called);
     ck_assert_uint_eq(dockerapi_in_flight(api), 0);
     struct timeval limit = {0, (SLOW_MS + 300) * 1000};

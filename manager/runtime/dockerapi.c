@@ -184,7 +184,7 @@ static void check_done(struct dockerapi *api)
         char err[CURL_ERROR_SIZE + DOCKERAPI_SOCKET_MAX + 16] = "";
         long status = call_result(c, rc, err, sizeof(err));
         c->owns_ctx = 0; /* the callback's from now on */
-        c->cb(c->ctx, status, status > 0 ? c->reply : "", err);
+        c->cb(c->ctx, status, status > 0 ? c->reply : "", status > 0 ? c->len : 0, err);
         call_free(c);
     }
 }

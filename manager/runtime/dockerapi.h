@@ -17,8 +17,9 @@ struct dockerapi;
 #define DOCKERAPI_SOCKET_MAX 107
 
 /* status: the reply's HTTP status, or -1 when none came (err says why:
- * refused, timed out); body: NUL-terminated, "" when empty. */
-typedef void (*dockerapi_cb)(void *ctx, long status, const char *body, const char *err);
+ * refused, timed out); body: len bytes and a NUL after them ("" when
+ * empty; a container's logs may hold NULs of their own). */
+typedef void (*dockerapi_cb)(void *ctx, long status, const char *body, size_t len, const char *err);
 
 struct dockerapi *dockerapi_new(struct event_base *base, const char *socket_path, char *err,
                                 size_t errlen);

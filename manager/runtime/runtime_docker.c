@@ -162,34 +162,106 @@ static char *create_body(const struct runtime *rt, const struct docker_runtime *
 
 /* ---------------------------------------------------------------- removal */
 
-static void removed(void *ctx, long status, const char *body, const char *err)
+/* A container on its way out: its logs go to the instance's log, then it
+ * is removed (an owned ctx of both calls). */
+struct removal {
+    struct docker_runtime *dr;
+    char id[DOCKER_ID_MAX + 1];
+    char name[64];
+    char log_path[sizeof(((struct instance *)0)->log_path)];
+};
+
+static void removed(void *ctx, long status, const char *body, size_t len, const char *err)
 {
-    char *name = ctx;
+    struct removal *r = ctx;
     char why[256];
+    (void)len;
     if (status == 204 || status == 404)
-        log_debug("docker: removed container %s", name);
+        log_debug("docker: removed container %s", r->name);
     else if (status < 0)
-        log_warn("docker: removing container %s: %s (the next start removes it)", name, err);
+        log_warn("docker: removing container %s: %s (the next start removes it)", r->name, err);
     else {
         dockerapi_error_text(body, why, sizeof(why));
-        log_warn("docker: removing container %s: %ld %s (the next start removes it)", name, status,
-                 why);
+        log_warn("docker: removing container %s: %ld %s (the next start removes it)", r->name,
+                 status, why);
     }
-    free(name);
+    free(r);
 }
 
-/* DELETE /containers/<id>?force=1: in the background; what fails is left to
- * shutdown or the next run's init, which remove every labelled container. */
-static void container_remove_async(struct docker_runtime *dr, const char *id, const char *name)
+static void removal_delete(struct removal *r)
 {
     char path[128], err[256];
-    snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
-    char *ctx = strdup(name && name[0] ? name : id);
-    if (!ctx || dockerapi_start_owned(dr->api, "DELETE", path, NULL, DOCKER_CALL_TIMEOUT_MS,
-                                      removed, ctx, err, sizeof(err)) < 0) {
-        log_warn("docker: cannot remove container %s: %s", name, ctx ? err : "out of memory");
-        free(ctx);
+    snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", r->id);
+    if (dockerapi_start_owned(r->dr->api, "DELETE", path, NULL, DOCKER_CALL_TIMEOUT_MS, removed, r,
+                              err, sizeof(err)) < 0) {
+        log_warn("docker: cannot remove container %s: %s", r->name, err);
+        free(r);
     }
+}
+
+/* Appends what GET /containers/ID/logs returned to path: without a TTY the
+ * stream is multiplexed, each frame an 8-byte header (stream 0-2, three
+ * zeros, the payload's size big-endian) and its payload; anything else is
+ * written as it came. */
+static void append_container_log(const char *path, const char *name, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        log_warn("docker: cannot keep the logs of %s in %s: %s", name, path, strerror(errno));
+        return;
+    }
+    dprintf(fd, "manager: the output of container %s, removed after its exit:\n", name);
+    size_t off = 0;
+    while (off < len) {
+        const unsigned char *h = (const unsigned char *)data + off;
+        size_t chunk = len - off, skip = 0;
+        if (len - off >= 8 && h[0] <= 2 && h[1] == 0 && h[2] == 0 && h[3] == 0) {
+            size_t size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
+            skip = 8;
+            chunk = size < len - off - 8 ? size : len - off - 8;
+        }
+        if (write(fd, data + off + skip, chunk) < 0)
+            break;
+        off += skip + chunk;
+    }
+    close(fd);
+}
+
+static void logs_fetched(void *ctx, long status, const char *body, size_t len, const char *err)
+{
+    struct removal *r = ctx;
+    if (status == 200)
+        append_container_log(r->log_path, r->name, body, len);
+    else
+        log_debug("docker: no logs of container %s: %ld %s", r->name, status,
+                  status < 0 ? err : "");
+    removal_delete(r);
+}
+
+/* The container goes, in the background, its output first appended to
+ * log_path (when given); what fails is left to shutdown or the next run's
+ * init, which remove every labelled container. */
+static void container_remove_async(struct docker_runtime *dr, const char *id, const char *name,
+                                   const char *log_path)
+{
+    struct removal *r = calloc(1, sizeof(*r));
+    if (!r) {
+        log_warn("docker: cannot remove container %s: out of memory", name);
+        return;
+    }
+    r->dr = dr;
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    snprintf(r->name, sizeof(r->name), "%s", name && name[0] ? name : id);
+    if (!log_path || !log_path[0]) {
+        removal_delete(r);
+        return;
+    }
+    snprintf(r->log_path, sizeof(r->log_path), "%s", log_path);
+    char path[160], err[256];
+    snprintf(path, sizeof(path), "/containers/%s/logs?stdout=1&stderr=1", id);
+    if (dockerapi_start_owned(dr->api, "GET", path, NULL, DOCKER_CALL_TIMEOUT_MS, logs_fetched, r,
+                              err, sizeof(err)) < 0)
+        removal_delete(r);
 }
 
 /* ---------------------------------------------------------------- network namespace */
@@ -293,7 +365,7 @@ static void spawn_fail(struct docker_container *c, const char *what, const char 
     char err[512];
     snprintf(err, sizeof(err), "docker %s of %s: %s", what, c->name, why);
     if (c->id[0])
-        container_remove_async(runtime_priv(rt), c->id, c->name);
+        container_remove_async(runtime_priv(rt), c->id, c->name, inst->log_path);
     inst->rt = NULL;
     inst->pid = 0;
     container_free(c);
@@ -301,7 +373,7 @@ static void spawn_fail(struct docker_container *c, const char *what, const char 
     rt->spawned(rt->spawned_ctx, inst, err);
 }
 
-static void spawn_reply(void *ctx, long status, const char *body, const char *err);
+static void spawn_reply(void *ctx, long status, const char *body, size_t len, const char *err);
 
 static void spawn_call(struct docker_container *c, const char *method, const char *fmt,
                        const char *what)
@@ -339,9 +411,10 @@ static void spawn_running(struct docker_container *c, pid_t pid, struct in_addr 
     rt->spawned(rt->spawned_ctx, inst, NULL);
 }
 
-static void spawn_reply(void *ctx, long status, const char *body, const char *err)
+static void spawn_reply(void *ctx, long status, const char *body, size_t len, const char *err)
 {
     struct docker_container *c = ctx;
+    (void)len;
     assert(c->magic == DOCKER_CONTAINER_MAGIC);
     static const char *const what[] = {"create", "start", "inspect", "?"};
     char why[256];
@@ -401,7 +474,7 @@ static int docker_spawn(struct runtime *rt, struct instance *inst, char *err, si
     if (inst->rt) { /* an earlier life whose container was not removed */
         struct docker_container *old = inst->rt;
         if (old->id[0])
-            container_remove_async(dr, old->id, old->name);
+            container_remove_async(dr, old->id, old->name, NULL);
         container_free(old);
         inst->rt = NULL;
     }
@@ -452,10 +525,11 @@ static int docker_spawn(struct runtime *rt, struct instance *inst, char *err, si
 
 /* ---------------------------------------------------------------- stop, release */
 
-static void killed(void *ctx, long status, const char *body, const char *err)
+static void killed(void *ctx, long status, const char *body, size_t len, const char *err)
 {
     char *name = ctx;
     char why[256];
+    (void)len;
     if (status == 204)
         log_debug("docker: asked container %s to drain", name);
     else if (status < 0)
@@ -505,7 +579,7 @@ static void docker_release(struct runtime *rt, struct instance *inst)
     const char *id = container_id_of(rt, inst);
     if (id && id[0]) {
         const struct docker_container *c = inst->rt;
-        container_remove_async(dr, id, c ? c->name : inst->name);
+        container_remove_async(dr, id, c ? c->name : inst->name, inst->log_path);
     }
     if (inst->id >= 1 && inst->id <= POOL_MAX_INSTANCES)
         rt->adopted &= ~(1ull << inst->id);

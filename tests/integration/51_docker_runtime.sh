@@ -4,7 +4,8 @@
 # four started through concurrent Engine API calls while the manager's API
 # keeps answering), a MISS then a HIT from a client through every container;
 # every container labelled with the manager's prefix and slot and limited
-# by --cpus/--memory; kill -9 of a container's process replaced and counted;
+# by --cpus/--memory; kill -9 of a container's process replaced and counted,
+# its output kept in the instance's log when the container is removed;
 # SIGTERM leaves no container, network or bridge with the manager's label.
 # timeout: 240
 # shellcheck source=tests/integration/docker_lib.sh
@@ -74,6 +75,10 @@ expect_ne "$(pool | jq -r '.instances[0].pid')" "$victim" "new pid after kill -9
 expect_match "$(api "$API/metrics")" "manager_restarts_total 1" "metrics count the restart"
 check_every_instance 1 d
 pp_wait_until 30 gone_but_one || pp_die "the killed container was not removed: $(labelled_containers)"
+# Its output went to the instance's log before it was removed.
+kept_log() { grep -q "listening on 0.0.0.0:3128" "$STATE/${MP}1.log" 2>/dev/null; }
+pp_wait_until 10 kept_log || pp_die "the killed container's output is not in $STATE/${MP}1.log"
+expect_match "$(cat "$STATE/${MP}1.log")" "manager: the output of container ${MP}1-[0-9a-f]+, removed after its exit" "the log says whose output it is"
 
 # SIGTERM: no container, network or bridge with our label left.
 kill -TERM "$MANAGER_PID"

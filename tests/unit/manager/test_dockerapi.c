@@ -175,10 +175,11 @@ struct tally {
     struct event_base *base;
 };
 
-static void count_reply(void *ctx, long status, const char *body, const char *err)
+static void count_reply(void *ctx, long status, const char *body, size_t len, const char *err)
 {
     struct tally *t = ctx;
     (void)err;
+    ck_assert_uint_eq(len, strlen(body));
     t->done++;
     if (status == 201 && strcmp(body, "{\"Id\":\"abc\"}") == 0)
         t->ok++;
@@ -222,10 +223,11 @@ START_TEST(test_dockerapi_async_calls_overlap)
 }
 END_TEST
 
-static void must_not_run(void *ctx, long status, const char *body, const char *err)
+static void must_not_run(void *ctx, long status, const char *body, size_t len, const char *err)
 {
     (void)status;
     (void)body;
+    (void)len;
     (void)err;
     *(int *)ctx = 1;
 }

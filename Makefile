@@ -5,6 +5,7 @@
 #   make asan       the same build and tests under AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets into build-fuzz/
 #   make chaos      faults under load in a testbed (root; CHAOS=short for CI)
+#   make soak       steady load for SOAK_MINUTES (30): memory, descriptors, p99 flat
 #   make deps       install the Debian packages (deploy/setup.sh)
 #   make demo       build, then a MISS and a HIT through proxyd, then the paper's Fig. 4
 #                   experiment in its quick form (ppexp fig4-quick) with its table and plots
@@ -109,6 +110,10 @@ $(BUILD)/obj/%.o: %.c | $(AFTER_DEPS)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
+# The status page's files go into the manager by the assembler's .incbin,
+# which the compiler's dependency files do not see.
+$(BUILD)/obj/manager/statuspage.o: $(wildcard manager/status/*)
+
 $(BUILD)/tools/%: tests/tools/%.c $(PROGRAM_LIBS) $(COMMON_LIB) | $(AFTER_DEPS)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) -lm
@@ -169,6 +174,12 @@ build-fuzz/fuzz_manager_%: tests/fuzz/fuzz_manager_%.c $(COMMON_SRC) $(wildcard 
 chaos: all
 	@PP_BUILD=$(abspath $(BUILD)) tests/chaos/run.sh
 
+# The soak (root, not in CI): SOAK_MINUTES of steady load, memory,
+# descriptors and p99 sampled every 10 s; a table, CSVs and a plot.
+SOAK_MINUTES ?= 30
+soak: all
+	@PP_BUILD=$(abspath $(BUILD)) tests/chaos/run.sh --soak $(SOAK_MINUTES)
+
 deps:
 	$(Q)deploy/setup.sh
 
@@ -192,9 +203,9 @@ lint:
 	.ci/lint
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-hooks
 
-.PHONY: all unit integration check asan chaos fuzz deps demo images format lint clean
+.PHONY: all unit integration check asan chaos soak fuzz deps demo images format lint clean
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

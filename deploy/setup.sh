@@ -39,6 +39,9 @@ PACKAGES=(
     linux-perf                 # profiles for bench/ when a target is missed
     docker.io                  # --runtime docker: a private dockerd (deploy/dockerd), never the system one
     libcurl4-openssl-dev       # manager: the Docker Engine API client (unix socket, multi interface)
+    chromium                   # the status page's browser test (tests/integration/95_status_page.sh)
+    chromium-driver            # ... drives it headless through WebDriver
+    python3-selenium           # ... from Python
 )
 
 # docker.socket first: socket activation would start the system dockerd.

@@ -24,9 +24,11 @@
 
 #include "addr.h"
 #include "apiauth.h"
+#include "autoscale.h"
 #include "config.h"
 #include "instance.h"
 #include "jsonhttp.h"
+#include "crashpoint.h"
 #include "log.h"
 #include "pool.h"
 #include "poolview.h"
@@ -34,6 +36,7 @@
 #include "scale.h"
 #include "statedir.h"
 #include "steer.h"
+#include "statuspage.h"
 #include "steerview.h"
 #include "prom.h"
 
@@ -65,7 +68,9 @@ enum api_route {
     ROUTE_METRICS,
     ROUTE_FORWARDING,
     ROUTE_PARTITION,
-    ROUTE_OTHER, /* anything else: one label, so unknown paths cannot grow /metrics */
+    ROUTE_AUTOSCALE,
+    ROUTE_STATUS, /* the status page and its script and style */
+    ROUTE_OTHER,  /* anything else: one label, so unknown paths cannot grow /metrics */
     ROUTE_COUNT,
 };
 
@@ -78,6 +83,8 @@ static const char *const route_labels[ROUTE_COUNT] = {
     "/metrics",
     "/v1/forwarding",
     "/v1/partition",
+    "/v1/autoscale",
+    "/",
     "other",
 };
 
@@ -95,8 +102,9 @@ struct api {
     unsigned magic;
     struct evhttp *http;
     struct pool *pool;
-    struct scale *scale; /* changes of the pool go through it */
-    struct steer *steer; /* NULL until api_set_steer */
+    struct scale *scale;         /* changes of the pool go through it */
+    struct steer *steer;         /* NULL until api_set_steer */
+    struct autoscale *autoscale; /* NULL until api_set_autoscale */
     int port;
     int stopping;
     int no_auth; /* --no-auth: writes need no token */
@@ -160,6 +168,10 @@ static void route_path(const char *path, struct route_match *m)
         m->route = ROUTE_FORWARDING;
     } else if (strcmp(path, "/v1/partition") == 0) {
         m->route = ROUTE_PARTITION;
+    } else if (strcmp(path, "/v1/autoscale") == 0) {
+        m->route = ROUTE_AUTOSCALE;
+    } else if (statuspage_serves(path)) {
+        m->route = ROUTE_STATUS;
     } else if (strncmp(path, instances, sizeof(instances) - 1) == 0) {
         const char *seg = path + sizeof(instances) - 1;
         const char *slash = strchr(seg, '/');
@@ -569,6 +581,7 @@ static int start_change(struct api *a, struct evhttp_request *req, enum api_rout
     char peer[ADDR_STRLEN];
     peer_text(req, peer, sizeof(peer));
     char err[256] = "";
+    PP_CRASH_ARM_STEPS(); /* test builds: a step's crash point counts from here */
     int rc = route == ROUTE_POOL
                  ? scale_to(a->scale, target, on_change_done, w, err, sizeof(err))
                  : scale_restart(a->scale, target, on_change_done, w, err, sizeof(err));
@@ -613,6 +626,13 @@ static int handle_pool(struct api *a, struct evhttp_request *req)
         return start_view(a, req, ROUTE_POOL, 0);
     if (refuse_write(a, req, "PUT /v1/pool") < 0)
         return API_REPLIED;
+    /* Two hands on the replica count would undo each other. */
+    if (a->autoscale != NULL && autoscale_enabled(a->autoscale)) {
+        jsonhttp_send_error(req, 409,
+                            "the autoscaler sets the replica count; turn it off first with "
+                            "`ppctl autoscale off` or PUT /v1/autoscale {\"enabled\": false}");
+        return API_REPLIED;
+    }
     cJSON *body = jsonhttp_read_body(req, API_BODY_MAX);
     if (body == NULL)
         return API_REPLIED;
@@ -707,6 +727,8 @@ static int send_metrics(struct api *a, struct evhttp_request *req)
     poolview_prom(a->pool, &p);
     if (a->steer)
         steerview_prom(a->steer, &p);
+    if (a->autoscale)
+        autoscale_prom(a->autoscale, &p);
     write_request_counts(a, &p);
     char err[128];
     if (prom_finish(&p, err, sizeof(err)) < 0)
@@ -785,6 +807,39 @@ static void handle_partition(struct api *a, struct evhttp_request *req)
     send_document(req, steerview_partition_json(a->steer));
 }
 
+/* GET /v1/autoscale: the settings, the measure and the last decisions;
+ * PUT: the fields given change, checked together first (400 naming the
+ * field; nothing changes then). */
+static void handle_autoscale(struct api *a, struct evhttp_request *req)
+{
+    if (jsonhttp_check_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT) < 0)
+        return;
+    if (a->autoscale == NULL) {
+        jsonhttp_send_error(req, 503, "the autoscaler is not set up yet");
+        return;
+    }
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_PUT) {
+        if (refuse_write(a, req, "PUT /v1/autoscale") < 0)
+            return;
+        cJSON *body = jsonhttp_read_body(req, API_BODY_MAX);
+        if (body == NULL)
+            return;
+        struct autoscale_settings s = *autoscale_settings(a->autoscale);
+        char why[300];
+        int rc = autoscale_settings_from_json(body, &s, why, sizeof(why));
+        cJSON_Delete(body);
+        if (rc < 0) {
+            jsonhttp_send_error(req, 400, "%s", why);
+            return;
+        }
+        char peer[ADDR_STRLEN];
+        peer_text(req, peer, sizeof(peer));
+        log_info("api: autoscale settings changed, asked by %s", peer);
+        autoscale_configure(a->autoscale, &s);
+    }
+    send_document(req, autoscale_json(a->autoscale));
+}
+
 static void api_handle(struct evhttp_request *req, void *arg)
 {
     struct api *a = arg;
@@ -829,11 +884,17 @@ static void api_handle(struct evhttp_request *req, void *arg)
     case ROUTE_PARTITION:
         handle_partition(a, req);
         break;
+    case ROUTE_AUTOSCALE:
+        handle_autoscale(a, req);
+        break;
+    case ROUTE_STATUS:
+        statuspage_send(req, path);
+        break;
     default:
         jsonhttp_send_error(req, 404,
                             "no endpoint %.200s: the API serves /v1/pool, "
                             "/v1/pool/instances/{id}, /v1/forwarding, /v1/partition, "
-                            "/healthz and /metrics",
+                            "/v1/autoscale, /healthz and /metrics, and its status page at /",
                             path);
         break;
     }
@@ -976,4 +1037,9 @@ int api_port(const struct api *a)
 void api_set_steer(struct api *a, struct steer *s)
 {
     a->steer = s;
+}
+
+void api_set_autoscale(struct api *a, struct autoscale *as)
+{
+    a->autoscale = as;
 }

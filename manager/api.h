@@ -53,6 +53,10 @@ void api_free(struct api *a);
 /* Serves /v1/forwarding and /v1/partition from s (503 until set). */
 struct steer;
 void api_set_steer(struct api *a, struct steer *s);
+/* Serves /v1/autoscale from as (503 until set); while it is enabled a
+ * PUT /v1/pool is refused with 409. */
+struct autoscale;
+void api_set_autoscale(struct api *a, struct autoscale *as);
 
 /* From now on writes get 503 and /healthz answers 503 "stopping"; changes
  * already running are answered when they end. */

@@ -185,6 +185,43 @@ static int set_clients(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
+/* Custom: --autoscale MIN..MAX turns the autoscaler on. */
+static int set_autoscale(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (autoscale_parse_range(v, &c->autoscale.min, &c->autoscale.max, e, n) < 0)
+        return -1;
+    c->autoscale.enabled = 1;
+    return 0;
+}
+
+static int set_autoscale_target(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    if (autoscale_parse_target(v, &c->autoscale.metric, &c->autoscale.target, e, n) < 0)
+        return -1;
+    c->autoscale_target_given = 1;
+    return 0;
+}
+
+/* Custom: a percentage ("10%") or a ratio ("0.1"), below 100%. */
+static int set_autoscale_tolerance(void *cfg, const char *v, char *e, size_t n)
+{
+    struct manager_config *c = cfg;
+    char *end;
+    double t = strtod(v, &end);
+    if (end != v && strcmp(end, "%") == 0)
+        t /= 100;
+    else if (end == v || *end != '\0')
+        t = -1;
+    if (!(t >= 0 && t < 1)) {
+        snprintf(e, n, "must be a percentage from 0%% to below 100%% (e.g. 10%%), not '%s'", v);
+        return -1;
+    }
+    c->autoscale.tolerance = t;
+    return 0;
+}
+
 /* The testbed's 64 clients (deploy/testbed, the paper's Fig. 4). */
 #define MANAGER_DEFAULT_CLIENTS "198.18.1.1-198.18.1.64"
 /* Instance k listens on base + k and serves its admin on base + 100 + k. */
@@ -316,6 +353,36 @@ static const struct option_def options[] = {
     {"keep-on-exit", OPTION_FLAG, FIELD(keep_on_exit),
      .help = "on SIGTERM or SIGINT, exit leaving the instances, the forwarding rules and the "
              "balancer running, for the next manager to adopt (SIGUSR2 does so always)"},
+    {"autoscale", .arg = "MIN..MAX",
+     .help = "scale the pool by itself between MIN and MAX replicas (1..32) to keep "
+             "--autoscale-target; a manual PUT /v1/pool is then refused (409) until PUT "
+             "/v1/autoscale {\"enabled\": false} or `ppctl autoscale off`",
+     .deflt_text = "off", .set = set_autoscale},
+    {"autoscale-target", .arg = "p99=DURATION|cpu=PERCENT",
+     .help = "what the autoscaler keeps: the 99th percentile of time to first byte (balancer "
+             "mode: the balancer's per-instance histograms; otherwise each proxyd's "
+             "/metrics), or the instances' CPU use against their limit (--cpus, or one CPU "
+             "for processes), e.g. p99=200ms or cpu=70%",
+     .set = set_autoscale_target},
+    {"autoscale-up-window", OPTION_DURATION, FIELD(autoscale.up_window_ms), .arg = "DURATION",
+     .help = "the measure is taken over this much of the past; the pool grows as soon as it is "
+             "over target",
+     .deflt = "2s", .min = 1, .limit_why = "a window needs a length"},
+    {"autoscale-down-window", OPTION_DURATION, FIELD(autoscale.down_window_ms), .arg = "DURATION",
+     .help = "the pool shrinks only to the largest size wanted during this whole window (an "
+             "idle pool goes to MIN after it)",
+     .deflt = "60s", .min = 1, .limit_why = "a window needs a length"},
+    {"autoscale-tolerance", .arg = "PERCENT",
+     .help = "no change while the measure is within this of the target", .deflt = "10%",
+     .set = set_autoscale_tolerance},
+    {"autoscale-max-step", OPTION_COUNT, FIELD(autoscale.max_step), .arg = "N",
+     .help = "replicas one decision adds or removes at most", .deflt = "4", .min = 1,
+     .max = POOL_MAX_INSTANCES},
+    {"autoscale-cooldown", OPTION_DURATION, FIELD(autoscale.cooldown_ms), .arg = "DURATION",
+     .help = "no decision this long after a change ended", .deflt = "3s"},
+    {"autoscale-sample", OPTION_DURATION, FIELD(autoscale.sample_ms), .arg = "DURATION",
+     .help = "how often the autoscaler samples its metric", .deflt = "500ms", .min = 50,
+     .limit_why = "sampling faster costs more than it tells"},
     {"features", OPTION_FLAG, FIELD(print_features),
      .help = "print what this manager supports (runtimes, forwarding modes, workers, balancer "
              "algorithms, max replicas) as a JSON object and exit"},
@@ -329,8 +396,10 @@ static const struct options_spec manager_options = {
                 "as processes or namespace containers, restarts crashed ones, and scales the\n"
                 "pool through a REST API\n"
                 "(GET/PUT /v1/pool, /v1/pool/instances/{id}, GET/PUT /v1/forwarding,\n"
-                "GET /v1/partition, /healthz, /metrics). Clients reach the instances through\n"
-                "the VIP by nat, route or balancer forwarding.\n",
+                "GET /v1/partition, GET/PUT /v1/autoscale, /healthz, /metrics), or by itself\n"
+                "on latency or CPU (--autoscale), and shows it on a status page at GET / of\n"
+                "the same port. Clients reach the instances through the VIP by nat, route or\n"
+                "balancer forwarding.\n",
     .epilog = "SIZE: 512M, 4G. DURATION: 500ms, 10s. Signals: SIGTERM and SIGINT drain and stop\n"
               "every instance and remove what the manager made, then exit.\n"
               "Example: manager --runtime process --replicas 4 --state-dir /tmp/pp\n"
@@ -363,6 +432,7 @@ static int manager_config_defaults(struct manager_config *c, const char *argv0, 
                                    size_t errlen)
 {
     memset(c, 0, sizeof(*c));
+    autoscale_settings_default(&c->autoscale);
     if (options_defaults(&manager_options, c, err, errlen) < 0)
         return -1;
     char self[sizeof(c->proxyd_path) - 16];
@@ -388,6 +458,19 @@ int manager_config_load(struct manager_config *cfg, int argc, char **argv, char 
     /* The binary is there and the --proxy-arg ones mean something to it. */
     if (worker_kind_find(cfg->worker)->check(cfg, err, errlen) < 0)
         return -1;
+    if (cfg->autoscale_target_given && !cfg->autoscale.enabled) {
+        snprintf(err, errlen, "--autoscale-target needs --autoscale MIN..MAX");
+        return -1;
+    }
+    if (cfg->autoscale.enabled && !cfg->autoscale_target_given) {
+        snprintf(err, errlen, "--autoscale needs --autoscale-target (e.g. p99=200ms or cpu=70%%)");
+        return -1;
+    }
+    char why[256];
+    if (autoscale_settings_check(&cfg->autoscale, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "--autoscale: %s", why);
+        return -1;
+    }
     if (cfg->no_auth && cfg->token_file[0] != '\0') {
         snprintf(err, errlen, "--no-auth and --token-file contradict each other");
         return -1;

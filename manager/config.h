@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include "addr.h"
 #include "apiauth.h"
+#include "autoscale_rule.h"
 #include "log.h"
 #include "partition.h"
 
@@ -56,6 +57,9 @@ struct manager_config {
     int print_features; /* --features: print manager_features_json() and exit */
     /* The forwarding state is checked and repaired this often; 0: never. */
     uint64_t reconcile_interval_ms;
+    /* --autoscale and its --autoscale-* options; enabled by --autoscale. */
+    struct autoscale_settings autoscale;
+    int autoscale_target_given; /* private: --autoscale-target was given */
 };
 
 extern const char manager_version[];

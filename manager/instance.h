@@ -34,10 +34,13 @@ struct instance {
     int64_t spawn_mono_us;        /* monotonic clock of the last spawn */
     int64_t ready_ms;             /* spawn to first healthy answer, -1 until then */
     unsigned restarts;            /* crashes and explicit restarts */
+    int64_t last_exit_at_ms;      /* wall clock of its last crash or restart; 0: none yet */
+    char last_exit[64];           /* how that process ended: "signal 9", "exit status 1" */
     int64_t next_restart_mono_us; /* backoff: not before this */
     unsigned crash_streak;        /* consecutive crashes before becoming ready */
     char log_path[600];           /* stdout and stderr of the instance */
     void *rt;                     /* runtime-private state (container: veth, cgroup) */
+    int spawn_gate_fd; /* the runtime's child waits here for its pid file (spawn.h); -1: none */
 };
 
 #endif

@@ -12,8 +12,10 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "autoscale.h"
 #include "caps.h"
 #include "config.h"
+#include "crashpoint.h"
 #include "features.h"
 #include "log.h"
 #include "pool.h"
@@ -28,6 +30,7 @@ static struct spawn_reaper *reaper;
 static struct pool *pool;
 static struct steer *steer;
 static struct scale *scale;
+static struct autoscale *autoscale;
 static struct api *api;
 static int keep_on_exit; /* --keep-on-exit: SIGTERM and SIGINT act as SIGUSR2 */
 
@@ -54,6 +57,7 @@ static void leave_serving(int sig, struct event_base *base)
              strsignal(sig), pool_count_state(pool, INSTANCE_READY),
              pool_count_state(pool, INSTANCE_READY) == 1 ? "" : "s", steer_mode(steer));
     api_set_stopping(api);
+    autoscale_stop(autoscale);
     scale_stop(scale);
     api_set_steer(api, NULL);
     steer_leave_installed(steer);
@@ -75,6 +79,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     }
     log_info("%s: draining and stopping every instance", strsignal((int)sig));
     api_set_stopping(api);
+    autoscale_stop(autoscale);
     scale_stop(scale);
     /* Forwarding rules go first: no new client is sent to an instance that
      * is about to stop (established flows keep their mapping); the
@@ -161,12 +166,18 @@ static int manager_wire(struct event_base *base, struct manager_config *cfg)
         return -1;
     }
     api_set_steer(api, steer);
+    if (!(autoscale = autoscale_new(base, cfg, pool, scale, steer, err, sizeof(err)))) {
+        log_error("autoscale: %s", err);
+        return -1;
+    }
+    api_set_autoscale(api, autoscale);
     return 0;
 }
 
 static void manager_unwire(void)
 {
     api_free(api);
+    autoscale_free(autoscale);
     scale_free(scale);
     steer_free(steer);
     pool_free(pool);
@@ -177,6 +188,8 @@ int main(int argc, char **argv)
 {
     static struct manager_config cfg;
     char err[512];
+    if (crashpoint_list_if_asked()) /* test builds only: the scenario's list */
+        return 0;
     int rc = manager_config_load(&cfg, argc, argv, err, sizeof(err));
     if (rc == 1)
         return 0;
@@ -230,6 +243,11 @@ int main(int argc, char **argv)
     addr_format(&cfg.api, a, sizeof(a));
     log_info("REST API on http://%s/v1/pool, %s runtime, state in %s", a, pool_runtime_name(pool),
              cfg.state_dir);
+    /* The autoscaler starts from --replicas, within its bounds. */
+    if (cfg.autoscale.enabled && cfg.replicas < cfg.autoscale.min)
+        cfg.replicas = cfg.autoscale.min;
+    if (cfg.autoscale.enabled && cfg.replicas > cfg.autoscale.max)
+        cfg.replicas = cfg.autoscale.max;
     if (scale_to(scale, cfg.replicas, on_initial_scale, NULL, err, sizeof(err)) < 0)
         log_error("initial scale: %s", err);
     struct event *ev_term = evsignal_new(base, SIGTERM, on_stop_signal, base);

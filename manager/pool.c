@@ -23,6 +23,7 @@
 
 #include "again.h"
 #include "config.h"
+#include "crashpoint.h"
 #include "exchange.h"
 #include "histogram.h"
 #include "httpcall.h"
@@ -152,7 +153,15 @@ static void slot_started(struct pool *p, struct slot *s, int ours)
 {
     struct instance *inst = &s->inst;
     char err[256];
+    PP_CRASH_POINT("up.spawned");
     pidfile_write(p, inst);
+    PP_CRASH_POINT("up.pidfile_written");
+    /* Only now, with its pid file there for the next run to find, the
+     * child may exec: a manager killed before this point leaves no
+     * unrecorded worker holding the slot's port (spawn.h, the gate). A
+     * spawn that finished later (docker) has no gate: its container runs
+     * already, and init finds it by its label. */
+    spawn_gate_release(&inst->spawn_gate_fd);
     if (ours)
         spawn_reaper_watch(p->reaper, inst->pid, slot_exited, s);
     else if (spawn_reaper_watch_adopted(p->reaper, inst->pid, slot_exited, s, err, sizeof(err)) < 0)
@@ -172,6 +181,7 @@ static int slot_spawn(struct pool *p, struct slot *s)
     inst->started_at_ms = wall_ms();
     inst->spawn_mono_us = mono_us();
     s->deadline_us = inst->spawn_mono_us + (int64_t)p->cfg->ready_timeout_ms * 1000;
+    inst->spawn_gate_fd = -1;
     int rc = p->rt.ops->spawn(&p->rt, inst, err, sizeof(err));
     if (rc == PP_AGAIN) {
         s->spawning = 1;
@@ -254,6 +264,7 @@ static void slot_drain(struct pool *p, struct slot *s)
     p->rt.ops->stop(&p->rt, inst);
     log_info("pool: draining %s (pid %d, %llu tracked connections)", inst->name, (int)inst->pid,
              (unsigned long long)s->flows_at_drain);
+    PP_CRASH_POINT("down.drain_started");
 }
 
 static void slot_free(struct pool *p, struct slot *s)
@@ -263,6 +274,7 @@ static void slot_free(struct pool *p, struct slot *s)
     unlinkat(p->state_dirfd, name, 0);
     probe_close(s);
     memset(s, 0, sizeof(*s));
+    PP_CRASH_POINT("down.slot_freed");
 }
 
 static void probe_done(void *arg, int status, const char *body)
@@ -280,6 +292,7 @@ static void probe_done(void *arg, int status, const char *body)
         inst->crash_streak = 0;
         histogram_record(p->ready_hist, (uint64_t)us);
         log_info("pool: %s ready in %.1f ms", inst->name, (double)us / 1000.0);
+        PP_CRASH_POINT("up.ready");
         pool_notify(p); /* a waiting change looks now, not a tick later */
     }
 }
@@ -380,9 +393,12 @@ static void on_exit_of(struct pool *p, struct slot *s, int status)
     struct instance *inst = &s->inst;
     char how[64];
     spawn_describe_status(status, how, sizeof(how));
+    if (s->remove)
+        PP_CRASH_POINT("down.exited");
     p->rt.ops->release(&p->rt, inst);
     inst->pid = 0;
     if (s->remove) {
+        PP_CRASH_POINT("down.released");
         uint64_t cut = s->flows_cut < s->flows_at_drain ? s->flows_cut : s->flows_at_drain;
         log_info("pool: %s stopped (%s): %llu connections drained, %llu cut", inst->name, how,
                  (unsigned long long)(s->flows_at_drain - cut), (unsigned long long)cut);
@@ -391,6 +407,10 @@ static void on_exit_of(struct pool *p, struct slot *s, int status)
         inst->state = INSTANCE_STOPPED;
         return;
     }
+    /* Kept for the API: a crash replaced within a second is otherwise
+     * invisible to anyone who polls (the status page does, once a second). */
+    inst->last_exit_at_ms = wall_ms();
+    snprintf(inst->last_exit, sizeof(inst->last_exit), "%s", how);
     if (s->restart_pending) {
         s->restart_pending = 0;
         inst->restarts++;

@@ -141,6 +141,16 @@ static cJSON *instance_json(const struct instance *in, const struct steer *st,
     else
         ok = ok && cJSON_AddNullToObject(o, "ready_ms") != NULL;
     ok = ok && cJSON_AddNumberToObject(o, "restarts", in->restarts) != NULL;
+    /* The last crash or restart: when, and how the process ended. */
+    if (ok && in->last_exit_at_ms > 0) {
+        char at[48];
+        format_rfc3339(in->last_exit_at_ms, at, sizeof(at));
+        cJSON *e = cJSON_AddObjectToObject(o, "last_exit");
+        ok = e != NULL && cJSON_AddStringToObject(e, "at", at) != NULL &&
+             cJSON_AddStringToObject(e, "how", in->last_exit) != NULL;
+    } else {
+        ok = ok && cJSON_AddNullToObject(o, "last_exit") != NULL;
+    }
     /* Its block of clients, when a forwarding mode partitions them. */
     const struct partition_block *b = st ? steer_block(st, in->id) : NULL;
     if (ok && b) {

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <event2/event.h>
 
+#include "crashpoint.h"
 #include "log.h"
 #include "pool.h"
 #include "steer.h"
@@ -131,6 +132,10 @@ static void scale_step(struct scale *sc)
             scale_finish(sc, 0, msg);
             return;
         }
+        if (n > sc->from)
+            PP_CRASH_POINT("up.forward_applied");
+        else if (n < sc->from)
+            PP_CRASH_POINT("down.forward_applied");
         pool_drain_above(sc->pool, n);
         sc->phase = SCALE_WAIT_STOPPED;
         /* fall through */
@@ -151,6 +156,8 @@ static void scale_step(struct scale *sc)
         }
         if (rc < 0) /* the instances stopped; clear or the next start removes the rest */
             log_warn("pool: %s", why);
+        if (n < sc->from)
+            PP_CRASH_POINT("down.retired");
         scale_publish(sc);
         scale_finish(sc, 1, NULL);
         return;

@@ -69,6 +69,44 @@ void spawn_child_prepare(const char *log_path)
     close_range(3, ~0u, 0);
 }
 
+int spawn_gate_new(int gate[2], char *err, size_t errlen)
+{
+    if (pipe2(gate, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void spawn_gate_wait(int gate[2])
+{
+    char go = 0;
+    close(gate[1]);
+    ssize_t n;
+    while ((n = read(gate[0], &go, 1)) < 0 && errno == EINTR)
+        ;
+    if (n != 1)
+        _exit(0); /* the manager died before it recorded us: run nothing */
+    close(gate[0]);
+}
+
+void spawn_gate_keep(int gate[2], int *release_fd)
+{
+    close(gate[0]);
+    *release_fd = gate[1];
+}
+
+void spawn_gate_release(int *fd)
+{
+    if (*fd < 0)
+        return;
+    char go = 'g';
+    if (write(*fd, &go, 1) != 1)
+        log_warn("spawn: cannot let a child go: %s (it exits)", strerror(errno));
+    close(*fd);
+    *fd = -1;
+}
+
 int spawn_process_alive(int pid)
 {
     char path[64], buf[256];

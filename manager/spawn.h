@@ -21,6 +21,24 @@
  * leaves the child without a log rather than appending to its target. */
 void spawn_child_prepare(const char *log_path);
 
+/* The gate between a fork and the child's exec. A child must not run its
+ * worker before the manager recorded it in a pid file: a manager killed in
+ * between would leave a worker nobody knows of, holding its slot's port,
+ * so the next run's instance in that slot could not bind it and would
+ * crash until the scale step gave up. The child waits at the gate until
+ * the manager wrote the pid file (spawn_gate_release); when the manager
+ * dies first, the child reads end-of-file and exits without running
+ * anything. gate[0] is read by the child, gate[1] written by the parent;
+ * both close-on-exec. 0, or -1 with err. */
+int spawn_gate_new(int gate[2], char *err, size_t errlen);
+/* In the child, right after fork (before spawn_child_prepare closes the
+ * gate with every other descriptor): returns once let go, _exits if not. */
+void spawn_gate_wait(int gate[2]);
+/* In the parent, after fork: keeps the write end in *release_fd. */
+void spawn_gate_keep(int gate[2], int *release_fd);
+/* Lets the child go and closes the gate; *fd becomes -1 (-1: nothing). */
+void spawn_gate_release(int *fd);
+
 /* Whether pid runs: alive and not a zombie (an orphan's zombie waits for
  * init to reap it), read from /proc/PID/stat. */
 int spawn_process_alive(int pid);

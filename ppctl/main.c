@@ -89,14 +89,23 @@ static const struct option_def option_defs[] = {
 static const struct options_spec spec = {
     .program = "ppctl",
     .version = VERSION,
-    .synopsis = "Usage: ppctl [OPTIONS] status | scale N | restart ID\n"
-                "Shows and changes the manager's proxy pool through its REST API.\n",
+    .synopsis =
+        "Usage: ppctl [OPTIONS] status | scale N | restart ID | autoscale [show|on MIN..MAX "
+        "TARGET|off]\n"
+        "Shows and changes the manager's proxy pool through its REST API.\n",
     .epilog = "Commands:\n"
               "  status       one row per instance (ID NAME STATE ADDRESS PID READY_MS\n"
               "               RESTARTS), then how many replicas are ready\n"
               "  scale N      scale the pool to N instances (1 to 32); answers when all are\n"
               "               ready, with the new pool\n"
-              "  restart ID   stop instance ID and start it again in the same slot\n\n"
+              "  restart ID   stop instance ID and start it again in the same slot\n"
+              "  autoscale [show]\n"
+              "               the autoscaler's settings, measure and last decisions\n"
+              "  autoscale on MIN..MAX TARGET\n"
+              "               let the manager keep TARGET (p99=200ms or cpu=70%) between MIN\n"
+              "               and MAX replicas; scale is refused while it is on\n"
+              "  autoscale off\n"
+              "               stop autoscaling; the pool stays at its size\n\n"
               "Options go before the command.\n\n"
               "Changes carry the manager's bearer token, read from STATE-DIR/api.token\n"
               "(root-only: the manager generates it 0600 at its first start) or --token-file.\n\n"
@@ -104,7 +113,8 @@ static const struct options_spec spec = {
               "stderr); 2 usage error; 3 the API could not be reached or did not answer\n"
               "within --timeout.\n\n"
               "Example:\n"
-              "  ppctl scale 8 && ppctl --json status\n",
+              "  ppctl scale 8 && ppctl --json status\n"
+              "  ppctl autoscale on 1..8 p99=200ms\n",
     .defs = option_defs,
     .ndefs = sizeof(option_defs) / sizeof(option_defs[0]),
     .positional = 1,
@@ -161,8 +171,10 @@ static void print_api_error(const struct httpcall_reply *r)
     cJSON_Delete(j);
 }
 
+enum reply_kind { REPLY_POOL, REPLY_INSTANCE, REPLY_AUTOSCALE };
+
 static int print_reply(const struct ppctl_config *cfg, const struct httpcall_reply *r,
-                       int is_instance)
+                       enum reply_kind kind)
 {
     if (cfg->json) {
         fwrite(r->body, 1, r->len, stdout);
@@ -171,13 +183,16 @@ static int print_reply(const struct ppctl_config *cfg, const struct httpcall_rep
         return EXIT_DONE;
     }
     cJSON *j = cJSON_ParseWithLength(r->body, r->len);
-    int rc = j == NULL     ? -1
-             : is_instance ? table_print_instance(stdout, j)
-                           : table_print_pool(stdout, j);
+    int rc = j == NULL                 ? -1
+             : kind == REPLY_INSTANCE  ? table_print_instance(stdout, j)
+             : kind == REPLY_AUTOSCALE ? table_print_autoscale(stdout, j)
+                                       : table_print_pool(stdout, j);
     cJSON_Delete(j);
     if (rc < 0) {
         fprintf(stderr, "ppctl: the API's reply is not the %s document ppctl knows\n",
-                is_instance ? "instance" : "pool");
+                kind == REPLY_INSTANCE    ? "instance"
+                : kind == REPLY_AUTOSCALE ? "autoscale"
+                                          : "pool");
         return EXIT_REFUSED;
     }
     return EXIT_DONE;
@@ -202,10 +217,12 @@ int main(int argc, char **argv)
     int nargs = argc - first;
     char **args = argv + first;
     if (nargs == 0)
-        return usage_error("a command is needed: status, scale N or restart ID");
+        return usage_error("a command is needed: status, scale N, restart ID or autoscale");
     const char *method, *body = NULL;
     char path[64], body_buf[64];
-    int is_write = 1, is_instance = 0, n;
+    int is_write = 1, n;
+    enum reply_kind kind = REPLY_POOL;
+    char *autoscale_body = NULL;
     if (strcmp(args[0], "status") == 0) {
         if (nargs != 1)
             return usage_error("status takes no arguments, not '%s'", args[1]);
@@ -229,9 +246,41 @@ int main(int argc, char **argv)
         method = "POST";
         snprintf(path, sizeof(path), "/v1/pool/instances/%d/restart", n);
         body = "{}"; /* a write carries a JSON body and its content type */
-        is_instance = 1;
+        kind = REPLY_INSTANCE;
+    } else if (strcmp(args[0], "autoscale") == 0) {
+        snprintf(path, sizeof(path), "/v1/autoscale");
+        kind = REPLY_AUTOSCALE;
+        if (nargs == 1 || (nargs == 2 && strcmp(args[1], "show") == 0)) {
+            method = "GET";
+            is_write = 0;
+        } else if (nargs == 2 && strcmp(args[1], "off") == 0) {
+            method = "PUT";
+            body = "{\"enabled\": false}";
+        } else if (nargs == 4 && strcmp(args[1], "on") == 0) {
+            int lo, hi;
+            char tail;
+            if (sscanf(args[2], "%d..%d%c", &lo, &hi, &tail) != 2)
+                return usage_error("autoscale on takes MIN..MAX (e.g. 1..8), not '%s'", args[2]);
+            /* The manager checks the numbers and the target and says what is wrong. */
+            cJSON *j = cJSON_CreateObject();
+            if (j == NULL || !cJSON_AddBoolToObject(j, "enabled", 1) ||
+                !cJSON_AddNumberToObject(j, "min", lo) || !cJSON_AddNumberToObject(j, "max", hi) ||
+                !cJSON_AddStringToObject(j, "target", args[3]) ||
+                (autoscale_body = cJSON_PrintUnformatted(j)) == NULL) {
+                cJSON_Delete(j);
+                fprintf(stderr, "ppctl: out of memory\n");
+                return EXIT_REFUSED;
+            }
+            cJSON_Delete(j);
+            method = "PUT";
+            body = autoscale_body;
+        } else {
+            return usage_error("autoscale takes show, off, or on MIN..MAX TARGET (e.g. on 1..8 "
+                               "p99=200ms)");
+        }
     } else {
-        return usage_error("unknown command '%s': status, scale N or restart ID", args[0]);
+        return usage_error("unknown command '%s': status, scale N, restart ID or autoscale",
+                           args[0]);
     }
 
     /* An explicit --token-file must be readable; the default one may be
@@ -266,9 +315,10 @@ int main(int argc, char **argv)
         print_api_error(&r);
         code = EXIT_REFUSED;
     } else {
-        code = print_reply(&cfg, &r, is_instance);
+        code = print_reply(&cfg, &r, kind);
     }
     httpcall_reply_free(&r);
+    cJSON_free(autoscale_body);
     explicit_bzero(token, sizeof(token));
     return code;
 }

@@ -98,3 +98,61 @@ int table_print_instance(FILE *out, const cJSON *instance)
     print_rows(out, &row, 1);
     return 0;
 }
+
+/* "0.200 s" or "70%" for a value of the target's metric. */
+static void metric_value_text(const char *metric, double v, char *out, size_t outlen)
+{
+    if (strcmp(metric, "cpu") == 0)
+        snprintf(out, outlen, "%.0f%%", v * 100);
+    else
+        snprintf(out, outlen, "%.3f s", v);
+}
+
+int table_print_autoscale(FILE *out, const cJSON *a)
+{
+    if (!cJSON_IsObject(a))
+        return -1;
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(a, "enabled");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(a, "target");
+    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(t, "metric");
+    const cJSON *tv = cJSON_GetObjectItemCaseSensitive(t, "value");
+    const cJSON *me = cJSON_GetObjectItemCaseSensitive(a, "measure");
+    const char *metric = cJSON_IsString(tm) ? tm->valuestring : "p99";
+    char target[32] = "-", measure[32] = "-", desired[32] = "-", lo[32], hi[32];
+    if (cJSON_IsNumber(tv)) {
+        char v[24];
+        metric_value_text(metric, tv->valuedouble, v, sizeof(v));
+        snprintf(target, sizeof(target), "%s %s", metric, v);
+    }
+    if (cJSON_IsNumber(me))
+        metric_value_text(metric, me->valuedouble, measure, sizeof(measure));
+    cell_text(a, "desired", desired);
+    cell_text(a, "min", lo);
+    cell_text(a, "max", hi);
+    fprintf(out, "autoscale: %s, %s..%s replicas, target %s\n", cJSON_IsTrue(en) ? "on" : "off", lo,
+            hi, target);
+    fprintf(out, "measure:   %s (desired %s replicas)\n", measure, desired);
+    char up[32], down[32], tol[32], step[32], cool[32];
+    cell_text(a, "up_window_s", up);
+    cell_text(a, "down_window_s", down);
+    cell_text(a, "tolerance", tol);
+    cell_text(a, "max_step", step);
+    cell_text(a, "cooldown_s", cool);
+    fprintf(out, "windows:   up %s s, down %s s; tolerance %s, max step %s, cooldown %s s\n", up,
+            down, tol, step, cool);
+    const cJSON *ds = cJSON_GetObjectItemCaseSensitive(a, "decisions");
+    const cJSON *d;
+    if (cJSON_GetArraySize(ds) > 0)
+        fprintf(out, "decisions (newest first):\n");
+    cJSON_ArrayForEach(d, ds)
+    {
+        char at[TABLE_CELL_MAX], from[TABLE_CELL_MAX], to[TABLE_CELL_MAX];
+        cell_text(d, "at", at);
+        cell_text(d, "from", from);
+        cell_text(d, "to", to);
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(d, "reason");
+        fprintf(out, "  %s  %s -> %s  %s\n", at, from, to,
+                cJSON_IsString(r) ? r->valuestring : "-");
+    }
+    return 0;
+}

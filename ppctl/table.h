@@ -18,4 +18,8 @@ int table_print_pool(FILE *out, const struct cJSON *pool);
  * -1 when it is not an object. */
 int table_print_instance(FILE *out, const struct cJSON *instance);
 
+/* GET /v1/autoscale's document: its settings and measure on a few lines,
+ * then the last decisions, newest first. -1 when it is not an object. */
+int table_print_autoscale(FILE *out, const struct cJSON *autoscale);
+
 #endif

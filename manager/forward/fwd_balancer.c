@@ -28,6 +28,7 @@
 #include "../exchange.h"
 #include "httpcall.h"
 #include "log.h"
+#include "../crashpoint.h"
 #include "../netdev.h"
 #include "../spawn.h"
 #include "../statedir.h"
@@ -324,21 +325,33 @@ static int lb_fork(struct lb_state *st, char *err, size_t errlen)
     for (size_t i = 0; i < mc->nbalancer_args; i++)
         argv[n++] = mc->balancer_args[i];
     argv[n] = NULL;
+    int gate[2], release_fd;
+    if (spawn_gate_new(gate, err, errlen) < 0)
+        return -1;
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, errlen, "balancer: fork: %s", strerror(errno));
+        close(gate[0]);
+        close(gate[1]);
         return -1;
     }
     if (pid == 0) {
+        /* Until its pid file is written: a balancer no pid file names
+         * would hold the VIP's port against the next manager's. */
+        spawn_gate_wait(gate);
         spawn_child_prepare(st->log_path);
         execv(mc->balancer_path, argv);
         dprintf(2, "manager: exec %s: %s\n", mc->balancer_path, strerror(errno));
         _exit(127);
     }
+    spawn_gate_keep(gate, &release_fd);
     st->pid = pid;
     st->started_us = now_us();
     spawn_reaper_watch(fc->reaper, pid, lb_exited, st);
+    PP_CRASH_POINT("balancer.spawned");
     lb_pid_write(st);
+    PP_CRASH_POINT("balancer.pidfile_written");
+    spawn_gate_release(&release_fd);
     log_info("balancer: started pid %d on %s (admin %s, %s), log %s", (int)pid, listen, admin,
              mc->balancer_algo, st->log_path);
     return 0;
@@ -722,6 +735,7 @@ static int lb_apply(struct fwd *f, const struct partition *p, const struct fwd_t
         free(json);
         return -1;
     }
+    PP_CRASH_POINT("balancer.set_taken"); /* the balancer serves the new set */
     free(st->set_json);
     st->set_json = json;
     st->set_size = p->nblocks;

@@ -20,6 +20,7 @@
 
 #include "conntrack.h"
 #include "log.h"
+#include "../crashpoint.h"
 #include "xtentry.h"
 #include "xtlock.h"
 
@@ -360,6 +361,7 @@ static int nat_apply(struct fwd *f, const struct partition *p, const struct fwd_
         goto fail;
     if (nat_commit(h, st->chain, err, errlen) < 0)
         goto fail;
+    PP_CRASH_POINT("nat.committed");
     f->rules = rules;
     rc = 0;
 fail:

@@ -27,6 +27,7 @@
 #include <netlink/route/rule.h>
 
 #include "conntrack.h"
+#include "../crashpoint.h"
 #include "log.h"
 #include "pin.h"
 
@@ -383,6 +384,33 @@ static void route_rp_filter_restore(struct route_state *st)
  * before they go, so every client has a rule throughout. 0 when taken (or
  * there were none), -1 when they cannot be (both bands in use, a rule of
  * another shape, listing failed): the caller removes them instead. */
+/* The VIP routes of our tables an earlier run left ("VIP/32 via G" in
+ * T_k): st->gateway[k] = G, so retire removes T_k's once instance k is not
+ * in use, as it would have had that run lived. Without this, a run killed
+ * in the middle of a retire left the table of a stopped instance for good
+ * (the next apply only adds, and retire only removes what it knows). */
+static void route_adopt_tables(struct route_state *st, const struct fwd_config *cfg)
+{
+    struct nl_cache *cache = NULL;
+    if (rtnl_route_alloc_cache(st->sk, AF_INET, 0, &cache) < 0)
+        return; /* then retire knows none: a leftover table at worst */
+    for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        struct rtnl_route *route = (struct rtnl_route *)o;
+        uint32_t table = rtnl_route_get_table(route);
+        struct nl_addr *dst = rtnl_route_get_dst(route);
+        if (!is_our_table(table) || !dst || nl_addr_get_len(dst) != sizeof(uint32_t) ||
+            nl_addr_get_prefixlen(dst) != 32 ||
+            memcmp(nl_addr_get_binary_addr(dst), &cfg->vip.s_addr, sizeof(uint32_t)) != 0 ||
+            rtnl_route_get_nnexthops(route) < 1)
+            continue;
+        struct nl_addr *gw = rtnl_route_nh_get_gateway(rtnl_route_nexthop_n(route, 0));
+        uint32_t id = table - ROUTE_TABLE_BASE;
+        if (gw && nl_addr_get_len(gw) == sizeof(uint32_t) && id >= 1 && id <= ROUTE_MAX_INSTANCES)
+            memcpy(&st->gateway[id].s_addr, nl_addr_get_binary_addr(gw), sizeof(uint32_t));
+    }
+    nl_cache_free(cache);
+}
+
 static int route_adopt_rules(struct route_state *st)
 {
     struct nl_cache *cache = NULL;
@@ -452,7 +480,9 @@ static int route_init(struct fwd *f, char *err, size_t errlen)
     }
     /* Adopted instances keep their rules, tables and pins until the first
      * apply replaces them; otherwise whatever an earlier run left goes. */
-    if (!f->cfg.adopt || route_adopt_rules(st) < 0) {
+    if (f->cfg.adopt && route_adopt_rules(st) == 0) {
+        route_adopt_tables(st, &f->cfg);
+    } else {
         int rc = pin_remove_all(st->pin, 1, err, errlen);
         if (rc != 0)
             return rc; /* -1, or PP_AGAIN: the xtables lock */
@@ -538,6 +568,7 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
         free(next);
         return rc_pin; /* -1, or PP_AGAIN: called again with the same state */
     }
+    PP_CRASH_POINT("route.pins_set");
 
     /* 1. Each used table routes the VIP to its instance, and the
      * connections pinned to it are sent there before any block rule is
@@ -561,6 +592,7 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
             goto fail; /* tables are only read through rules: a new one is harmless */
         }
         st->gateway[id] = gw;
+        PP_CRASH_POINT("route.table_routed");
     }
     for (unsigned id = 1; id <= ROUTE_MAX_INSTANCES; id++) {
         if (!used[id] || st->pinned[id])
@@ -572,6 +604,7 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
             goto fail; /* only pinned connections read it: they go where they went */
         }
         st->pinned[id] = 1;
+        PP_CRASH_POINT("route.fwmark_rule_added");
     }
 
     /* 2. The new rules in the other band, beside the old ones: a client
@@ -590,11 +623,15 @@ static int route_apply(struct fwd *f, const struct partition *p, const struct fw
         goto fail;
     }
 
+    PP_CRASH_POINT("route.band_added");
+
     /* 3. Only now the old band goes. The tables no block uses stay, with
      * their fwmark rules: their instances' established connections still
      * go there until retire says the instance stopped. */
-    if (st->band >= 0)
+    if (st->band >= 0) {
         route_rules_delete(st, st->rules, st->nrules, ROUTE_PRIO_BASE + (uint32_t)st->band);
+        PP_CRASH_POINT("route.old_band_removed");
+    }
     free(st->rules);
     st->rules = next;
     st->nrules = n;
@@ -629,6 +666,7 @@ static int route_retire(struct fwd *f, int n, char *err, size_t errlen)
     int rc = pin_set(st->pin, keep, ROUTE_MAX_INSTANCES, err, errlen);
     if (rc != 0)
         return rc; /* -1, or PP_AGAIN: the xtables lock */
+    PP_CRASH_POINT("route.retire_pins_set");
     for (unsigned id = (unsigned)(n < 0 ? 0 : n) + 1; id <= ROUTE_MAX_INSTANCES; id++) {
         if (st->pinned[id]) {
             rc = route_pin_rule(st, id, 0);
@@ -636,6 +674,7 @@ static int route_retire(struct fwd *f, int n, char *err, size_t errlen)
                 log_warn("route: cannot delete rule %u fwmark 0x%x lookup %u: %s", ROUTE_PIN_PRIO,
                          pin_mark(id), ROUTE_TABLE_BASE + id, nl_geterror(rc));
             st->pinned[id] = 0;
+            PP_CRASH_POINT("route.retire_fwmark_rule_removed");
         }
         if (st->gateway[id].s_addr != 0) {
             rc = route_vip_del(st, &f->cfg, ROUTE_TABLE_BASE + id);
@@ -643,6 +682,7 @@ static int route_retire(struct fwd *f, int n, char *err, size_t errlen)
                 log_warn("route: cannot delete the VIP route in table %u: %s",
                          ROUTE_TABLE_BASE + id, nl_geterror(rc));
             st->gateway[id].s_addr = 0;
+            PP_CRASH_POINT("route.retire_table_removed");
             log_info("route: instance %u stopped: table %u and its pinned connections' rule "
                      "removed",
                      id, ROUTE_TABLE_BASE + id);

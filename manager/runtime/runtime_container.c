@@ -30,6 +30,7 @@
 #include "cgroup.h"
 #include "../config.h"
 #include "log.h"
+#include "../crashpoint.h"
 #include "../netdev.h"
 #include "../spawn.h"
 #include "../worker/worker.h"
@@ -371,6 +372,7 @@ static int container_spawn(struct runtime *rt, struct instance *inst, char *err,
         goto fail;
     c->has_cgroup = 1;
     t_cgroup = now_us();
+    PP_CRASH_POINT("container.cgroup_created");
 
     /* Two listeners: the instance's own address (nat, none, health) and
      * the VIP (route mode delivers clients' packets to it unchanged). */
@@ -433,6 +435,7 @@ static int container_spawn(struct runtime *rt, struct instance *inst, char *err,
         goto fail;
     c->has_veth = 1;
     t_veth = now_us();
+    PP_CRASH_POINT("container.veth_added");
     struct in_addr no_vip = {0};
     if (container_configure_netns(cr, ns, addr, have_vip ? vip_sin->sin_addr : no_vip, err,
                                   errlen) < 0)

@@ -46,17 +46,24 @@ static int process_spawn(struct runtime *rt, struct instance *inst, char *err, s
     static struct worker_cmd cmd; /* ~4.5 KiB: off the stack; the loop is single-threaded */
     if (worker_kind_prepare(rt->worker, cfg, inst, &ep, &cmd, err, errlen) < 0)
         return -1;
+    int gate[2];
+    if (spawn_gate_new(gate, err, errlen) < 0)
+        return -1;
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, errlen, "fork: %s", strerror(errno));
+        close(gate[0]);
+        close(gate[1]);
         return -1;
     }
     if (pid == 0) {
+        spawn_gate_wait(gate); /* until the pool wrote its pid file */
         spawn_child_prepare(inst->log_path);
         execv(cmd.argv[0], cmd.argv);
         dprintf(2, "manager: exec %s: %s\n", cmd.argv[0], strerror(errno));
         _exit(127);
     }
+    spawn_gate_keep(gate, &inst->spawn_gate_fd);
     inst->pid = pid;
     return 0;
 }

@@ -176,13 +176,16 @@ START_TEST(test_loadgen_run_window_counts_what_finishes_in_it)
     ck_assert(fabs(ts->measured_s - 1.0) < 0.05);
     double mean_s = histogram_mean_us(ts->all.total) / 1e6;
     double rps = rps_of(ts);
-    /* Little's law on what was measured: 8 in flight at mean_s each. The
+    /* Little's law on what was measured: L = rps x W, with L the measured
+     * mean in flight (on a busy machine a connection idles a moment between
+     * requests, so L is a little under 8; the law holds all the same). The
      * old count (measured = started after the warm-up, the last wave cut)
      * read ~16 requests short of ~155 here: 10% low. */
-    ck_assert_msg(fabs(8.0 / mean_s / rps - 1.0) < 0.04, "8 / %.4f s = %.1f req/s vs %.1f measured",
-                  mean_s, 8.0 / mean_s, rps);
-    ck_assert_msg(fabs(ts->in_flight_mean / 8.0 - 1.0) < 0.03, "in flight %.2f",
-                  ts->in_flight_mean);
+    ck_assert_msg(fabs(ts->in_flight_mean / mean_s / rps - 1.0) < 0.04,
+                  "%.2f in flight / %.4f s = %.1f req/s vs %.1f measured", ts->in_flight_mean,
+                  mean_s, ts->in_flight_mean / mean_s, rps);
+    ck_assert_msg(ts->in_flight_mean > 8.0 * 0.85 && ts->in_flight_mean <= 8.0 + 1e-9,
+                  "in flight %.2f", ts->in_flight_mean);
     ck_assert_uint_eq(ts->in_flight_target, 8);
     ck_assert(loadgen_report_littles_ok(loadgen_report_littles_ratio(ts)));
     /* The warm-up's own requests: ~4 waves of 8 finished before it ended. */
@@ -199,10 +202,16 @@ START_TEST(test_loadgen_run_n_counts_from_the_warmups_end)
     const struct loadgen_tallies *ts = RUN("-n", "10", "-c", "4", "--warmup", "120ms");
     ck_assert_uint_eq(ts->all.requests, 10);
     ck_assert_uint_eq(ts->all.responses, 10);
-    ck_assert_uint_eq(ts->warmup_requests, 8);
+    /* On a busy machine the second wave can end just past 120 ms: then it
+     * is the first measured one. Either way the warm-up counts whole waves
+     * and the measured 10 start after it. */
+    ck_assert_msg(ts->warmup_requests == 8 || ts->warmup_requests == 4, "warm-up %u",
+                  (unsigned)ts->warmup_requests);
     /* 10 requests on 4 connections end in 3 waves: 2.5 waves of work in
-     * (3 waves - 0.4 of one already past): rps reads 10 / 0.13 s. */
-    ck_assert(ts->measured_s > 0.10 && ts->measured_s < 0.20);
+     * (3 waves - 0.4 of one already past): rps reads 10 / 0.13 s (0.08 s
+     * when the second wave was late). */
+    ck_assert_msg(ts->measured_s > 0.06 && ts->measured_s < 0.25, "measured %.3f s",
+                  ts->measured_s);
 }
 END_TEST
 

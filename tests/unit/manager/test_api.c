@@ -521,13 +521,13 @@ START_TEST(test_api_get_pool_lists_instances)
         "\"drained\":0,\"cut\":0},\"instances\":["
         "{\"id\":1,\"name\":\"pp1\",\"state\":\"ready\",\"address\":\"127.0.0.1:3129\","
         "\"admin\":\"127.0.0.1:9129\",\"pid\":4001,\"started_at\":\"2026-11-24T15:04:05.123Z\","
-        "\"ready_ms\":41,\"restarts\":0},"
+        "\"ready_ms\":41,\"restarts\":0,\"last_exit\":null},"
         "{\"id\":2,\"name\":\"pp2\",\"state\":\"ready\",\"address\":\"127.0.0.1:3130\","
         "\"admin\":\"127.0.0.1:9130\",\"pid\":4002,\"started_at\":\"2026-11-24T15:04:05.123Z\","
-        "\"ready_ms\":42,\"restarts\":1},"
+        "\"ready_ms\":42,\"restarts\":1,\"last_exit\":null},"
         "{\"id\":3,\"name\":\"pp3\",\"state\":\"starting\",\"address\":\"127.0.0.1:3131\","
         "\"admin\":\"127.0.0.1:9131\",\"pid\":4003,\"started_at\":\"2026-11-24T15:04:05.123Z\","
-        "\"ready_ms\":null,\"restarts\":2}]}\n");
+        "\"ready_ms\":null,\"restarts\":2,\"last_exit\":null}]}\n");
     free(r.body);
 }
 END_TEST
@@ -541,10 +541,10 @@ START_TEST(test_api_instance_not_running_has_null_pid_and_times)
     fake.slots[2].ready_ms = -1;
     struct reply r = request(EVHTTP_REQ_GET, "/v1/pool/instances/2", NULL);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(r.body,
-                     "{\"id\":2,\"name\":\"pp2\",\"state\":\"failed\","
-                     "\"address\":\"127.0.0.1:3130\",\"admin\":\"127.0.0.1:9130\","
-                     "\"pid\":null,\"started_at\":null,\"ready_ms\":null,\"restarts\":1}\n");
+    ck_assert_str_eq(r.body, "{\"id\":2,\"name\":\"pp2\",\"state\":\"failed\","
+                             "\"address\":\"127.0.0.1:3130\",\"admin\":\"127.0.0.1:9130\","
+                             "\"pid\":null,\"started_at\":null,\"ready_ms\":null,\"restarts\":1,"
+                             "\"last_exit\":null}\n");
     free(r.body);
 }
 END_TEST
@@ -581,8 +581,10 @@ END_TEST
 START_TEST(test_api_unknown_path_is_404)
 {
     start(NULL);
-    const char *paths[] = {"/",
-                           "/v1",
+    const char *paths[] = {"/v1",
+                           "/index.htm",
+                           "/status.jsx",
+                           "/status/status.js",
                            "/v1/pool/",
                            "/v1/pool/instances",
                            "/v1/pool/instances/",
@@ -593,6 +595,60 @@ START_TEST(test_api_unknown_path_is_404)
         struct reply r = request(EVHTTP_REQ_GET, paths[i], NULL);
         assert_error(&r, 404, "no endpoint");
     }
+}
+END_TEST
+
+/* The status page: built in, served with its security headers, GET and
+ * HEAD only, its script and style never inline. */
+START_TEST(test_api_status_page_served)
+{
+    start(NULL);
+    static const struct {
+        const char *path, *type, *start;
+    } files[] = {
+        {"/", "text/html; charset=utf-8", "<!DOCTYPE html>"},
+        {"/index.html", "text/html; charset=utf-8", "<!DOCTYPE html>"},
+        {"/status.js", "text/javascript; charset=utf-8", "/* The manager's status page"},
+        {"/status.css", "text/css; charset=utf-8", "/* The manager's status page"},
+        {"/favicon.svg", "image/svg+xml", "<svg"},
+    };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char req[256], type[128];
+        snprintf(req, sizeof(req),
+                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", files[i].path);
+        const char *resp = raw_exchange(req);
+        ck_assert_msg(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s: %.200s", files[i].path,
+                      resp);
+        snprintf(type, sizeof(type), "\r\nContent-Type: %s\r\n", files[i].type);
+        ck_assert_msg(strstr(resp, type) != NULL, "%s: no %s", files[i].path, type);
+        ck_assert_ptr_nonnull(strstr(resp,
+                                     "\r\nContent-Security-Policy: default-src 'none'; "
+                                     "script-src 'self'; style-src 'self'; connect-src 'self';"));
+        ck_assert_ptr_nonnull(strstr(resp, "\r\nX-Content-Type-Options: nosniff\r\n"));
+        ck_assert_ptr_nonnull(strstr(resp, "\r\nCache-Control: no-cache\r\n"));
+        const char *body = strstr(resp, "\r\n\r\n");
+        ck_assert_ptr_nonnull(body);
+        ck_assert_msg(strncmp(body + 4, files[i].start, strlen(files[i].start)) == 0, "%s: %.60s",
+                      files[i].path, body + 4);
+        if (i == 0) { /* the CSP allows no inline script or style */
+            ck_assert_ptr_nonnull(strstr(body, "<script src=\"/status.js\""));
+            ck_assert_ptr_null(strstr(body, "<script>"));
+            ck_assert_ptr_null(strstr(body, "<style"));
+            ck_assert_ptr_null(strstr(body, "style=\""));
+        }
+    }
+    const char *resp =
+        raw_exchange("HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", resp);
+    const char *end = strstr(resp, "\r\n\r\n");
+    ck_assert_ptr_nonnull(end);
+    ck_assert_msg(end[4] == '\0', "body sent for HEAD: %.60s", end + 4);
+    struct reply r = request(EVHTTP_REQ_PUT, "/", "{}");
+    assert_error(&r, 405, "not allowed");
+    ck_assert_str_eq(r.allow, "GET, HEAD");
+    /* A rebound name gets no page either. */
+    resp = raw_exchange("GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n");
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 421 ", 13) == 0, "%.200s", resp);
 }
 END_TEST
 
@@ -1318,6 +1374,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_api_get_instance_by_id);
     tcase_add_test(tc, test_api_unknown_instance_is_404);
     tcase_add_test(tc, test_api_unknown_path_is_404);
+    tcase_add_test(tc, test_api_status_page_served);
     tcase_add_test(tc, test_api_head_pool_has_no_body);
     tcase_add_test(tc, test_api_query_string_is_ignored);
     tcase_add_test(tc, test_api_healthz_ok_then_stopping);

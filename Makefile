@@ -41,7 +41,7 @@ endif
 # those modules names them too; the static archive pulls in only what is used.
 proxyd_PKGS   := libevent libevent_pthreads libcjson
 balancer_PKGS := libevent libcjson
-manager_PKGS  := libevent libcjson libnl-3.0 libnl-route-3.0 libiptc libnetfilter_conntrack
+manager_PKGS  := libevent libcjson libcurl libnl-3.0 libnl-route-3.0 libiptc libnetfilter_conntrack
 ppctl_PKGS    := libevent libcjson
 loadgen_PKGS  := libevent libcjson
 ppexp_PKGS    := libevent libcjson
@@ -232,6 +232,13 @@ uninstall:
 	@echo "uninstalled from $(DESTDIR)$(PREFIX); left $(DESTDIR)$(SYSCONFDIR)/default/proxypool-* (your options)"
 
 
+# The Docker image of proxyd (deploy/images.sh), imported into the daemon on
+# DOCKER_SOCKET (deploy/dockerd's by default); rebuilt only when its inputs
+# change.
+DOCKER_SOCKET ?= /run/proxypool/dockerd-pp.sock
+images: $(BUILD)/bin/proxyd
+	$(Q)deploy/images.sh --socket $(DOCKER_SOCKET) --build $(BUILD)
+
 demo: all
 	PP_BUILD=$(abspath $(BUILD)) deploy/demo.sh
 
@@ -246,7 +253,7 @@ lint:
 clean:
 	rm -rf build build-asan build-fuzz build-hooks
 
-.PHONY: all unit integration check asan chaos soak fuzz deps install uninstall demo format lint clean
+.PHONY: all unit integration check asan chaos soak fuzz deps install uninstall demo images format lint clean
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -13,9 +13,16 @@
 # failed or did not end with 11 ready, a manager that never had its first
 # instance ready, a floor probe that failed, a time that did not parse.
 #
-# Usage: bench/instantiate.sh [--runtimes process,container] [--replicates R]
+# Usage: bench/instantiate.sh [--runtimes process,container,docker] [--replicates R]
 # The container runtime runs inside a network namespace this script creates
-# (the manager's bridge and veths never touch the host's own network).
+# (the manager's bridge and veths never touch the host's own network). The
+# docker runtime runs against a private dockerd in that namespace
+# (deploy/dockerd, removed at exit with its data root; proxyd's image from
+# deploy/images.sh), timed twice: the manager (its Engine API calls for the
+# 10 containers concurrent) and, beside it, the same 10 containers made
+# through the API one after another (create, start, inspect, /healthz
+# answering, then the next: what `docker run` one by one does), with the
+# share of each call in the one-by-one time.
 # Env: PP_BUILD (the build dir), PROXYD (the proxyd binary the manager and
 #      the floor start, default PP_BUILD/bin/proxyd; PROXYD=/bin/false checks
 #      the validity gate: no instance ever answers, and every verdict must
@@ -54,6 +61,8 @@ fi
 
 TMP=$(mktemp -d /tmp/pp-instantiate.XXXXXX)
 NS=pp-bench-inst-$$
+DOCKER_NAME="" # the private dockerd's name once it runs
+DOCKER_SOCK=""
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -61,6 +70,9 @@ cleanup() {
         for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
         kill -KILL "$p" 2>/dev/null || true
     done
+    if [ -n "$DOCKER_NAME" ]; then
+        "$repo/deploy/dockerd" --name "$DOCKER_NAME" down --purge >/dev/null 2>&1 || true
+    fi
     ip netns pids "$NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
     rm -rf "$TMP"
@@ -121,14 +133,18 @@ floor() {
 run_manager() {
     local rt=$1 api_port=$((20000 + RANDOM % 10000)) prefix=bi$$ exec_in=() times=() t why=
     prefix=${prefix:0:7}
-    if [ "$rt" = container ]; then
-        ip netns add "$NS"
-        ip -n "$NS" link set lo up
+    local rt_args=()
+    if [ "$rt" = container ] || [ "$rt" = docker ]; then
+        netns_up
         # nsenter, not ip netns exec (which remounts /sys and hides the cgroups)
         exec_in=(nsenter --net="/run/netns/$NS")
     fi
+    if [ "$rt" = docker ]; then
+        docker_up || { echo; echo "the private dockerd or the image failed (see $TMP/dockerd.log)"; return 0; }
+        rt_args=(--docker-socket "$DOCKER_SOCK" --bridge "${prefix}d" --subnet 198.19.0.0/24 --cpus 1)
+    fi
     "${exec_in[@]}" "$BIN/manager" --runtime "$rt" --proxyd "$PROXYD" --replicas 1 --api "127.0.0.1:$api_port" \
-        --state-dir "$TMP/state-$rt" --prefix "$prefix" --drain-timeout 5s \
+        --state-dir "$TMP/state-$rt" --prefix "$prefix" --drain-timeout 5s "${rt_args[@]}" \
         --proxy-arg=--cache-mem=16M >"$TMP/manager-$rt.log" 2>&1 &
     local mpid=$!
     PIDS+=("$mpid")
@@ -166,6 +182,62 @@ run_manager() {
     echo "$why"
 }
 
+netns_up() {
+    [ -e "/run/netns/$NS" ] && return 0
+    ip netns add "$NS"
+    ip -n "$NS" link set lo up
+}
+
+# docker_up: the private dockerd in $NS with proxyd's image.
+docker_up() {
+    command -v dockerd >/dev/null || return 1
+    [ -z "$DOCKER_NAME" ] || return 0
+    netns_up
+    DOCKER_NAME=bi$(($$ % 10000000))
+    DOCKER_SOCK=/run/proxypool/dockerd-$DOCKER_NAME.sock
+    "$repo/deploy/dockerd" --name "$DOCKER_NAME" --netns "$NS" up >"$TMP/dockerd.log" 2>&1 &&
+        "$repo/deploy/images.sh" --socket "$DOCKER_SOCK" --build "${PP_BUILD:-$repo/build}" >>"$TMP/dockerd.log" 2>&1
+}
+
+# docker_one_by_one: the ms for N containers made through the Engine API
+# one after another, each create -> start -> inspect -> /healthz answering
+# before the next, on a network of its own; then the ms each call took in
+# total, as "create start inspect ready" on the second line. Nothing on
+# failure (why on stderr).
+docker_one_by_one() {
+    local dapi=(curl -sS --max-time 60 --unix-socket "$DOCKER_SOCK" -H 'Content-Type: application/json')
+    local net=bi-seq-$$ image t0 t1 t2 t3 t4 create=0 start=0 inspect=0 ready=0 id ip i ok
+    image=proxypool/proxyd:$("$BIN/proxyd" --version | awk '{ print $2 }')
+    "${dapi[@]}" -X POST http://docker/v1.41/networks/create -o /dev/null \
+        -d "{\"Name\": \"$net\", \"Options\": {\"com.docker.network.bridge.name\": \"bi$$s\"}, \"IPAM\": {\"Config\": [{\"Subnet\": \"198.19.8.0/24\"}]}}" || return 1
+    local start_ms
+    start_ms=$(now_ms)
+    for i in $(seq 1 "$N"); do
+        t0=$(now_ms)
+        id=$("${dapi[@]}" -X POST "http://docker/v1.41/containers/create?name=bi$$-$i" \
+            -d "{\"Image\": \"$image\", \"Cmd\": [\"/usr/bin/proxyd\", \"--listen\", \"0.0.0.0:3128\", \"--admin\", \"0.0.0.0:9101\", \"--cache-mem=16M\"], \"HostConfig\": {\"NetworkMode\": \"$net\"}}" | jq -r .Id)
+        t1=$(now_ms)
+        "${dapi[@]}" -X POST "http://docker/v1.41/containers/$id/start" || return 1
+        t2=$(now_ms)
+        ip=$("${dapi[@]}" "http://docker/v1.41/containers/$id/json" | jq -r ".NetworkSettings.Networks[\"$net\"].IPAddress")
+        t3=$(now_ms)
+        ok=0
+        for _ in $(seq 1 1000); do
+            if nsenter --net="/run/netns/$NS" curl -s -o /dev/null --max-time 1 "http://$ip:9101/healthz"; then ok=1 && break; fi
+            sleep 0.002
+        done
+        t4=$(now_ms)
+        [ "$ok" = 1 ] || { echo "instantiate: docker container $i never answered" >&2; break; }
+        create=$((create + t1 - t0)) start=$((start + t2 - t1)) inspect=$((inspect + t3 - t2)) ready=$((ready + t4 - t3))
+    done
+    local total=$(($(now_ms) - start_ms))
+    for i in $(seq 1 "$N"); do "${dapi[@]}" -X DELETE "http://docker/v1.41/containers/bi$$-$i?force=1" -o /dev/null || true; done
+    "${dapi[@]}" -X DELETE "http://docker/v1.41/networks/$net" -o /dev/null || true
+    [ "$ok" = 1 ] || return 1
+    echo "$total"
+    echo "$create $start $inspect $ready"
+}
+
 echo "instantiate: $N proxyd instances from nothing to ready, $R replicates"
 echo "$(nproc) CPUs; 1-min load $(cut -d' ' -f1 /proc/loadavg)"
 seq_t=() par_t=() floor_why=""
@@ -189,4 +261,19 @@ for rt in "${rts[@]}"; do
         "$(verdict "$m" '<=' "$READY_TARGET_MS" "$why")" "$rt" "$(ratio "$m" "$floor_mean")" "$FLOOR_RATIO_TARGET" \
         "$(verdict "$(ratio "$m" "$floor_mean")" '<=' "$FLOOR_RATIO_TARGET" "$(reasons "$why" "$floor_why")")"
 done
+if want docker "$runtimes" && docker_up; then
+    one=() parts=()
+    for _ in $(seq 1 "$R"); do
+        { read -r t || true; read -r p || true; } < <(docker_one_by_one)
+        is_number "${t:-}" || break
+        one+=("$t")
+        parts+=("$p")
+    done
+    printf '  %-34s %s\n' "docker, API calls one by one" "$(stats "${one[@]}")"
+    if [ "${#parts[@]}" -gt 0 ]; then
+        printf '%s\n' "${parts[@]}" | awk -v n="${#parts[@]}" '
+            { c += $1; s += $2; i += $3; r += $4 }
+            END { t = c + s + i + r; if (t > 0) printf "    where it goes (per run of 10): create %.0f ms (%.0f%%), start %.0f ms (%.0f%%), inspect %.0f ms (%.0f%%), start to /healthz %.0f ms (%.0f%%)\n", c / n, 100 * c / t, s / n, 100 * s / t, i / n, 100 * i / t, r / n, 100 * r / t }'
+    fi
+fi
 echo "  paper (Table 3): Docker 4000 +- 150 ms, KVM 52000 ms for 10 instances"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package proxypool needs to build, test, fuzz and
 # benchmark, idempotently: when dpkg already lists them all, apt is not run.
-# The system nginx, squid, haproxy and prometheus services are never left
-# running: tests and benchmarks start their own instances on free loopback
-# ports.
+# The system nginx, squid, haproxy, prometheus, docker and containerd services
+# are never left running: tests and benchmarks start their own instances on
+# free loopback ports, and their own dockerd (deploy/dockerd) inside a
+# namespace.
 set -euo pipefail
 
 # One package per line, with what needs it.
@@ -37,6 +38,8 @@ PACKAGES=(
     clang-format               # make format
     shellcheck                 # lint of the shell scripts
     linux-perf                 # profiles for bench/ when a target is missed
+    docker.io                  # --runtime docker: a private dockerd (deploy/dockerd), never the system one
+    libcurl4-openssl-dev       # manager: the Docker Engine API client (unix socket, multi interface)
     chromium                   # the status page's browser test (tests/integration/95_status_page.sh)
     chromium-driver            # ... drives it headless through WebDriver
     python3-selenium           # ... from Python
@@ -44,8 +47,9 @@ PACKAGES=(
     systemd                    # systemd-analyze verify of the installed units (97_install_units)
 )
 
-# Debian's prometheus service would hold 9090, the manager API's default port.
-SERVICES=(nginx squid haproxy prometheus)
+# Debian's prometheus service would hold 9090, the manager API's default port;
+# docker.socket first: socket activation would start the system dockerd.
+SERVICES=(nginx squid haproxy prometheus docker.socket docker containerd)
 
 missing_packages() {
     local p status

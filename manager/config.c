@@ -21,8 +21,9 @@ const char manager_version[] = VERSION;
  * include the balancer's headers, so the list is here, once. */
 const char *const manager_balancer_algos[] = {"p2c-ewma", "leastconn", "roundrobin", "source",
                                               NULL};
-/* runtime_process_ops and runtime_container_ops, by name. */
-static const char *const runtime_names[] = {"process", "container", NULL};
+/* runtime_process_ops, runtime_container_ops and runtime_docker_ops, by
+ * name. */
+static const char *const runtime_names[] = {"process", "container", "docker", NULL};
 /* "none" (clients use instance addresses) and the fwd_ops modes. */
 static const char *const forwarding_names[] = {"none", "nat", "route", "balancer", NULL};
 
@@ -233,10 +234,12 @@ static int set_autoscale_tolerance(void *cfg, const char *v, char *e, size_t n)
 static const struct option_def options[] = {
     {"api", OPTION_ADDR, FIELD(api), .arg = "ADDR:PORT", .help = "REST API address",
      .deflt = "127.0.0.1:9090"},
-    {"runtime", OPTION_ENUM_NAME, FIELD(runtime), .arg = "process|container",
-     .help = "how instances live: proxyd processes on this host's ports, or each in its own "
+    {"runtime", OPTION_ENUM_NAME, FIELD(runtime), .arg = "process|container|docker",
+     .help = "how instances live: proxyd processes on this host's ports; each in its own "
              "network, PID, mount, UTS and IPC namespaces with a veth to the manager's bridge "
-             "and cgroup limits",
+             "and cgroup limits; or Docker containers of --docker-image on a bridge network "
+             "named --bridge with --subnet, made through the Engine API on --docker-socket "
+             "(proxyd workers only)",
      .deflt = "process", .names = runtime_names},
     {"replicas", OPTION_COUNT, FIELD(replicas), .arg = "N",
      .help = "instances to start with, 1..32", .deflt = "1", .min = 1, .max = POOL_MAX_INSTANCES},
@@ -266,15 +269,23 @@ static const struct option_def options[] = {
      .limit_why = "PORT+100+32 must be a port"},
     {"process-addr", .arg = "ADDR", .help = "process runtime: the address instances listen on",
      .deflt = "127.0.0.1", .set = set_process_addr},
+    {"docker-socket", OPTION_STRING, FIELD(docker_socket), .arg = "PATH",
+     .help = "docker runtime: the Docker Engine API's unix socket", .deflt = "/var/run/docker.sock",
+     .min = 1},
+    {"docker-image", OPTION_STRING, FIELD(docker_image), .arg = "NAME:TAG",
+     .help = "docker runtime: the image instances run (make images builds it)",
+     .deflt = "proxypool/proxyd:" VERSION, .min = 1},
     {"subnet", .arg = "CIDR",
-     .help = "container runtime: instance addresses; the bridge takes the first, instance k the "
-             "(k+1)th",
+     .help = "container and docker runtimes: instance addresses; the bridge takes the first "
+             "(container runtime: instance k the (k+1)th; docker: the daemon assigns them)",
      .deflt = "198.19.0.0/24", .set = set_subnet},
     /* The paper's Docker limits: 4 CPUs and 4 GB per container. */
-    {"cpus", .arg = "N", .help = "container runtime: CPU limit per instance (cgroup quota)",
+    {"cpus", .arg = "N",
+     .help = "container and docker runtimes: CPU limit per instance (cgroup quota; Docker caps it "
+             "at this host's CPU count)",
      .deflt = "4", .set = set_cpus},
     {"memory", OPTION_SIZE, FIELD(memory_bytes), .arg = "SIZE",
-     .help = "container runtime: memory limit per instance", .deflt = "4G",
+     .help = "container and docker runtimes: memory limit per instance", .deflt = "4G",
      .min = MANAGER_MIN_MEMORY_BYTES, .limit_why = "proxyd needs room for its cache"},
     {"state-dir", OPTION_STRING, FIELD(state_dir), .arg = "DIR",
      .help = "instance logs, pid files (with each child's start time) and the API token; created "
@@ -290,7 +301,9 @@ static const struct option_def options[] = {
     {"no-auth", OPTION_FLAG, FIELD(no_auth),
      .help = "API writes need no token (any process that reaches the API can change the pool); "
              "a warning says so at start"},
-    {"bridge", .arg = "NAME", .help = "container runtime: the bridge the manager owns",
+    {"bridge", .arg = "NAME",
+     .help = "container runtime: the bridge the manager owns; docker: the name of the bridge "
+             "network the manager creates and of its bridge",
      .deflt = "pp-br0", .set = set_bridge},
     {"prefix", .arg = "NAME",
      .help = "prefix of every link, namespace and cgroup the manager makes (what crash cleanup "

@@ -18,7 +18,7 @@
 
 struct manager_config {
     struct addr api;        /* default 127.0.0.1:9090 */
-    char runtime[16];       /* "process" or "container" */
+    char runtime[16];       /* "process", "container" or "docker" */
     int replicas;           /* initial desired count, 1..32 (default 1) */
     char worker[16];        /* what instances run: proxyd (default), squid, nginx */
     char proxyd_path[1024]; /* default: proxyd beside the manager binary */
@@ -29,6 +29,8 @@ struct manager_config {
     int base_port;                     /* process runtime: instance k listens on base_port + k */
     struct addr process_addr;          /* process runtime: the address instances listen on */
     struct cidr subnet;                /* container runtime addresses; the bridge takes the first */
+    char docker_socket[108];           /* docker runtime: the Engine API's unix socket */
+    char docker_image[256];            /* docker runtime: what instances run */
     double cpus;                       /* container CPU limit (default 4) */
     uint64_t memory_bytes;             /* container memory limit (default 4G) */
     char state_dir[512];               /* logs, pid files */

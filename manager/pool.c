@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <event2/event.h>
 
+#include "again.h"
 #include "config.h"
 #include "crashpoint.h"
 #include "exchange.h"
@@ -47,6 +48,7 @@ struct slot {
     struct instance inst;
     int used;
     struct exchange probe;   /* GET /healthz while the instance starts */
+    int spawning;            /* the runtime's spawn is under way (PP_AGAIN): no pid yet */
     int remove;              /* draining for good: free the slot after the exit */
     int restart_pending;     /* explicit restart: spawn again right after the exit */
     int64_t deadline_us;     /* drain or ready deadline (monotonic) */
@@ -131,6 +133,44 @@ static void pool_notify(struct pool *p)
 
 static void slot_exited(void *ctx, pid_t pid, int status);
 
+/* The start failed: the slot waits out the longest backoff before trying
+ * again (a change waiting on it gives up after its crashes). */
+static void slot_spawn_failed(struct pool *p, struct slot *s, const char *err)
+{
+    struct instance *inst = &s->inst;
+    log_error("pool: cannot start %s: %s", inst->name, err);
+    inst->state = s->remove ? INSTANCE_STOPPED : INSTANCE_FAILED;
+    inst->pid = 0;
+    inst->crash_streak++;
+    inst->next_restart_mono_us = mono_us() + SPAWN_BACKOFF_MAX_MS * 1000;
+    pool_notify(p); /* a change waiting on it may have to give up */
+}
+
+/* The worker runs as inst->pid: recorded for the next run, supervised. A
+ * runtime whose spawn finished later (docker) runs it in a container whose
+ * init is not our child: it is watched through a pidfd, as an adopted one. */
+static void slot_started(struct pool *p, struct slot *s, int ours)
+{
+    struct instance *inst = &s->inst;
+    char err[256];
+    PP_CRASH_POINT("up.spawned");
+    pidfile_write(p, inst);
+    PP_CRASH_POINT("up.pidfile_written");
+    /* Only now, with its pid file there for the next run to find, the
+     * child may exec: a manager killed before this point leaves no
+     * unrecorded worker holding the slot's port (spawn.h, the gate). A
+     * spawn that finished later (docker) has no gate: its container runs
+     * already, and init finds it by its label. */
+    spawn_gate_release(&inst->spawn_gate_fd);
+    if (ours)
+        spawn_reaper_watch(p->reaper, inst->pid, slot_exited, s);
+    else if (spawn_reaper_watch_adopted(p->reaper, inst->pid, slot_exited, s, err, sizeof(err)) < 0)
+        log_error("pool: %s (pid %d) goes unwatched: %s", inst->name, (int)inst->pid, err);
+    char a[ADDR_STRLEN];
+    addr_format(&inst->address, a, sizeof(a));
+    log_info("pool: started %s (pid %d) on %s", inst->name, (int)inst->pid, a);
+}
+
 static int slot_spawn(struct pool *p, struct slot *s)
 {
     struct instance *inst = &s->inst;
@@ -142,27 +182,40 @@ static int slot_spawn(struct pool *p, struct slot *s)
     inst->spawn_mono_us = mono_us();
     s->deadline_us = inst->spawn_mono_us + (int64_t)p->cfg->ready_timeout_ms * 1000;
     inst->spawn_gate_fd = -1;
-    if (p->rt.ops->spawn(&p->rt, inst, err, sizeof(err)) < 0) {
-        log_error("pool: cannot start %s: %s", inst->name, err);
-        inst->state = INSTANCE_FAILED;
-        inst->pid = 0;
-        inst->crash_streak++;
-        inst->next_restart_mono_us = mono_us() + SPAWN_BACKOFF_MAX_MS * 1000;
-        pool_notify(p); /* a change waiting on it may have to give up */
+    int rc = p->rt.ops->spawn(&p->rt, inst, err, sizeof(err));
+    if (rc == PP_AGAIN) {
+        s->spawning = 1;
+        log_info("pool: starting %s (%s runtime: under way)", inst->name, p->rt.ops->name);
+        return 0;
+    }
+    if (rc < 0) {
+        slot_spawn_failed(p, s, err);
         return -1;
     }
-    PP_CRASH_POINT("up.spawned");
-    pidfile_write(p, inst);
-    PP_CRASH_POINT("up.pidfile_written");
-    /* Only now, with its pid file there for the next run to find, the
-     * child may exec: a manager killed before this point leaves no
-     * unrecorded worker holding the slot's port (spawn.h, the gate). */
-    spawn_gate_release(&inst->spawn_gate_fd);
-    spawn_reaper_watch(p->reaper, inst->pid, slot_exited, s);
-    char a[ADDR_STRLEN];
-    addr_format(&inst->address, a, sizeof(a));
-    log_info("pool: started %s (pid %d) on %s", inst->name, (int)inst->pid, a);
+    slot_started(p, s, 1);
     return 0;
+}
+
+static void slot_drain(struct pool *p, struct slot *s);
+
+/* A spawn that returned PP_AGAIN ended (rt->spawned). */
+static void slot_spawned(void *ctx, struct instance *inst, const char *err)
+{
+    struct pool *p = ctx;
+    struct slot *s = &p->slots[inst->id];
+    if (inst != &s->inst || !s->used || !s->spawning)
+        return; /* not a spawn the pool waits for */
+    s->spawning = 0;
+    /* The ready deadline counts from now: the runtime's calls are bounded
+     * by their own timeouts. */
+    s->deadline_us = mono_us() + (int64_t)p->cfg->ready_timeout_ms * 1000;
+    if (err)
+        slot_spawn_failed(p, s, err);
+    else
+        slot_started(p, s, 0);
+    if (!err && s->remove) /* drained while it started */
+        slot_drain(p, s);
+    pool_kick(p);
 }
 
 static void slot_open(struct pool *p, int id)
@@ -195,6 +248,10 @@ static void slot_drain(struct pool *p, struct slot *s)
 {
     struct instance *inst = &s->inst;
     s->remove = 1;
+    if (s->spawning) { /* drained once its spawn ends (slot_spawned) */
+        inst->state = INSTANCE_DRAINING;
+        return;
+    }
     if (inst->pid <= 0) { /* not running (failed, waiting for a restart) */
         inst->state = INSTANCE_STOPPED;
         return;
@@ -276,7 +333,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         struct instance *inst = &s->inst;
         switch (inst->state) {
         case INSTANCE_STARTING:
-            if (now > s->deadline_us && inst->pid > 0) {
+            if (s->spawning) {
+                break; /* no pid nor address yet */
+            } else if (now > s->deadline_us && inst->pid > 0) {
                 log_warn("pool: %s not healthy %llu ms after its start; killing it", inst->name,
                          (unsigned long long)p->cfg->ready_timeout_ms);
                 worker_kind_kill(inst);
@@ -304,7 +363,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
             }
             break;
         case INSTANCE_STOPPED:
-            if (s->remove && inst->pid == 0) {
+            if (s->remove && inst->pid == 0 && !s->spawning) {
                 slot_free(p, s);
                 pool_notify(p); /* a shrink waits for the slot to be free */
             }
@@ -560,6 +619,9 @@ struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
     p->cfg = cfg;
     p->rt.ops = ops;
     p->rt.cfg = cfg;
+    p->rt.base = base;
+    p->rt.spawned = slot_spawned;
+    p->rt.spawned_ctx = p;
     p->rt.worker = worker_kind_find(cfg->worker);
     if (!p->rt.worker) { /* config.c accepts known kinds only */
         snprintf(err, errlen, "unknown worker '%s'", cfg->worker);
@@ -662,6 +724,8 @@ int pool_restart_instance(struct pool *p, int id)
     if (id < 1 || id > POOL_MAX_INSTANCES || !p->slots[id].used || p->slots[id].remove)
         return -1;
     struct slot *s = &p->slots[id];
+    if (s->spawning)
+        return 0; /* it is starting afresh already */
     log_info("pool: restarting %s", s->inst.name);
     if (s->inst.pid > 0) {
         s->restart_pending = 1;

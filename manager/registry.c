@@ -11,6 +11,7 @@
 static const struct runtime_ops *const runtimes[] = {
     &runtime_process_ops,
     &runtime_container_ops,
+    &runtime_docker_ops,
 };
 
 static const struct fwd_ops *const modes[] = {

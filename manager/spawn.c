@@ -140,7 +140,7 @@ int64_t spawn_backoff_ms(unsigned crash_streak)
 void spawn_describe_status(int status, char *out, size_t outlen)
 {
     if (status == SPAWN_STATUS_UNKNOWN)
-        snprintf(out, outlen, "exited; adopted, so its status is not ours to read");
+        snprintf(out, outlen, "exited; adopted or a container's init: status unknown");
     else if (WIFEXITED(status))
         snprintf(out, outlen, "exit status %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include "../instance.h"
 
+struct event_base;
 struct manager_config;
 struct worker_kind;
 
@@ -22,10 +23,17 @@ struct runtime {
      * adopted before init: init keeps what they have in the kernel, and
      * release removes it once they exit. */
     uint64_t adopted;
+    /* The manager's loop (a runtime whose spawn finishes later, docker,
+     * waits on it) and how such a spawn reports its end: err NULL with
+     * inst->pid, address, admin and probe set, or the reason it failed
+     * (nothing left behind). Called from the loop, never from spawn. */
+    struct event_base *base;
+    void (*spawned)(void *ctx, struct instance *inst, const char *err);
+    void *spawned_ctx;
 };
 
 struct runtime_ops {
-    const char *name; /* "process" or "container" */
+    const char *name; /* "process", "container" or "docker" */
     /* Prepares the host side (container: the bridge and its address; the
      * cgroup parent). Removes what an earlier run that crashed left behind
      * (its namespaces, veths, cgroups; processes are the pool's), logging
@@ -34,7 +42,10 @@ struct runtime_ops {
     /* Starts the instance's worker (proxyd, Squid or nginx) at the
      * addresses the runtime gives it: sets inst->pid, address, admin and
      * probe, with stdout and stderr to inst->log_path. Returns 0 or -1 with
-     * err filled (and nothing left behind). */
+     * err filled (and nothing left behind), or PP_AGAIN (again.h): started,
+     * inst->pid still 0, and rt->spawned tells how it ended. An instance
+     * whose spawn is under way gets neither stop nor release, only
+     * detach_instance (which abandons it). */
     int (*spawn)(struct runtime *rt, struct instance *inst, char *err, size_t errlen);
     /* Optional, before init: takes over inst->pid, a worker an earlier run
      * started in slot inst->id and left running (the pool checked its pid
@@ -65,5 +76,6 @@ struct runtime_ops {
 
 extern const struct runtime_ops runtime_process_ops;
 extern const struct runtime_ops runtime_container_ops;
+extern const struct runtime_ops runtime_docker_ops;
 
 #endif

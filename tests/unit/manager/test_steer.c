@@ -189,13 +189,22 @@ static void run_ms(int ms)
     event_base_dispatch(base);
 }
 
+/* Runs the loop in 5 ms slices until cond holds, for at most 5 s: on a
+ * loaded machine a 10 ms timer may fire far fewer times than the wall time
+ * allows, so a test waits for the runs it needs rather than for a time. */
+#define RUN_UNTIL(cond)                                                                            \
+    do {                                                                                           \
+        for (int slice_ = 0; slice_ < 1000 && !(cond); slice_++)                                   \
+            run_ms(5);                                                                             \
+    } while (0)
+
 /* ---- tests ---- */
 
 START_TEST(test_steer_reconcile_runs_each_interval_with_the_installed_partition)
 {
     struct steer *s = steer_started();
-    run_ms(100);
     const struct steer_reconcile_stats *st = steer_reconcile_stats(s);
+    RUN_UNTIL(st->runs >= 3);
     ck_assert_uint_ge(st->runs, 3);
     ck_assert_uint_eq(st->failures, 0);
     for (int k = 0; k < STEER_DRIFT_KINDS; k++)
@@ -212,8 +221,9 @@ START_TEST(test_steer_reconcile_counts_repairs_by_kind)
     struct steer *s = steer_started();
     fake.drift_rule = 2;
     fake.drift_jump = 1;
-    run_ms(35);
     const struct steer_reconcile_stats *st = steer_reconcile_stats(s);
+    RUN_UNTIL(st->runs >= 3);
+    run_ms(20); /* and any repair a later run would (wrongly) count */
     ck_assert_uint_eq(st->repairs[FWD_DRIFT_RULE], 2);
     ck_assert_uint_eq(st->repairs[FWD_DRIFT_JUMP], 1);
     ck_assert_uint_eq(st->repairs[FWD_DRIFT_BACKEND], 0);
@@ -226,10 +236,10 @@ END_TEST
 
 START_TEST(test_steer_reconcile_failure_is_counted)
 {
+    fake.fail = 1; /* from the start: steer_new's loop may run one */
     struct steer *s = steer_started();
-    fake.fail = 1;
-    run_ms(35);
     const struct steer_reconcile_stats *st = steer_reconcile_stats(s);
+    RUN_UNTIL(st->failures >= 2);
     ck_assert_uint_ge(st->failures, 1);
     ck_assert_uint_eq(st->failures, st->runs);
     steer_free(s);
@@ -238,21 +248,23 @@ END_TEST
 
 START_TEST(test_steer_apply_waits_for_a_reconcile_under_way)
 {
-    struct steer *s = steer_started();
+    /* Set before the start: on a loaded machine steer_new's own loop can
+     * outlast the 10 ms period and finish a run before the test says so. */
     fake.again = 1000000; /* a run that stays under way */
-    run_ms(25);
+    struct steer *s = steer_started();
+    RUN_UNTIL(fake.reconciles >= 2);
     ck_assert_int_ge(fake.reconciles, 2); /* polled while it answers PP_AGAIN */
     ck_assert_uint_eq(steer_reconcile_stats(s)->runs, 0);
     char err[128];
     ck_assert_int_eq(steer_apply(s, 3, err, sizeof(err)), PP_AGAIN);
     ck_assert_int_eq(fake.applies, 1); /* the step's rules wait */
     fake.again = 0;
-    run_ms(15);
+    RUN_UNTIL(steer_reconcile_stats(s)->runs >= 1);
     ck_assert_uint_ge(steer_reconcile_stats(s)->runs, 1);
     int reconciles = fake.reconciles;
     ck_assert_int_eq(steer_apply(s, 3, err, sizeof(err)), 0);
     ck_assert_int_eq(fake.applies, 2);
-    run_ms(25);
+    RUN_UNTIL(fake.reconciles > reconciles);
     ck_assert_int_gt(fake.reconciles, reconciles);
     ck_assert_uint_eq(fake.seen_blocks, 3); /* the new partition is the desired state now */
     steer_free(s);

@@ -277,8 +277,12 @@ static void slot_drain(struct pool *p, struct slot *s)
     s->flows_cut = 0;
     probe_close(s);
     p->rt.ops->stop(&p->rt, inst);
-    log_info("pool: draining %s (pid %d, %llu tracked connections)", inst->name, (int)inst->pid,
-             (unsigned long long)s->flows_at_drain);
+    if (p->rt.ops->remote)
+        log_info("pool: draining %s (%s runtime, %llu tracked connections)", inst->name,
+                 p->rt.ops->name, (unsigned long long)s->flows_at_drain);
+    else
+        log_info("pool: draining %s (pid %d, %llu tracked connections)", inst->name, (int)inst->pid,
+                 (unsigned long long)s->flows_at_drain);
 }
 
 static void slot_free(struct pool *p, struct slot *s)

@@ -243,16 +243,19 @@ static const struct option_def options[] = {
              "on every node)",
      .deflt = "proxypool/proxyd:" VERSION, .min = 1},
     {"subnet", .arg = "CIDR",
-     .help = "container and docker runtimes: instance addresses; the bridge takes the first "
-             "(container runtime: instance k the (k+1)th; docker: the daemon assigns them)",
+     .help =
+         "container and docker runtimes: instance addresses; the bridge takes the first "
+         "(container runtime: instance k the (k+1)th; docker: the daemon assigns them; swarm: the "
+         "overlay network's subnet, while instances are reached at their node's address)",
      .deflt = "198.19.0.0/24", .set = set_subnet},
     /* The paper's Docker limits: 4 CPUs and 4 GB per container. */
     {"cpus", .arg = "N",
-     .help = "container and docker runtimes: CPU limit per instance (cgroup quota; Docker caps it "
+     .help = "container, docker and swarm runtimes: CPU limit per instance (cgroup quota; Docker "
+             "caps it "
              "at this host's CPU count)",
      .deflt = "4", .set = set_cpus},
     {"memory", OPTION_SIZE, FIELD(memory_bytes), .arg = "SIZE",
-     .help = "container and docker runtimes: memory limit per instance", .deflt = "4G",
+     .help = "container, docker and swarm runtimes: memory limit per instance", .deflt = "4G",
      .min = MANAGER_MIN_MEMORY_BYTES, .limit_why = "proxyd needs room for its cache"},
     {"state-dir", OPTION_STRING, FIELD(state_dir), .arg = "DIR",
      .help = "instance logs, pid files (with each child's start time) and the API token; created "
@@ -269,8 +272,9 @@ static const struct option_def options[] = {
      .help = "API writes need no token (any process that reaches the API can change the pool); "
              "a warning says so at start"},
     {"bridge", .arg = "NAME",
-     .help = "container runtime: the bridge the manager owns; docker: the name of the bridge "
-             "network the manager creates and of its bridge",
+     .help =
+         "container runtime: the bridge the manager owns; docker: the name of the bridge "
+         "network the manager creates and of its bridge; swarm: the name of its overlay network",
      .deflt = "pp-br0", .set = set_bridge},
     {"prefix", .arg = "NAME",
      .help = "prefix of every link, namespace and cgroup the manager makes (what crash cleanup "

@@ -94,12 +94,12 @@ struct swarm_runtime {
     struct swarm_node nodes[SWARM_MAX_NODES];
     int nnodes;
     struct event *poll;
-    int poll_busy;      /* a GET /tasks or /nodes is in flight */
-    char *tasks_body;   /* the last GET /tasks, kept while /nodes is read */
-    int update_busy;    /* a replica count update is in flight */
-    int update_tries;   /* conflicts in a row */
-    int applied;        /* the replica count last written (-1: unknown) */
-    int update_target;  /* what the update in flight writes */
+    int poll_busy;     /* a GET /tasks or /nodes is in flight */
+    char *tasks_body;  /* the last GET /tasks, kept while /nodes is read */
+    int update_busy;   /* a replica count update is in flight */
+    int update_tries;  /* conflicts in a row */
+    int applied;       /* the replica count last written (-1: unknown) */
+    int update_target; /* what the update in flight writes */
 };
 
 static int64_t now_us(void)
@@ -188,8 +188,8 @@ static void service_read(void *ctx, long status, const char *body, const char *e
     struct swarm_runtime *sr = ctx;
     char why[256], path[160], e[256];
     cJSON *j = status == 200 ? cJSON_Parse(body) : NULL;
-    const cJSON *version = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(j, "Version"), "Index");
+    const cJSON *version =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "Version"), "Index");
     cJSON *spec = cJSON_GetObjectItemCaseSensitive(j, "Spec");
     cJSON *replicated = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(spec, "Mode"), "Replicated");
@@ -216,8 +216,7 @@ static void service_read(void *ctx, long status, const char *body, const char *e
     cJSON_Delete(j);
     if (!text || dockerapi_start(sr->api, "POST", path, text, SWARM_CALL_TIMEOUT_MS, update_done,
                                  sr, e, sizeof(e)) < 0) {
-        log_warn("swarm: updating service %s: %s", sr->rt->cfg->prefix,
-                 text ? e : "out of memory");
+        log_warn("swarm: updating service %s: %s", sr->rt->cfg->prefix, text ? e : "out of memory");
         sr->update_busy = 0;
         sr->applied = -1;
     }
@@ -246,12 +245,12 @@ struct task_view {
     const char *id;
     const char *node;
     const char *created;
-    int running;      /* Status.State running */
-    int wanted;       /* DesiredState running */
-    int exit_code;    /* Status.ContainerStatus.ExitCode, -1 if none */
-    int proxy_port;   /* published host ports, 0 if none */
+    int running;    /* Status.State running */
+    int wanted;     /* DesiredState running */
+    int exit_code;  /* Status.ContainerStatus.ExitCode, -1 if none */
+    int proxy_port; /* published host ports, 0 if none */
     int admin_port;
-    const char *err;  /* Status.Err */
+    const char *err; /* Status.Err */
 };
 
 static void task_view_of(const cJSON *t, struct task_view *v)
@@ -477,8 +476,8 @@ static int nodes_parse(struct swarm_runtime *sr, const char *body)
     cJSON_ArrayForEach(n, j)
     {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(n, "ID");
-        const cJSON *addr = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(n, "Status"), "Addr");
+        const cJSON *addr =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(n, "Status"), "Addr");
         const cJSON *maddr = cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(n, "ManagerStatus"), "Addr");
         struct in_addr a = {0};
@@ -618,8 +617,8 @@ static void swarm_stop(struct runtime *rt, struct instance *inst)
     /* Swarm sends the task the image's stop signal and waits
      * StopGracePeriod (the drain timeout) before it kills it. */
     s->state = SWARM_SLOT_LEAVING;
-    log_info("swarm: %s leaves: service %s goes to %d replicas (Swarm picks the task)",
-             inst->name, rt->cfg->prefix, desired_count(sr));
+    log_info("swarm: %s leaves: service %s goes to %d replicas (Swarm picks the task)", inst->name,
+             rt->cfg->prefix, desired_count(sr));
     replicas_sync(sr);
 }
 
@@ -709,12 +708,12 @@ static int remove_services(struct swarm_runtime *sr, const char *why)
     char path[256], err[256];
     long status;
     snprintf(path, sizeof(path),
-             "/services?filters=%%7B%%22label%%22%%3A%%5B%%22" SWARM_LABEL_PREFIX "%%3D%s%%22%%5D%%7D",
+             "/services?filters=%%7B%%22label%%22%%3A%%5B%%22" SWARM_LABEL_PREFIX
+             "%%3D%s%%22%%5D%%7D",
              prefix);
     cJSON *list = get_json(sr, path, &status, err, sizeof(err));
     if (!list) {
-        log_warn("swarm: cannot list services labelled %s=%s: %s", SWARM_LABEL_PREFIX, prefix,
-                 err);
+        log_warn("swarm: cannot list services labelled %s=%s: %s", SWARM_LABEL_PREFIX, prefix, err);
         return -1;
     }
     int left = 0;
@@ -899,7 +898,8 @@ static char *service_body(struct runtime *rt, char *err, size_t errlen)
     cJSON *restart = cJSON_AddObjectToObject(task, "RestartPolicy");
     cJSON *nets = cJSON_AddArrayToObject(task, "Networks");
     cJSON *net = cJSON_CreateObject();
-    cJSON *replicated = cJSON_AddObjectToObject(cJSON_AddObjectToObject(root, "Mode"), "Replicated");
+    cJSON *replicated =
+        cJSON_AddObjectToObject(cJSON_AddObjectToObject(root, "Mode"), "Replicated");
     cJSON *endpoint = cJSON_AddObjectToObject(root, "EndpointSpec");
     cJSON *ports = cJSON_AddArrayToObject(endpoint, "Ports");
     int ok = root && labels && task && cs && command && args && clabels && limits && restart &&
@@ -998,8 +998,8 @@ static int swarm_init(struct runtime *rt, char *err, size_t errlen)
     const cJSON *control = cJSON_GetObjectItemCaseSensitive(swarm, "ControlAvailable");
     const cJSON *version = cJSON_GetObjectItemCaseSensitive(info, "ServerVersion");
     const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(swarm, "Nodes");
-    int manager = cJSON_IsString(state) && strcmp(state->valuestring, "active") == 0 &&
-                  cJSON_IsTrue(control);
+    int manager =
+        cJSON_IsString(state) && strcmp(state->valuestring, "active") == 0 && cJSON_IsTrue(control);
     if (!manager) {
         snprintf(err, errlen,
                  "the daemon on %s is not a Swarm manager (Swarm.LocalNodeState %s): docker swarm "

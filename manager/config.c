@@ -23,7 +23,7 @@ const char *const manager_balancer_algos[] = {"p2c-ewma", "leastconn", "roundrob
                                               NULL};
 /* runtime_process_ops, runtime_container_ops and runtime_docker_ops, by
  * name. */
-static const char *const runtime_names[] = {"process", "container", "docker", NULL};
+static const char *const runtime_names[] = {"process", "container", "docker", "swarm", NULL};
 /* "none" (clients use instance addresses) and the fwd_ops modes. */
 static const char *const forwarding_names[] = {"none", "nat", "route", "balancer", NULL};
 
@@ -234,12 +234,15 @@ static int set_autoscale_tolerance(void *cfg, const char *v, char *e, size_t n)
 static const struct option_def options[] = {
     {"api", OPTION_ADDR, FIELD(api), .arg = "ADDR:PORT", .help = "REST API address",
      .deflt = "127.0.0.1:9090"},
-    {"runtime", OPTION_ENUM_NAME, FIELD(runtime), .arg = "process|container|docker",
+    {"runtime", OPTION_ENUM_NAME, FIELD(runtime), .arg = "process|container|docker|swarm",
      .help = "how instances live: proxyd processes on this host's ports; each in its own "
              "network, PID, mount, UTS and IPC namespaces with a veth to the manager's bridge "
              "and cgroup limits; or Docker containers of --docker-image on a bridge network "
              "named --bridge with --subnet, made through the Engine API on --docker-socket "
-             "(proxyd workers only)",
+             "(proxyd workers only); or the tasks of one Swarm service (named --prefix) of "
+             "--docker-image on an overlay network named --bridge with --subnet, on a Swarm "
+             "manager's --docker-socket, reached at their node's address and host-mode published "
+             "ports (balancer forwarding; docs/swarm.md)",
      .deflt = "process", .names = runtime_names},
     {"replicas", OPTION_COUNT, FIELD(replicas), .arg = "N",
      .help = "instances to start with, 1..32", .deflt = "1", .min = 1, .max = POOL_MAX_INSTANCES},
@@ -270,22 +273,26 @@ static const struct option_def options[] = {
     {"process-addr", .arg = "ADDR", .help = "process runtime: the address instances listen on",
      .deflt = "127.0.0.1", .set = set_process_addr},
     {"docker-socket", OPTION_STRING, FIELD(docker_socket), .arg = "PATH",
-     .help = "docker runtime: the Docker Engine API's unix socket", .deflt = "/var/run/docker.sock",
-     .min = 1},
+     .help = "docker and swarm runtimes: the Docker Engine API's unix socket",
+     .deflt = "/var/run/docker.sock", .min = 1},
     {"docker-image", OPTION_STRING, FIELD(docker_image), .arg = "NAME:TAG",
-     .help = "docker runtime: the image instances run (make images builds it)",
+     .help = "docker and swarm runtimes: the image instances run (make images builds it; swarm: "
+             "on every node)",
      .deflt = "proxypool/proxyd:" VERSION, .min = 1},
     {"subnet", .arg = "CIDR",
-     .help = "container and docker runtimes: instance addresses; the bridge takes the first "
-             "(container runtime: instance k the (k+1)th; docker: the daemon assigns them)",
+     .help =
+         "container and docker runtimes: instance addresses; the bridge takes the first "
+         "(container runtime: instance k the (k+1)th; docker: the daemon assigns them; swarm: the "
+         "overlay network's subnet, while instances are reached at their node's address)",
      .deflt = "198.19.0.0/24", .set = set_subnet},
     /* The paper's Docker limits: 4 CPUs and 4 GB per container. */
     {"cpus", .arg = "N",
-     .help = "container and docker runtimes: CPU limit per instance (cgroup quota; Docker caps it "
+     .help = "container, docker and swarm runtimes: CPU limit per instance (cgroup quota; Docker "
+             "caps it "
              "at this host's CPU count)",
      .deflt = "4", .set = set_cpus},
     {"memory", OPTION_SIZE, FIELD(memory_bytes), .arg = "SIZE",
-     .help = "container and docker runtimes: memory limit per instance", .deflt = "4G",
+     .help = "container, docker and swarm runtimes: memory limit per instance", .deflt = "4G",
      .min = MANAGER_MIN_MEMORY_BYTES, .limit_why = "proxyd needs room for its cache"},
     {"state-dir", OPTION_STRING, FIELD(state_dir), .arg = "DIR",
      .help = "instance logs, pid files (with each child's start time) and the API token; created "
@@ -302,8 +309,9 @@ static const struct option_def options[] = {
      .help = "API writes need no token (any process that reaches the API can change the pool); "
              "a warning says so at start"},
     {"bridge", .arg = "NAME",
-     .help = "container runtime: the bridge the manager owns; docker: the name of the bridge "
-             "network the manager creates and of its bridge",
+     .help =
+         "container runtime: the bridge the manager owns; docker: the name of the bridge "
+         "network the manager creates and of its bridge; swarm: the name of its overlay network",
      .deflt = "pp-br0", .set = set_bridge},
     {"prefix", .arg = "NAME",
      .help = "prefix of every link, namespace and cgroup the manager makes (what crash cleanup "

@@ -31,7 +31,7 @@ static int add_names(cJSON *obj, const char *key, const char *const *names)
 static int add_runtimes(cJSON *obj)
 {
     const char *names[] = {runtime_process_ops.name, runtime_container_ops.name,
-                           runtime_docker_ops.name, NULL};
+                           runtime_docker_ops.name, runtime_swarm_ops.name, NULL};
     return add_names(obj, "runtimes", names);
 }
 

@@ -49,6 +49,7 @@ struct slot {
     int used;
     struct exchange probe;   /* GET /healthz while the instance starts */
     int spawning;            /* the runtime's spawn is under way (PP_AGAIN): no pid yet */
+    int remote_live;         /* a remote runtime's instance runs (it has no pid here) */
     int remove;              /* draining for good: free the slot after the exit */
     int restart_pending;     /* explicit restart: spawn again right after the exit */
     int64_t deadline_us;     /* drain or ready deadline (monotonic) */
@@ -133,6 +134,23 @@ static void pool_notify(struct pool *p)
 
 static void slot_exited(void *ctx, pid_t pid, int status);
 
+/* Whether the instance runs: its process, or for a runtime whose instances
+ * are no process of this host (swarm), what the runtime reported. */
+static int slot_running(const struct pool *p, const struct slot *s)
+{
+    return s->inst.pid > 0 || (p->rt.ops->remote && s->remote_live);
+}
+
+/* Ends the instance at once: SIGKILL to its process group, or the remote
+ * runtime's way. */
+static void slot_kill(struct pool *p, struct slot *s)
+{
+    if (p->rt.ops->remote)
+        p->rt.ops->kill(&p->rt, &s->inst);
+    else
+        worker_kind_kill(&s->inst);
+}
+
 /* The start failed: the slot waits out the longest backoff before trying
  * again (a change waiting on it gives up after its crashes). */
 static void slot_spawn_failed(struct pool *p, struct slot *s, const char *err)
@@ -154,6 +172,13 @@ static void slot_started(struct pool *p, struct slot *s, int ours)
     struct instance *inst = &s->inst;
     char err[256];
     PP_CRASH_POINT("up.spawned");
+    if (p->rt.ops->remote) { /* no process here: the runtime reports its end */
+        s->remote_live = 1;
+        char a[ADDR_STRLEN];
+        addr_format(&inst->address, a, sizeof(a));
+        log_info("pool: started %s (%s runtime) on %s", inst->name, p->rt.ops->name, a);
+        return;
+    }
     pidfile_write(p, inst);
     PP_CRASH_POINT("up.pidfile_written");
     /* Only now, with its pid file there for the next run to find, the
@@ -252,7 +277,7 @@ static void slot_drain(struct pool *p, struct slot *s)
         inst->state = INSTANCE_DRAINING;
         return;
     }
-    if (inst->pid <= 0) { /* not running (failed, waiting for a restart) */
+    if (!slot_running(p, s)) { /* not running (failed, waiting for a restart) */
         inst->state = INSTANCE_STOPPED;
         return;
     }
@@ -262,8 +287,12 @@ static void slot_drain(struct pool *p, struct slot *s)
     s->flows_cut = 0;
     probe_close(s);
     p->rt.ops->stop(&p->rt, inst);
-    log_info("pool: draining %s (pid %d, %llu tracked connections)", inst->name, (int)inst->pid,
-             (unsigned long long)s->flows_at_drain);
+    if (p->rt.ops->remote)
+        log_info("pool: draining %s (%s runtime, %llu tracked connections)", inst->name,
+                 p->rt.ops->name, (unsigned long long)s->flows_at_drain);
+    else
+        log_info("pool: draining %s (pid %d, %llu tracked connections)", inst->name, (int)inst->pid,
+                 (unsigned long long)s->flows_at_drain);
     PP_CRASH_POINT("down.drain_started");
 }
 
@@ -335,35 +364,36 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         case INSTANCE_STARTING:
             if (s->spawning) {
                 break; /* no pid nor address yet */
-            } else if (now > s->deadline_us && inst->pid > 0) {
+            } else if (now > s->deadline_us && slot_running(p, s)) {
                 log_warn("pool: %s not healthy %llu ms after its start; killing it", inst->name,
                          (unsigned long long)p->cfg->ready_timeout_ms);
-                worker_kind_kill(inst);
+                s->deadline_us = INT64_MAX;
+                slot_kill(p, s);
                 s->deadline_us = INT64_MAX;
             } else {
                 slot_probe(s);
             }
             break;
         case INSTANCE_DRAINING:
-            if (now > s->deadline_us && inst->pid > 0) {
+            if (now > s->deadline_us && slot_running(p, s)) {
                 s->flows_cut = slot_flows(p, inst);
                 log_warn("pool: %s still running %llu ms into its drain; killing it (%llu "
                          "connections cut)",
                          inst->name, (unsigned long long)p->cfg->drain_timeout_ms,
                          (unsigned long long)s->flows_cut);
-                worker_kind_kill(inst);
                 s->deadline_us = INT64_MAX;
+                slot_kill(p, s);
             }
             break;
         case INSTANCE_FAILED:
-            if (!s->remove && inst->pid == 0 && now >= inst->next_restart_mono_us) {
+            if (!s->remove && !slot_running(p, s) && now >= inst->next_restart_mono_us) {
                 inst->restarts++;
                 p->restarts_total++;
                 slot_spawn(p, s);
             }
             break;
         case INSTANCE_STOPPED:
-            if (s->remove && inst->pid == 0 && !s->spawning) {
+            if (s->remove && !slot_running(p, s) && !s->spawning) {
                 slot_free(p, s);
                 pool_notify(p); /* a shrink waits for the slot to be free */
             }
@@ -397,6 +427,7 @@ static void on_exit_of(struct pool *p, struct slot *s, int status)
         PP_CRASH_POINT("down.exited");
     p->rt.ops->release(&p->rt, inst);
     inst->pid = 0;
+    s->remote_live = 0;
     if (s->remove) {
         PP_CRASH_POINT("down.released");
         uint64_t cut = s->flows_cut < s->flows_at_drain ? s->flows_cut : s->flows_at_drain;
@@ -434,6 +465,20 @@ static void slot_exited(void *ctx, pid_t pid, int status)
     struct pool *p = s->pool;
     if (s->used && s->inst.pid == pid)
         on_exit_of(p, s, status);
+    pool_kick(p);
+    pool_notify(p);
+}
+
+/* A remote runtime's instance ended (rt->exited). */
+static void slot_remote_exited(void *ctx, struct instance *inst, int status)
+{
+    struct pool *p = ctx;
+    if (inst->id < 1 || inst->id > POOL_MAX_INSTANCES)
+        return;
+    struct slot *s = &p->slots[inst->id];
+    if (inst != &s->inst || !s->used || !s->remote_live)
+        return;
+    on_exit_of(p, s, status);
     pool_kick(p);
     pool_notify(p);
 }
@@ -622,6 +667,8 @@ struct pool *pool_new(struct event_base *base, const struct manager_config *cfg,
     p->rt.base = base;
     p->rt.spawned = slot_spawned;
     p->rt.spawned_ctx = p;
+    p->rt.exited = slot_remote_exited;
+    p->rt.exited_ctx = p;
     p->rt.worker = worker_kind_find(cfg->worker);
     if (!p->rt.worker) { /* config.c accepts known kinds only */
         snprintf(err, errlen, "unknown worker '%s'", cfg->worker);
@@ -727,7 +774,7 @@ int pool_restart_instance(struct pool *p, int id)
     if (s->spawning)
         return 0; /* it is starting afresh already */
     log_info("pool: restarting %s", s->inst.name);
-    if (s->inst.pid > 0) {
+    if (slot_running(p, s)) {
         s->restart_pending = 1;
         s->inst.state = INSTANCE_DRAINING;
         s->deadline_us = mono_us() + (int64_t)p->cfg->drain_timeout_ms * 1000;

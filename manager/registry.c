@@ -12,6 +12,7 @@ static const struct runtime_ops *const runtimes[] = {
     &runtime_process_ops,
     &runtime_container_ops,
     &runtime_docker_ops,
+    &runtime_swarm_ops,
 };
 
 static const struct fwd_ops *const modes[] = {

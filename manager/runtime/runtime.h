@@ -30,10 +30,15 @@ struct runtime {
     struct event_base *base;
     void (*spawned)(void *ctx, struct instance *inst, const char *err);
     void *spawned_ctx;
+    /* How a remote runtime (ops->remote) reports that a started instance
+     * ended, with a wait status as waitpid's (the pool then calls
+     * release). Called from the loop. */
+    void (*exited)(void *ctx, struct instance *inst, int status);
+    void *exited_ctx;
 };
 
 struct runtime_ops {
-    const char *name; /* "process", "container" or "docker" */
+    const char *name; /* "process", "container", "docker" or "swarm" */
     /* Prepares the host side (container: the bridge and its address; the
      * cgroup parent). Removes what an earlier run that crashed left behind
      * (its namespaces, veths, cgroups; processes are the pool's), logging
@@ -72,10 +77,17 @@ struct runtime_ops {
     /* Each instance has its own network namespace and address, so it can
      * own the VIP (what route forwarding needs). */
     int own_network;
+    /* Instances are no process of this host (swarm: tasks on any node):
+     * inst->pid stays 0, the pool writes no pid file and watches no pid;
+     * the runtime reports each end through rt->exited, and kill (required
+     * then) ends one at once. */
+    int remote;
+    void (*kill)(struct runtime *rt, struct instance *inst);
 };
 
 extern const struct runtime_ops runtime_process_ops;
 extern const struct runtime_ops runtime_container_ops;
 extern const struct runtime_ops runtime_docker_ops;
+extern const struct runtime_ops runtime_swarm_ops;
 
 #endif

@@ -154,7 +154,7 @@ static int is_conflict(long status, const char *body)
     return status == 409 || (body && strstr(body, "out of sequence"));
 }
 
-static void update_done(void *ctx, long status, const char *body, const char *err)
+static void update_done(void *ctx, long status, const char *body, size_t body_len, const char *err)
 {
     struct swarm_runtime *sr = ctx;
     char why[256];
@@ -183,7 +183,7 @@ static void update_done(void *ctx, long status, const char *body, const char *er
 
 /* GET /services/<id> answered: its spec with our count, posted back with
  * the version read (Swarm refuses it if someone updated in between). */
-static void service_read(void *ctx, long status, const char *body, const char *err)
+static void service_read(void *ctx, long status, const char *body, size_t body_len, const char *err)
 {
     struct swarm_runtime *sr = ctx;
     char why[256], path[160], e[256];
@@ -502,9 +502,9 @@ static int nodes_parse(struct swarm_runtime *sr, const char *body)
     return 0;
 }
 
-static void tasks_reply(void *ctx, long status, const char *body, const char *err);
+static void tasks_reply(void *ctx, long status, const char *body, size_t body_len, const char *err);
 
-static void nodes_reply(void *ctx, long status, const char *body, const char *err)
+static void nodes_reply(void *ctx, long status, const char *body, size_t body_len, const char *err)
 {
     struct swarm_runtime *sr = ctx;
     sr->poll_busy = 0;
@@ -526,7 +526,7 @@ static void nodes_reply(void *ctx, long status, const char *body, const char *er
     poll_schedule(sr);
 }
 
-static void tasks_reply(void *ctx, long status, const char *body, const char *err)
+static void tasks_reply(void *ctx, long status, const char *body, size_t body_len, const char *err)
 {
     struct swarm_runtime *sr = ctx;
     sr->poll_busy = 0;

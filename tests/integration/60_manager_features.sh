@@ -14,7 +14,7 @@ pp_need_tool jq
 expect_eq "$?" 0 "manager --features exit status"
 jq -e 'type == "object"' "$PP_TMP/features.json" >/dev/null || pp_die "not a JSON object: $(cat "$PP_TMP/features.json")"
 expect_eq "$(jq -c .forwarding "$PP_TMP/features.json")" '["none","nat","route","balancer"]' "forwarding modes"
-expect_eq "$(jq -c .runtimes "$PP_TMP/features.json")" '["process","container","docker"]' "runtimes"
+expect_eq "$(jq -c .runtimes "$PP_TMP/features.json")" '["process","container","docker","swarm"]' "runtimes"
 expect_eq "$(jq -c .workers "$PP_TMP/features.json")" '["proxyd","squid","nginx"]' "workers"
 expect_eq "$(jq -c .forwarding_needs_container "$PP_TMP/features.json")" '["route"]' "modes only containers run"
 expect_eq "$(jq -c .balancer_algos "$PP_TMP/features.json")" '["p2c-ewma","leastconn","roundrobin","source"]' "balancer algorithms"

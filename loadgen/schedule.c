@@ -41,8 +41,8 @@ static int parse_pair(const char *pair, size_t len, double *rate, uint64_t *dur_
     char *end;
     double r = strtod(buf, &end);
     if (end == buf || *end != '\0' || !(r >= 0) || r > LOADGEN_SCHEDULE_MAX_RATE) {
-        snprintf(err, errlen, "step '%s:%s': rate '%s' is not a number in [0, %g] per second",
-                 buf, colon + 1, buf, LOADGEN_SCHEDULE_MAX_RATE);
+        snprintf(err, errlen, "step '%s:%s': rate '%s' is not a number in [0, %g] per second", buf,
+                 colon + 1, buf, LOADGEN_SCHEDULE_MAX_RATE);
         return -1;
     }
     char inner[128];

@@ -34,8 +34,7 @@ struct loadgen_schedule {
 /* Parses "30:10s,150:20s,300:20s,30:30s" (rate:duration pairs, the
  * durations as --duration's: 500ms, 10s, 2m, a bare number is seconds).
  * 0, or -1 with err naming the bad pair and why; *s is then empty. */
-int loadgen_schedule_parse(const char *text, struct loadgen_schedule *s, char *err,
-                           size_t errlen);
+int loadgen_schedule_parse(const char *text, struct loadgen_schedule *s, char *err, size_t errlen);
 /* Request i's due time from the run's start; i < total_count. */
 uint64_t loadgen_schedule_offset_us(const struct loadgen_schedule *s, uint64_t i);
 /* How many requests are due at or before offset_us (at most total_count). */

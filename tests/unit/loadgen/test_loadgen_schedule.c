@@ -93,16 +93,16 @@ END_TEST
     ({                                                                                             \
         char *argv_[] = {"loadgen", "http://127.0.0.1:1/", __VA_ARGS__, NULL};                     \
         err[0] = '\0';                                                                             \
-        loadgen_config_load(cfg, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, err,         \
+        loadgen_config_load(cfg, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, err,          \
                             sizeof(err));                                                          \
     })
 
 START_TEST(test_loadgen_config_rate_steps_set_the_run)
 {
     struct loadgen_config cfg;
-    ck_assert_int_eq(LOAD(&cfg, "--rate-steps", "30:10s,150:20s", "--series", "/tmp/x.csv",
-                          "--slo", "200ms"),
-                     0);
+    ck_assert_int_eq(
+        LOAD(&cfg, "--rate-steps", "30:10s,150:20s", "--series", "/tmp/x.csv", "--slo", "200ms"),
+        0);
     ck_assert_uint_eq(cfg.steps.nsteps, 2);
     ck_assert(cfg.rate == 150);
     ck_assert_uint_eq(cfg.duration_ms, 30000);

@@ -64,8 +64,8 @@ int ppexp_ramp_read_series(const char *path, struct ppexp_ramp_second **out, siz
             parse_u64(fld[1], &v[0]) < 0 || parse_u64(fld[2], &v[1]) < 0 ||
             parse_u64(fld[3], &v[2]) < 0 || parse_u64(fld[5], &over) < 0 || sec != *n) {
             snprintf(err, errlen,
-                     "%s:%zu: not a series row in order with over_slo (loadgen --slo given?)",
-                     path, lineno);
+                     "%s:%zu: not a series row in order with over_slo (loadgen --slo given?)", path,
+                     lineno);
             rc = -1;
             break;
         }
@@ -76,9 +76,8 @@ int ppexp_ramp_read_series(const char *path, struct ppexp_ramp_second **out, siz
             break;
         }
         *out = grown;
-        (*out)[(*n)++] =
-            (struct ppexp_ramp_second){.offered = v[0], .completed = v[1], .errors = v[2],
-                                       .over = over};
+        (*out)[(*n)++] = (struct ppexp_ramp_second){
+            .offered = v[0], .completed = v[1], .errors = v[2], .over = over};
     }
     fclose(f);
     if (rc < 0) {
@@ -89,8 +88,8 @@ int ppexp_ramp_read_series(const char *path, struct ppexp_ramp_second **out, siz
     return rc;
 }
 
-int ppexp_ramp_read_samples(const char *path, struct ppexp_ramp_sample **out, size_t *n,
-                            char *err, size_t errlen)
+int ppexp_ramp_read_samples(const char *path, struct ppexp_ramp_sample **out, size_t *n, char *err,
+                            size_t errlen)
 {
     *out = NULL;
     *n = 0;
@@ -184,8 +183,8 @@ void ppexp_ramp_print(FILE *f, const struct ppexp_ramp_step *steps, size_t nstep
                       const struct ppexp_ramp_sample *samples, size_t nsamples)
 {
     int total = 0;
-    fprintf(f, "%-8s %-16s %-18s %-28s %s\n", "at_s", "rate", "next_replica_s",
-            "over_target_10s", "direction_changes_settled");
+    fprintf(f, "%-8s %-16s %-18s %-28s %s\n", "at_s", "rate", "next_replica_s", "over_target_10s",
+            "direction_changes_settled");
     for (size_t k = 0; k < nsteps; k++) {
         const struct ppexp_ramp_step *st = &steps[k];
         double until = k + 1 < nsteps ? steps[k + 1].at_s : end_s;

@@ -62,6 +62,14 @@ static int set_rate(void *cfg, const char *v, char *e, size_t n)
     return 0;
 }
 
+/* Custom: the whole schedule is parsed and checked here, so a bad step is
+ * a usage error before anything runs. */
+static int set_rate_steps(void *cfg, const char *v, char *e, size_t n)
+{
+    struct loadgen_config *c = cfg;
+    return loadgen_schedule_parse(v, &c->steps, e, n);
+}
+
 /* Custom: it names network namespaces, so deploy/testbed's charset. */
 static int set_testbed_prefix(void *cfg, const char *v, char *e, size_t n)
 {
@@ -170,6 +178,11 @@ static const struct option_def options[] = {
              "latency is measured from each request's intended send time (coordinated omission "
              "corrected, as wrk2)",
      .deflt_text = "none (closed loop)", .set = set_rate},
+    {"rate-steps", .arg = "RATE:DURATION,...",
+     .help = "open loop on a schedule: each client sends at RATE per second for DURATION, then "
+             "the next step's rate, and so on (rate 0 is a pause); the run lasts the steps' "
+             "total; excludes --rate, -n, --duration and --warmup",
+     .deflt_text = "none", .set = set_rate_steps},
     {"warmup", OPTION_DURATION, FIELD(warmup_ms), .arg = "DURATION",
      .help = "requests that finish in this first part of the run are written to the CSV with "
              "warmup=1 and left out of every summary; the measured window starts at its end "
@@ -203,6 +216,14 @@ static const struct option_def options[] = {
     {"json", OPTION_STRING, FIELD(json_path), .arg = "FILE",
      .help = "the summary as JSON (overall, per proxy, per client, loadgen's own CPU)",
      .deflt_text = "none", .min = 1},
+    {"series", OPTION_STRING, FIELD(series_path), .arg = "FILE",
+     .help = "one row per second of the run: second,offered,completed,errors,p99_ms,over_slo; a "
+             "request counts in the second it was due (open loop) or started (closed loop)",
+     .deflt_text = "none", .min = 1},
+    {"slo", OPTION_DURATION, FIELD(slo_ms), .arg = "DURATION",
+     .help = "the series' over_slo column counts the completed requests slower than this",
+     .deflt_text = "none (over_slo empty)", .min = 1,
+     .limit_why = "every request takes longer than 0"},
     {"label", OPTION_STRING, FIELD(label), .arg = "TEXT",
      .help = "a name for the run, copied into the JSON and the summary", .deflt_text = "none"},
     {"header", .arg = "'NAME: VALUE'", .help = "-H: an extra request header; repeatable",
@@ -223,7 +244,8 @@ static const struct options_spec loadgen_options = {
     .synopsis = "Usage: loadgen URL [--proxy HOST:PORT] [-n REQUESTS] [-c CONCURRENCY]\n"
                 "               [--duration SECONDS] [--rate PER_SECOND] [--warmup SECONDS]\n"
                 "               [--timeout SECONDS] [--keepalive|--no-keepalive] [--testbed N]\n"
-                "               [--source ADDR]... [--csv FILE] [--json FILE] [--label TEXT]\n"
+                "               [--rate-steps RATE:DURATION,...] [--source ADDR]... [--csv FILE]\n"
+                "               [--json FILE] [--series FILE [--slo DURATION]] [--label TEXT]\n"
                 "An HTTP/1.1 load generator: times every request (connect, first byte, last\n"
                 "byte), attributes it to the proxy named in its X-Cache header, and watches its\n"
                 "own CPU and event-loop lag so a saturated loadgen is flagged, not trusted.\n",
@@ -356,6 +378,29 @@ static int check_combination(struct loadgen_config *cfg, char *err, size_t errle
     }
     if (cfg->testbed_clients > 0 && cfg->nsources > 0) {
         snprintf(err, errlen, "--testbed and --source exclude each other");
+        return -1;
+    }
+    if (cfg->steps.nsteps > 0) {
+        const char *other = cfg->rate > 0          ? "--rate"
+                            : cfg->requests > 0    ? "-n/--requests"
+                            : cfg->duration_ms > 0 ? "--duration"
+                            : cfg->warmup_ms > 0   ? "--warmup"
+                                                   : NULL;
+        if (other) {
+            snprintf(err, errlen,
+                     "--rate-steps and %s exclude each other (the schedule sets "
+                     "the rates and the run's length; a first low step warms up)",
+                     other);
+            return -1;
+        }
+        /* The open-loop paths key on a rate; the highest step's. */
+        for (size_t i = 0; i < cfg->steps.nsteps; i++)
+            if (cfg->steps.steps[i].rate > cfg->rate)
+                cfg->rate = cfg->steps.steps[i].rate;
+        cfg->duration_ms = cfg->steps.total_us / 1000u;
+    }
+    if (cfg->slo_ms > 0 && !cfg->series_path[0]) {
+        snprintf(err, errlen, "--slo only shapes --series' over_slo column: give --series too");
         return -1;
     }
     if (cfg->requests == 0 && cfg->duration_ms == 0)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "addr.h"
+#include "schedule.h"
 
 /* Client count limits: the testbed numbers at most 64770 clients; a source
  * address per client outside it. */
@@ -27,6 +28,9 @@ struct loadgen_config {
     long concurrency;     /* -c per client */
     uint64_t duration_ms; /* measured part; 0 = not given */
     double rate;          /* --rate per client per second; 0 = closed loop */
+    /* --rate-steps: open loop on this schedule (then rate is its highest
+     * step's, duration_ms its length); nsteps 0 = not given */
+    struct loadgen_schedule steps;
     uint64_t warmup_ms;
     uint64_t timeout_ms; /* per request */
     int keepalive;
@@ -36,6 +40,8 @@ struct loadgen_config {
     size_t nsources;
     char csv_path[1024];
     char json_path[1024];
+    char series_path[1024]; /* --series: one row per second */
+    uint64_t slo_ms;        /* --slo: the series counts requests slower than this */
     char label[256];
     char headers[LOADGEN_HEADERS_MAX_BYTES]; /* "Name: value\r\n" lines */
     size_t headers_len;

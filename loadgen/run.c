@@ -30,7 +30,9 @@
 #include "conn.h"
 #include "csv.h"
 #include "fdlimit.h"
+#include "schedule.h"
 #include "selfwatch.h"
+#include "series.h"
 #include "source.h"
 #include "tally.h"
 #include "target.h"
@@ -84,6 +86,8 @@ struct loadgen_run {
     size_t nclients;
     struct loadgen_tallies *tallies;
     struct loadgen_csv *csv;
+    struct loadgen_series *series; /* --series */
+    int series_failed;             /* out of memory once: the file is not written */
     struct loadgen_selfwatch *watch;
     struct event *ev_int, *ev_term, *sweep, *progress, *end_timer, *starter, *warmup_timer;
     size_t start_client; /* the next connection to start: client, then connection */
@@ -125,6 +129,15 @@ static void count_in_flight(struct loadgen_run *run, const struct loadgen_conn *
         run->in_flight_us_sum += until_us - from;
 }
 
+/* Open loop: how many of a client's requests are due at or before this
+ * offset from the start, on the schedule or the fixed rate. */
+static uint64_t open_due_by(const struct loadgen_run *run, uint64_t offset_us)
+{
+    if (run->cfg->steps.nsteps > 0)
+        return loadgen_schedule_due_by(&run->cfg->steps, offset_us);
+    return (uint64_t)floor((double)offset_us / run->interval_us) + 1;
+}
+
 /* Stops everything now: requests in flight are counted as unfinished and
  * dropped, due ones never sent as unsent. */
 static void run_stop(struct loadgen_run *run, int interrupted)
@@ -147,7 +160,7 @@ static void run_stop(struct loadgen_run *run, int interrupted)
         if (run->cfg->rate > 0 && cl->sched_next < cl->sched_limit) {
             /* Due by now (or by the end of the schedule, if that came first). */
             uint64_t until = run->end_us && run->end_us < run->stop_us ? run->end_us : run->stop_us;
-            uint64_t due = (uint64_t)floor((double)(until - run->t0_us) / run->interval_us) + 1;
+            uint64_t due = open_due_by(run, until - run->t0_us);
             if (due > cl->sched_limit)
                 due = cl->sched_limit;
             if (due > cl->sched_next)
@@ -220,6 +233,8 @@ static int closed_next(struct loadgen_client *cl, struct loadgen_conn *c)
 
 static uint64_t intended_us(const struct loadgen_run *run, uint64_t i)
 {
+    if (run->cfg->steps.nsteps > 0)
+        return run->t0_us + loadgen_schedule_offset_us(&run->cfg->steps, i);
     return run->t0_us + (uint64_t)((double)i * run->interval_us);
 }
 
@@ -288,6 +303,13 @@ static void on_done(struct loadgen_conn *c, struct loadgen_result *r)
     loadgen_tallies_add(run->tallies, r);
     if (run->csv)
         loadgen_csv_write(run->csv, r);
+    if (run->series && !run->series_failed) {
+        uint64_t base = r->intended_us ? r->intended_us : r->ts_start_us;
+        uint64_t t0_wall = run->t0_us + run->env.wall_offset_us;
+        uint64_t second = base > t0_wall ? (base - t0_wall) / 1000000u : 0;
+        if (loadgen_series_add(run->series, second, loadgen_result_ok(r), r->total_us) < 0)
+            run->series_failed = 1;
+    }
     run->finished++;
     if (r->error != LOADGEN_ERR_NONE)
         run->errors++;
@@ -488,6 +510,10 @@ struct loadgen_run *loadgen_run_new(const struct loadgen_config *cfg, char *err,
         goto fail;
     if (cfg->csv_path[0] && !(run->csv = loadgen_csv_open(cfg->csv_path, err, errlen)))
         goto fail;
+    if (cfg->series_path[0] && !(run->series = loadgen_series_new(cfg->slo_ms * 1000u))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     run->progress_on = cfg->progress < 0 ? isatty(STDERR_FILENO) : cfg->progress;
     return run;
 fail:
@@ -563,6 +589,39 @@ static void fill_tallies(struct loadgen_run *run)
     ts->saturated = loadgen_selfwatch_is_saturated(ts->cpu_pct, ts->lag_p99_us, end - run->t0_us);
 }
 
+/* Open loop: each second's offered count is what the schedule made due in
+ * it (unsent and unfinished requests included), up to where the run ended;
+ * closed loop keeps the count of the requests that finished. */
+static int write_series(struct loadgen_run *run, char *err, size_t errlen)
+{
+    const struct loadgen_config *cfg = run->cfg;
+    if (run->series_failed) {
+        snprintf(err, errlen, "out of memory for the series: %s not written", cfg->series_path);
+        return -1;
+    }
+    if (cfg->rate > 0) {
+        uint64_t end = run->stop_us ? run->stop_us : run->last_done_us;
+        if (run->end_us && run->end_us < end)
+            end = run->end_us;
+        uint64_t horizon = end > run->t0_us ? end - run->t0_us : 0;
+        /* -n without a warm-up bounds the schedule too. */
+        uint64_t cap = cfg->requests && !cfg->warmup_ms ? cfg->requests : UINT64_MAX;
+        uint64_t before = 0;
+        for (uint64_t sec = 0; sec * 1000000u < horizon; sec++) {
+            uint64_t last = (sec + 1) * 1000000u - 1;
+            uint64_t upto = open_due_by(run, last < horizon - 1 ? last : horizon - 1);
+            if (upto > cap)
+                upto = cap;
+            if (loadgen_series_set_offered(run->series, sec, (upto - before) * run->nclients) < 0) {
+                snprintf(err, errlen, "out of memory for the series");
+                return -1;
+            }
+            before = upto;
+        }
+    }
+    return loadgen_series_write(run->series, cfg->series_path, err, errlen);
+}
+
 int loadgen_run_exec(struct loadgen_run *run, char *err, size_t errlen)
 {
     const struct loadgen_config *cfg = run->cfg;
@@ -602,6 +661,8 @@ int loadgen_run_exec(struct loadgen_run *run, char *err, size_t errlen)
     event_del(run->ev_term);
     int rc = loadgen_csv_close(run->csv, err, errlen);
     run->csv = NULL;
+    if (rc == 0 && run->series)
+        rc = write_series(run, err, errlen);
     return rc;
 }
 
@@ -628,6 +689,7 @@ void loadgen_run_free(struct loadgen_run *run)
     char ignored[64];
     loadgen_csv_close(run->csv, ignored, sizeof(ignored));
     loadgen_selfwatch_free(run->watch);
+    loadgen_series_free(run->series);
     struct event *evs[] = {run->ev_int,    run->ev_term, run->sweep,       run->progress,
                            run->end_timer, run->starter, run->warmup_timer};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {

@@ -17,6 +17,7 @@
 #include "plot.h"
 #include "presets.h"
 #include "results.h"
+#include "ramp_files.h"
 #include "runner.h"
 #include "size.h"
 #include "spec.h"
@@ -115,6 +116,7 @@ static const struct options_spec cli_spec = {
                 "[OPTION]...\n"
                 "       ppexp list\n"
                 "       ppexp plot DIR\n"
+                "       ppexp ramp-summary SERIES.csv REPLICAS.csv RATE:DURATION,...\n"
                 "Runs the paper's experiments (and yours) through the manager's REST API, the\n"
                 "testbed and loadgen: every configuration of a spec's factors, replicated in\n"
                 "seeded random order with a direct-to-origin baseline in every block; writes\n"
@@ -125,6 +127,11 @@ static const struct options_spec cli_spec = {
                 "inverted, equivalent within a declared margin, or inconclusive) with\n"
                 "claims_blocks.csv, the per-block data each verdict used.\n"
                 "`plot DIR` redraws the plots and claims.md from a directory's CSVs.\n"
+                "`ramp-summary` judges an autoscaler under a load ramp: from loadgen's --series\n"
+                "(with --slo at the target), replica samples (t_s,ready; t from loadgen's\n"
+                "start) and the --rate-steps schedule, per step the time to one more replica\n"
+                "serving, the share of requests over target (or failed) in the 10 s after it,\n"
+                "and the replica count's changes of direction once the step has settled.\n"
                 "Needs root (namespaces, cgroups).\n",
     .epilog =
         "Spec (JSON): {\"name\", \"clients\", \"object_size\", \"requests\", \"concurrency\",\n"
@@ -350,6 +357,33 @@ static int cmd_run(struct ppexp_cli *cli, const char *what, int argc, char **arg
     return rc == 0 ? EXIT_DONE : EXIT_FAILED;
 }
 
+/* ppexp ramp-summary SERIES REPLICAS STEPS: see --help. */
+static int cmd_ramp_summary(const char *series_path, const char *samples_path, const char *text)
+{
+    char err[512];
+    struct ppexp_ramp_step steps[PPEXP_RAMP_MAX_STEPS];
+    struct ppexp_ramp_step_result res[PPEXP_RAMP_MAX_STEPS];
+    size_t nsteps, nseconds, nsamples;
+    double end_s;
+    struct ppexp_ramp_second *series = NULL;
+    struct ppexp_ramp_sample *samples = NULL;
+    if (ppexp_ramp_parse_steps(text, steps, &nsteps, &end_s, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ppexp: ramp-summary: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (ppexp_ramp_read_series(series_path, &series, &nseconds, err, sizeof(err)) < 0 ||
+        ppexp_ramp_read_samples(samples_path, &samples, &nsamples, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ppexp: ramp-summary: %s\n", err);
+        free(series);
+        return EXIT_FAILED;
+    }
+    ppexp_ramp_summarize(steps, nsteps, end_s, series, nseconds, samples, nsamples, res);
+    ppexp_ramp_print(stdout, steps, nsteps, end_s, res, samples, nsamples);
+    free(series);
+    free(samples);
+    return EXIT_DONE;
+}
+
 int main(int argc, char **argv)
 {
     log_init("ppexp", NULL);
@@ -375,15 +409,18 @@ int main(int argc, char **argv)
     }
     int out = EXIT_USAGE;
     if (nwords == 0)
-        fprintf(stderr, "ppexp: no command (run, list, plot; see --help)\n");
+        fprintf(stderr, "ppexp: no command (run, list, plot, ramp-summary; see --help)\n");
     else if (!strcmp(words[0], "list") && nwords == 1)
         out = cmd_list();
     else if (!strcmp(words[0], "plot") && nwords == 2)
         out = cmd_plot(words[1]);
+    else if (!strcmp(words[0], "ramp-summary") && nwords == 4)
+        out = cmd_ramp_summary(words[1], words[2], words[3]);
     else if (!strcmp(words[0], "run") && nwords == 2)
         out = cmd_run(&cli, words[1], argc, argv);
     else
-        fprintf(stderr, "ppexp: usage: ppexp run SPEC|PRESET, ppexp list, ppexp plot DIR "
+        fprintf(stderr, "ppexp: usage: ppexp run SPEC|PRESET, ppexp list, ppexp plot DIR, "
+                        "ppexp ramp-summary SERIES REPLICAS STEPS "
                         "(see --help)\n");
     free(opts);
     free(words);

@@ -154,8 +154,14 @@ check: all $(UNIT_BINS)
 # all 24 take over 600 s under ASan and CI has 45 minutes for everything;
 # route and balancer are proven in the normal build's check.
 ASAN_CRASH_MODES ?= nat
+# Left out of the sanitizer run (the run says so at its end): scenarios whose
+# time goes to other programs' daemons — a second docker or swarm scenario
+# (51 and 54 run the same manager code under ASan), Chromium, Prometheus —
+# or that start nothing of ours (97 installs files). CI's time limit is the
+# reason; ASAN_EXCLUDE= runs them all.
+ASAN_EXCLUDE ?= 52_docker_nat_route 53_docker_adopt 55_swarm_two_nodes 95_status_page 96_prometheus 97_install_units
 asan:
-	$(Q)PP_CRASH_MODES="$(ASAN_CRASH_MODES)" $(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	$(Q)PP_CRASH_MODES="$(ASAN_CRASH_MODES)" PP_EXCLUDE="$(ASAN_EXCLUDE)" $(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow -DPP_TEST_HOOKS" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined,float-cast-overflow" check
 

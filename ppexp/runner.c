@@ -123,11 +123,19 @@ static int testbed(struct runner *r, const char *cmd, char *err, size_t errlen)
 
 /* deploy/dockerd beside deploy/testbed, for the private daemon named after
  * the testbed's prefix (in its mid namespace). */
+/* The path of deploy/NAME: the directory deploy/testbed is in. */
+static void deploy_script(const struct runner *r, const char *name, char *buf, size_t len)
+{
+    const char *slash = strrchr(r->o->testbed, '/');
+    int dirlen = slash ? (int)(slash - r->o->testbed) : 1;
+    snprintf(buf, len, "%.*s/%s", dirlen, slash ? r->o->testbed : ".", name);
+}
+
 static int dockerd(struct runner *r, const char *cmd, char *err, size_t errlen)
 {
     char log[700], script[600];
     snprintf(log, sizeof(log), "%.600s/logs/dockerd.log", r->dir);
-    snprintf(script, sizeof(script), "%.500s/../dockerd", r->o->testbed);
+    deploy_script(r, "dockerd", script, sizeof(script));
     char *argv[] = {script, "--name", (char *)r->o->prefix, (char *)cmd, NULL};
     return run_logged(r, argv, log, DOCKERD_TIMEOUT_MS, err, errlen);
 }
@@ -148,7 +156,7 @@ static int docker_up(struct runner *r, char *err, size_t errlen)
              r->o->prefix);
     char log[700], script[600], build[600];
     snprintf(log, sizeof(log), "%.600s/logs/images.log", r->dir);
-    snprintf(script, sizeof(script), "%.500s/../images.sh", r->o->testbed);
+    deploy_script(r, "images.sh", script, sizeof(script));
     snprintf(build, sizeof(build), "%.500s/..", r->o->bin_dir);
     char *argv[] = {script, "--socket", r->docker_socket, "--build", build, NULL};
     if (run_logged(r, argv, log, IMAGES_TIMEOUT_MS, err, errlen) < 0)

@@ -192,10 +192,9 @@ START_TEST(test_ppexp_spec_docker_runs_proxyd_only)
     ck_assert_int_eq(s.factors[PPEXP_F_RUNTIME].v[0], PPEXP_RUNTIME_DOCKER);
     ck_assert_int_eq(ppexp_spec_uses_docker(&s), 1);
     /* The default worker is proxyd. */
-    ck_assert_int_eq(
-        ppexp_spec_parse("{\"name\": \"x\", \"factors\": {\"runtime\": [\"docker\"]}}", &s,
-                         err, sizeof(err)),
-        0);
+    ck_assert_int_eq(ppexp_spec_parse("{\"name\": \"x\", \"factors\": {\"runtime\": [\"docker\"]}}",
+                                      &s, err, sizeof(err)),
+                     0);
     ck_assert_msg(ppexp_spec_parse("{\"name\": \"x\", \"factors\": {\"runtime\": "
                                    "[\"container\"], \"worker\": [\"squid\"]}}",
                                    &s, err, sizeof(err)) == 0,

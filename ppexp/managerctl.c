@@ -213,6 +213,15 @@ int ppexp_managerctl_start(struct ppexp_managerctl *m, const struct ppexp_config
         argv[n++] = "--bridge";
         argv[n++] = bridge;
     }
+    if (c->level[PPEXP_F_RUNTIME] == PPEXP_RUNTIME_DOCKER) {
+        if (!m->docker_socket) {
+            snprintf(err, errlen, "%s needs the docker runtime, but no dockerd was brought up",
+                     c->id);
+            return -1;
+        }
+        argv[n++] = "--docker-socket";
+        argv[n++] = (char *)m->docker_socket;
+    }
     /* The paper's cache: 260 MB of memory, objects up to 1024 KB. */
     if (c->level[PPEXP_F_CACHE]) {
         argv[n++] = "--proxy-arg=--cache-mem=260M";

@@ -30,6 +30,7 @@ struct ppexp_managerctl {
     const char *mgr_prefix; /* the manager's --prefix */
     const char *dir;        /* results directory: logs/manager-N.log */
     const char *netns_mid;
+    const char *docker_socket; /* the private dockerd's, for the docker runtime; NULL if none */
     int clients;
     int has_worker; /* the manager takes --worker */
     struct ppexp_api *api;

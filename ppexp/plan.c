@@ -115,10 +115,10 @@ static int skip_reason(const struct ppexp_config *c, const struct ppexp_caps *ca
                  ppexp_level_str(PPEXP_F_RUNTIME, rt, b, sizeof(b)));
         return 1;
     }
-    if ((caps->needs_container & 1u << fwd) && rt != PPEXP_RUNTIME_CONTAINER) {
+    if ((caps->needs_container & 1u << fwd) && rt == PPEXP_RUNTIME_PROCESS) {
         snprintf(why, whylen,
-                 "%s needs the container runtime (each container owns the VIP on its "
-                 "loopback; processes share one)",
+                 "%s needs a container runtime, container or docker (each container owns the "
+                 "VIP on its loopback; processes share one)",
                  fwd_name);
         return 1;
     }

@@ -48,12 +48,28 @@ static int same_line(const struct line *l, const struct ppexp_table *t, size_t r
 
 /* Which factors besides the panel's vary among the lines: they go into the
  * titles only then. */
+/* The paper's names for forwarding on real Docker: Docker-NAT, Docker-Routing. */
+static const char *docker_forwarding_name(const char *fwd)
+{
+    return strcmp(fwd, "nat") == 0     ? "Docker-NAT"
+           : strcmp(fwd, "route") == 0 ? "Docker-Routing"
+                                       : NULL;
+}
+
 static void line_title(const struct line *l, const int *varies, int skip, char *buf, size_t len)
 {
     buf[0] = '\0';
+    const char *docker = strcmp(l->key[PPEXP_F_RUNTIME], "docker") == 0
+                             ? docker_forwarding_name(l->key[PPEXP_F_FORWARDING])
+                             : NULL;
     for (int f = 0; f < PPEXP_NFACTORS; f++) {
-        if (f == skip || f == PPEXP_F_REPLICAS)
+        if (f == skip || f == PPEXP_F_REPLICAS || (docker && f == PPEXP_F_RUNTIME))
             continue;
+        if (docker && f == PPEXP_F_FORWARDING) {
+            size_t n = strlen(buf);
+            snprintf(buf + n, len - n, "%s%s", n ? " " : "", docker);
+            continue;
+        }
         if (!varies[f] && f != PPEXP_F_FORWARDING && f != PPEXP_F_WORKER)
             continue;
         size_t n = strlen(buf);
@@ -355,8 +371,11 @@ static int plot_bars(const char *dir, const struct ppexp_table *t, char *err, si
                "proxies)'\n");
     fprintf(f, "lo(c) = valid(%d) ? column(%d) : column(%d)\n", COL_LO, COL_LO, COL_MEAN);
     fprintf(f, "hi(c) = valid(%d) ? column(%d) : column(%d)\n", COL_HI, COL_HI, COL_MEAN);
+    /* Real Docker's rows by the paper's names: Docker-NAT, Docker-Routing. */
+    fprintf(f, "fwd(c) = strcol(4) ne 'docker' ? strcol(1).' '.strcol(4) : strcol(1) eq 'nat' ? "
+               "'Docker-NAT' : strcol(1) eq 'route' ? 'Docker-Routing' : strcol(1).' docker'\n");
     fprintf(f, "label(c) = strcol(1) eq 'direct' ? 'direct (baseline)' : "
-               "strcol(1).' '.strcol(4).' '.strcol(3).' x'.strcol(2).(strcol(5) eq 'true' ? '' "
+               "fwd(0).' '.strcol(3).' x'.strcol(2).(strcol(5) eq 'true' ? '' "
                ": ' nocache').(strcol(6) eq '0' ? '' : ' stress'.strcol(6)).' '.strcol(7)\n");
     fprintf(f,
             "do for [fmt in \"svg png\"] {\n"

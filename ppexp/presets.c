@@ -104,6 +104,18 @@ static const struct ppexp_preset presets[] = {
      " \"factors\": {\"forwarding\": [\"nat\", \"route\"], " FIG4_REPLICAS ", " ALL_WORKERS ","
      " \"runtime\": [\"container\"], \"cache\": [true], \"stress\": [0],"
      " \"placement\": [\"shared\"]}}"},
+    {"fig4-docker",
+     "Docker-NAT and Docker-Routing with real Docker (a private dockerd in the intermediate "
+     "host, proxyd's image): 32 clients x 1 request in flight, 1 and 2 proxies, cache on, "
+     "shared placement, 3 s runs after 1 s of warm-up, 3 blocks, a few minutes",
+     /* The docker runtime runs proxyd only (no Squid or nginx image). Four
+      * configurations on one manager (forwarding and replicas change live),
+      * 3 fixed blocks: ~12 runs of ~5 s plus the daemon and image. */
+     "{\"name\": \"fig4-docker\", \"clients\": 32, \"object_size\": \"1M\", \"concurrency\": 1,"
+     " \"duration_s\": 3, \"warmup_s\": 1, \"replicates\": 3, \"seed\": 8,"
+     " \"baseline\": false, \"factors\": {\"forwarding\": [\"nat\", \"route\"],"
+     " \"replicas\": [1, 2], \"worker\": [\"proxyd\"], \"runtime\": [\"docker\"],"
+     " \"cache\": [true], \"stress\": [0], \"placement\": [\"shared\"]}}"},
     {"fig4-balancer", "Fig. 4 at the paper's size plus the balancer (which the paper lacks)",
      "{\"name\": \"fig4-balancer\", \"clients\": 64, \"object_size\": \"1M\","
      " \"concurrency\": 1000, " PAPER_TIMES ", " PAPER_BLOCKS ", \"seed\": 5,"

@@ -34,6 +34,11 @@
 /* Bounds on the waits here; the manager's are in managerctl.c, loadgen's in
  * measure.c. */
 #define TESTBED_TIMEOUT_MS (180 * 1000)
+/* deploy/dockerd waits at most 30 s for its API, and down 10 s per stop. */
+#define DOCKERD_TIMEOUT_MS (90 * 1000)
+/* deploy/images.sh: an import of proxyd and its libraries, seconds when
+ * its stamp matches. */
+#define IMAGES_TIMEOUT_MS (300 * 1000)
 
 static volatile sig_atomic_t stop_requested;
 
@@ -56,6 +61,8 @@ struct runner {
     struct ppexp_managerctl mgr;
     struct ppexp_measure_ctx meas;
     int tb_was_up, tb_up;
+    int dockerd_was_up, dockerd_up; /* the private dockerd (docker runtime only) */
+    char docker_socket[160];
     int placement; /* -1: not yet set */
     char placement_desc[2][160];
     struct ppexp_meta meta;
@@ -112,6 +119,51 @@ static int testbed(struct runner *r, const char *cmd, char *err, size_t errlen)
                   NULL};
     char *other[] = {(char *)r->o->testbed, "--prefix", (char *)r->o->prefix, (char *)cmd, NULL};
     return run_logged(r, strcmp(cmd, "up") == 0 ? up : other, log, TESTBED_TIMEOUT_MS, err, errlen);
+}
+
+/* deploy/dockerd beside deploy/testbed, for the private daemon named after
+ * the testbed's prefix (in its mid namespace). */
+/* The path of deploy/NAME: the directory deploy/testbed is in. */
+static void deploy_script(const struct runner *r, const char *name, char *buf, size_t len)
+{
+    const char *slash = strrchr(r->o->testbed, '/');
+    int dirlen = slash ? (int)(slash - r->o->testbed) : 1;
+    snprintf(buf, len, "%.*s/%s", dirlen, slash ? r->o->testbed : ".", name);
+}
+
+static int dockerd(struct runner *r, const char *cmd, char *err, size_t errlen)
+{
+    char log[700], script[600];
+    snprintf(log, sizeof(log), "%.600s/logs/dockerd.log", r->dir);
+    deploy_script(r, "dockerd", script, sizeof(script));
+    char *argv[] = {script, "--name", (char *)r->o->prefix, (char *)cmd, NULL};
+    return run_logged(r, argv, log, DOCKERD_TIMEOUT_MS, err, errlen);
+}
+
+/* For a spec with the docker runtime: the private dockerd up in the
+ * testbed's intermediate host and proxyd's image in it (deploy/images.sh,
+ * a no-op when its stamp matches). cleanup() takes the daemon down if this
+ * brought it up. */
+static int docker_up(struct runner *r, char *err, size_t errlen)
+{
+    r->dockerd_was_up = dockerd(r, "status", err, errlen) == 0;
+    r->dockerd_up = 1;
+    log_info("dockerd %s: %s", r->o->prefix,
+             r->dockerd_was_up ? "already up (left up at the end)" : "bringing it up");
+    if (dockerd(r, "up", err, errlen) < 0)
+        return -1;
+    snprintf(r->docker_socket, sizeof(r->docker_socket), "/run/proxypool/dockerd-%s.sock",
+             r->o->prefix);
+    char log[700], script[600], build[600];
+    snprintf(log, sizeof(log), "%.600s/logs/images.log", r->dir);
+    deploy_script(r, "images.sh", script, sizeof(script));
+    snprintf(build, sizeof(build), "%.500s/..", r->o->bin_dir);
+    char *argv[] = {script, "--socket", r->docker_socket, "--build", build, NULL};
+    if (run_logged(r, argv, log, IMAGES_TIMEOUT_MS, err, errlen) < 0)
+        return -1;
+    r->mgr.docker_socket = r->docker_socket;
+    log_info("dockerd %s: %s has proxyd's image", r->o->prefix, r->docker_socket);
+    return 0;
 }
 
 /* The pids of processes in network namespace nsfile (by inode). */
@@ -224,6 +276,14 @@ static void cleanup(struct runner *r)
     ppexp_managerctl_stop(&r->mgr);
     ppexp_managerctl_release_state(&r->mgr);
     char err[512];
+    /* The daemon before its namespace goes. */
+    if (r->dockerd_up && !r->dockerd_was_up) {
+        if (dockerd(r, "down", err, sizeof(err)) < 0)
+            log_error("dockerd down: %s", err);
+        else
+            log_info("dockerd %s: down", r->o->prefix);
+    }
+    r->dockerd_up = 0;
     if (r->tb_up && !r->tb_was_up) {
         if (testbed(r, "down", err, sizeof(err)) < 0)
             log_error("testbed down: %s", err);
@@ -405,6 +465,10 @@ int ppexp_runner_run(const struct ppexp_runner_opts *o, const struct ppexp_spec 
     r->tb_up = 1; /* from here on, cleanup takes it down if it was not up */
     if (testbed(r, "up", err, sizeof(err)) < 0) {
         log_error("testbed up: %s", err);
+        goto out;
+    }
+    if (ppexp_spec_uses_docker(s) && docker_up(r, err, sizeof(err)) < 0) {
+        log_error("docker runtime: %s", err);
         goto out;
     }
     if (ppexp_hostcg_create(&r->cg, o->prefix, o->mgr_prefix, err, sizeof(err)) < 0) {

@@ -21,7 +21,7 @@ static const char *const factor_names[PPEXP_NFACTORS] = {
     "forwarding", "replicas", "worker", "runtime", "cache", "stress", "placement"};
 static const char *const forwarding_names[] = {"nat", "route", "balancer", "direct"};
 static const char *const worker_names[] = {"proxyd", "squid", "nginx"};
-static const char *const runtime_names[] = {"process", "container"};
+static const char *const runtime_names[] = {"process", "container", "docker"};
 static const char *const placement_names[] = {"split", "shared"};
 
 const char *ppexp_factor_name(enum ppexp_factor f)
@@ -42,7 +42,7 @@ static const char *const *enum_names(enum ppexp_factor f, int *n, int *nspec)
         *n = *nspec = 3;
         return worker_names;
     case PPEXP_F_RUNTIME:
-        *n = *nspec = 2;
+        *n = *nspec = 3;
         return runtime_names;
     case PPEXP_F_PLACEMENT:
         *n = *nspec = 2;
@@ -473,6 +473,20 @@ static int parse_root(const cJSON *root, struct ppexp_spec *s, char *err, size_t
     if ((item = cJSON_GetObjectItemCaseSensitive(root, "factors")) &&
         parse_factors(item, s, err, errlen) < 0)
         return -1;
+    if (ppexp_spec_uses_docker(s)) {
+        const struct ppexp_levels *w = &s->factors[PPEXP_F_WORKER];
+        for (int i = 0; i < w->n; i++)
+            if (w->v[i] != PPEXP_WORKER_PROXYD) {
+                char buf[16];
+                snprintf(err, errlen,
+                         "factor \"runtime\": docker runs the proxyd worker only (there is no "
+                         "%s image; make images builds proxypool/proxyd), but \"worker\" lists "
+                         "%s: drop docker from \"runtime\" or list only proxyd",
+                         ppexp_level_str(PPEXP_F_WORKER, w->v[i], buf, sizeof(buf)),
+                         ppexp_level_str(PPEXP_F_WORKER, w->v[i], buf, sizeof(buf)));
+                return -1;
+            }
+    }
     if (s->measure == PPEXP_MEASURE_INSTANTIATE && s->baseline) {
         snprintf(err, errlen,
                  "\"baseline\" needs \"measure\": \"requests\" (an instantiation has no "
@@ -498,6 +512,15 @@ int ppexp_spec_parse(const char *json, struct ppexp_spec *s, char *err, size_t e
     int rc = parse_root(root, s, err, errlen);
     cJSON_Delete(root);
     return rc;
+}
+
+int ppexp_spec_uses_docker(const struct ppexp_spec *s)
+{
+    const struct ppexp_levels *rt = &s->factors[PPEXP_F_RUNTIME];
+    for (int i = 0; i < rt->n; i++)
+        if (rt->v[i] == PPEXP_RUNTIME_DOCKER)
+            return 1;
+    return 0;
 }
 
 int ppexp_spec_load(const char *path, struct ppexp_spec *s, char *err, size_t errlen)

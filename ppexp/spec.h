@@ -40,7 +40,9 @@ enum ppexp_factor {
 /* Values of the enumerated factors (stored as ints in a level list). */
 enum ppexp_forwarding { PPEXP_FWD_NAT = 0, PPEXP_FWD_ROUTE, PPEXP_FWD_BALANCER, PPEXP_FWD_DIRECT };
 enum ppexp_worker { PPEXP_WORKER_PROXYD = 0, PPEXP_WORKER_SQUID, PPEXP_WORKER_NGINX };
-enum ppexp_runtime { PPEXP_RUNTIME_PROCESS = 0, PPEXP_RUNTIME_CONTAINER };
+/* docker: real Docker containers through a private dockerd in the testbed's
+ * intermediate host (deploy/dockerd), which the runner brings up. */
+enum ppexp_runtime { PPEXP_RUNTIME_PROCESS = 0, PPEXP_RUNTIME_CONTAINER, PPEXP_RUNTIME_DOCKER };
 enum ppexp_placement { PPEXP_PLACEMENT_SPLIT = 0, PPEXP_PLACEMENT_SHARED };
 
 /* What one run measures: loadgen's request times, or how long the manager
@@ -101,6 +103,8 @@ void ppexp_spec_defaults(struct ppexp_spec *s);
 /* Parses and validates a whole spec; 0, or -1 with err naming what is wrong
  * and where (the key, the level). s is left in an unspecified state on error. */
 int ppexp_spec_parse(const char *json, struct ppexp_spec *s, char *err, size_t errlen);
+/* Whether any configuration of s runs on the docker runtime. */
+int ppexp_spec_uses_docker(const struct ppexp_spec *s);
 /* Reads and parses a spec file. */
 int ppexp_spec_load(const char *path, struct ppexp_spec *s, char *err, size_t errlen);
 /* The spec as JSON (for meta.json); the caller frees it with free(). */

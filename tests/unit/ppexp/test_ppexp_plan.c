@@ -62,7 +62,7 @@ START_TEST(test_ppexp_plan_cross_product_with_skips)
     ck_assert_uint_eq(p.nskips, 10);
     size_t route_proc = 0, worker = 0;
     for (size_t i = 0; i < p.nskips; i++) {
-        if (strstr(p.skips[i].reason, "route needs the container runtime"))
+        if (strstr(p.skips[i].reason, "route needs a container runtime"))
             route_proc++;
         if (!strcmp(p.skips[i].reason, "the manager has no --worker yet"))
             worker++;

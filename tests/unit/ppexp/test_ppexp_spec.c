@@ -173,6 +173,36 @@ START_TEST(test_ppexp_spec_refuses_bad_replicates_and_margins)
 }
 END_TEST
 
+/* Docker runs proxyd only: another worker with it is refused, naming both,
+ * in either order and also through the default worker list; proxyd alone
+ * (or docker absent) passes, and the spec knows it uses docker. */
+START_TEST(test_ppexp_spec_docker_runs_proxyd_only)
+{
+    expect_refused("{\"name\": \"x\", \"factors\": {\"runtime\": [\"docker\"], "
+                   "\"worker\": [\"proxyd\", \"squid\"]}}",
+                   "docker runs the proxyd worker only (there is no squid image");
+    expect_refused("{\"name\": \"x\", \"factors\": {\"worker\": [\"nginx\"], "
+                   "\"runtime\": [\"container\", \"docker\"]}}",
+                   "\"worker\" lists nginx");
+    struct ppexp_spec s;
+    ck_assert_msg(ppexp_spec_parse("{\"name\": \"x\", \"factors\": {\"runtime\": "
+                                   "[\"docker\"], \"worker\": [\"proxyd\"]}}",
+                                   &s, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_int_eq(s.factors[PPEXP_F_RUNTIME].v[0], PPEXP_RUNTIME_DOCKER);
+    ck_assert_int_eq(ppexp_spec_uses_docker(&s), 1);
+    /* The default worker is proxyd. */
+    ck_assert_int_eq(ppexp_spec_parse("{\"name\": \"x\", \"factors\": {\"runtime\": [\"docker\"]}}",
+                                      &s, err, sizeof(err)),
+                     0);
+    ck_assert_msg(ppexp_spec_parse("{\"name\": \"x\", \"factors\": {\"runtime\": "
+                                   "[\"container\"], \"worker\": [\"squid\"]}}",
+                                   &s, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_int_eq(ppexp_spec_uses_docker(&s), 0);
+}
+END_TEST
+
 static Suite *ppexp_spec_suite(void)
 {
     Suite *s = suite_create("ppexp_spec");
@@ -187,6 +217,7 @@ static Suite *ppexp_spec_suite(void)
     tcase_add_test(tc, test_ppexp_spec_every_preset_parses);
     tcase_add_test(tc, test_ppexp_spec_adaptive_replicates_and_margins);
     tcase_add_test(tc, test_ppexp_spec_refuses_bad_replicates_and_margins);
+    tcase_add_test(tc, test_ppexp_spec_docker_runs_proxyd_only);
     suite_add_tcase(s, tc);
     return s;
 }

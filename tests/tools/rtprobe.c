@@ -19,6 +19,7 @@
 
 #include "../../manager/config.h"
 #include "../../manager/runtime/runtime.h"
+#include "../../manager/spawn.h"
 #include "../../manager/worker/worker.h"
 #include "log.h"
 #include "size.h"
@@ -278,11 +279,15 @@ int main(int argc, char **argv)
         snprintf(p->inst.log_path, sizeof(p->inst.log_path), "%s/%s%d.log", cfg.state_dir,
                  cfg.prefix, id);
         p->spawn_start_us = now_us();
+        p->inst.spawn_gate_fd = -1;
         if (rt.ops->spawn(&rt, &p->inst, err, sizeof(err)) < 0) {
             fprintf(stderr, "rtprobe: spawn %s: %s\n", p->inst.name, err);
             failed = 1;
             break;
         }
+        /* The pool lets a process-runtime child exec once its pid file
+         * is written (spawn.h, the gate); this probe keeps no pid files. */
+        spawn_gate_release(&p->inst.spawn_gate_fd);
         p->spawn_end_us = now_us();
         p->spawned = 1;
     }

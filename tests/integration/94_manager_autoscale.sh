@@ -197,7 +197,10 @@ expect_ge "$ups" 1 "scale-ups counted"
 pp_wait_until 20 loadgen_done "$STEADY_PID" || pp_die "steady loadgen did not end"
 expect_eq "$(jq -r .errors.total "$PP_TMP/load-steady.json")" 0 "failed requests in the steady phase"
 dirs=$(api "$API/v1/autoscale" | jq -r --argjson n "$decisions0" '[.decisions[: (.decisions | length) - $n][] | if .to > .from then "up" else "down" end] | unique | join(",")')
-expect_ne "$dirs" "down" "no scale-down during steady load"
+# A pool the ramp grew past what the steady rate needs may shrink to fit
+# it (on a quiet machine it does); what steady load must not cause is a
+# change of direction.
+echo "# decisions during steady load: ${dirs:-none}"
 expect_no_match "$dirs" "up,down|down,up" "no change of direction during steady load"
 
 # The load drops to a trickle: back to 1 after the down window, the drains
@@ -209,7 +212,14 @@ at_one() { [ "$(replicas)" = 1 ] && [ "$(api "$API/v1/pool" | jq '.instances | l
 pp_wait_until $((DOWN_WINDOW_S + 12)) at_one || pp_die "the pool did not shrink to 1: $(api "$API/v1/autoscale")"
 waited=$(($(now_ms) - t0))
 echo "# back to 1 replica $waited ms after the load dropped"
-expect_ge "$waited" $((DOWN_WINDOW_S * 1000 - 1000)) "ms before shrinking (the down window is ${DOWN_WINDOW_S}s)"
+# The down window looks back: on a quiet machine the steady phase's last
+# seconds already wanted fewer, so the shrink may come sooner after the drop
+# than the window's length. What the window forbids is a scale-down sooner
+# than that after the last scale-up (decisions are stamped to the second).
+gap=$(api "$API/v1/autoscale" | jq '.decisions as $d | ($d | map(.to > .from) | index(true)) as $u
+    | ($d[:$u] | map(select(.to < .from)) | last) as $dn | ($dn.at | fromdate) - ($d[$u].at | fromdate)')
+echo "# first scale-down ${gap} s after the last scale-up"
+expect_ge "$gap" $((DOWN_WINDOW_S - 1)) "s from the last scale-up to the first scale-down (the down window is ${DOWN_WINDOW_S}s)"
 expect_match "$(api "$API/v1/autoscale" | jq -r '.decisions[0].reason')" "< target 0.[0-9]+ s for the whole ${DOWN_WINDOW_S} s window" "the last decision's reason"
 expect_ge "$(metric 'manager_autoscale_decisions_total{direction="down"}')" 1 "scale-downs counted"
 pp_wait_until 30 bash -c "! kill -0 $LOW_PID 2>/dev/null" || pp_die "the low loadgen did not end"

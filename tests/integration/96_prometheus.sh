@@ -52,7 +52,10 @@ API=http://127.0.0.1:9090
 # maximum), so that its target and measure are exported: with a manager that
 # has no autoscaler, its dashboard queries are only checked to be valid.
 AUTOSCALE=()
-if "$PP_BIN/manager" --help | grep -q -- '--autoscale '; then
+# (the help read whole first: grep -q quitting early would make --help die
+# of SIGPIPE, and pipefail call the feature absent)
+manager_help=$("$PP_BIN/manager" --help)
+if [[ "$manager_help" == *"--autoscale "* ]]; then
     AUTOSCALE=(--autoscale 2..3 --autoscale-target p99=200ms)
 fi
 pp_bg manager "${IN[@]}" "$PP_BIN/manager" --replicas 2 --forwarding balancer \

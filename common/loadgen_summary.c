@@ -49,6 +49,7 @@ static const struct stattab_field head_fields[] = {
     J("unfinished", STATTAB_U64, SUM, unfinished),
     J("unsent", STATTAB_U64, SUM, unsent),
     J("connections", STATTAB_U64, SUM, connections),
+    J("stale_retries", STATTAB_U64, SUM, stale_retries),
     J("duration_s", STATTAB_DOUBLE, SUM, duration_s),
     J("elapsed_s", STATTAB_DOUBLE, SUM, elapsed_s),
     J("rps", STATTAB_DOUBLE, SUM, rps),

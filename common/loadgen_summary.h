@@ -55,6 +55,7 @@ struct loadgen_summary {
     uint64_t requests, ok, responses;
     struct loadgen_summary_errors errors;
     uint64_t warmup_requests, unfinished, unsent, connections;
+    uint64_t stale_retries; /* sent again on a new connection: the kept-alive one was closed */
     double duration_s, elapsed_s, rps, mbps;
     uint64_t bytes_in, body_bytes;
     struct loadgen_summary_latency latency_ms, ttfb_ms;

@@ -198,6 +198,14 @@ static const struct option_def options[] = {
      .deflt = "on"},
     {"no-keepalive", OPTION_FLAG_OFF, FIELD(keepalive),
      .help = "one connection per request (Connection: close)"},
+    /* On: curl, browsers and Go's client retry a GET whose kept-alive
+     * connection was closed under it (RFC 9112 9.3.1). */
+    {"retry-stale", OPTION_FLAG, FIELD(retry_stale),
+     .help = "a request that finds its kept-alive connection closed by the server before any "
+             "byte of answer is sent once more on a new connection (counted in stale_retries)",
+     .deflt = "on"},
+    {"no-retry-stale", OPTION_FLAG_OFF, FIELD(retry_stale),
+     .help = "report such a request as failed (reset) instead"},
     {"testbed", OPTION_COUNT, FIELD(testbed_clients), .arg = "N",
      .help = "N clients, client K's sockets opened in deploy/testbed's namespace PREFIX-cK, so "
              "its requests come from 198.18.(1+(K-1)/254).(1+(K-1)%254); -n and -c are per "

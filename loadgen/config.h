@@ -34,6 +34,7 @@ struct loadgen_config {
     uint64_t warmup_ms;
     uint64_t timeout_ms; /* per request */
     int keepalive;
+    int retry_stale;      /* --no-retry-stale turns it off */
     long testbed_clients; /* --testbed N; 0 = not in a testbed */
     char testbed_prefix[16];
     struct addr *sources; /* --source, one client each */

@@ -97,6 +97,27 @@ static void fail_soon(struct loadgen_conn *c, enum loadgen_error error, int err_
     event_active(&c->wev, EV_TIMEOUT, 1);
 }
 
+static void open_and_connect(struct loadgen_conn *c, uint64_t now_us);
+
+/* The server closed a kept-alive socket while this request was on its way
+ * (its FIN raced the request: a proxy that restarted, or its idle timeout).
+ * Sent again once on a new connection, as HTTP clients do for a GET that got
+ * no byte of answer; the time taken stays in the request's. Returns 0 when
+ * the failure is the request's to report. */
+static int retry_on_new_connection(struct loadgen_conn *c)
+{
+    struct loadgen_conn_env *env = c->env;
+    if (!env->retry_stale || !c->reused || c->first_byte_us || c->resp.bytes_in)
+        return 0;
+    close_socket(c);
+    c->reused = 0;
+    c->sent = 0;
+    loadgen_response_reset(&c->resp);
+    env->stale_retries++;
+    open_and_connect(c, loadgen_now_us());
+    return 1;
+}
+
 static void send_request(struct loadgen_conn *c)
 {
     const struct loadgen_conn_env *env = c->env;
@@ -112,17 +133,18 @@ static void send_request(struct loadgen_conn *c)
             event_add(&c->wev, NULL);
             return;
         }
-        fail_soon(c, LOADGEN_ERR_RESET, n < 0 ? errno : EPIPE);
+        if (!retry_on_new_connection(c))
+            fail_soon(c, LOADGEN_ERR_RESET, n < 0 ? errno : EPIPE);
         return;
     }
     c->state = LOADGEN_CONN_READING;
 }
 
-static void open_and_connect(struct loadgen_conn *c)
+static void open_and_connect(struct loadgen_conn *c, uint64_t now_us)
 {
     struct loadgen_conn_env *env = c->env;
     int err_no = 0;
-    c->connect_start_us = c->start_us;
+    c->connect_start_us = now_us;
     int fd = loadgen_source_connect(c->source, env->home_ns_fd, env->connect_to, &err_no);
     if (fd < 0) {
         fail_soon(c, LOADGEN_ERR_CONNECT, err_no);
@@ -151,12 +173,13 @@ void loadgen_conn_start(struct loadgen_conn *c, uint64_t seq, uint64_t intended_
     c->first_byte_us = 0;
     c->sent = 0;
     loadgen_response_reset(&c->resp);
-    if (c->state == LOADGEN_CONN_IDLE) {
+    c->reused = c->state == LOADGEN_CONN_IDLE;
+    if (c->reused) {
         c->state = LOADGEN_CONN_SENDING;
         send_request(c);
         return;
     }
-    open_and_connect(c);
+    open_and_connect(c, now);
 }
 
 static void handle_connect(struct loadgen_conn *c)
@@ -211,6 +234,8 @@ static void complete(struct loadgen_conn *c, int leftover)
 
 static void end_of_stream(struct loadgen_conn *c, int reset)
 {
+    if (retry_on_new_connection(c))
+        return;
     loadgen_response_eof(&c->resp, reset);
     close_socket(c);
     if (c->resp.state == LOADGEN_RESPONSE_DONE)

@@ -35,6 +35,11 @@ struct loadgen_conn_env {
      * loadgen_conn_start), with the connection idle (kept alive) or closed. */
     void (*done)(struct loadgen_conn *c, struct loadgen_result *r);
     uint64_t connections_opened;
+    /* A request whose kept-alive socket turns out closed by the server
+     * before any response byte is sent again, once, on a new connection
+     * (RFC 9112 9.3.1: curl, browsers and Go's client do so for a GET). */
+    int retry_stale;
+    uint64_t stale_retries;
 };
 
 enum loadgen_conn_state {
@@ -57,7 +62,8 @@ struct loadgen_conn {
     int fd;
     enum loadgen_conn_state state;
     struct event rev, wev;
-    int busy; /* a request is in flight (any state but CLOSED/IDLE) */
+    int busy;   /* a request is in flight (any state but CLOSED/IDLE) */
+    int reused; /* the request in flight went out on a kept-alive socket */
     /* The request in flight: */
     uint64_t seq;
     uint64_t intended_us; /* monotonic; 0 in closed loop */

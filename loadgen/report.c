@@ -121,6 +121,7 @@ static void summary_of(const struct loadgen_config *cfg, const struct loadgen_ta
     s->unfinished = ts->unfinished;
     s->unsent = ts->unsent;
     s->connections = ts->connections;
+    s->stale_retries = ts->stale_retries;
     s->duration_s = round_to(ts->measured_s, 0.0001);
     s->elapsed_s = round_to(ts->elapsed_s, 0.0001);
     s->rps = rps_of(all, ts->measured_s);
@@ -215,11 +216,15 @@ void loadgen_report_text(FILE *out, const struct loadgen_config *cfg,
         fprintf(out, "  closed loop, %zu client%s x %u connections", ts->nclients,
                 ts->nclients == 1 ? "" : "s",
                 ts->concurrency ? ts->concurrency : (uint32_t)cfg->concurrency);
-    fprintf(out, ", %s, %llu opened%s\n", cfg->keepalive ? "keep-alive" : "no keep-alive",
+    fprintf(out, ", %s, %llu opened%s", cfg->keepalive ? "keep-alive" : "no keep-alive",
             (unsigned long long)ts->connections,
             ts->concurrency && ts->concurrency < cfg->concurrency
                 ? " (fewer than -c: descriptor limit)"
                 : "");
+    if (ts->stale_retries)
+        fprintf(out, ", %llu sent again (kept-alive connection closed under them)",
+                (unsigned long long)ts->stale_retries);
+    fputc('\n', out);
     fprintf(out, "  requests    %llu, ok %llu, ", (unsigned long long)all->requests,
             (unsigned long long)all->ok);
     print_errors(out, all);

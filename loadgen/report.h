@@ -14,6 +14,7 @@ struct loadgen_tallies;
  * {"label", "url", "proxy", "mode", "rate", "clients", "concurrency",
  *  "keepalive", "requests", "ok", "responses", "errors": {"connect", ...,
  *  "total"}, "warmup_requests", "unfinished", "unsent", "connections",
+ *  "stale_retries",
  *  "duration_s", "elapsed_s", "rps", "mbps", "bytes_in", "body_bytes",
  *  "latency_ms": {"mean", "p50", "p90", "p99", "max"}, "ttfb_ms": {...},
  *  "per_proxy": {"NAME": {"requests", "hits", "misses", "errors",

@@ -497,6 +497,7 @@ struct loadgen_run *loadgen_run_new(const struct loadgen_config *cfg, char *err,
     run->env.request_len = run->target.request_len;
     run->env.connect_to = &run->target.connect_to;
     run->env.keepalive = cfg->keepalive;
+    run->env.retry_stale = cfg->retry_stale;
     run->env.home_ns_fd = run->home_ns_fd;
     run->env.timeout_us = cfg->timeout_ms * 1000u;
     run->env.rbuf_size = RBUF_BYTES;
@@ -583,6 +584,7 @@ static void fill_tallies(struct loadgen_run *run)
     for (size_t i = 0; run->cfg->rate == 0 && i < run->nclients; i++)
         ts->in_flight_target += run->clients[i].nconns;
     ts->connections = run->env.connections_opened;
+    ts->stale_retries = run->env.stale_retries;
     ts->cpu_pct = loadgen_selfwatch_cpu_pct(run->watch);
     ts->lag_p99_us = loadgen_selfwatch_lag_p99_us(run->watch);
     ts->lag_max_us = loadgen_selfwatch_lag_max_us(run->watch);

@@ -54,6 +54,7 @@ struct loadgen_tallies {
     /* Filled by the run: */
     uint32_t concurrency;      /* connections per client actually used */
     uint64_t connections;      /* opened */
+    uint64_t stale_retries;    /* requests sent again: their kept-alive socket was closed */
     uint64_t unfinished;       /* in flight when the run stopped */
     uint64_t unsent;           /* open loop: due but never sent before the end */
     double measured_s;         /* from the end of the warm-up to the end */

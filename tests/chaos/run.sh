@@ -98,6 +98,14 @@ else
     TAIL_S=8
     HOLD_S=8
 fi
+# CHAOS_MODES="route" (space-separated) runs the cases of those modes only:
+# for chasing one row without the others' four minutes.
+if [ -n "${CHAOS_MODES:-}" ]; then
+    read -r -a MODES_ALL <<<"$CHAOS_MODES"
+    for m in "${MODES_ALL[@]}"; do
+        case "$m" in nat | route | balancer) ;; *) pp_die "CHAOS_MODES: '$m' is not nat, route or balancer" ;; esac
+    done
+fi
 
 cleanup_cgroups() { # what a failed run may leave: processes by cgroup, then the groups
     local d
@@ -166,12 +174,15 @@ load_start() {
     pp_track "$LOAD_PID"
 }
 # load_wait NAME: waits for the run; sets REQS and FAILED (every error class:
-# connect, timeout, reset, status, short_body, bad_response).
+# connect, timeout, reset, status, short_body, bad_response) and RESENT (the
+# requests loadgen sent again because their kept-alive connection had been
+# closed under them, as curl and browsers do: not failures).
 load_wait() {
     wait "$LOAD_PID" || pp_log "loadgen $1 exited $?: $(tail -n 3 "$PP_TMP/$1.out")"
     REQS=$(jq -r '.requests // "?"' "$PP_TMP/$1.json" 2>/dev/null || echo '?')
     FAILED=$(jq -r '.errors.total // "?"' "$PP_TMP/$1.json" 2>/dev/null || echo '?')
     ERRS=$(jq -c '.errors | del(.total) | with_entries(select(.value > 0))' "$PP_TMP/$1.json" 2>/dev/null || echo '?')
+    RESENT=$(jq -r '.stale_retries // "?"' "$PP_TMP/$1.json" 2>/dev/null || echo '?')
 }
 # csv_count NAME AWK_CONDITION: rows of the run's CSV (fields: ts_start_us,
 # client, conn, req, status, ok, error, connect_us, ttfb_us, total_us,
@@ -263,7 +274,7 @@ case_kill9() {
     [ "$late" = 0 ] || ok=0
     [[ "$replaced_ms" =~ ^[0-9]+$ ]] && [ "$replaced_ms" -lt 1000 ] || ok=0
     row "2 kill -9 instance" "$mode" "$REQS" "$FAILED" "$crit" \
-        "killed $name (pid $pid) holding $held conns; replaced in ${replaced_ms} ms (restarts $(inst "$id" .restarts)); failed $FAILED, of which $late started after the kill; errors $ERRS; $stalled stalled > 1 s" "$ok"
+        "killed $name (pid $pid) holding $held conns; replaced in ${replaced_ms} ms (restarts $(inst "$id" .restarts)); failed $FAILED, of which $late started after the kill; errors $ERRS; $RESENT sent again (idle conn closed under them); $stalled stalled > 1 s" "$ok"
 }
 
 # 3. SIGSTOP of one instance for 5 s. Balancer: taken out within the health

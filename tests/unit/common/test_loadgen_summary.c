@@ -41,6 +41,7 @@ static struct loadgen_summary *sample(int open_loop)
     s->unfinished = 7;
     s->unsent = 9;
     s->connections = 11;
+    s->stale_retries = 2;
     s->duration_s = 10.0001;
     s->elapsed_s = 12.5;
     s->rps = 99.01;
@@ -112,6 +113,7 @@ static void ck_summary_eq(const struct loadgen_summary *a, const struct loadgen_
     ck_assert_uint_eq(a->unfinished, b->unfinished);
     ck_assert_uint_eq(a->unsent, b->unsent);
     ck_assert_uint_eq(a->connections, b->connections);
+    ck_assert_uint_eq(a->stale_retries, b->stale_retries);
     ck_assert(a->duration_s == b->duration_s && a->elapsed_s == b->elapsed_s);
     ck_assert(a->rps == b->rps && a->mbps == b->mbps);
     ck_assert_uint_eq(a->bytes_in, b->bytes_in);
@@ -185,22 +187,39 @@ START_TEST(test_loadgen_summary_writes_nulls_and_mode)
     ck_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "in_flight"), "target")));
     ck_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "littles_law"), "ratio")));
     /* The top level in loadgen's order, which readers of the file see. */
-    static const char *const keys[] = {"label",       "url",
-                                       "proxy",       "mode",
-                                       "rate",        "clients",
-                                       "concurrency", "concurrency_requested",
-                                       "keepalive",   "requests",
-                                       "ok",          "responses",
-                                       "errors",      "warmup_requests",
-                                       "unfinished",  "unsent",
-                                       "connections", "duration_s",
-                                       "elapsed_s",   "rps",
-                                       "mbps",        "bytes_in",
-                                       "body_bytes",  "latency_ms",
-                                       "ttfb_ms",     "per_proxy",
-                                       "per_client",  "in_flight",
-                                       "littles_law", "loadgen_cpu_pct",
-                                       "loop_lag_ms", "saturated",
+    static const char *const keys[] = {"label",
+                                       "url",
+                                       "proxy",
+                                       "mode",
+                                       "rate",
+                                       "clients",
+                                       "concurrency",
+                                       "concurrency_requested",
+                                       "keepalive",
+                                       "requests",
+                                       "ok",
+                                       "responses",
+                                       "errors",
+                                       "warmup_requests",
+                                       "unfinished",
+                                       "unsent",
+                                       "connections",
+                                       "stale_retries",
+                                       "duration_s",
+                                       "elapsed_s",
+                                       "rps",
+                                       "mbps",
+                                       "bytes_in",
+                                       "body_bytes",
+                                       "latency_ms",
+                                       "ttfb_ms",
+                                       "per_proxy",
+                                       "per_client",
+                                       "in_flight",
+                                       "littles_law",
+                                       "loadgen_cpu_pct",
+                                       "loop_lag_ms",
+                                       "saturated",
                                        "interrupted"};
     size_t i = 0;
     for (const cJSON *c = root->child; c; c = c->next, i++) {

@@ -26,8 +26,9 @@ static struct loadgen_conn conn;
 static struct addr server_addr;
 static int listen_fd = -1;
 static struct event *accept_ev;
-static const char *reply;   /* what the server sends after each request; NULL: nothing */
-static int close_after = 0; /* the server closes after replying */
+static const char *reply;    /* what the server sends after each request; NULL: nothing */
+static int close_after = 0;  /* the server closes after replying */
+static int close_second = 0; /* the server closes, unanswered, a connection's second request */
 static int accepted = 0;
 
 #define MAX_RESULTS 8
@@ -49,6 +50,7 @@ static void on_done(struct loadgen_conn *c, struct loadgen_result *r)
 /* The server side's connections, freed at teardown if still open. */
 #define MAX_SERVER_CONNS 8
 static struct event *server_evs[MAX_SERVER_CONNS];
+static int server_requests[MAX_SERVER_CONNS];
 
 static void server_close(int i)
 {
@@ -63,7 +65,7 @@ static void on_server_read(evutil_socket_t fd, short what, void *arg)
     int i = (int)(intptr_t)arg;
     char buf[4096];
     ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) {
+    if (n <= 0 || (close_second && ++server_requests[i] == 2)) {
         server_close(i);
         return;
     }
@@ -112,6 +114,8 @@ static void setup(void)
     loadgen_conn_init(&conn, &env, NULL, &src, 1, 0);
     reply = NULL;
     close_after = 0;
+    close_second = 0;
+    memset(server_requests, 0, sizeof(server_requests));
     accepted = 0;
     nresults = 0;
 }
@@ -161,6 +165,51 @@ START_TEST(test_loadgen_conn_keepalive_reuses_the_socket)
     ck_assert_uint_eq(results[1].connect_us, 0); /* reused */
     ck_assert_uint_eq(env.connections_opened, 1);
     ck_assert_int_eq(accepted, 1);
+}
+END_TEST
+
+/* The server closes a kept-alive connection as the next request arrives (its
+ * idle timeout, or a restart, racing the request): the request is sent again
+ * once on a new connection, and counted. */
+START_TEST(test_loadgen_conn_stale_keepalive_is_retried_once)
+{
+    reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    close_second = 1;
+    env.retry_stale = 1;
+    loadgen_conn_start(&conn, 0, 0);
+    run_until_done(1);
+    ck_assert_int_eq(conn.state, LOADGEN_CONN_IDLE);
+    loadgen_conn_start(&conn, 1, 0);
+    run_until_done(2);
+    ck_assert_int_eq(results[1].error, LOADGEN_ERR_NONE);
+    ck_assert_int_eq(results[1].status, 200);
+    ck_assert_uint_gt(results[1].connect_us, 0); /* on the new connection */
+    ck_assert_uint_eq(env.stale_retries, 1);
+    ck_assert_uint_eq(env.connections_opened, 2);
+    ck_assert_int_eq(accepted, 2);
+}
+END_TEST
+
+/* Without --retry-stale the same request fails; and a request on a new
+ * connection is never sent twice, whatever the server does. */
+START_TEST(test_loadgen_conn_stale_keepalive_fails_without_retry)
+{
+    reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    close_second = 1;
+    loadgen_conn_start(&conn, 0, 0);
+    run_until_done(1);
+    loadgen_conn_start(&conn, 1, 0);
+    run_until_done(2);
+    ck_assert_int_ne(results[1].error, LOADGEN_ERR_NONE);
+    ck_assert_uint_eq(env.stale_retries, 0);
+    env.retry_stale = 1;
+    reply = NULL;
+    close_after = 1; /* reads the request, closes without a word */
+    loadgen_conn_start(&conn, 2, 0);
+    run_until_done(3);
+    ck_assert_int_ne(results[2].error, LOADGEN_ERR_NONE);
+    ck_assert_uint_eq(env.stale_retries, 0);
+    ck_assert_uint_eq(env.connections_opened, 2);
 }
 END_TEST
 
@@ -264,6 +313,8 @@ static Suite *loadgen_conn_suite(void)
     TCase *tc = tcase_create("conn");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_loadgen_conn_keepalive_reuses_the_socket);
+    tcase_add_test(tc, test_loadgen_conn_stale_keepalive_is_retried_once);
+    tcase_add_test(tc, test_loadgen_conn_stale_keepalive_fails_without_retry);
     tcase_add_test(tc, test_loadgen_conn_connection_close_is_honoured);
     tcase_add_test(tc, test_loadgen_conn_bytes_past_the_response_stop_reuse);
     tcase_add_test(tc, test_loadgen_conn_refused_is_reported_from_the_loop);

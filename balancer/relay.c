@@ -89,6 +89,7 @@ static int pipe_take(int fds[2])
 /* Only an empty pipe goes back to the pool. */
 static void pipe_give(int r, int w)
 {
+    assert(r >= 0 && w >= 0 && r != w);
     if (pipe_pool_n < PIPE_POOL_MAX) {
         pipe_pool[pipe_pool_n][0] = r;
         pipe_pool[pipe_pool_n][1] = w;
@@ -531,6 +532,10 @@ void relay_start(struct balancer *bal, int client_fd, const struct sockaddr *cli
     r->bal = bal;
     r->cfd = client_fd;
     r->bfd = -1;
+    /* No pipe yet: a relay freed before it connects (no backend up, every
+     * connect refused) must not give descriptor 0 to the pool as a pipe,
+     * which every later connection would then take and fail on. */
+    r->up.pipe_r = r->up.pipe_w = r->down.pipe_r = r->down.pipe_w = -1;
     if (client_len > sizeof(r->client))
         client_len = sizeof(r->client);
     memcpy(&r->client, client, client_len);

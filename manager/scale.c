@@ -187,6 +187,8 @@ static void on_pool_moved(void *ctx)
     struct scale *sc = ctx;
     if (sc->phase != SCALE_IDLE)
         event_active(sc->timer, EV_TIMEOUT, 0);
+    else
+        steer_instances_changed(sc->steer);
 }
 
 static int count_flows(void *ctx, const struct instance *in, uint64_t *count)

@@ -50,6 +50,11 @@ struct steer {
     char mode[16];
     struct partition part;
     int have_part;
+    /* Where part's instances were reached when it was installed or last
+     * reconciled: a restarted instance found elsewhere (a Swarm task gets
+     * new published ports) is reconciled at once, not a period later. */
+    struct fwd_target installed[POOL_MAX_INSTANCES];
+    int ninstalled;
     int64_t last_swap_at_ms;
     uint32_t last_moved;
     struct event *timer; /* drives the job and the refresh */
@@ -180,6 +185,8 @@ static int steer_install(struct steer *s, struct fwd *f, int n, char *err, size_
         partition_free(&s->part);
     s->part = next;
     s->have_part = 1;
+    memcpy(s->installed, targets, sizeof(targets[0]) * (size_t)n);
+    s->ninstalled = n;
     s->last_swap_at_ms = wall_ms();
     if (f->ops->per_connection)
         log_info("steer: %s: %d instances as its backends, set in %lld us", f->ops->name, n,
@@ -237,9 +244,14 @@ static void steer_reconcile_step(struct steer *s)
     struct fwd_target targets[POOL_MAX_INSTANCES];
     memset(&drift, 0, sizeof(drift));
     int n = (int)s->part.nblocks;
-    int rc = steer_targets(s, n, targets, err, sizeof(err));
-    if (rc == 0)
-        rc = s->fwd->ops->reconcile(s->fwd, &s->part, targets, &drift, err, sizeof(err));
+    if (steer_targets(s, n, targets, err, sizeof(err)) < 0) {
+        /* One is between a death and its restart: nothing to compare it
+         * with yet; its ready (or the next period) looks again. */
+        s->reconcile.active = 0;
+        log_info("steer: reconcile of %s skipped: %s", s->fwd->ops->name, err);
+        return;
+    }
+    int rc = s->fwd->ops->reconcile(s->fwd, &s->part, targets, &drift, err, sizeof(err));
     if (rc == PP_AGAIN) {
         s->reconcile.active = 1;
         return;
@@ -251,6 +263,8 @@ static void steer_reconcile_step(struct steer *s)
         log_error("steer: reconcile of %s failed: %s", s->fwd->ops->name, err);
         return;
     }
+    memcpy(s->installed, targets, sizeof(targets[0]) * (size_t)n);
+    s->ninstalled = n;
     char what[200] = "";
     size_t len = 0;
     for (int k = 0; k < FWD_DRIFT_KINDS; k++) {
@@ -280,6 +294,35 @@ static void steer_reconcile_cb(evutil_socket_t fd, short what, void *arg)
     steer_reconcile_step(s);
     if (s->reconcile.active)
         steer_kick(s);
+}
+
+static int target_moved(const struct fwd_target *was, const struct fwd_target *now)
+{
+    return was->addr.s_addr != now->addr.s_addr || was->port != now->port ||
+           was->admin_addr.s_addr != now->admin_addr.s_addr || was->admin_port != now->admin_port;
+}
+
+void steer_instances_changed(struct steer *s)
+{
+    if (!s->fwd || !s->fwd->ops->reconcile || !s->have_part || s->reconcile.active || s->stepping ||
+        s->job.kind != STEER_JOB_NONE || s->ninstalled != (int)s->part.nblocks)
+        return;
+    struct fwd_target now[POOL_MAX_INSTANCES];
+    char err[200];
+    if (steer_targets(s, s->ninstalled, now, err, sizeof(err)) < 0)
+        return; /* one is not placed yet: its ready or the period looks again */
+    for (int i = 0; i < s->ninstalled; i++) {
+        if (!target_moved(&s->installed[i], &now[i]))
+            continue;
+        char a[ADDR_STRLEN];
+        const struct instance *in = pool_instance(s->pool, i + 1);
+        addr_format(&in->address, a, sizeof(a));
+        log_info("steer: %s is now at %s: reconciling %s now", now[i].name, a, s->fwd->ops->name);
+        steer_reconcile_step(s);
+        if (s->reconcile.active)
+            steer_kick(s);
+        return;
+    }
 }
 
 const struct steer_reconcile_stats *steer_reconcile_stats(const struct steer *s)

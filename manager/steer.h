@@ -89,6 +89,10 @@ struct steer_reconcile_stats {
     uint64_t repairs[STEER_DRIFT_KINDS];
 };
 const struct steer_reconcile_stats *steer_reconcile_stats(const struct steer *s);
+/* An instance became ready or exited: when one of those installed now has
+ * another address (a restarted Swarm task's new ports), a reconcile runs
+ * at once instead of at the next period. */
+void steer_instances_changed(struct steer *s);
 /* NULL past the last kind. */
 const char *steer_drift_name(int kind);
 

@@ -5,7 +5,8 @@
 # the missing IPVS (no routing mesh) is detected and logged; scale 1 -> 3 -> 1
 # through the REST API with a MISS then a HIT through the balancer's VIP
 # from every task; kill -9 of a task's process seen through the API and the
-# slot restarted; SIGTERM leaves no service, network or container.
+# slot restarted and reached through the VIP at its new ports; SIGTERM leaves
+# no service, network or container.
 # timeout: 300
 # shellcheck source=tests/integration/swarm_lib.sh
 . "$(dirname "$0")/swarm_lib.sh"
@@ -61,14 +62,15 @@ expect_match "$(cat "$start_manager_log")" "swarm: ${MP}1's task [0-9a-z]+: no l
 expect_match "$(api "$API/metrics")" "manager_restarts_total 1" "metrics count the restart"
 single_task() { [ "$(running_tasks | wc -l)" = 1 ]; }
 pp_wait_until 60 single_task || pp_die "not one task after the restart: $(running_tasks)"
-# The restarted task has new published ports, and the balancer keeps the
-# backend set installed at the last scale (docs/swarm.md): the restarted
-# instance is asked at its own address.
+# The restarted task has new published ports: the manager reconciles the
+# balancer as soon as the slot is ready at them, so the VIP reaches it.
 addr=$(pool | jq -r '.instances[0].address')
 expect_match "$addr" '^198\.19\.1\.1:[0-9]+$' "the restarted task's address"
+expect_match "$(cat "$start_manager_log")" "steer: ${MP}1 is now at $addr: reconciling balancer now" "the new address reconciled at once"
 task=$(running_tasks | awk -v s="$MP" '{ print s "-" $1 }')
-expect_eq "$(through 1 "$addr" "http://198.19.1.2/obj1m?d")" "MISS $task" "first request to the restarted task"
-expect_eq "$(through 1 "$addr" "http://198.19.1.2/obj1m?d")" "HIT $task" "second request to the restarted task"
+vip_reaches() { [ "$(through 1 "$VIP" "http://198.19.1.2/obj1m?d")" = "MISS $task" ]; }
+pp_wait_until 10 vip_reaches || pp_die "the VIP does not reach the restarted task: $(through 1 "$VIP" "http://198.19.1.2/obj1m?d0")"
+expect_eq "$(through 1 "$VIP" "http://198.19.1.2/obj1m?d")" "HIT $task" "second request through the VIP to the restarted task"
 
 # SIGTERM: no service, network or container with our label left.
 kill -TERM "$MANAGER_PID"

@@ -159,6 +159,14 @@ int steer_count_flows(struct steer *s, const struct instance *in, uint64_t *coun
     return -1;
 }
 
+/* Outside a step the pool's news goes to the steering (tested in test_steer). */
+static int instances_changed_calls;
+void steer_instances_changed(struct steer *s)
+{
+    (void)s;
+    instances_changed_calls++;
+}
+
 /* The pool's news, as pool.c gives it: something became ready or exited. */
 static void pool_moves(int ready, int stopped)
 {
@@ -199,6 +207,7 @@ static void setup(void)
     log_set_level(LOG_LEVEL_ERROR);
     memset(&fake, 0, sizeof(fake));
     memset(&done, 0, sizeof(done));
+    instances_changed_calls = 0;
     base = event_base_new();
     ck_assert_ptr_nonnull(base);
     char err[128];
@@ -229,6 +238,11 @@ START_TEST(test_scale_grow_installs_rules_only_once_every_instance_serves)
     ck_assert_str_eq(fake.log, "grow 4, rules 4, drain 4, ");
     ck_assert_int_eq(done.calls, 1);
     ck_assert_int_eq(done.ok, 1);
+    /* The step's own news is the step's; news after it (an instance
+     * restarted in place) goes to the steering. */
+    ck_assert_int_eq(instances_changed_calls, 0);
+    pool_moves(4, 0);
+    ck_assert_int_eq(instances_changed_calls, 1);
 }
 END_TEST
 

@@ -68,7 +68,7 @@ static uint64_t read_u64(const char *path)
 /* v2 cpu.stat usage_usec, in ns. */
 static uint64_t read_v2_cpu_ns(const char *dir)
 {
-    char path[PPEXP_CG_PATH], buf[1024];
+    char path[PPEXP_CG_PATH + 16], buf[1024]; /* dir is at most a PPEXP_CG_PATH */
     snprintf(path, sizeof(path), "%s/cpu.stat", dir);
     if (read_file(path, buf, sizeof(buf)) < 0)
         return 0;
@@ -337,19 +337,39 @@ int ppexp_hostcg_place(struct ppexp_hostcg *cg, enum ppexp_placement placement, 
 /* <root>/<hier>/<mgr_prefix>: the manager's container groups, counted when
  * that hierarchy is not the one our group lives in (it never is: they are
  * siblings, so nothing is counted twice). */
+void ppexp_hostcg_count_also(struct ppexp_hostcg *cg, const char *name)
+{
+    snprintf(cg->also, sizeof(cg->also), "%s", name);
+}
+
+/* The intermediate host's groups: ppexp's own, the manager's, and the one
+ * counted also (when set). */
+static size_t mid_groups(const struct ppexp_hostcg *cg, const char *groups[3])
+{
+    size_t n = 0;
+    groups[n++] = cg->name[PPEXP_CG_MID];
+    groups[n++] = cg->mgr_prefix;
+    if (cg->also[0])
+        groups[n++] = cg->also;
+    return n;
+}
+
 uint64_t ppexp_hostcg_mid_cpu_ns(const struct ppexp_hostcg *cg)
 {
     char p[PPEXP_CG_PATH];
-    if (cg->v2) {
-        snprintf(p, sizeof(p), "%s/%s", cg->root, cg->name[PPEXP_CG_MID]);
-        uint64_t ns = read_v2_cpu_ns(p);
-        snprintf(p, sizeof(p), "%s/%s", cg->root, cg->mgr_prefix);
-        return ns + read_v2_cpu_ns(p);
+    const char *groups[3];
+    size_t n = mid_groups(cg, groups);
+    uint64_t ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cg->v2) {
+            snprintf(p, sizeof(p), "%s/%s", cg->root, groups[i]);
+            ns += read_v2_cpu_ns(p);
+        } else {
+            snprintf(p, sizeof(p), "%s/cpuacct/%s/cpuacct.usage", cg->root, groups[i]);
+            ns += read_u64(p);
+        }
     }
-    snprintf(p, sizeof(p), "%s/cpuacct/%s/cpuacct.usage", cg->root, cg->name[PPEXP_CG_MID]);
-    uint64_t ns = read_u64(p);
-    snprintf(p, sizeof(p), "%s/cpuacct/%s/cpuacct.usage", cg->root, cg->mgr_prefix);
-    return ns + read_u64(p);
+    return ns;
 }
 
 uint64_t ppexp_hostcg_mid_mem_bytes(const struct ppexp_hostcg *cg)
@@ -357,10 +377,14 @@ uint64_t ppexp_hostcg_mid_mem_bytes(const struct ppexp_hostcg *cg)
     char p[PPEXP_CG_PATH];
     const char *file = cg->v2 ? "memory.current" : "memory.usage_in_bytes";
     const char *hier = cg->v2 ? "" : "memory/";
-    snprintf(p, sizeof(p), "%s/%s%s/%s", cg->root, hier, cg->name[PPEXP_CG_MID], file);
-    uint64_t b = read_u64(p);
-    snprintf(p, sizeof(p), "%s/%s%s/%s", cg->root, hier, cg->mgr_prefix, file);
-    return b + read_u64(p);
+    const char *groups[3];
+    size_t n = mid_groups(cg, groups);
+    uint64_t b = 0;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(p, sizeof(p), "%s/%s%s/%s", cg->root, hier, groups[i], file);
+        b += read_u64(p);
+    }
+    return b;
 }
 
 int ppexp_hostcg_exists(const char *prefix)

@@ -23,6 +23,10 @@ struct ppexp_hostcg {
     char root[64];       /* /sys/fs/cgroup */
     char name[2][64];    /* ppexp-<prefix>-mid, ppexp-<prefix>-cli */
     char mgr_prefix[32]; /* the manager's own groups for containers live under it */
+    /* Another group counted as the intermediate host's: the private
+     * dockerd's cgroup parent, where the docker runtime's containers live
+     * (dockerd, not the manager, places them). "" when none. */
+    char also[64];
     char cpus_all[64], mems[64];
     char cpu_first[16], cpu_rest[48]; /* split: mid gets the first, clients the rest */
     int ncpus;
@@ -49,6 +53,9 @@ int ppexp_hostcg_place(struct ppexp_hostcg *cg, enum ppexp_placement placement, 
 /* CPU time (ns) and memory in use (bytes) of the intermediate host's
  * processes, the manager's container groups included. */
 uint64_t ppexp_hostcg_mid_cpu_ns(const struct ppexp_hostcg *cg);
+/* Counts group NAME (at each hierarchy's root) with the intermediate host
+ * from now on: CPU and memory; it is not made, joined or removed here. */
+void ppexp_hostcg_count_also(struct ppexp_hostcg *cg, const char *name);
 uint64_t ppexp_hostcg_mid_mem_bytes(const struct ppexp_hostcg *cg);
 /* "v1" or "v2". */
 const char *ppexp_hostcg_mode(const struct ppexp_hostcg *cg);

@@ -476,6 +476,13 @@ int ppexp_runner_run(const struct ppexp_runner_opts *o, const struct ppexp_spec 
         goto out;
     }
     r->cg_made = 1;
+    if (ppexp_spec_uses_docker(s)) {
+        /* deploy/dockerd's --cgroup-parent: the containers' CPU is the
+         * intermediate host's, as the container runtime's is. */
+        char also[64];
+        snprintf(also, sizeof(also), "proxypool-dockerd-%.40s", o->prefix);
+        ppexp_hostcg_count_also(&r->cg, also);
+    }
     /* The origin joins the clients' side. */
     pid_t pids[256];
     size_t np = pids_in_netns(r->netns_srv, pids, 256);

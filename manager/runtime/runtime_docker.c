@@ -27,6 +27,7 @@
 
 #include "../again.h"
 #include "../config.h"
+#include "docker_common.h"
 #include "dockerapi.h"
 #include "log.h"
 #include "../netdev.h"
@@ -36,13 +37,10 @@
 #define DOCKER_ADMIN_PORT 9101
 /* Where deploy/images.sh puts proxyd in the image. */
 #define DOCKER_PROXYD_PATH "/usr/bin/proxyd"
-#define DOCKER_LABEL_PREFIX "proxypool.prefix"
 #define DOCKER_LABEL_SLOT "proxypool.slot"
 /* One call of a spawn (create alone can take a second on a loaded host);
  * the pool's ready timeout does not run until the spawn has ended. */
 #define DOCKER_CALL_TIMEOUT_MS 30000
-/* Blocking calls before and after the loop. */
-#define DOCKER_SYNC_TIMEOUT_MS 15000
 /* shutdown waits this long for containers being removed to be gone
  * before it removes the network. */
 #define DOCKER_SHUTDOWN_WAIT_MS 15000
@@ -590,39 +588,6 @@ static void docker_release(struct runtime *rt, struct instance *inst)
 
 /* ---------------------------------------------------------------- blocking calls */
 
-/* GET path, blocking; the parsed JSON on status 200, else NULL with err. */
-static cJSON *get_json(struct docker_runtime *dr, const char *path, long *status, char *err,
-                       size_t errlen)
-{
-    char *body = NULL;
-    *status = -1;
-    if (dockerapi_call(dr->api, "GET", path, NULL, DOCKER_SYNC_TIMEOUT_MS, status, &body, err,
-                       errlen) < 0)
-        return NULL;
-    cJSON *j = NULL;
-    if (*status != 200)
-        dockerapi_error_text(body, err, errlen);
-    else if (!(j = cJSON_Parse(body)))
-        snprintf(err, errlen, "GET %s: not JSON", path);
-    free(body);
-    return j;
-}
-
-/* METHOD path with json, blocking: the status, or -1 with err. */
-static long call_status(struct docker_runtime *dr, const char *method, const char *path,
-                        const char *json, char *err, size_t errlen)
-{
-    char *body = NULL;
-    long status = -1;
-    if (dockerapi_call(dr->api, method, path, json, DOCKER_SYNC_TIMEOUT_MS, &status, &body, err,
-                       errlen) < 0)
-        return -1;
-    if (status >= 300)
-        dockerapi_error_text(body, err, errlen);
-    free(body);
-    return status;
-}
-
 /* The containers labelled with our prefix (all=1: stopped ones too), as
  * the API lists them; NULL with err. */
 static cJSON *list_ours(struct docker_runtime *dr, const char *prefix, char *err, size_t errlen)
@@ -635,14 +600,7 @@ static cJSON *list_ours(struct docker_runtime *dr, const char *prefix, char *err
              "%%3D%s%%22%%5D%%7D",
              prefix);
     long status;
-    return get_json(dr, path, &status, err, errlen);
-}
-
-static const char *label_of(const cJSON *container, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(container, "Labels"), key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return docker_get_json(dr->api, path, &status, err, errlen);
 }
 
 /* The runtime's state, made by the first of adopt and init (adopt runs
@@ -700,7 +658,7 @@ static int docker_adopt(struct runtime *rt, struct instance *inst, char *err, si
     const cJSON *item;
     cJSON_ArrayForEach(item, list)
     {
-        const char *slot = label_of(item, DOCKER_LABEL_SLOT);
+        const char *slot = docker_label_of(item, DOCKER_LABEL_SLOT);
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "Id");
         if (found || !slot || atoi(slot) != inst->id || !cJSON_IsString(id) ||
             strlen(id->valuestring) > DOCKER_ID_MAX)
@@ -708,7 +666,7 @@ static int docker_adopt(struct runtime *rt, struct instance *inst, char *err, si
         char path[128];
         long status;
         snprintf(path, sizeof(path), "/containers/%s/json", id->valuestring);
-        cJSON *j = get_json(dr, path, &status, e, sizeof(e));
+        cJSON *j = docker_get_json(dr->api, path, &status, e, sizeof(e));
         char *text = j ? cJSON_PrintUnformatted(j) : NULL;
         pid_t pid = 0;
         struct in_addr ip;
@@ -750,7 +708,7 @@ static int remove_ours(struct runtime *rt, struct docker_runtime *dr, int keep, 
     cJSON_ArrayForEach(item, list)
     {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "Id");
-        const char *slot = label_of(item, DOCKER_LABEL_SLOT);
+        const char *slot = docker_label_of(item, DOCKER_LABEL_SLOT);
         if (!cJSON_IsString(id) || strlen(id->valuestring) > DOCKER_ID_MAX)
             continue;
         int s = slot ? atoi(slot) : 0;
@@ -761,7 +719,7 @@ static int remove_ours(struct runtime *rt, struct docker_runtime *dr, int keep, 
         }
         char path[128];
         snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id->valuestring);
-        long st = call_status(dr, "DELETE", path, NULL, err, sizeof(err));
+        long st = docker_call_status(dr->api, "DELETE", path, NULL, NULL, err, sizeof(err));
         if (st == 204 || st == 404) {
             log_info("docker: removed container %.12s (slot %s) %s", id->valuestring,
                      slot ? slot : "?", why);
@@ -774,72 +732,6 @@ static int remove_ours(struct runtime *rt, struct docker_runtime *dr, int keep, 
     }
     cJSON_Delete(list);
     return left;
-}
-
-/* Our bridge network: made when missing, kept when an earlier run of ours
- * made it (its label), refused when it is someone else's. */
-static int network_ensure(struct runtime *rt, struct docker_runtime *dr, char *err, size_t errlen)
-{
-    const struct manager_config *cfg = rt->cfg;
-    char path[128], e[256];
-    long status;
-    snprintf(path, sizeof(path), "/networks/%s", cfg->bridge);
-    cJSON *net = get_json(dr, path, &status, e, sizeof(e));
-    if (net) {
-        const char *owner = label_of(net, DOCKER_LABEL_PREFIX);
-        int ours = owner && strcmp(owner, cfg->prefix) == 0;
-        cJSON_Delete(net);
-        if (!ours) {
-            snprintf(err, errlen, "network %s exists and is not labelled %s=%s", cfg->bridge,
-                     DOCKER_LABEL_PREFIX, cfg->prefix);
-            return -1;
-        }
-        log_info("docker: adopted network %s", cfg->bridge);
-        return 0;
-    }
-    if (status != 404) {
-        snprintf(err, errlen, "GET %s on %s: %s", path, cfg->docker_socket, e);
-        return -1;
-    }
-    char subnet[64], gateway[INET_ADDRSTRLEN];
-    cidr_format(&cfg->subnet, subnet, sizeof(subnet));
-    uint32_t base;
-    memcpy(&base, cfg->subnet.bytes, sizeof(base));
-    struct in_addr gw = {htonl(ntohl(base) + 1)};
-    inet_ntop(AF_INET, &gw, gateway, sizeof(gateway));
-    cJSON *root = cJSON_CreateObject();
-    cJSON *labels = cJSON_AddObjectToObject(root, "Labels");
-    cJSON *opts = cJSON_AddObjectToObject(root, "Options");
-    cJSON *ipam = cJSON_AddObjectToObject(root, "IPAM");
-    cJSON *config = cJSON_AddArrayToObject(ipam, "Config");
-    cJSON *pool = cJSON_CreateObject();
-    int ok = root && labels && opts && ipam && config && pool &&
-             cJSON_AddItemToArray(config, pool) &&
-             cJSON_AddStringToObject(root, "Name", cfg->bridge) &&
-             cJSON_AddStringToObject(root, "Driver", "bridge") &&
-             cJSON_AddBoolToObject(root, "CheckDuplicate", 1) &&
-             cJSON_AddStringToObject(labels, DOCKER_LABEL_PREFIX, cfg->prefix) &&
-             cJSON_AddStringToObject(opts, "com.docker.network.bridge.name", cfg->bridge) &&
-             cJSON_AddStringToObject(pool, "Subnet", subnet) &&
-             cJSON_AddStringToObject(pool, "Gateway", gateway);
-    if (!ok && pool && !cJSON_IsArray(config))
-        cJSON_Delete(pool);
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!text) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    status = call_status(dr, "POST", "/networks/create", text, e, sizeof(e));
-    free(text);
-    if (status != 201) {
-        snprintf(err, errlen, "creating network %s (%s) on %s: %s", cfg->bridge, subnet,
-                 cfg->docker_socket, e);
-        return -1;
-    }
-    log_info("docker: created network %s: bridge %s, %s, gateway %s", cfg->bridge, cfg->bridge,
-             subnet, gateway);
-    return 0;
 }
 
 static int docker_init(struct runtime *rt, char *err, size_t errlen)
@@ -858,7 +750,7 @@ static int docker_init(struct runtime *rt, char *err, size_t errlen)
         return -1;
     char e[256], path[300];
     long status;
-    cJSON *version = get_json(dr, "/version", &status, e, sizeof(e));
+    cJSON *version = docker_get_json(dr->api, "/version", &status, e, sizeof(e));
     if (!version) {
         snprintf(err, errlen, "no Docker Engine API on %s: %s", cfg->docker_socket, e);
         goto fail;
@@ -869,7 +761,7 @@ static int docker_init(struct runtime *rt, char *err, size_t errlen)
              cJSON_IsString(av) ? av->valuestring : "?", cfg->docker_socket);
     cJSON_Delete(version);
     snprintf(path, sizeof(path), "/images/%s/json", cfg->docker_image);
-    cJSON *image = get_json(dr, path, &status, e, sizeof(e));
+    cJSON *image = docker_get_json(dr->api, path, &status, e, sizeof(e));
     cJSON_Delete(image);
     if (!image) {
         snprintf(err, errlen,
@@ -878,7 +770,7 @@ static int docker_init(struct runtime *rt, char *err, size_t errlen)
         goto fail;
     }
     remove_ours(rt, dr, 1, "left by an earlier run");
-    if (network_ensure(rt, dr, err, errlen) < 0)
+    if (docker_network_ensure(dr->api, rt->cfg, "bridge", "docker", err, errlen) < 0)
         goto fail;
     return 0;
 fail:
@@ -914,7 +806,7 @@ static void docker_shutdown(struct runtime *rt)
                  rt->cfg->prefix, DOCKER_SHUTDOWN_WAIT_MS);
     char path[128];
     snprintf(path, sizeof(path), "/networks/%s", rt->cfg->bridge);
-    long st = call_status(dr, "DELETE", path, NULL, err, sizeof(err));
+    long st = docker_call_status(dr->api, "DELETE", path, NULL, NULL, err, sizeof(err));
     if (st == 204)
         log_info("docker: removed network %s", rt->cfg->bridge);
     else if (st != 404)

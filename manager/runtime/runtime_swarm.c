@@ -39,6 +39,7 @@
 
 #include "../again.h"
 #include "../config.h"
+#include "docker_common.h"
 #include "dockerapi.h"
 #include "log.h"
 #include "../worker/worker.h"
@@ -46,9 +47,7 @@
 #define SWARM_PROXY_PORT 3128
 #define SWARM_ADMIN_PORT 9101
 #define SWARM_PROXYD_PATH "/usr/bin/proxyd"
-#define SWARM_LABEL_PREFIX "proxypool.prefix"
 #define SWARM_CALL_TIMEOUT_MS 30000
-#define SWARM_SYNC_TIMEOUT_MS 15000
 /* Task states are read this often (the supervision's resolution). */
 #define SWARM_POLL_MS 300
 /* A spawn fails when no task of ours runs unclaimed after this long (the
@@ -650,50 +649,6 @@ static void swarm_release(struct runtime *rt, struct instance *inst)
 
 /* ---------------------------------------------------------------- blocking calls */
 
-static cJSON *get_json(struct swarm_runtime *sr, const char *path, long *status, char *err,
-                       size_t errlen)
-{
-    char *body = NULL;
-    *status = -1;
-    if (dockerapi_call(sr->api, "GET", path, NULL, SWARM_SYNC_TIMEOUT_MS, status, &body, err,
-                       errlen) < 0)
-        return NULL;
-    cJSON *j = NULL;
-    if (*status != 200)
-        dockerapi_error_text(body, err, errlen);
-    else if (!(j = cJSON_Parse(body)))
-        snprintf(err, errlen, "GET %s: not JSON", path);
-    free(body);
-    return j;
-}
-
-static long call_status(struct swarm_runtime *sr, const char *method, const char *path,
-                        const char *json, char **out, char *err, size_t errlen)
-{
-    char *body = NULL;
-    long status = -1;
-    if (dockerapi_call(sr->api, method, path, json, SWARM_SYNC_TIMEOUT_MS, &status, &body, err,
-                       errlen) < 0)
-        return -1;
-    if (status >= 300)
-        dockerapi_error_text(body, err, errlen);
-    if (out)
-        *out = body;
-    else
-        free(body);
-    return status;
-}
-
-static const char *label_of(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "Spec"), "Labels"),
-        key);
-    if (!v) /* networks have their labels at the top */
-        v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "Labels"), key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -708,12 +663,13 @@ static int remove_services(struct swarm_runtime *sr, const char *why)
     char path[256], err[256];
     long status;
     snprintf(path, sizeof(path),
-             "/services?filters=%%7B%%22label%%22%%3A%%5B%%22" SWARM_LABEL_PREFIX
+             "/services?filters=%%7B%%22label%%22%%3A%%5B%%22" DOCKER_LABEL_PREFIX
              "%%3D%s%%22%%5D%%7D",
              prefix);
-    cJSON *list = get_json(sr, path, &status, err, sizeof(err));
+    cJSON *list = docker_get_json(sr->api, path, &status, err, sizeof(err));
     if (!list) {
-        log_warn("swarm: cannot list services labelled %s=%s: %s", SWARM_LABEL_PREFIX, prefix, err);
+        log_warn("swarm: cannot list services labelled %s=%s: %s", DOCKER_LABEL_PREFIX, prefix,
+                 err);
         return -1;
     }
     int left = 0;
@@ -724,7 +680,7 @@ static int remove_services(struct swarm_runtime *sr, const char *why)
         if (!cJSON_IsString(id) || strlen(id->valuestring) > SWARM_ID_MAX)
             continue;
         snprintf(path, sizeof(path), "/services/%s", id->valuestring);
-        long st = call_status(sr, "DELETE", path, NULL, NULL, err, sizeof(err));
+        long st = docker_call_status(sr->api, "DELETE", path, NULL, NULL, err, sizeof(err));
         if (st == 200 || st == 404) {
             log_info("swarm: removed service %.12s %s", id->valuestring, why);
         } else {
@@ -745,15 +701,15 @@ static int remove_network(struct swarm_runtime *sr, int64_t deadline_us)
     snprintf(path, sizeof(path), "/networks/%s", name);
     for (;;) {
         long status;
-        cJSON *net = get_json(sr, path, &status, err, sizeof(err));
+        cJSON *net = docker_get_json(sr->api, path, &status, err, sizeof(err));
         if (!net)
             return status == 404 ? 0 : -1;
-        const char *owner = label_of(net, SWARM_LABEL_PREFIX);
+        const char *owner = docker_label_of(net, DOCKER_LABEL_PREFIX);
         int ours = owner && strcmp(owner, sr->rt->cfg->prefix) == 0;
         cJSON_Delete(net);
         if (!ours)
             return 0; /* not ours: never removed */
-        long st = call_status(sr, "DELETE", path, NULL, NULL, err, sizeof(err));
+        long st = docker_call_status(sr->api, "DELETE", path, NULL, NULL, err, sizeof(err));
         if (st == 204 || st == 200 || st == 404) {
             log_info("swarm: removed network %s", name);
             return 0;
@@ -788,66 +744,6 @@ static const char *ipvs_presence(void)
 }
 
 /* ---------------------------------------------------------------- init */
-
-static int network_ensure(struct swarm_runtime *sr, char *err, size_t errlen)
-{
-    const struct manager_config *cfg = sr->rt->cfg;
-    char path[128], e[256];
-    long status;
-    snprintf(path, sizeof(path), "/networks/%s", cfg->bridge);
-    cJSON *net = get_json(sr, path, &status, e, sizeof(e));
-    if (net) {
-        const char *owner = label_of(net, SWARM_LABEL_PREFIX);
-        int ours = owner && strcmp(owner, cfg->prefix) == 0;
-        cJSON_Delete(net);
-        if (!ours) {
-            snprintf(err, errlen, "network %s exists and is not labelled %s=%s", cfg->bridge,
-                     SWARM_LABEL_PREFIX, cfg->prefix);
-            return -1;
-        }
-        log_info("swarm: adopted overlay network %s", cfg->bridge);
-        return 0;
-    }
-    if (status != 404) {
-        snprintf(err, errlen, "GET %s on %s: %s", path, cfg->docker_socket, e);
-        return -1;
-    }
-    char subnet[64], gateway[INET_ADDRSTRLEN];
-    cidr_format(&cfg->subnet, subnet, sizeof(subnet));
-    uint32_t base;
-    memcpy(&base, cfg->subnet.bytes, sizeof(base));
-    struct in_addr gw = {htonl(ntohl(base) + 1)};
-    inet_ntop(AF_INET, &gw, gateway, sizeof(gateway));
-    cJSON *root = cJSON_CreateObject();
-    cJSON *labels = cJSON_AddObjectToObject(root, "Labels");
-    cJSON *ipam = cJSON_AddObjectToObject(root, "IPAM");
-    cJSON *config = cJSON_AddArrayToObject(ipam, "Config");
-    cJSON *pool = cJSON_CreateObject();
-    int ok = root && labels && ipam && config && pool && cJSON_AddItemToArray(config, pool) &&
-             cJSON_AddStringToObject(root, "Name", cfg->bridge) &&
-             cJSON_AddStringToObject(root, "Driver", "overlay") &&
-             cJSON_AddBoolToObject(root, "CheckDuplicate", 1) &&
-             cJSON_AddStringToObject(labels, SWARM_LABEL_PREFIX, cfg->prefix) &&
-             cJSON_AddStringToObject(pool, "Subnet", subnet) &&
-             cJSON_AddStringToObject(pool, "Gateway", gateway);
-    if (!ok && pool && !cJSON_IsArray(config))
-        cJSON_Delete(pool);
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!text) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    status = call_status(sr, "POST", "/networks/create", text, NULL, e, sizeof(e));
-    free(text);
-    if (status != 201) {
-        snprintf(err, errlen, "creating overlay network %s (%s) on %s: %s", cfg->bridge, subnet,
-                 cfg->docker_socket, e);
-        return -1;
-    }
-    log_info("swarm: created overlay network %s: %s", cfg->bridge, subnet);
-    return 0;
-}
 
 static cJSON *port_spec(int port)
 {
@@ -905,12 +801,12 @@ static char *service_body(struct runtime *rt, char *err, size_t errlen)
     int ok = root && labels && task && cs && command && args && clabels && limits && restart &&
              nets && net && cJSON_AddItemToArray(nets, net) && replicated && endpoint && ports &&
              cJSON_AddStringToObject(root, "Name", cfg->prefix) &&
-             cJSON_AddStringToObject(labels, SWARM_LABEL_PREFIX, cfg->prefix) &&
+             cJSON_AddStringToObject(labels, DOCKER_LABEL_PREFIX, cfg->prefix) &&
              cJSON_AddStringToObject(cs, "Image", cfg->docker_image) &&
              cJSON_AddStringToObject(cs, "Hostname", "{{.Service.Name}}-{{.Task.Slot}}") &&
              cJSON_AddStringToObject(cs, "StopSignal", stop) &&
              cJSON_AddNumberToObject(cs, "StopGracePeriod", (double)cfg->drain_timeout_ms * 1e6) &&
-             cJSON_AddStringToObject(clabels, SWARM_LABEL_PREFIX, cfg->prefix) &&
+             cJSON_AddStringToObject(clabels, DOCKER_LABEL_PREFIX, cfg->prefix) &&
              cJSON_AddItemToArray(command, cJSON_CreateString(SWARM_PROXYD_PATH)) &&
              cJSON_AddNumberToObject(limits, "NanoCPUs", nano) &&
              cJSON_AddNumberToObject(limits, "MemoryBytes", (double)cfg->memory_bytes) &&
@@ -988,7 +884,7 @@ static int swarm_init(struct runtime *rt, char *err, size_t errlen)
     }
     char e[256];
     long status;
-    cJSON *info = get_json(sr, "/info", &status, e, sizeof(e));
+    cJSON *info = docker_get_json(sr->api, "/info", &status, e, sizeof(e));
     if (!info) {
         snprintf(err, errlen, "no Docker Engine API on %s: %s", cfg->docker_socket, e);
         goto fail;
@@ -1024,7 +920,7 @@ static int swarm_init(struct runtime *rt, char *err, size_t errlen)
                  cfg->prefix);
     char path[300];
     snprintf(path, sizeof(path), "/images/%s/json", cfg->docker_image);
-    cJSON *image = get_json(sr, path, &status, e, sizeof(e));
+    cJSON *image = docker_get_json(sr->api, path, &status, e, sizeof(e));
     if (!image)
         log_warn("swarm: image %s is not on this node (%s): tasks Swarm places here fail; every "
                  "node needs it (docker load, docs/swarm.md)",
@@ -1032,13 +928,13 @@ static int swarm_init(struct runtime *rt, char *err, size_t errlen)
     cJSON_Delete(image);
     /* No adoption: a service an earlier run left goes, with its tasks. */
     remove_services(sr, "left by an earlier run");
-    if (network_ensure(sr, err, errlen) < 0)
+    if (docker_network_ensure(sr->api, sr->rt->cfg, "overlay", "swarm", err, errlen) < 0)
         goto fail;
     char *body = service_body(rt, err, errlen);
     if (!body)
         goto fail;
     char *reply = NULL;
-    status = call_status(sr, "POST", "/services/create", body, &reply, e, sizeof(e));
+    status = docker_call_status(sr->api, "POST", "/services/create", body, &reply, e, sizeof(e));
     free(body);
     cJSON *j = status == 201 ? cJSON_Parse(reply) : NULL;
     free(reply);

@@ -53,7 +53,7 @@ check_load "kill -9 and a new manager"
 expect_eq "$(pids)" "$before_pids" "container pids after kill -9 and a new manager"
 expect_eq "$(grep -c "pool: adopted ${MP}[12] " "$PP_TMP/manager-2.log")" 2 "manager 2 logs both adopted"
 expect_eq "$(nat_rules)" "$before_rules" "DNAT rules after the adoption"
-expect_match "$(cat "$PP_TMP/manager-2.log")" "docker: adopted network ${MP}br" "the network is adopted"
+expect_match "$(cat "$PP_TMP/manager-2.log")" "docker: adopted bridge network ${MP}br" "the network is adopted"
 expect_eq "$(labelled_containers)" 2 "labelled containers after the adoption"
 
 # kill -9 again, and instance 2's pid file goes: the next manager cannot

@@ -11,8 +11,9 @@
 # latency is the instances' own, not the origin's; loadgen sends one
 # connection per request (--no-keepalive) so the balancer spreads new
 # instances' share at once (it picks per connection).
-# Open-loop load steps up: after each step the pool grows within 3 s and
-# p99 comes back under target; the load drops to nothing and the pool
+# Open-loop load steps up: after each step the pool grows within 4 s (its
+# up window, a sample, a start) and p99 comes back under target; the load
+# drops to nothing and the pool
 # shrinks back to 1 after the (shortened) down window, with no failed
 # request; a steady load changes nothing. Also: PUT /v1/pool while on is
 # 409 naming how to turn it off; bad PUT /v1/autoscale values are 400
@@ -119,6 +120,12 @@ load() {
         --json "$PP_TMP/load-$3.json" --csv "$PP_TMP/load-$3.csv"
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# What the rule promises after a step from one replica: a decision once the
+# up window (2 s) is full of samples over the target, up to one 500 ms
+# sample late, then an instance's start (0.35 s measured in CI) and this
+# loop's poll of /v1/pool. 3 s was missed by 0.1 s in a CI run (decision
+# 2.5 s, ready 2.9 s after the step): the bound is the rule's, not a goal.
+GROW_MS=4000
 desired_above() { [ "$(replicas)" -gt "$1" ]; }
 metric() { api "$API/metrics" | awk -v m="$1" '$1 == m { v = $2 } END { print v + 0 }'; }
 
@@ -170,7 +177,7 @@ for step in $STEPS; do
         # step grew may serve the next one under target already (its p99
         # is checked all the same).
         rose=0
-        while [ $(($(now_ms) - t0)) -lt 3000 ]; do
+        while [ $(($(now_ms) - t0)) -lt "$GROW_MS" ]; do
             if desired_above "$prev"; then
                 rose=1
                 break
@@ -178,7 +185,7 @@ for step in $STEPS; do
             sleep 0.1
         done
         echo "# step $last -> $step req/s: $(replicas) replicas $(($(now_ms) - t0)) ms after it (from $prev)"
-        [ "$prev" -gt 1 ] || expect_eq "$rose" 1 "a replica more within 3 s of the step to $step req/s from 1"
+        [ "$prev" -gt 1 ] || expect_eq "$rose" 1 "a replica more within $GROW_MS ms of the step to $step req/s from 1"
         check_step "$last"
     fi
     last=$step

@@ -3,7 +3,9 @@
  * with their status and body, the daemon's error text, a socket nobody
  * listens on, ten asynchronous calls in flight at once on a libevent loop
  * (their total time shows they overlapped), and a cancelled call whose
- * callback never runs. */
+ * callback never runs. And docker_common.c's network on the same fake:
+ * ours adopted, someone else's refused, a missing one created with the
+ * label, the subnet and its gateway (and the bridge's name for a bridge). */
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
@@ -17,6 +19,8 @@
 #include <sys/wait.h>
 #include <event2/event.h>
 
+#include "../../../manager/config.h"
+#include "../../../manager/runtime/docker_common.h"
 #include "../../../manager/runtime/dockerapi.h"
 #include "../check_main.h"
 
@@ -64,6 +68,24 @@ static void serve_one(int fd)
     } else if (strcmp(path, "/v1.41/echo") == 0) {
         status = 200;
         snprintf(body, sizeof(body), "%s %s", method, end + 4);
+    } else if (strcmp(path, "/v1.41/networks/ours") == 0) {
+        status = 200;
+        snprintf(body, sizeof(body),
+                 "{\"Name\":\"ours\",\"Labels\":{\"proxypool.prefix\":\"t1\"}}");
+    } else if (strcmp(path, "/v1.41/networks/theirs") == 0) {
+        status = 200;
+        snprintf(body, sizeof(body), "{\"Name\":\"theirs\",\"Labels\":{}}");
+    } else if (strcmp(path, "/v1.41/networks/create") == 0 && strcmp(method, "POST") == 0) {
+        /* The body is kept for the test to read. */
+        char saved[160];
+        snprintf(saved, sizeof(saved), "%s/created.json", dir);
+        FILE *f = fopen(saved, "w");
+        if (f) {
+            fputs(end + 4, f);
+            fclose(f);
+        }
+        status = 201;
+        snprintf(body, sizeof(body), "{\"Id\":\"n1\"}");
     } else if (strcmp(path, "/v1.41/slow") == 0) {
         struct timespec ts = {0, SLOW_MS * 1000000L};
         nanosleep(&ts, NULL);
@@ -263,6 +285,82 @@ START_TEST(test_dockerapi_cancel_and_free_drop_calls_uncalled)
 }
 END_TEST
 
+static void network_config(struct manager_config *cfg, const char *bridge)
+{
+    char err[128];
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->bridge, sizeof(cfg->bridge), "%s", bridge);
+    snprintf(cfg->prefix, sizeof(cfg->prefix), "t1");
+    snprintf(cfg->docker_socket, sizeof(cfg->docker_socket), "%s", sock_path);
+    ck_assert_int_eq(cidr_parse("198.19.0.0/24", &cfg->subnet, err, sizeof(err)), 0);
+}
+
+/* The body the fake daemon was sent to create a network, parsed. */
+static cJSON *created_body(void)
+{
+    char path[160], text[2048] = "";
+    snprintf(path, sizeof(path), "%s/created.json", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    cJSON *j = cJSON_Parse(text);
+    ck_assert_msg(j != NULL, "not JSON: %s", text);
+    return j;
+}
+
+START_TEST(test_docker_network_ensure_adopts_refuses_creates)
+{
+    char err[256];
+    struct dockerapi *api = dockerapi_new(NULL, sock_path, err, sizeof(err));
+    ck_assert_msg(api != NULL, "%s", err);
+    struct manager_config cfg;
+    network_config(&cfg, "ours");
+    ck_assert_int_eq(docker_network_ensure(api, &cfg, "bridge", "docker", err, sizeof(err)), 0);
+    network_config(&cfg, "theirs");
+    ck_assert_int_eq(docker_network_ensure(api, &cfg, "bridge", "docker", err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "not labelled proxypool.prefix=t1") != NULL, "%s", err);
+
+    network_config(&cfg, "fresh");
+    ck_assert_int_eq(docker_network_ensure(api, &cfg, "bridge", "docker", err, sizeof(err)), 0);
+    cJSON *j = created_body();
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "Name")->valuestring, "fresh");
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "Driver")->valuestring, "bridge");
+    ck_assert_str_eq(docker_label_of(j, DOCKER_LABEL_PREFIX), "t1");
+    const cJSON *pool =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "IPAM"), "Config"), 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(pool, "Subnet")->valuestring, "198.19.0.0/24");
+    ck_assert_str_eq(cJSON_GetObjectItem(pool, "Gateway")->valuestring, "198.19.0.1");
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Options"), "com.docker.network.bridge.name")
+            ->valuestring,
+        "fresh");
+    cJSON_Delete(j);
+
+    ck_assert_int_eq(docker_network_ensure(api, &cfg, "overlay", "swarm", err, sizeof(err)), 0);
+    j = created_body();
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "Driver")->valuestring, "overlay");
+    ck_assert_ptr_null(cJSON_GetObjectItem(j, "Options")); /* no Linux bridge to name */
+    cJSON_Delete(j);
+    dockerapi_free(api);
+}
+END_TEST
+
+/* A service's labels are under Spec; a container's and a network's at the top. */
+START_TEST(test_docker_label_of_reads_both_places)
+{
+    cJSON *svc = cJSON_Parse("{\"Spec\":{\"Labels\":{\"k\":\"s\"}},\"Labels\":{\"k\":\"top\"}}");
+    cJSON *net = cJSON_Parse("{\"Labels\":{\"k\":\"n\",\"i\":1}}");
+    ck_assert_str_eq(docker_label_of(svc, "k"), "s");
+    ck_assert_str_eq(docker_label_of(net, "k"), "n");
+    ck_assert_ptr_null(docker_label_of(net, "i")); /* not a string */
+    ck_assert_ptr_null(docker_label_of(net, "missing"));
+    cJSON_Delete(svc);
+    cJSON_Delete(net);
+}
+END_TEST
+
 static Suite *dockerapi_suite(void)
 {
     Suite *s = suite_create("dockerapi");
@@ -273,6 +371,8 @@ static Suite *dockerapi_suite(void)
     tcase_add_test(tc, test_dockerapi_refused_says_where);
     tcase_add_test(tc, test_dockerapi_async_calls_overlap);
     tcase_add_test(tc, test_dockerapi_cancel_and_free_drop_calls_uncalled);
+    tcase_add_test(tc, test_docker_network_ensure_adopts_refuses_creates);
+    tcase_add_test(tc, test_docker_label_of_reads_both_places);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -173,19 +173,30 @@ for step in $STEPS; do
     load "$step" "$STEP_S" "$step"
     LOAD_PID=$PP_LAST_PID
     if [ -n "$last" ]; then
-        # From one replica every step overloads the pool; a pool the last
-        # step grew may serve the next one under target already (its p99
-        # is checked all the same).
-        rose=0
+        # The rule's promise: a window of p99 over target (beyond the
+        # tolerance) brings a replica. Whether a step overloads one throttled
+        # instance depends on this shared host's speed at that moment (150
+        # req/s gave p99 87 ms in one CI run and 28 ms in the next), so it
+        # is judged on the autoscaler's own measure, read while waiting; a
+        # pool the last step grew may serve the next one under target (its
+        # p99 is checked all the same, and the highest step must grow it).
+        rose=0 peak=0
         while [ $(($(now_ms) - t0)) -lt "$GROW_MS" ]; do
             if desired_above "$prev"; then
                 rose=1
                 break
             fi
+            peak=$(api "$API/v1/autoscale" | jq -r --argjson p "$peak" '[.measure // 0, $p] | max')
             sleep 0.1
         done
-        echo "# step $last -> $step req/s: $(replicas) replicas $(($(now_ms) - t0)) ms after it (from $prev)"
-        [ "$prev" -gt 1 ] || expect_eq "$rose" 1 "a replica more within $GROW_MS ms of the step to $step req/s from 1"
+        echo "# step $last -> $step req/s: $(replicas) replicas $(($(now_ms) - t0)) ms after it (from $prev; measured p99 up to $peak s)"
+        if [ "$prev" = 1 ] && [ "$rose" = 0 ]; then
+            if jq -en --argjson m "$peak" --argjson t "$TARGET_MS" '$m * 1000 > $t * 1.1' >/dev/null; then
+                expect_eq "$rose" 1 "a replica more within $GROW_MS ms of the step to $step req/s from 1 (its p99 reached $peak s)"
+            else
+                pp_log "the step to $step req/s did not take one instance over target (p99 up to $peak s): nothing to scale yet"
+            fi
+        fi
         check_step "$last"
     fi
     last=$step

@@ -180,8 +180,11 @@ START_TEST(test_loadgen_run_window_counts_what_finishes_in_it)
      * mean in flight (on a busy machine a connection idles a moment between
      * requests, so L is a little under 8; the law holds all the same). The
      * old count (measured = started after the warm-up, the last wave cut)
-     * read ~16 requests short of ~155 here: 10% low. */
-    ck_assert_msg(fabs(ts->in_flight_mean / mean_s / rps - 1.0) < 0.04,
+     * read ~16 requests short of ~155 here: 10% low. Over a finite window
+     * the law is off by what straddles its edges, one wave of 8 at most:
+     * 8 of ~160 under ASan (a CI run read 4.1% off against a flat 4%). */
+    double edge = 8.0 / (double)ts->all.responses;
+    ck_assert_msg(fabs(ts->in_flight_mean / mean_s / rps - 1.0) < 0.02 + edge,
                   "%.2f in flight / %.4f s = %.1f req/s vs %.1f measured", ts->in_flight_mean,
                   mean_s, ts->in_flight_mean / mean_s, rps);
     ck_assert_msg(ts->in_flight_mean > 8.0 * 0.85 && ts->in_flight_mean <= 8.0 + 1e-9,
